@@ -1,0 +1,96 @@
+// Length-prefixed msgpack frames: a 4-byte big-endian payload length, then the
+// payload. One frame carries one message. The decoder is incremental so it can
+// be fed pipe chunks of any size, and it refuses an oversized length as soon
+// as the header arrives, before buffering anything.
+import { Packr } from "msgpackr";
+import type { Readable } from "node:stream";
+import { ProtocolError } from "./errors.js";
+
+/** Frames above this size are refused (a sane bound: requests and results are metadata, not images). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+const HEADER_BYTES = 4;
+
+// Plain maps and arrays only (no msgpackr records or structure sharing), so
+// every frame decodes alone and any msgpack implementation can read it.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Encodes one message as a frame (header + payload). */
+export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {
+  const payload = packr.pack(message);
+  if (payload.length > maxBytes) {
+    throw new ProtocolError("oversized", `frame of ${payload.length} bytes exceeds the ${maxBytes}-byte limit`);
+  }
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.writeUInt32BE(payload.length, 0);
+  return Buffer.concat([header, payload]);
+}
+
+/** Decodes one frame's payload; a payload that is not exactly one msgpack value is malformed. */
+export function decodePayload(payload: Buffer): unknown {
+  try {
+    return packr.unpack(payload);
+  } catch (err) {
+    throw new ProtocolError("malformed", `malformed frame payload: ${(err as Error).message}`);
+  }
+}
+
+/** Incremental decoder: push chunks, collect complete messages. */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected: number | null = null;
+
+  constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
+
+  /** Adds bytes; returns the messages completed by them. Throws ProtocolError on a bad frame. */
+  push(chunk: Buffer): unknown[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const messages: unknown[] = [];
+    for (;;) {
+      if (this.expected === null) {
+        if (this.buffered < HEADER_BYTES) break;
+        const length = this.take(HEADER_BYTES).readUInt32BE(0);
+        if (length === 0) throw new ProtocolError("malformed", "malformed frame: zero-length payload");
+        if (length > this.maxBytes) {
+          throw new ProtocolError("oversized", `frame of ${length} bytes exceeds the ${this.maxBytes}-byte limit`);
+        }
+        this.expected = length;
+      }
+      if (this.buffered < this.expected) break;
+      const payload = this.take(this.expected);
+      this.expected = null;
+      messages.push(decodePayload(payload));
+    }
+    return messages;
+  }
+
+  /** Call at end of stream: throws if a frame was cut off. */
+  end(): void {
+    if (this.expected !== null) {
+      throw new ProtocolError("truncated", `truncated frame: stream ended after ${this.buffered} of ${this.expected} payload bytes`);
+    }
+    if (this.buffered > 0) {
+      throw new ProtocolError("truncated", `truncated frame: stream ended inside a ${HEADER_BYTES}-byte header (${this.buffered} bytes)`);
+    }
+  }
+
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const head = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return head;
+  }
+}
+
+/** Yields every message of a stream; throws ProtocolError on a truncated, oversized or malformed frame. */
+export async function* readFrames(stream: Readable, maxBytes = MAX_FRAME_BYTES): AsyncGenerator<unknown> {
+  const decoder = new FrameDecoder(maxBytes);
+  for await (const chunk of stream) {
+    for (const message of decoder.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))) yield message;
+  }
+  decoder.end();
+}
