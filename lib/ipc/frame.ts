@@ -28,11 +28,38 @@ export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffe
 
 /** Decodes one frame's payload; a payload that is not exactly one msgpack value is malformed. */
 export function decodePayload(payload: Buffer): unknown {
+  let value: unknown;
   try {
-    return packr.unpack(payload);
+    value = packr.unpack(payload);
   } catch (err) {
     throw new ProtocolError("malformed", `malformed frame payload: ${(err as Error).message}`);
   }
+  checkPlainData(value, 0);
+  return value;
+}
+
+const MAX_NESTING = 512;
+
+// msgpackr turns the reserved byte 0xc1 and unknown extensions into special
+// objects instead of failing; the protocol only carries plain data.
+function checkPlainData(value: unknown, depth: number): void {
+  if (depth > MAX_NESTING) throw new ProtocolError("malformed", `malformed frame payload: nested deeper than ${MAX_NESTING}`);
+  if (value === null || value === undefined) return;
+  switch (typeof value) {
+    case "string": case "number": case "boolean": case "bigint":
+      return;
+    case "object":
+      if (value instanceof Uint8Array || value instanceof Date) return;
+      if (Array.isArray(value)) {
+        for (const item of value) checkPlainData(item, depth + 1);
+        return;
+      }
+      if (Object.getPrototypeOf(value) === Object.prototype) {
+        for (const item of Object.values(value)) checkPlainData(item, depth + 1);
+        return;
+      }
+  }
+  throw new ProtocolError("malformed", "malformed frame payload: holds a value that is not plain data (reserved byte 0xc1 or an unknown extension)");
 }
 
 /** Incremental decoder: push chunks, collect complete messages. */

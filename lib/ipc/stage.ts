@@ -40,9 +40,13 @@ export function runStage<Req, Res>(
   const controller = new AbortController();
   let finished = false;
   const output = process.stdout;
+  // A handler awaiting only a promise leaves no handle open; without this Node
+  // would exit 0 mid-handler with no result.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const finish = (code: number) => {
     if (finished) return;
     finished = true;
+    clearInterval(keepAlive);
     // Exit only once the last frame is handed to the pipe.
     output.write("", () => process.exit(code));
   };
