@@ -200,9 +200,12 @@ export class Virtqueue {
     let writable = 0;
     let seenWritable = false;
     // Each step adds a buffer or enters the (single) indirect table, and a
-    // chain may hold at most `size` buffers, so this loop always ends.
+    // chain may hold at most `size` buffers, so this loop always ends. (Linux
+    // sizes indirect tables from config such as blk seg_max, which we derive
+    // from the largest queue size, so an indirect chain may be that long.)
     for (;;) {
-      if (buffers.length >= this.size) return `more than ${this.size} descriptors (a loop?)`;
+      const limit = indirect ? Math.max(this.size, this.maxSize) : this.size;
+      if (buffers.length >= limit) return `more than ${limit} descriptors (a loop?)`;
       const at = table + DESC_SIZE * index;
       const addr = view.getBigUint64(at, true);
       const len = view.getUint32(at + 8, true);

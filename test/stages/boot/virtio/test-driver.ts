@@ -190,7 +190,7 @@ export class DriverQueue {
 export interface DriverOptions {
   memorySize?: number;
   queueSize?: number;
-  /** Feature bits to accept if offered (VERSION_1 is always accepted). */
+  /** Feature bits to accept if offered (default: all; VERSION_1 is always accepted). */
   accept?: bigint;
 }
 
@@ -220,7 +220,7 @@ export class TestDriver {
     const low = BigInt(reg32(t, 0x10));
     write32(t, 0x14, 1);
     const offered = low | (BigInt(reg32(t, 0x10)) << 32n);
-    const accept = options.accept ?? F_RING_INDIRECT_DESC | F_RING_EVENT_IDX;
+    const accept = options.accept ?? (1n << 64n) - 1n; // by default, everything offered
     this.features = offered & (accept | F_VERSION_1);
     write32(t, 0x24, 0);
     write32(t, 0x20, Number(this.features & 0xffff_ffffn));
