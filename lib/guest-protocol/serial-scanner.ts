@@ -1,0 +1,61 @@
+// Finds guest frames in serial console output: lines "bencher:<base64 frame>".
+// The console also carries kernel messages, guest-init diagnostics and
+// anything the workload writes there, so lines that do not verify are
+// counted and skipped, never trusted and never fatal.
+import { GuestFrameVerifier } from "./frame-verifier.js";
+import { GuestProtocolError, MAX_GUEST_FRAME_LENGTH, SERIAL_FRAME_PREFIX, type GuestMessage } from "./messages.js";
+
+const MAX_LINE = SERIAL_FRAME_PREFIX.length + Math.ceil((MAX_GUEST_FRAME_LENGTH + 4) / 3) * 4 + 2;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export interface SerialScan {
+  messages: GuestMessage[];
+  /** Console lines that are not frames (kernel log, diagnostics), without the newline. */
+  consoleLines: string[];
+  /** Why each "bencher:" line was rejected. */
+  rejected: string[];
+}
+
+export class SerialConsoleScanner {
+  private partial = "";
+
+  constructor(private readonly verifier: GuestFrameVerifier) {}
+
+  /** Feeds console bytes; complete lines are examined, a partial line is kept. */
+  push(chunk: Buffer | string): SerialScan {
+    const text = this.partial + (typeof chunk === "string" ? chunk : chunk.toString("latin1"));
+    const lines = text.split("\n");
+    this.partial = lines.pop()!;
+    if (this.partial.length > MAX_LINE) this.partial = ""; // no frame is this long: drop, do not grow
+    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [] };
+    for (const raw of lines) this.line(raw.replace(/\r$/, ""), scan);
+    return scan;
+  }
+
+  /** Examines a last line that had no newline. */
+  end(): SerialScan {
+    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [] };
+    if (this.partial) this.line(this.partial.replace(/\r$/, ""), scan);
+    this.partial = "";
+    return scan;
+  }
+
+  private line(line: string, scan: SerialScan): void {
+    const at = line.indexOf(SERIAL_FRAME_PREFIX);
+    if (at < 0) {
+      scan.consoleLines.push(line);
+      return;
+    }
+    const encoded = line.slice(at + SERIAL_FRAME_PREFIX.length);
+    if (!BASE64.test(encoded) || encoded.length % 4 !== 0 || encoded.length > MAX_LINE) {
+      scan.rejected.push(`serial line is not a base64 frame: ${JSON.stringify(line.slice(0, 80))}`);
+      return;
+    }
+    try {
+      scan.messages.push(this.verifier.verify(Buffer.from(encoded, "base64")));
+    } catch (error) {
+      if (!(error instanceof GuestProtocolError)) throw error;
+      scan.rejected.push(error.message);
+    }
+  }
+}
