@@ -1,0 +1,75 @@
+// Finds the members of a tar archive (an OCI archive or a docker-save tar)
+// by reading only its headers, so blobs can later be streamed straight from
+// their offsets without extracting anything.
+
+import { closeSync, openSync, readSync, fstatSync } from "node:fs";
+import { MAX_EXTENDED_HEADER, TarFormatError, checksumOk, cString, parseNumber, parsePax } from "./tar-reader.js";
+import { memberComponents } from "./image-root.js";
+
+export interface ArchiveMember {
+  /** Offset of the member's data in the archive. */
+  offset: number;
+  size: number;
+}
+
+const BLOCK = 512;
+
+function readExactly(fd: number, length: number, position: number, archive: string): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) throw new TarFormatError(`${archive}: archive is truncated`);
+    got += n;
+  }
+  return buf;
+}
+
+/** Regular-file members by cleaned relative path ("blobs/sha256/ab…"). */
+export function indexArchive(archive: string): Map<string, ArchiveMember> {
+  const members = new Map<string, ArchiveMember>();
+  const fd = openSync(archive, "r");
+  try {
+    const total = fstatSync(fd).size;
+    let position = 0;
+    let longName: string | null = null;
+    while (position + BLOCK <= total) {
+      const block = readExactly(fd, BLOCK, position, archive);
+      position += BLOCK;
+      if (block.every((b) => b === 0)) break;
+      if (!checksumOk(block)) throw new TarFormatError(`${archive}: bad tar header checksum at offset ${position - BLOCK}`);
+      const flag = String.fromCharCode(block[156]);
+      const size = parseNumber(block, 124, 12, "size");
+      const dataEnd = position + size;
+      if (dataEnd > total) throw new TarFormatError(`${archive}: archive is truncated`);
+      if (flag === "x" || flag === "L") {
+        if (size > MAX_EXTENDED_HEADER) throw new TarFormatError(`${archive}: extended header too large`);
+        const data = readExactly(fd, size, position, archive);
+        if (flag === "L") longName = cString(data, 0, data.length);
+        else {
+          const path = parsePax(data).get("path");
+          if (path) longName = path.toString("utf8");
+        }
+      } else {
+        let name = longName ?? cString(block, 0, 100);
+        longName = null;
+        const prefix = block.toString("latin1", 257, 263) === "ustar\0" ? cString(block, 345, 155) : "";
+        if (prefix && name === cString(block, 0, 100)) name = `${prefix}/${name}`;
+        if (flag === "0" || flag === "\0" || flag === "7") {
+          // Names are only keys here; a hostile one matches nothing we ask for.
+          let key: string;
+          try {
+            key = memberComponents(name).join("/");
+          } catch {
+            key = "";
+          }
+          if (key) members.set(key, { offset: position, size });
+        }
+      }
+      position = dataEnd + ((BLOCK - (size % BLOCK)) % BLOCK);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return members;
+}

@@ -1,0 +1,260 @@
+// Applies tar members of successive layers to the rootfs directory the way a
+// container runtime does (OCI image spec, "Applying Changesets"): entries
+// replace what lower layers left, `.wh.NAME` deletes NAME from lower layers,
+// `.wh..wh..opq` hides all lower-layer content of its directory.
+//
+// All paths go through ImageRoot, so nothing outside the root is touched.
+// Owners, xattrs, device nodes and FIFOs go to the MetadataTable instead of
+// the disk. Directory modes and mtimes are applied at the end (finish), so a
+// read-only directory can still receive entries from later layers.
+
+import {
+  closeSync, constants, fchmodSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync, type Stats,
+} from "node:fs";
+import { ImageRoot, UnpackError, imagePath, memberComponents } from "./image-root.js";
+import { MetadataTable, type MetadataRecord } from "./metadata-table.js";
+import type { MemberSink, TarMember } from "./tar-reader.js";
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+interface DirAttributes {
+  mode: number;
+  mtime?: number;
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+export class LayerApplier {
+  readonly root: ImageRoot;
+  readonly metadata = new MetadataTable();
+  /** Directories whose mode and mtime are set at the end, by image path. */
+  private readonly dirs = new Map<string, DirAttributes>();
+  /** Image paths written by the current layer: whiteouts and opaque markers leave them alone. */
+  private written = new Set<string>();
+  private layer = "";
+  private openFd: number | null = null;
+  files = 0;
+  bytes = 0;
+
+  constructor(rootHost: string) {
+    this.root = new ImageRoot(rootHost);
+  }
+
+  beginLayer(name: string): void {
+    this.layer = name;
+    this.written = new Set();
+  }
+
+  /** Handles one member; returns where its data goes. Errors name the layer and member. */
+  member(m: TarMember): MemberSink | null {
+    try {
+      return this.apply(m);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new UnpackError(`layer ${this.layer}: member ${JSON.stringify(m.name)}: ${why}`);
+    }
+  }
+
+  /** Sets the deferred directory modes and mtimes, deepest first. */
+  finish(): void {
+    const paths = [...this.dirs.keys()].sort((a, b) => b.length - a.length);
+    for (const path of paths) {
+      const attrs = this.dirs.get(path)!;
+      const host = this.root.hostPath(memberComponents(path));
+      const st = lstatOrNull(host);
+      if (!st?.isDirectory()) continue;
+      chmodSync(host, attrs.mode);
+      if (attrs.mtime !== undefined) utimesSync(host, attrs.mtime, attrs.mtime);
+    }
+  }
+
+  private apply(m: TarMember): MemberSink | null {
+    const parts = memberComponents(m.name);
+    if (parts.length === 0) {
+      // The root directory itself ("./"): only its attributes matter.
+      if (m.type !== "dir") throw new UnpackError("the image root must be a directory");
+      this.dirs.set("/", { mode: m.mode, mtime: m.mtime });
+      this.recordMetadata("/", m);
+      return null;
+    }
+    const base = parts[parts.length - 1];
+    const parentParts = parts.slice(0, -1);
+    if (base.startsWith(WHITEOUT)) {
+      this.whiteout(parentParts, base);
+      return null;
+    }
+
+    const parent = this.root.resolveDir(parentParts, true, (created) => {
+      const path = imagePath(created);
+      this.written.add(path);
+      this.dirs.set(path, { mode: 0o755 });
+    })!;
+    const components = [...parent.components, base];
+    const path = imagePath(components);
+    const host = parent.host + "/" + base;
+    const existing = lstatOrNull(host);
+    this.written.add(path);
+
+    if (m.type === "dir" && existing?.isDirectory()) {
+      // A directory over a directory merges: only the attributes change.
+      this.dirs.set(path, { mode: m.mode, mtime: m.mtime });
+      this.recordMetadata(path, m);
+      return null;
+    }
+    if (existing) this.removeExisting(path, host, existing);
+    else this.metadata.remove(path);
+
+    switch (m.type) {
+      case "dir":
+        mkdirSync(host, 0o700);
+        this.dirs.set(path, { mode: m.mode, mtime: m.mtime });
+        this.recordMetadata(path, m);
+        return null;
+      case "file":
+        this.recordMetadata(path, m);
+        return this.fileSink(host, m);
+      case "symlink":
+        symlinkSync(m.linkname, host);
+        lutimesSync(host, m.mtime, m.mtime);
+        this.recordMetadata(path, m);
+        return null;
+      case "hardlink":
+        this.hardlink(path, host, m);
+        return null;
+      case "chardev":
+      case "blockdev":
+      case "fifo":
+        // Never created on the host: mkrootfs makes them from metadata.jsonl.
+        this.recordMetadata(path, m);
+        return null;
+    }
+  }
+
+  /** After a failure mid-file: the descriptor of the file being written is closed. */
+  closeOpenFile(): void {
+    if (this.openFd !== null) closeSync(this.openFd);
+    this.openFd = null;
+  }
+
+  private fileSink(host: string, m: TarMember): MemberSink {
+    const fd = openSync(host, OPEN_NEW_FILE, 0o600);
+    this.openFd = fd;
+    this.files++;
+    return {
+      write: (chunk) => {
+        let at = 0;
+        while (at < chunk.length) at += writeSync(fd, chunk, at, chunk.length - at);
+        this.bytes += chunk.length;
+      },
+      end: () => {
+        // Mode after the data: setuid/setgid bits survive the writes.
+        fchmodSync(fd, m.mode);
+        futimesSync(fd, m.mtime, m.mtime);
+        this.openFd = null;
+        closeSync(fd);
+      },
+    };
+  }
+
+  private hardlink(path: string, host: string, m: TarMember): void {
+    const targetParts = memberComponents(m.linkname, "hard link target");
+    if (targetParts.length === 0) throw new UnpackError("hard link to the image root");
+    const parent = this.root.resolveDir(targetParts.slice(0, -1), false);
+    const targetName = targetParts[targetParts.length - 1];
+    const targetHost = parent && parent.host + "/" + targetName;
+    const st = targetHost ? lstatOrNull(targetHost) : null;
+    const targetPath = parent ? imagePath([...parent.components, targetName]) : m.linkname;
+    const record = this.metadata.get(targetPath);
+    if (!st) {
+      if (record?.kind) {
+        // A link to a device node or FIFO: both names carry the node's metadata.
+        this.metadata.set({ ...record, path });
+        return;
+      }
+      throw new UnpackError(`hard link target ${JSON.stringify(m.linkname)} does not exist`);
+    }
+    if (st.isDirectory()) throw new UnpackError(`hard link target ${JSON.stringify(m.linkname)} is a directory`);
+    linkSync(targetHost!, host);
+    // Both names are one inode: they share owner and xattrs.
+    if (record) this.metadata.set({ ...record, path });
+  }
+
+  private whiteout(parentParts: string[], base: string): void {
+    const parent = this.root.resolveDir(parentParts, false);
+    if (base === OPAQUE) {
+      if (parent) this.makeOpaque(parent.components);
+      return;
+    }
+    const name = base.slice(WHITEOUT.length);
+    if (name === "" || name === "." || name === ".." || name.startsWith(WHITEOUT)) {
+      throw new UnpackError(`whiteout names ${JSON.stringify(name)}, which is not a removable entry`);
+    }
+    if (!parent) return; // nothing below to hide
+    const path = imagePath([...parent.components, name]);
+    if (this.written.has(path)) return; // whiteouts hide lower layers only
+    const host = parent.host + "/" + name;
+    const existing = lstatOrNull(host);
+    if (existing) this.removeExisting(path, host, existing);
+    else this.metadata.removeTree(path);
+  }
+
+  /** Removes everything lower layers put under `dir` (what this layer wrote stays). */
+  private makeOpaque(dir: string[]): void {
+    const dirPath = imagePath(dir);
+    const keep = (path: string) => this.written.has(path);
+    const sweep = (components: string[]) => {
+      const host = this.root.hostPath(components);
+      for (const name of readdirSync(host)) {
+        const child = [...components, name];
+        const path = imagePath(child);
+        const st = lstatSync(host + "/" + name);
+        if (!keep(path)) this.removeExisting(path, host + "/" + name, st);
+        else if (st.isDirectory()) sweep(child);
+      }
+    };
+    sweep(dir);
+    this.metadata.removeTree(dirPath, (path) => path === dirPath || keep(path));
+  }
+
+  private removeExisting(path: string, host: string, st: Stats): void {
+    if (st.isDirectory()) {
+      rmSync(host, { recursive: true, force: true });
+      this.metadata.removeTree(path);
+      const prefix = path + "/";
+      for (const dir of this.dirs.keys()) if (dir === path || dir.startsWith(prefix)) this.dirs.delete(dir);
+      this.root.invalidate();
+    } else {
+      unlinkSync(host);
+      this.metadata.remove(path);
+      if (st.isSymbolicLink()) this.root.invalidate();
+    }
+  }
+
+  private recordMetadata(path: string, m: TarMember): void {
+    const kind = m.type === "chardev" || m.type === "blockdev" || m.type === "fifo" ? m.type : undefined;
+    if (!kind && m.uid === 0 && m.gid === 0 && m.xattrs.size === 0) {
+      this.metadata.remove(path);
+      return;
+    }
+    const record: MetadataRecord = { path, uid: m.uid, gid: m.gid, mode: m.mode };
+    if (m.xattrs.size > 0) {
+      record.xattrs = {};
+      for (const [name, value] of m.xattrs) record.xattrs[name] = value.toString("base64");
+    }
+    if (kind) {
+      record.kind = kind;
+      if (kind !== "fifo") record.rdev = [m.devmajor, m.devminor];
+    }
+    this.metadata.set(record);
+  }
+}

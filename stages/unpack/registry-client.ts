@@ -1,0 +1,200 @@
+// A client for the OCI distribution API (pull side): manifests and blobs
+// over HTTP(S), with anonymous, basic and bearer-token auth (the token flow
+// of Docker's registry auth spec) and retries on transient failures,
+// including resuming a blob download that broke off midway (Range requests).
+
+import { Readable } from "node:stream";
+import { UnpackError } from "./image-root.js";
+import type { Reference } from "./reference.js";
+import type { RegistryAuth } from "./request.js";
+
+export interface RegistryOptions {
+  auth?: RegistryAuth;
+  plainHttp?: boolean;
+  signal?: AbortSignal;
+  /** Attempts per request (first try included). */
+  attempts?: number;
+  /** First retry delay in ms; doubles each time. */
+  retryDelayMs?: number;
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 10_000;
+
+function isLoopback(registry: string): boolean {
+  const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** Parses `Bearer realm="…",service="…",scope="…"`. */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const space = header.indexOf(" ");
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const params: Record<string, string> = {};
+  for (const m of header.slice(space + 1).matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
+  return { scheme, params };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+export class RegistryClient {
+  private readonly base: string;
+  private authorization: string | undefined;
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+
+  constructor(readonly ref: Reference, private readonly options: RegistryOptions = {}) {
+    const scheme = options.plainHttp || isLoopback(ref.registry) ? "http" : "https";
+    this.base = `${scheme}://${ref.registry}/v2/${ref.repository}`;
+    this.attempts = options.attempts ?? 5;
+    this.retryDelayMs = options.retryDelayMs ?? 250;
+    if (options.auth?.token) this.authorization = `Bearer ${options.auth.token}`;
+  }
+
+  private basicCredentials(): string | undefined {
+    const { username, password } = this.options.auth ?? {};
+    if (username === undefined) return undefined;
+    return "Basic " + Buffer.from(`${username}:${password ?? ""}`).toString("base64");
+  }
+
+  /**
+   * GETs a path under /v2/<name>/, answering one auth challenge and retrying
+   * transient failures. Returns a successful (2xx) response.
+   */
+  async get(path: string, headers: Record<string, string> = {}, what = path): Promise<Response> {
+    let answeredChallenge = false;
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${this.base}/${path}`, {
+          headers: { ...headers, ...(this.authorization ? { Authorization: this.authorization } : {}) },
+          signal: this.options.signal,
+        });
+      } catch (err) {
+        if (this.options.signal?.aborted) throw err;
+        if (attempt >= this.attempts) {
+          throw new UnpackError(`${this.ref.registry}: ${what}: ${describeFetchError(err)} (after ${attempt} attempts)`);
+        }
+        await this.backoff(attempt);
+        continue;
+      }
+      if (response.status === 401 && !answeredChallenge) {
+        await response.body?.cancel();
+        answeredChallenge = true;
+        await this.answerChallenge(response.headers.get("www-authenticate") ?? "", what);
+        attempt--; // the challenge round is not a failure
+        continue;
+      }
+      if (RETRY_STATUS.has(response.status) && attempt < this.attempts) {
+        await response.body?.cancel();
+        await this.backoff(attempt, response.headers.get("retry-after"));
+        continue;
+      }
+      if (!response.ok) {
+        const body = (await response.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ").trim();
+        const hint = response.status === 401 || response.status === 403 ? " (credentials missing or refused)" : "";
+        throw new UnpackError(`${this.ref.registry}: ${what}: HTTP ${response.status}${hint}${body ? `: ${body}` : ""}`);
+      }
+      return response;
+    }
+  }
+
+  private async backoff(attempt: number, retryAfter?: string | null): Promise<void> {
+    const seconds = retryAfter ? Number(retryAfter) : NaN;
+    const ms = Number.isFinite(seconds) ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : this.retryDelayMs * 2 ** (attempt - 1);
+    await sleep(ms, this.options.signal);
+  }
+
+  private async answerChallenge(header: string, what: string): Promise<void> {
+    const { scheme, params } = parseChallenge(header);
+    if (scheme === "basic") {
+      const basic = this.basicCredentials();
+      if (!basic) throw new UnpackError(`${this.ref.registry}: ${what}: registry wants a username and password (auth)`);
+      this.authorization = basic;
+      return;
+    }
+    if (scheme !== "bearer" || !params.realm) {
+      throw new UnpackError(`${this.ref.registry}: ${what}: unsupported auth challenge ${JSON.stringify(header.slice(0, 100))}`);
+    }
+    const url = new URL(params.realm);
+    if (params.service) url.searchParams.set("service", params.service);
+    url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
+    const basic = this.basicCredentials();
+    let response: Response | undefined;
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      try {
+        response = await fetch(url, { headers: basic ? { Authorization: basic } : {}, signal: this.options.signal });
+      } catch (err) {
+        if (this.options.signal?.aborted || attempt === this.attempts) {
+          throw new UnpackError(`token service ${url.origin}: ${describeFetchError(err)}`);
+        }
+        await this.backoff(attempt);
+        continue;
+      }
+      if (RETRY_STATUS.has(response.status) && attempt < this.attempts) {
+        await response.body?.cancel();
+        await this.backoff(attempt, response.headers.get("retry-after"));
+        continue;
+      }
+      break;
+    }
+    if (!response!.ok) {
+      throw new UnpackError(`token service ${url.origin}: HTTP ${response!.status}${response!.status === 401 ? " (credentials refused)" : ""}`);
+    }
+    const body = (await response!.json().catch(() => null)) as { token?: unknown; access_token?: unknown } | null;
+    const token = body && (typeof body.token === "string" ? body.token : typeof body.access_token === "string" ? body.access_token : undefined);
+    if (!token) throw new UnpackError(`token service ${url.origin}: answer has no token`);
+    this.authorization = `Bearer ${token}`;
+  }
+
+  /**
+   * A blob's bytes as a stream. If the connection breaks midway, the rest is
+   * fetched again from where it stopped (up to `attempts` times).
+   */
+  blob(digest: string, what: string): Readable {
+    const client = this;
+    async function* bytes(): AsyncGenerator<Buffer> {
+      let delivered = 0;
+      for (let attempt = 1; ; attempt++) {
+        const headers: Record<string, string> = delivered > 0 ? { Range: `bytes=${delivered}-` } : {};
+        const response = await client.get(`blobs/${digest}`, headers, what);
+        // A server that ignores Range sends everything again: skip what we have.
+        let skip = delivered > 0 && response.status !== 206 ? delivered : 0;
+        try {
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            if (skip > 0) {
+              const n = Math.min(skip, buf.length);
+              skip -= n;
+              buf = buf.subarray(n);
+              if (buf.length === 0) continue;
+            }
+            delivered += buf.length;
+            yield buf;
+          }
+          return;
+        } catch (err) {
+          if (client.options.signal?.aborted || attempt >= client.attempts) {
+            throw new UnpackError(`${client.ref.registry}: ${what}: download failed: ${describeFetchError(err)}`);
+          }
+          await client.backoff(attempt);
+        }
+      }
+    }
+    return Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+}
+
+function describeFetchError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+}
