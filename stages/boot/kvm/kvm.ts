@@ -1,0 +1,124 @@
+// The /dev/kvm system handle and the VM handle: creating a VM, its memory,
+// its in-kernel interrupt controllers and timer, its vCPUs and interrupt lines.
+import {
+  close, eventfd, ioctl, ioctlValue, mmap, MAP_ANONYMOUS, MAP_NORESERVE, MAP_SHARED, munmap, openDevice,
+  PROT_READ, PROT_WRITE, view,
+} from "./libc.js";
+import { caps, ioctls, KVM_API_VERSION } from "./constants.js";
+import {
+  cpuidBuffer, CpuidEntry, decodeCpuid, encodeIoeventfd, encodeIrqfd, encodeIrqLevel, encodeMemoryRegion,
+} from "./structs.js";
+
+export class Kvm {
+  private constructor(readonly fd: number, private readonly ownsFd: boolean) {}
+
+  /** Uses `fd` when given (an open /dev/kvm handed over by the coordinator), else opens /dev/kvm. */
+  static open(fd?: number): Kvm {
+    const kvm = fd === undefined ? new Kvm(openDevice("/dev/kvm"), true) : new Kvm(fd, false);
+    const version = ioctlValue(kvm.fd, ioctls.GET_API_VERSION, 0, "KVM_GET_API_VERSION");
+    if (version !== KVM_API_VERSION) {
+      kvm.close();
+      throw new Error(`/dev/kvm: KVM API version ${version}, expected ${KVM_API_VERSION}`);
+    }
+    return kvm;
+  }
+
+  hasExtension(cap: number): boolean {
+    return ioctlValue(this.fd, ioctls.CHECK_EXTENSION, cap, "KVM_CHECK_EXTENSION") > 0;
+  }
+
+  vcpuMmapSize(): number {
+    return ioctlValue(this.fd, ioctls.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
+  }
+
+  supportedCpuid(): CpuidEntry[] {
+    const buf = cpuidBuffer(256);
+    ioctl(this.fd, ioctls.GET_SUPPORTED_CPUID, buf, "KVM_GET_SUPPORTED_CPUID");
+    return decodeCpuid(buf);
+  }
+
+  close(): void {
+    if (this.ownsFd) close(this.fd);
+  }
+}
+
+/** Guest RAM: one anonymous shared mapping, guest physical 0 at its start. */
+export interface RamMapping {
+  addr: bigint;
+  size: number;
+  bytes: Uint8Array;
+}
+
+export class Vm {
+  private readonly ram: RamMapping[] = [];
+  private readonly eventfds: number[] = [];
+  readonly hasIrqfd: boolean;
+  readonly hasIoeventfd: boolean;
+
+  private constructor(readonly kvm: Kvm, readonly fd: number) {
+    this.hasIrqfd = kvm.hasExtension(caps.IRQFD);
+    this.hasIoeventfd = kvm.hasExtension(caps.IOEVENTFD);
+  }
+
+  static create(kvm: Kvm): Vm {
+    return new Vm(kvm, ioctlValue(kvm.fd, ioctls.CREATE_VM, 0, "KVM_CREATE_VM"));
+  }
+
+  /** Allocates `size` bytes of RAM and maps it at guest physical `gpa`. */
+  addRam(slot: number, gpa: number, size: number): RamMapping {
+    const addr = mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory");
+    const region = { addr, size, bytes: view(addr, size) };
+    this.ram.push(region);
+    ioctl(this.fd, ioctls.SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(gpa), BigInt(size), addr), "KVM_SET_USER_MEMORY_REGION");
+    return region;
+  }
+
+  /** In-kernel PIC, IOAPIC and local APICs, then the PIT (timer on IRQ 0). */
+  createInterruptControllers(): void {
+    ioctlValue(this.fd, ioctls.CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+    ioctl(this.fd, ioctls.CREATE_PIT2, new Uint8Array(64), "KVM_CREATE_PIT2");
+  }
+
+  /** Where KVM (VMX) keeps its real-mode TSS and identity map: 4 pages below the 4 GiB MMIO hole's top. */
+  setTssAddress(tss: number): void {
+    const ident = new Uint8Array(8);
+    new DataView(ident.buffer).setBigUint64(0, BigInt(tss - 0x1000), true);
+    try {
+      ioctl(this.fd, ioctls.SET_IDENTITY_MAP_ADDR, ident, "KVM_SET_IDENTITY_MAP_ADDR");
+    } catch {
+      // Only VMX needs it; other backends may refuse it.
+    }
+    ioctlValue(this.fd, ioctls.SET_TSS_ADDR, tss, "KVM_SET_TSS_ADDR");
+  }
+
+  irqLine(irq: number, level: 0 | 1): void {
+    ioctl(this.fd, ioctls.IRQ_LINE, encodeIrqLevel(irq, level), "KVM_IRQ_LINE");
+  }
+
+  /** An eventfd that raises `gsi` (edge) when written: an interrupt with no ioctl. */
+  irqfd(gsi: number): number {
+    const fd = eventfd();
+    this.eventfds.push(fd);
+    ioctl(this.fd, ioctls.IRQFD, encodeIrqfd(fd, gsi), "KVM_IRQFD");
+    return fd;
+  }
+
+  /** An eventfd KVM signals when the guest writes `addr` (MMIO), instead of exiting to us. */
+  ioeventfd(addr: number, len: number, datamatch?: bigint): number {
+    const fd = eventfd();
+    this.eventfds.push(fd);
+    ioctl(this.fd, ioctls.IOEVENTFD, encodeIoeventfd(BigInt(addr), len, fd, { datamatch }), "KVM_IOEVENTFD");
+    return fd;
+  }
+
+  createVcpu(id: number): number {
+    return ioctlValue(this.fd, ioctls.CREATE_VCPU, id, `KVM_CREATE_VCPU ${id}`);
+  }
+
+  close(): void {
+    for (const fd of this.eventfds) close(fd);
+    close(this.fd);
+    for (const r of this.ram) munmap(r.addr, r.size);
+    this.ram.length = 0;
+  }
+}

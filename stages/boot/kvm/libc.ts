@@ -1,0 +1,108 @@
+// The few libc calls the VMM needs, through koffi. Every wrapper throws a
+// one-line error naming the call and errno, so callers never check -1.
+import koffi from "koffi";
+
+const libc = koffi.load("libc.so.6");
+
+const c = {
+  open: libc.func("int open(const char *path, int flags, int mode)"),
+  close: libc.func("int close(int fd)"),
+  ioctlPtr: libc.func("int ioctl(int fd, unsigned long request, void *arg)"),
+  ioctlInt: libc.func("int ioctl(int fd, unsigned long request, unsigned long arg)"),
+  mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
+  munmap: libc.func("int munmap(void *addr, size_t len)"),
+  madvise: libc.func("int madvise(void *addr, size_t len, int advice)"),
+  eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
+  read: libc.func("int64_t read(int fd, void *buf, size_t count)"),
+  write: libc.func("int64_t write(int fd, const void *buf, size_t count)"),
+  strerror: libc.func("const char *strerror(int errnum)"),
+  pthreadSelf: libc.func("unsigned long pthread_self(void)"),
+  pthreadKill: libc.func("int pthread_kill(unsigned long thread, int sig)"),
+};
+
+export const O_RDWR = 0o2;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+export class SyscallError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed: ${c.strerror(errno)} (errno ${errno})`);
+  }
+}
+
+function check(call: string, rc: number): number {
+  if (rc < 0) throw new SyscallError(call, koffi.errno());
+  return rc;
+}
+
+export function openDevice(path: string): number {
+  return check(`open ${path}`, c.open(path, O_RDWR | O_CLOEXEC, 0));
+}
+
+export function close(fd: number): void {
+  c.close(fd);
+}
+
+/** ioctl with a pointer argument (a buffer the kernel reads and/or fills). */
+export function ioctl(fd: number, request: number, arg: Uint8Array | null, what: string): number {
+  return check(what, c.ioctlPtr(fd, request, arg));
+}
+
+/** ioctl with an integer argument. */
+export function ioctlValue(fd: number, request: number, arg: number, what: string): number {
+  return check(what, c.ioctlInt(fd, request, arg));
+}
+
+/** ioctl that returns -errno instead of throwing (for KVM_RUN's EINTR). */
+export function ioctlRaw(fd: number, request: number, arg: number): number {
+  const rc = c.ioctlInt(fd, request, arg);
+  return rc < 0 ? -koffi.errno() : rc;
+}
+
+/** Maps memory and returns its address (a bigint, so other threads can view it too). */
+export function mmap(len: number, prot: number, flags: number, fd: number, what: string): bigint {
+  const ptr = c.mmap(null, len, prot, flags, fd, 0);
+  const addr = ptr === null ? 0n : koffi.address(ptr);
+  if (addr === 0n || addr === 0xffffffffffffffffn) throw new SyscallError(`mmap ${what}`, koffi.errno());
+  return addr;
+}
+
+export function munmap(addr: bigint, len: number): void {
+  c.munmap(koffi.as(addr, "void *") as unknown, len);
+}
+
+/** A view of mapped memory at `addr`; aliases it (no copy). */
+export function view(addr: bigint, len: number): Uint8Array {
+  return new Uint8Array(koffi.view(addr, len));
+}
+
+export function eventfd(flags = EFD_CLOEXEC | EFD_NONBLOCK): number {
+  return check("eventfd", c.eventfd(0, flags));
+}
+
+export function readFd(fd: number, buf: Uint8Array): number {
+  const rc = c.read(fd, buf, buf.length);
+  return rc < 0 ? -koffi.errno() : Number(rc);
+}
+
+export function writeFd(fd: number, buf: Uint8Array): number {
+  const rc = c.write(fd, buf, buf.length);
+  return rc < 0 ? -koffi.errno() : Number(rc);
+}
+
+export function pthreadSelf(): bigint {
+  return BigInt(c.pthreadSelf());
+}
+
+export function pthreadKill(thread: bigint, signal: number): void {
+  c.pthreadKill(thread, signal);
+}

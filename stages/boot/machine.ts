@@ -1,0 +1,292 @@
+// A virtual machine: KVM VM, guest RAM, vCPU worker threads, the port I/O and
+// MMIO buses with their devices, and the event loop that services exits until
+// the guest stops, the deadline passes or the caller aborts.
+import { Worker } from "node:worker_threads";
+import { Kvm, Vm } from "./kvm/kvm.js";
+import { Vcpu } from "./kvm/vcpu.js";
+import { pthreadKill, writeFd } from "./kvm/libc.js";
+import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
+import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
+import { GuestMemory } from "./guest-memory.js";
+import { InterruptLine, MmioDevice } from "./devices/device.js";
+import { MmioBus, PioBus } from "./devices/bus.js";
+import { Serial } from "./devices/serial.js";
+import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
+import { irqs, layout } from "./loader/layout.js";
+import { setupVcpu } from "./vcpu-setup.js";
+import { CONTROL_BYTES, ENDED, EXITED, RUNNING, STATE, STOP, THREAD, VcpuEnd, VcpuWorkerData } from "./vcpu-channel.js";
+
+export const SERIAL_PORT = 0x3f8;
+const KICK_SIGNAL = 12; // SIGUSR2: interrupts a KVM_RUN so its thread sees the stop request
+
+export type ExitReason =
+  | "power-off" | "reset" | "triple-fault" | "timeout" | "aborted" | "internal-error" | "vmm-error";
+
+export interface MachineExit {
+  exitReason: ExitReason;
+  detail?: string;
+  /** Instruction assists performed, by name (nested PVM hosts only). */
+  assists: Record<string, number>;
+  /** ms from the machine's creation to the first KVM_RUN being started. */
+  startupMs: number;
+}
+
+export interface MachineOptions {
+  memoryMiB: number;
+  vcpus: number;
+  /** An open /dev/kvm (from the coordinator); opened here when absent. */
+  kvmFd?: number;
+  /** Perform instruction assists on emulation failures (nested PVM hosts). */
+  assists: boolean;
+  /** Receives everything the guest writes to the serial console. */
+  console: (bytes: Uint8Array) => void;
+  log?: (message: string) => void;
+}
+
+export interface MmioSlot {
+  addr: number;
+  size: number;
+  irq: number;
+  interrupt: InterruptLine;
+}
+
+export const MAX_VCPUS = 64;
+export const MAX_MEMORY_MIB = layout.ramLimit / (1 << 20);
+
+interface VcpuHandle {
+  vcpu: Vcpu;
+  control: Int32Array;
+  thread: BigInt64Array;
+  worker?: Worker;
+  end?: VcpuEnd;
+}
+
+// Atomics.waitAsync is in Node 20 but not in the ES2022 library types.
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string };
+}).waitAsync;
+
+let kickListeners = 0;
+const onKick = () => {};
+
+export class Machine {
+  readonly kvm: Kvm;
+  readonly vm: Vm;
+  readonly mem: GuestMemory;
+  readonly pio = new PioBus();
+  readonly mmio = new MmioBus();
+  readonly serial: Serial;
+  readonly mmioSlots: MmioSlot[] = [];
+  private readonly vcpus: VcpuHandle[] = [];
+  private readonly memAddr: bigint;
+  private readonly created = performance.now();
+  private stopReason: { exitReason: ExitReason; detail?: string } | undefined;
+  private closed = false;
+
+  constructor(readonly options: MachineOptions) {
+    const { memoryMiB, vcpus } = options;
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new Error(`vcpus: ${vcpus} is not a whole number from 1 to ${MAX_VCPUS}`);
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 16 || memoryMiB > MAX_MEMORY_MIB) {
+      throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
+    }
+    this.kvm = Kvm.open(options.kvmFd);
+    try {
+      this.vm = Vm.create(this.kvm);
+    } catch (err) {
+      this.kvm.close();
+      throw err;
+    }
+    try {
+      const ram = this.vm.addRam(0, 0, memoryMiB << 20);
+      this.memAddr = ram.addr;
+      this.mem = new GuestMemory(ram.bytes);
+      this.vm.setTssAddress(layout.kvmTss);
+      this.vm.createInterruptControllers();
+      const supported = this.kvm.supportedCpuid();
+      const runSize = this.kvm.vcpuMmapSize();
+      for (let i = 0; i < vcpus; i++) {
+        const vcpu = new Vcpu(this.vm.createVcpu(i), i, runSize);
+        const control = new SharedArrayBuffer(CONTROL_BYTES);
+        this.vcpus.push({ vcpu, control: new Int32Array(control), thread: new BigInt64Array(control) });
+        const { refusedMsrs } = setupVcpu(vcpu, supported, vcpus);
+        if (refusedMsrs.length && i === 0) options.log?.(`KVM refused MSRs ${refusedMsrs.map((m) => "0x" + m.toString(16)).join(", ")}`);
+      }
+      this.serial = new Serial(SERIAL_PORT, this.interruptLine(irqs.serial), options.console);
+      this.pio.add(SERIAL_PORT, 8, this.serial);
+      const i8042 = new I8042(() => this.stop("reset", "the guest reset the machine through the i8042"));
+      this.pio.add(I8042_DATA, 1, i8042);
+      this.pio.add(I8042_COMMAND, 1, i8042);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  vcpu(index: number): Vcpu {
+    return this.vcpus[index].vcpu;
+  }
+
+  get vcpuCount(): number {
+    return this.vcpus.length;
+  }
+
+  /** Raises `irq` as an edge: through an irqfd when KVM has them (a write, no ioctl). */
+  interruptLine(irq: number): InterruptLine {
+    if (this.vm.hasIrqfd) {
+      const fd = this.vm.irqfd(irq);
+      const one = new Uint8Array(8);
+      one[0] = 1;
+      return { trigger: () => void writeFd(fd, one) };
+    }
+    return {
+      trigger: () => {
+        this.vm.irqLine(irq, 1);
+        this.vm.irqLine(irq, 0);
+      },
+    };
+  }
+
+  /**
+   * Places an MMIO device (e.g. a virtio-mmio transport) in the next 4 KiB
+   * window above 0xd0000000 with the next free IRQ; `create` gets the window
+   * and its interrupt line. The slot is what the kernel command line names.
+   */
+  addMmioDevice(create: (slot: MmioSlot) => MmioDevice): MmioSlot {
+    const n = this.mmioSlots.length;
+    const irq = irqs.firstVirtio + n;
+    if (irq > irqs.lastVirtio) throw new Error(`too many MMIO devices: at most ${irqs.lastVirtio - irqs.firstVirtio + 1}`);
+    const slot: MmioSlot = { addr: layout.virtioMmioBase + n * layout.virtioMmioStride, size: layout.virtioMmioStride, irq, interrupt: this.interruptLine(irq) };
+    this.mmio.add(slot.addr, slot.size, create(slot));
+    this.mmioSlots.push(slot);
+    return slot;
+  }
+
+  /** Ends the run (from a device, a timer or the caller); the first reason given wins. */
+  stop(exitReason: ExitReason, detail?: string): void {
+    if (this.stopReason) return;
+    this.stopReason = { exitReason, detail };
+    for (const h of this.vcpus) {
+      Atomics.store(h.control, STOP, 1);
+      h.vcpu.run[runOffsets.immediateExit] = 1;
+      // A vCPU inside KVM_RUN only notices through a signal (EINTR).
+      const thread = h.thread[THREAD];
+      if (thread !== 0n && Atomics.load(h.control, STATE) === RUNNING) pthreadKill(BigInt.asUintN(64, thread), KICK_SIGNAL);
+    }
+  }
+
+  /**
+   * Starts every vCPU and services exits until the machine stops.
+   * `startAll`: make the APs runnable at once (test guests) instead of
+   * waiting for the BSP's INIT/SIPI (Linux).
+   */
+  async run(opts: { timeoutMs?: number; signal?: AbortSignal; startAll?: boolean } = {}): Promise<MachineExit> {
+    if (this.closed) throw new Error("machine: run after close");
+    if (opts.startAll) for (const h of this.vcpus.slice(1)) h.vcpu.setMpState(KVM_MP_STATE_RUNNABLE);
+    const onAbort = () => this.stop("aborted", String(opts.signal?.reason ?? "aborted"));
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener("abort", onAbort);
+    const timer = opts.timeoutMs !== undefined
+      ? setTimeout(() => this.stop("timeout", `no end after ${opts.timeoutMs} ms`), opts.timeoutMs)
+      : undefined;
+    if (kickListeners++ === 0) process.on("SIGUSR2", onKick);
+    const startupMs = performance.now() - this.created;
+    try {
+      const workerUrl = new URL("./vcpu-worker.js", import.meta.url);
+      await Promise.all(this.vcpus.map((h) => this.serve(h, workerUrl)));
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (--kickListeners === 0) process.off("SIGUSR2", onKick);
+    }
+    const assists: Record<string, number> = {};
+    for (const h of this.vcpus) {
+      for (const [name, n] of Object.entries(h.end?.assists ?? {})) assists[name] = (assists[name] ?? 0) + n;
+    }
+    const stop = this.stopReason ?? { exitReason: "vmm-error" as const, detail: "every vCPU stopped without a reason" };
+    return { ...stop, assists, startupMs };
+  }
+
+  /** One vCPU: start its worker, then service its exits until it ends. */
+  private async serve(h: VcpuHandle, workerUrl: URL): Promise<void> {
+    const data: VcpuWorkerData = {
+      index: h.vcpu.index, vcpuFd: h.vcpu.fd, runAddr: h.vcpu.runAddr, runSize: h.vcpu.runSize,
+      memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer,
+      assists: this.options.assists,
+    };
+    if (this.stopReason) return;
+    const worker = new Worker(workerUrl, { workerData: data });
+    h.worker = worker;
+    const exited = new Promise<void>((resolve) => {
+      worker.on("message", (m: VcpuEnd) => {
+        if (m?.type !== "ended") return;
+        h.end = m;
+        if (m.reason !== "stopped") this.stop(vcpuEndReason(m.reason), m.detail);
+      });
+      worker.on("error", (err) => this.stop("vmm-error", `vCPU ${h.vcpu.index} thread: ${err.message}`));
+      worker.on("exit", () => resolve());
+    });
+
+    for (;;) {
+      const state = Atomics.load(h.control, STATE);
+      if (state === ENDED) break;
+      if (state === EXITED) {
+        try {
+          this.service(h.vcpu);
+        } catch (err) {
+          this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        Atomics.store(h.control, STATE, RUNNING);
+        Atomics.notify(h.control, STATE);
+        continue;
+      }
+      const waited = waitAsync(h.control, STATE, RUNNING);
+      if (waited.async) await waited.value;
+    }
+    await exited;
+  }
+
+  /** A port I/O or MMIO exit: the data lives in kvm_run, shared with the worker. */
+  private service(vcpu: Vcpu): void {
+    const run = vcpu.runView;
+    const reason = run.getUint32(runOffsets.exitReason, true);
+    if (reason === exitReasons.IO) {
+      const out = run.getUint8(runOffsets.ioDirection) === KVM_EXIT_IO_OUT;
+      const size = run.getUint8(runOffsets.ioSize);
+      const port = run.getUint16(runOffsets.ioPort, true);
+      const count = run.getUint32(runOffsets.ioCount, true);
+      const dataOffset = Number(run.getBigUint64(runOffsets.ioDataOffset, true));
+      for (let i = 0; i < count; i++) {
+        const data = vcpu.run.subarray(dataOffset + i * size, dataOffset + (i + 1) * size);
+        if (out) this.pio.write(port, data);
+        else this.pio.read(port, data);
+      }
+    } else if (reason === exitReasons.MMIO) {
+      const addr = Number(run.getBigUint64(runOffsets.mmioPhysAddr, true));
+      const len = Math.min(8, run.getUint32(runOffsets.mmioLen, true));
+      const data = vcpu.run.subarray(runOffsets.mmioData, runOffsets.mmioData + len);
+      if (run.getUint8(runOffsets.mmioIsWrite)) this.mmio.write(addr, data);
+      else this.mmio.read(addr, data);
+    }
+  }
+
+  /** Releases everything; the vCPU threads must have ended (after run()). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.vcpus) h.vcpu.dispose(true);
+    this.vm?.close();
+    this.kvm?.close();
+  }
+}
+
+function vcpuEndReason(reason: VcpuEnd["reason"]): ExitReason {
+  switch (reason) {
+    case "shutdown": return "triple-fault";
+    case "power-off": return "power-off";
+    case "reset": return "reset";
+    case "internal-error": return "internal-error";
+    default: return "vmm-error";
+  }
+}
+
+

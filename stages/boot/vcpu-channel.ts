@@ -1,0 +1,34 @@
+// How a vCPU worker and the main thread share one vCPU. The worker runs
+// KVM_RUN; on a port I/O or MMIO exit it hands kvm_run to the main thread
+// (which owns the devices) and sleeps until the main thread hands it back.
+
+/** Int32 slots in the shared control block. */
+export const STATE = 0;
+export const STOP = 1;
+/** BigInt64 slot (index in a BigInt64Array view) holding the worker's pthread_t. */
+export const THREAD = 1;
+export const CONTROL_BYTES = 16;
+
+export const RUNNING = 0; // the worker owns kvm_run
+export const EXITED = 1; // the main thread owns kvm_run and must service the exit
+export const ENDED = 2; // the worker has stopped for good
+
+/** Data the main thread gives a vCPU worker. */
+export interface VcpuWorkerData {
+  index: number;
+  vcpuFd: number;
+  runAddr: bigint;
+  runSize: number;
+  memAddr: bigint;
+  memSize: number;
+  control: SharedArrayBuffer;
+  assists: boolean;
+}
+
+/** Why a vCPU stopped, as the worker reports it in its last message. */
+export interface VcpuEnd {
+  type: "ended";
+  reason: "stopped" | "shutdown" | "power-off" | "reset" | "crash" | "internal-error" | "error";
+  detail?: string;
+  assists: Record<string, number>;
+}

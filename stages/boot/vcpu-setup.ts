@@ -1,0 +1,61 @@
+// What every vCPU gets before it first runs: CPUID (the host's supported set
+// with this vCPU's APIC ID), the MSRs Linux expects, a sane FPU, and local
+// APIC LINT0/LINT1 wired as on a PC.
+import { CpuidEntry, fpuOffsets } from "./kvm/structs.js";
+import { Vcpu } from "./kvm/vcpu.js";
+
+const CPUID_HYPERVISOR = 1 << 31;
+const CPUID_HTT = 1 << 28;
+
+export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number): CpuidEntry[] {
+  const shift = Math.max(0, Math.ceil(Math.log2(count)));
+  return supported.map((e) => {
+    const out = { ...e };
+    if (e.function === 1) {
+      out.ebx = ((e.ebx & 0x0000ffff) | ((count & 0xff) << 16) | ((index & 0xff) << 24)) >>> 0;
+      out.ecx = (e.ecx | CPUID_HYPERVISOR) >>> 0;
+      out.edx = count > 1 ? (e.edx | CPUID_HTT) >>> 0 : e.edx;
+    } else if (e.function === 0xb || e.function === 0x1f) {
+      // Extended topology: one thread per core, `count` cores in one package.
+      if (e.index === 0) Object.assign(out, { eax: 0, ebx: 1, ecx: (1 << 8) | 0 });
+      else if (e.index === 1) Object.assign(out, { eax: shift, ebx: count, ecx: (2 << 8) | 1 });
+      else Object.assign(out, { eax: 0, ebx: 0, ecx: e.index });
+      out.edx = index;
+    }
+    return out;
+  });
+}
+
+/** MSR values at reset, as Linux's boot path expects them. */
+export const BOOT_MSRS: ReadonlyArray<[number, bigint]> = [
+  [0x174, 0n], // IA32_SYSENTER_CS
+  [0x175, 0n], // IA32_SYSENTER_ESP
+  [0x176, 0n], // IA32_SYSENTER_EIP
+  [0xc0000081, 0n], // STAR
+  [0xc0000082, 0n], // LSTAR
+  [0xc0000083, 0n], // CSTAR
+  [0xc0000084, 0n], // SYSCALL_MASK
+  [0xc0000102, 0n], // KERNEL_GS_BASE
+  [0x10, 0n], // IA32_TSC
+  [0x1a0, 1n], // IA32_MISC_ENABLE: fast strings
+  [0x2ff, (1n << 11n) | 6n], // MTRRdefType: MTRRs on, write-back
+];
+
+export function setupVcpu(vcpu: Vcpu, supported: readonly CpuidEntry[], count: number): { refusedMsrs: number[] } {
+  vcpu.setCpuid(cpuidForVcpu(supported, vcpu.index, count));
+  const refusedMsrs = vcpu.setMsrs(BOOT_MSRS);
+
+  const fpu = vcpu.getFpu();
+  const f = new DataView(fpu.buffer);
+  f.setUint16(fpuOffsets.fcw, 0x37f, true);
+  f.setUint32(fpuOffsets.mxcsr, 0x1f80, true);
+  vcpu.setFpu(fpu);
+
+  const lapic = vcpu.getLapic();
+  const l = new DataView(lapic.buffer);
+  const lvt = (offset: number, mode: number) => l.setUint32(offset, (l.getUint32(offset, true) & ~0x700) | (mode << 8), true);
+  lvt(0x350, 7); // LINT0: ExtINT (the 8259 PIC)
+  lvt(0x360, 4); // LINT1: NMI
+  vcpu.setLapic(lapic);
+  return { refusedMsrs };
+}

@@ -1,0 +1,88 @@
+// A vCPU thread: runs KVM_RUN in a loop (it blocks, so it gets its own
+// worker_thread), performs instruction assists itself, and hands port I/O
+// and MMIO exits to the main thread through the shared control block.
+import { parentPort, workerData } from "node:worker_threads";
+import { EAGAIN, EINTR, pthreadSelf, view } from "./kvm/libc.js";
+import { Vcpu } from "./kvm/vcpu.js";
+import { exitReasonName, exitReasons, systemEvents } from "./kvm/constants.js";
+import { runOffsets } from "./kvm/structs.js";
+import { GuestMemory } from "./guest-memory.js";
+import { ENDED, EXITED, STATE, STOP, THREAD, VcpuEnd, VcpuWorkerData } from "./vcpu-channel.js";
+import { performAssist } from "./assists/perform.js";
+
+const data = workerData as VcpuWorkerData;
+const control = new Int32Array(data.control);
+new BigInt64Array(data.control)[THREAD] = pthreadSelf();
+
+const vcpu = new Vcpu(data.vcpuFd, data.index, data.runSize, data.runAddr);
+const mem = new GuestMemory(view(data.memAddr, data.memSize));
+const assistCounts: Record<string, number> = {};
+
+function end(reason: VcpuEnd["reason"], detail?: string): void {
+  const message: VcpuEnd = { type: "ended", reason, detail, assists: assistCounts };
+  parentPort!.postMessage(message);
+  Atomics.store(control, STATE, ENDED);
+  Atomics.notify(control, STATE);
+}
+
+function loop(): void {
+  for (;;) {
+    if (Atomics.load(control, STOP)) return end("stopped");
+    const rc = vcpu.enter();
+    if (rc === -EINTR || rc === -EAGAIN) continue;
+    if (rc < 0) return end("error", `KVM_RUN on vCPU ${data.index} failed with errno ${-rc}`);
+    const reason = vcpu.runView.getUint32(runOffsets.exitReason, true);
+    switch (reason) {
+      case exitReasons.IO:
+      case exitReasons.MMIO:
+        Atomics.store(control, STATE, EXITED);
+        Atomics.notify(control, STATE);
+        Atomics.wait(control, STATE, EXITED);
+        break;
+      case exitReasons.INTERNAL_ERROR: {
+        const suberror = vcpu.runView.getUint32(runOffsets.internalSuberror, true);
+        const outcome = data.assists && suberror === 1 ? performAssist(vcpu, mem) : undefined;
+        if (outcome?.handled) {
+          assistCounts[outcome.name] = (assistCounts[outcome.name] ?? 0) + 1;
+          break;
+        }
+        const what = suberror === 1 ? "emulation failure" : `suberror ${suberror}`;
+        return end("internal-error", `vCPU ${data.index}: KVM internal error (${what})${outcome ? `: ${outcome.why}` : describeRip()}`);
+      }
+      case exitReasons.SHUTDOWN:
+        return end("shutdown", `vCPU ${data.index}: triple fault (KVM_EXIT_SHUTDOWN)${describeRip()}`);
+      case exitReasons.SYSTEM_EVENT: {
+        const type = vcpu.runView.getUint32(runOffsets.systemEventType, true);
+        if (type === systemEvents.SHUTDOWN) return end("power-off");
+        if (type === systemEvents.RESET) return end("reset");
+        return end("crash", `vCPU ${data.index}: system event ${type}`);
+      }
+      case exitReasons.INTR:
+      case exitReasons.IRQ_WINDOW_OPEN:
+        break;
+      case exitReasons.HLT:
+        return end("power-off", `vCPU ${data.index} halted`);
+      case exitReasons.FAIL_ENTRY: {
+        const why = vcpu.runView.getBigUint64(runOffsets.failEntryReason, true);
+        return end("error", `vCPU ${data.index}: VM entry failed (hardware reason 0x${why.toString(16)})`);
+      }
+      default:
+        return end("error", `vCPU ${data.index}: unexpected exit ${exitReasonName(reason)}${describeRip()}`);
+    }
+  }
+}
+
+function describeRip(): string {
+  try {
+    return ` at rip 0x${vcpu.getRegs().rip.toString(16)}`;
+  } catch {
+    return "";
+  }
+}
+
+try {
+  loop();
+} catch (err) {
+  end("error", `vCPU ${data.index}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
