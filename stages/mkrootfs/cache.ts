@@ -1,0 +1,279 @@
+// The content-addressed cache of base images, under cacheRoot()/rootfs:
+//   <key>.ext4 | <key>.squashfs   the image, read-only (0444)
+//   <key>.json                    what it was built from, for `cache ls`
+//   tmp/                          images being built
+// An image enters the cache only by link(2) from tmp/ once it is complete,
+// so a build killed mid-way or failing on a full disk leaves at most a file
+// in tmp/, never a cache entry; link never replaces an existing entry, so
+// concurrent builds of one key cannot corrupt each other (the first wins).
+// An image's mtime is its last use: lookups touch it, eviction takes the
+// oldest first.
+import { createHash, randomBytes } from "node:crypto";
+import {
+  chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
+  rmSync, statSync, unlinkSync, utimesSync, writeFileSync, type Stats,
+} from "node:fs";
+import { join } from "node:path";
+import { cacheRoot } from "../../lib/paths.js";
+import { MKE2FS_OPTIONS } from "./ext4.js";
+import { isDigest } from "./input.js";
+import type { RootfsType } from "./request.js";
+import { MKSQUASHFS_OPTIONS } from "./squashfs.js";
+
+/** Bump when the stage's output changes for the same input (new options, fixes in the plan). */
+export const MKROOTFS_VERSION = 1;
+
+/** The cache's default size limit (bytes of disk actually used; images are sparse). */
+export const DEFAULT_CACHE_MAX_BYTES = 20 * 1024 ** 3;
+/** Temp files of builds older than this are leftovers of killed runs. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+/** Automatic eviction spares images used this recently: a run may be about to open one. */
+const RECENT_USE_MS = 10 * 60 * 1000;
+
+const KEY = /^[0-9a-f]{64}$/;
+const IMAGE_NAME = /^([0-9a-f]{64})\.(ext4|squashfs)$/;
+
+export interface CacheKeyInput {
+  /** The image digest, exactly as config.json's `digest`. */
+  digest: string;
+  fs: RootfsType;
+  /** ext4 disk size; undefined is "content plus default headroom". */
+  diskMiB?: number;
+}
+
+export interface CachedImage {
+  key: string;
+  image: string;
+  fs: RootfsType;
+  /** The image's size as a disk (apparent size). */
+  bytes: number;
+  /** Disk space it really takes (it is sparse). */
+  diskBytes: number;
+  lastUsed: Date;
+  /** From the sidecar, when present. */
+  digest?: string;
+}
+
+export function rootfsCacheDir(): string {
+  return join(cacheRoot(), "rootfs");
+}
+
+/** The cache key of an image built from `input`: a sha256 over everything that changes the result. */
+export function cacheKey(input: CacheKeyInput): string {
+  if (!isDigest(input.digest)) throw new Error(`cache key: ${JSON.stringify(input.digest)} is not an image digest`);
+  const identity = {
+    stage: "mkrootfs",
+    version: MKROOTFS_VERSION,
+    digest: input.digest,
+    fs: input.fs,
+    diskMiB: input.fs === "ext4" ? input.diskMiB ?? null : null,
+    options: input.fs === "ext4" ? MKE2FS_OPTIONS : MKSQUASHFS_OPTIONS,
+  };
+  return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
+}
+
+function imagePath(key: string, fs: RootfsType): string {
+  return join(rootfsCacheDir(), `${key}.${fs}`);
+}
+
+function describe(key: string, fs: RootfsType, path: string, st: Stats): CachedImage {
+  return { key, image: path, fs, bytes: st.size, diskBytes: st.blocks * 512, lastUsed: st.mtime };
+}
+
+/** The cached image for `key`, or null. A hit counts as a use (LRU). Costs a stat and a utimes. */
+export function lookupCached(key: string): CachedImage | null {
+  if (!KEY.test(key)) throw new Error(`cache lookup: ${JSON.stringify(key)} is not a cache key`);
+  for (const fs of ["ext4", "squashfs"] as const) {
+    const path = imagePath(key, fs);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
+    const now = new Date();
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      // A cache we may read but not write (shared, read-only): still a hit.
+    }
+    return { ...describe(key, fs, path, st), lastUsed: now };
+  }
+  return null;
+}
+
+/** A fresh, empty file in the cache's tmp/ to build `key` into. */
+export function createCacheTempFile(key: string): string {
+  const dir = join(rootfsCacheDir(), "tmp");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${key}.${process.pid}.${randomBytes(6).toString("hex")}.partial`);
+  closeSync(openSync(path, "wx", 0o644));
+  return path;
+}
+
+/**
+ * Moves a finished image from tmp/ into the cache. If another build of the
+ * same key got there first, keeps theirs and drops ours. Removes `temp`.
+ */
+export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number }): CachedImage {
+  const final = imagePath(key, fs);
+  const sidecar = join(rootfsCacheDir(), `${key}.json`);
+  try {
+    // On disk before it is visible (the tools sync on close, so this is cheap),
+    // and read-only: boot overlays each run's writes (docs/architecture.md).
+    const fd = openSync(temp, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(temp, 0o444);
+    const sidecarTemp = `${temp}.json`;
+    writeFileSync(sidecarTemp, JSON.stringify({ key, fs, digest: about.digest, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString() }) + "\n");
+    renameSync(sidecarTemp, sidecar);
+    try {
+      linkSync(temp, final);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  const now = new Date();
+  utimesSync(final, now, now);
+  const st = statSync(final);
+  syncDir(rootfsCacheDir());
+  return describe(key, fs, final, st);
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // best effort: durability across a host crash, not correctness
+  }
+}
+
+/** Every image in the cache, most recently used first. */
+export function listCache(): CachedImage[] {
+  const dir = rootfsCacheDir();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const images: CachedImage[] = [];
+  for (const name of names) {
+    const match = IMAGE_NAME.exec(name);
+    if (!match) continue;
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) continue; // evicted meanwhile
+    const image = describe(match[1], match[2] as RootfsType, path, st);
+    const digest = readSidecarDigest(join(dir, `${match[1]}.json`));
+    if (digest) image.digest = digest;
+    images.push(image);
+  }
+  return images.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+}
+
+function readSidecarDigest(path: string): string | undefined {
+  try {
+    const about = JSON.parse(readFileSync(path, "utf8")) as { digest?: unknown };
+    return typeof about.digest === "string" ? about.digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PruneOptions {
+  /** Keep at most this many bytes of disk in the cache (default DEFAULT_CACHE_MAX_BYTES; 0 empties it). */
+  maxBytes?: number;
+  /** Never evict these keys (the image a run is about to use). */
+  keep?: string[];
+  /** Spare images used within this many ms (default 0: the CLI's explicit prune). */
+  sparedIfUsedWithinMs?: number;
+}
+
+export interface PruneResult {
+  removed: CachedImage[];
+  /** Disk bytes freed, leftovers of killed builds included. */
+  freedBytes: number;
+  /** Disk bytes the cache still holds. */
+  keptBytes: number;
+}
+
+/** Evicts least recently used images until the cache holds at most `maxBytes`; also clears leftovers of killed builds. */
+export function pruneCache(options: PruneOptions = {}): PruneResult {
+  const maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+  if (!Number.isFinite(maxBytes) || maxBytes < 0) throw new Error(`cache prune: maxBytes must be a number of bytes ≥ 0, not ${maxBytes}`);
+  const keep = new Set(options.keep ?? []);
+  const sparedAfter = Date.now() - (options.sparedIfUsedWithinMs ?? 0);
+  let freedBytes = clearStaleTemps() + clearOrphanSidecars();
+  const images = listCache();
+  let total = images.reduce((sum, image) => sum + image.diskBytes, 0);
+  const removed: CachedImage[] = [];
+  // Oldest use first.
+  for (const image of [...images].reverse()) {
+    if (total <= maxBytes) break;
+    if (keep.has(image.key) || ((options.sparedIfUsedWithinMs ?? 0) > 0 && image.lastUsed.getTime() > sparedAfter)) continue;
+    try {
+      unlinkSync(image.image);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    rmSync(join(rootfsCacheDir(), `${image.key}.json`), { force: true });
+    total -= image.diskBytes;
+    freedBytes += image.diskBytes;
+    removed.push(image);
+  }
+  return { removed, freedBytes, keptBytes: total };
+}
+
+/** Removes tmp/ files older than an hour: builds that were killed. Returns the bytes freed. */
+function clearStaleTemps(): number {
+  const dir = join(rootfsCacheDir(), "tmp");
+  let freed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  for (const name of names) {
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st || st.mtimeMs > cutoff) continue;
+    rmSync(path, { force: true, recursive: true });
+    freed += st.blocks * 512;
+  }
+  return freed;
+}
+
+/** Removes sidecars whose image is gone (a build killed between writing the two). */
+function clearOrphanSidecars(): number {
+  const dir = rootfsCacheDir();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const present = new Set(names);
+  for (const name of names) {
+    const match = /^([0-9a-f]{64})\.json$/.exec(name);
+    if (match && !present.has(`${match[1]}.ext4`) && !present.has(`${match[1]}.squashfs`)) {
+      const st = statSync(join(dir, name), { throwIfNoEntry: false });
+      if (st && st.mtimeMs < Date.now() - STALE_TEMP_MS) rmSync(join(dir, name), { force: true });
+    }
+  }
+  return 0;
+}
+
+/** The automatic eviction after a build: spares the new image and anything in use right now. */
+export function pruneAfterInsert(key: string, maxBytes = DEFAULT_CACHE_MAX_BYTES): PruneResult {
+  return pruneCache({ maxBytes, keep: [key], sparedIfUsedWithinMs: RECENT_USE_MS });
+}

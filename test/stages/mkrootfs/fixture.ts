@@ -1,0 +1,73 @@
+// Test helper: writes an unpacked image directory (rootfs/, metadata.jsonl,
+// config.json) as unpack would, from a short description.
+import { execFileSync } from "node:child_process";
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createHash } from "node:crypto";
+
+export type FixtureEntry =
+  | { path: string; type: "dir"; mode?: number; mtime?: Time }
+  | { path: string; type: "file"; content: string | Buffer; mode?: number; mtime?: Time }
+  | { path: string; type: "symlink"; target: string; mtime?: Time }
+  | { path: string; type: "hardlink"; target: string };
+
+/** Seconds and nanoseconds since the epoch. */
+export interface Time {
+  sec: number;
+  nsec?: number;
+}
+
+export interface FixtureImage {
+  entries: FixtureEntry[];
+  /** Lines of metadata.jsonl: objects are JSON-encoded, strings written as they are. */
+  metadata?: (object | string)[];
+  /** Defaults to a digest derived from the entries. */
+  digest?: string;
+}
+
+export function tempDir(prefix = "mkrootfs-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes the image under a new directory (or `dir`) and returns that directory. */
+export function makeUnpackedImage(image: FixtureImage, dir = tempDir()): string {
+  const rootfs = join(dir, "rootfs");
+  mkdirSync(rootfs, { recursive: true });
+  const times: [string, Time][] = [];
+  for (const entry of image.entries) {
+    const host = join(rootfs, entry.path);
+    if (entry.path !== "/") mkdirSync(dirname(host), { recursive: true });
+    switch (entry.type) {
+      case "dir":
+        mkdirSync(host, { recursive: true });
+        break;
+      case "file":
+        writeFileSync(host, entry.content);
+        break;
+      case "symlink":
+        symlinkSync(entry.target, host);
+        break;
+      case "hardlink":
+        linkSync(join(rootfs, entry.target), host);
+        break;
+    }
+    if ((entry.type === "dir" || entry.type === "file") && entry.mode !== undefined) chmodSync(host, entry.mode);
+    if (entry.type !== "hardlink" && entry.mtime) times.push([host, entry.mtime]);
+  }
+  // Directories last and deepest first: setting a child's time touches nothing, writing into a dir does.
+  times.sort((a, b) => b[0].length - a[0].length);
+  for (const [host, time] of times) setTime(host, time);
+
+  const lines = (image.metadata ?? []).map((line) => (typeof line === "string" ? line : JSON.stringify(line)));
+  writeFileSync(join(dir, "metadata.jsonl"), lines.length > 0 ? lines.join("\n") + "\n" : "");
+  const digest = image.digest ?? "sha256:" + createHash("sha256").update(JSON.stringify(image)).digest("hex");
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ digest, env: [], workingDir: "/", entrypoint: null, cmd: ["/bin/sh"], user: "", platform: "linux/amd64" }));
+  return dir;
+}
+
+/** Nanosecond-exact mtime (Node's utimes takes a double and would round). */
+export function setTime(path: string, time: Time): void {
+  const stamp = `@${time.sec}.${String(time.nsec ?? 0).padStart(9, "0")}`;
+  execFileSync("touch", ["-h", "-m", "-d", stamp, path]);
+}
