@@ -73,7 +73,9 @@ class BlobStore {
 
 async function writeLayer(store: BlobStore, layer: LayerDescription, compression: Compression): Promise<BuiltLayer> {
   const rawFile = join(store.dir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const raw = await writeDigested(Readable.from(layerTar(layer.entries)), rawFile);
+  if (layer.tarFile !== undefined && layer.entries !== undefined) throw new Error("oci builder: a layer has either entries or tarFile");
+  const source = layer.tarFile !== undefined ? createReadStream(layer.tarFile) : Readable.from(layerTar(layer.entries ?? []));
+  const raw = await writeDigested(source, rawFile);
   if (compression === "none") {
     store.adopt(rawFile, raw);
     return { ...raw, mediaType: OCI_LAYER, diffId: raw.digest };

@@ -36,7 +36,9 @@ export type EntryDescription =
 
 export interface LayerDescription {
   compression?: Compression;
-  entries: EntryDescription[];
+  entries?: EntryDescription[];
+  /** A ready-made (uncompressed) tar file used as the layer's content instead of `entries`: for crafted layers. */
+  tarFile?: string;
 }
 
 export interface ImageConfigDescription {
