@@ -95,9 +95,11 @@ export class LayerApplier {
     }
 
     const parent = this.root.resolveDir(parentParts, true, (created) => {
+      // A parent the layer did not list: 0755 like runtimes make it, and the
+      // entry's mtime rather than "now" so that unpacking is reproducible.
       const path = imagePath(created);
       this.written.add(path);
-      this.dirs.set(path, { mode: 0o755 });
+      this.dirs.set(path, { mode: 0o755, mtime: m.mtime });
     })!;
     const components = [...parent.components, base];
     const path = imagePath(components);
