@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
+import { spawn } from "node:child_process";
 import { configFragment, kernelCacheDir, patchFiles, recipeKey, sourceVersion, SOURCE_PACKAGE, SOURCE_TARBALL } from "./recipe.js";
 
 export interface KernelBuildResult {
@@ -54,8 +54,17 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const log = openSync(logPath, "w");
-  const run = (file: string, args: string[], cwd: string) =>
-    execa(file, args, { cwd, stdout: log, stderr: log });
+  // Output goes to the build log; a failure names the command and the log.
+  const run = (file: string, args: string[], cwd: string, onStdout?: (chunk: Buffer) => void) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(file, args, { cwd, stdio: ["ignore", onStdout ? "pipe" : log, log] });
+      child.stdout?.on("data", (chunk: Buffer) => {
+        writeFileSync(log, chunk);
+        onStdout?.(chunk);
+      });
+      child.on("error", reject);
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(" ")} exited with ${code}`))));
+    });
   try {
     mkdirSync(src, { recursive: true });
     mkdirSync(obj, { recursive: true });
@@ -72,14 +81,11 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
     checkConfigApplied(join(obj, ".config"));
 
     const jobs = String(Math.max(1, cpus().length));
-    const make = execa("make", [`O=${obj}`, `-j${jobs}`, "vmlinux"], { cwd: src, stderr: log, buffer: false });
     let compiled = 0;
-    make.stdout?.on("data", (chunk: Buffer) => {
-      writeFileSync(log, chunk);
+    await run("make", [`O=${obj}`, `-j${jobs}`, "vmlinux"], src, (chunk) => {
       compiled += chunk.toString().split("\n").filter((l) => /^\s+CC\s/.test(l)).length;
       progress(`kernel ${key}: compiling (${compiled} files)`);
     });
-    await make;
 
     copyFileSync(join(obj, "vmlinux"), `${vmlinux}.tmp`);
     copyFileSync(join(obj, ".config"), join(outDir, "config"));

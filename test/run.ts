@@ -1,0 +1,96 @@
+// Runs every uvu test file under dist/test, each in its own Node process (so
+// one hung VM cannot stall the rest), and ends with "N passed, N failed".
+//   node dist/test/run.js [--unit] [--jobs N] [filter...]
+// --unit skips *.vm.test.js (tests that boot VMs). Without /dev/kvm the VM
+// tests are skipped with a note, except under CI, where they must run.
+import { readdirSync, statSync, accessSync, constants } from "node:fs";
+import { join, relative, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawn } from "node:child_process";
+
+const testRoot = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const unitOnly = args.includes("--unit");
+const jobsIndex = args.indexOf("--jobs");
+const jobs = jobsIndex >= 0 ? Number(args[jobsIndex + 1]) : 2;
+const filters = args.filter((a, i) => !a.startsWith("--") && !(jobsIndex >= 0 && i === jobsIndex + 1));
+
+const UNIT_TIMEOUT_MS = 10 * 60_000;
+const VM_TIMEOUT_MS = 20 * 60_000;
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return findTests(path);
+    return name.endsWith(".test.js") ? [path] : [];
+  });
+}
+
+function kvmUsable(): boolean {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface FileResult { file: string; passed: number; failed: number; ok: boolean; ms: number }
+
+function runFile(file: string): Promise<FileResult> {
+  const started = Date.now();
+  const vm = file.endsWith(".vm.test.js");
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--enable-source-maps", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => {
+      out += `\n  timed out after ${(vm ? VM_TIMEOUT_MS : UNIT_TIMEOUT_MS) / 60000} min: killed\n`;
+      child.kill("SIGKILL");
+    }, vm ? VM_TIMEOUT_MS : UNIT_TIMEOUT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      // uvu's own summary: "Total: N", "Passed: N".
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const ok = code === 0 && total > 0;
+      const name = relative(testRoot, file);
+      process.stdout.write(`\n── ${name} (${((Date.now() - started) / 1000).toFixed(1)} s) ${ok ? "ok" : "FAILED"}\n${ok ? out.split("\n").filter((l) => l.startsWith("  ")).filter((l) => !/Total|Passed|Skipped|Duration/.test(l)).join("\n") : out}\n`);
+      resolve({ file: name, passed, failed: ok ? total - passed : Math.max(1, total - passed), ok, ms: Date.now() - started });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  let files = findTests(testRoot).sort();
+  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+  let vmFiles = files.filter((f) => f.endsWith(".vm.test.js"));
+  const unitFiles = files.filter((f) => !f.endsWith(".vm.test.js"));
+  if (unitOnly) vmFiles = [];
+  else if (vmFiles.length && !kvmUsable()) {
+    if (process.env.CI) {
+      console.error("test: /dev/kvm is not usable, and CI requires the VM tests");
+      process.exit(1);
+    }
+    console.log(`test: /dev/kvm is not usable here: skipping ${vmFiles.length} VM test files`);
+    vmFiles = [];
+  }
+
+  const results: FileResult[] = [];
+  const queue = [...unitFiles];
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
+    for (let f = queue.shift(); f; f = queue.shift()) results.push(await runFile(f));
+  }));
+  // VM tests one at a time: each boot keeps a core busy emulating the guest kernel.
+  for (const f of vmFiles) results.push(await runFile(f));
+
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const bad = results.filter((r) => !r.ok);
+  if (bad.length) console.log(`\nfailed files:\n${bad.map((r) => `  ${r.file}`).join("\n")}`);
+  console.log(`\n${passed} passed, ${failed} failed`);
+  process.exit(bad.length ? 1 : 0);
+}
+
+await main();
