@@ -2,7 +2,7 @@
 // reset, triple fault, several vCPUs, timeout.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { RESET, runGuest } from "./guest.js";
+import { RESET, REPORT_PORT, runGuest } from "./guest.js";
 import { MmioDevice } from "../../../stages/boot/devices/device.js";
 
 test("real mode: serial output, then reset through the i8042 ends the VM", async () => {
@@ -20,6 +20,114 @@ test("real mode: serial output, then reset through the i8042 ends the VM", async
   const run = await runGuest({ mode: "real", code, setup: (m) => m.mem.write(0x1100, Uint8Array.from(msg)) });
   assert.is(run.exit.exitReason, "reset");
   assert.is(run.console, "hello from the guest\n");
+});
+
+test("real mode: memory written by the host is read by the guest, and the guest's writes reach the host", async () => {
+  const code = [
+    0xa1, 0x00, 0x20, // mov ax, [0x2000]
+    0x05, 0x01, 0x00, // add ax, 1
+    0xa3, 0x02, 0x20, // mov [0x2002], ax
+    ...RESET,
+  ];
+  let after = 0;
+  const run = await runGuest({
+    mode: "real", code,
+    setup: (m) => m.mem.dataView(0x2000, 2).setUint16(0, 0x4141, true),
+    after: (m) => (after = m.mem.dataView(0x2002, 2).getUint16(0, true)),
+  });
+  assert.is(run.exit.exitReason, "reset");
+  assert.is(after, 0x4142);
+});
+
+test("real mode: port I/O exits reach the device on the bus in both directions, 1 and 4 bytes wide", async () => {
+  const code = [
+    0xba, REPORT_PORT & 0xff, REPORT_PORT >> 8, // mov dx, 0x500
+    0x66, 0xed, // in eax, dx
+    0x66, 0x05, 0x01, 0x00, 0x00, 0x00, // add eax, 1
+    0x66, 0xef, // out dx, eax
+    0xb0, 0x7f, // mov al, 0x7f
+    0xee, // out dx, al
+    0xba, 0x00, 0x06, // mov dx, 0x600 (nothing there)
+    0xec, // in al, dx
+    0xba, REPORT_PORT & 0xff, REPORT_PORT >> 8,
+    0xee, // out dx, al: what the empty port read
+    ...RESET,
+  ];
+  const run = await runGuest({ mode: "real", code });
+  assert.is(run.exit.exitReason, "reset");
+  assert.equal(run.recorder.values, [0x1234abce, 0x7f, 0xff]);
+});
+
+test("long mode: MMIO reads and writes reach an MMIO device at its offset", async () => {
+  const seen: Array<[string, number, number]> = [];
+  const device: MmioDevice = {
+    name: "test-mmio",
+    mmioRead: (offset, data) => { seen.push(["r", offset, data.length]); data.fill(0); data[0] = 0x5a; },
+    mmioWrite: (offset, data) => { seen.push(["w", offset, data[0] | (data[1] << 8) | (data[2] << 16) | (data[3] << 24)]); },
+  };
+  // mov [disp32] would sign-extend 0xd0000000 in 64-bit mode: address through rbx.
+  const viaRbx = [
+    0x48, 0xbb, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x00, 0x00, 0x00, // mov rbx, 0xd0000000
+    0x8b, 0x43, 0x10, // mov eax, [rbx+0x10]
+    0x83, 0xc0, 0x01, // add eax, 1
+    0x89, 0x43, 0x20, // mov [rbx+0x20], eax
+    ...RESET,
+  ];
+  let slotAddr = 0;
+  const run = await runGuest({ mode: "long", code: viaRbx, setup: (m) => (slotAddr = m.addMmioDevice(() => device).addr) });
+  assert.is(slotAddr, 0xd0000000);
+  assert.is(run.exit.exitReason, "reset");
+  assert.equal(seen, [["r", 0x10, 4], ["w", 0x20, 0x5b]]);
+});
+
+test("several vCPUs run at once, each with its own registers, and share memory", async () => {
+  const vcpus = 3;
+  const code = [
+    0xf0, 0xfe, 0x06, 0x00, 0x30, // lock inc byte [0x3000]
+    0xba, 0xf8, 0x03, // mov dx, 0x3f8
+    0xee, // out dx, al (al = '0' + vCPU index)
+    0x85, 0xdb, // test bx, bx
+    0x75, 0x0e, // jnz ap_loop
+    0x80, 0x3e, 0x00, 0x30, vcpus, // wait: cmp byte [0x3000], vcpus
+    0x75, 0xf9, // jne wait
+    0xb0, 0xfe, 0xe6, 0x64, // reset
+    0xf4, 0xeb, 0xfd, // hlt; jmp hlt
+    0xf4, 0xeb, 0xfd, // ap_loop: hlt; jmp ap_loop
+  ];
+  const run = await runGuest({ mode: "real", code, vcpus, regs: (i) => ({ rax: BigInt(0x30 + i), rbx: BigInt(i) }) });
+  assert.is(run.exit.exitReason, "reset");
+  assert.equal([...run.console].sort().join(""), "012");
+});
+
+test("a guest that never stops is stopped at the deadline", async () => {
+  const run = await runGuest({ mode: "real", code: [0xeb, 0xfe], timeoutMs: 300 }); // jmp $
+  assert.is(run.exit.exitReason, "timeout");
+  assert.ok(run.wallMs < 5000, `stopped after ${run.wallMs} ms`);
+});
+
+test("a triple fault ends the VM with that reason", async () => {
+  // ud2 with an IDT too short for vector 6: #UD -> #GP -> #DF -> shutdown.
+  const run = await runGuest({ mode: "long", code: [0x0f, 0x0b] });
+  assert.is(run.exit.exitReason, "triple-fault");
+});
+
+test("an aborted run stops with reason aborted", async () => {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error("test abort")), 200);
+  const { Machine } = await import("../../../stages/boot/machine.js");
+  const { realModeSregs } = await import("../../../stages/boot/loader/cpu-state.js");
+  const m = new Machine({ memoryMiB: 16, vcpus: 2, assists: false, console: () => {} });
+  try {
+    m.mem.write(0x1000, Uint8Array.of(0xeb, 0xfe));
+    for (let i = 0; i < 2; i++) {
+      m.vcpu(i).setSregs(realModeSregs(m.vcpu(i).getSregs()));
+      m.vcpu(i).setRegs({ rip: 0x1000n, rflags: 2n });
+    }
+    const exit = await m.run({ signal: controller.signal, startAll: true });
+    assert.is(exit.exitReason, "aborted");
+  } finally {
+    m.close();
+  }
 });
 
 test.run();

@@ -1,0 +1,111 @@
+// The boot stage's work: build the machine, load Linux, attach the devices,
+// run until the guest stops, and say why it stopped and how long it took.
+import { readFileSync } from "node:fs";
+import { isNestedPvmHost } from "../../kernel/cmdline.js";
+import type { StageContext } from "../../lib/ipc/stage.js";
+import { ConsoleLog } from "./console-log.js";
+import { ExitReason, Machine } from "./machine.js";
+import { buildCmdline } from "./loader/cmdline.js";
+import { loadLinux } from "./loader/linux.js";
+import { BootRequest } from "./request.js";
+import { VirtioMmioTransport } from "./virtio/mmio.js";
+import { VirtioBlock } from "./devices/virtio-blk.js";
+import { BlockDisk, CowOverlayDisk, RawFileDisk } from "./devices/virtio-blk-disk.js";
+import { VirtioVsock } from "./devices/virtio-vsock.js";
+
+export interface BootResult {
+  exitReason: ExitReason;
+  /** Why, in words (e.g. the instruction an emulation failure stopped at). */
+  detail?: string;
+  /** ms from the start until the kernel started /init (its "Run /init" line); absent if it never did. */
+  bootMs?: number;
+  /** ms the whole VM took, from the start of boot() to the end. */
+  wallMs: number;
+  /** ms the VMM took before the first KVM_RUN. */
+  startupMs: number;
+  /** Path of the console log, if one was asked for. */
+  consoleLog?: string;
+  /** The console's last lines, when the VM did not end by the guest's own power-off or reset. */
+  consoleTail?: string;
+  /** Instruction assists performed (nested PVM hosts), by name. */
+  assists: Record<string, number>;
+}
+
+const INIT_MARKER = "Run /init as init process";
+/** A clean end: the guest asked for it. */
+const CLEAN: readonly ExitReason[] = ["power-off", "reset"];
+
+type Cleanup = () => void | Promise<void>;
+
+export async function boot(req: BootRequest, ctx: StageContext): Promise<BootResult> {
+  const start = performance.now();
+  const cleanups: Cleanup[] = [];
+  const pvmHost = req.pvmHost ?? isNestedPvmHost();
+  const read = (what: string, p: string): Uint8Array => {
+    try {
+      return readFileSync(p);
+    } catch (err) {
+      throw new Error(`${what} ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const kernel = read("kernel", req.kernel);
+  const initramfs = req.initramfs ? read("initramfs", req.initramfs) : undefined;
+
+  let bootMs: number | undefined;
+  const console = new ConsoleLog(req.consoleLog);
+  cleanups.push(() => console.close());
+  console.watch(INIT_MARKER, () => {
+    bootMs = performance.now() - start;
+    ctx.progress(null, `guest kernel started /init after ${Math.round(bootMs)} ms`);
+  });
+
+  let machine: Machine | undefined;
+  try {
+    machine = new Machine({
+      memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost,
+      console: (b) => console.write(b), log: (m) => ctx.log("info", m),
+    });
+    const m = machine;
+    const mmioError = (m2: string) => ctx.log("warn", m2);
+    if (req.disk) {
+      const disk: BlockDisk = req.disk.overlay
+        ? CowOverlayDisk.open(req.disk.path, { overlayPath: req.disk.overlay })
+        : RawFileDisk.open(req.disk.path, { readOnly: req.disk.readOnly ?? false });
+      cleanups.push(() => disk.close());
+      const blk = new VirtioBlock({ disk, readOnly: req.disk.readOnly, id: "bencher-root" });
+      m.addMmioDevice((slot) => new VirtioMmioTransport(blk, { memory: m.mem, interrupt: slot.interrupt, onError: mmioError }));
+    }
+    if (req.vsockUds) {
+      const vsock = await VirtioVsock.create({ guestCid: req.guestCid ?? 3, udsPath: req.vsockUds });
+      cleanups.push(() => vsock.close());
+      m.addMmioDevice((slot) => new VirtioMmioTransport(vsock, { memory: m.mem, interrupt: slot.interrupt, onError: mmioError }));
+    }
+    const cmdline = buildCmdline({ extra: req.cmdline, virtio: m.mmioSlots, pvmHost });
+    const loaded = loadLinux(m, { kernel, initramfs, cmdline });
+    ctx.log("info", `${loaded.format} kernel entry 0x${loaded.entry.toString(16)}, ${req.vcpus} vCPU(s), ${req.memoryMiB} MiB${pvmHost ? ", nested PVM host: assists on" : ""}; cmdline: ${cmdline}`);
+
+    const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal });
+    const wallMs = performance.now() - start;
+    const clean = CLEAN.includes(exit.exitReason);
+    console.flush();
+    return {
+      exitReason: exit.exitReason,
+      ...(exit.detail ? { detail: exit.detail } : {}),
+      ...(bootMs !== undefined ? { bootMs: Math.round(bootMs) } : {}),
+      wallMs: Math.round(wallMs),
+      startupMs: Math.round(exit.startupMs),
+      ...(req.consoleLog ? { consoleLog: req.consoleLog } : {}),
+      ...(clean ? {} : { consoleTail: console.tailText(4096) }),
+      assists: exit.assists,
+    };
+  } finally {
+    machine?.close();
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Cleanup must not hide the real outcome.
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// Puts a Linux kernel, its initramfs and command line into a machine by the
+// 64-bit boot protocol: kernel at its physical load address, boot_params in
+// the zero page, page tables, GDT, MP table, and the BSP in long mode at
+// startup_64 with RSI pointing at boot_params. APs wait for INIT/SIPI.
+import { Machine } from "../machine.js";
+import { buildBootParams, E820_RAM, E820Entry, initrdAddrMax } from "./boot-params.js";
+import { isBzImage, parseBzImage } from "./bzimage.js";
+import { isElf, loadElfKernel } from "./elf.js";
+import { layout } from "./layout.js";
+import { buildMpTable } from "./mptable.js";
+import { longModeSregs, writeLongModeTables } from "./cpu-state.js";
+
+export interface LinuxImage {
+  kernel: Uint8Array;
+  initramfs?: Uint8Array;
+  cmdline: string;
+}
+
+export interface LoadedLinux {
+  entry: number;
+  kernelEnd: number;
+  initrd?: { addr: number; size: number };
+  format: "elf" | "bzImage";
+}
+
+const PAGE = 4096;
+
+export function e820Map(memBytes: number): E820Entry[] {
+  return [
+    { addr: 0, size: layout.lowRamEnd, type: E820_RAM },
+    { addr: layout.highRamStart, size: memBytes - layout.highRamStart, type: E820_RAM },
+  ];
+}
+
+export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
+  const mem = machine.mem;
+  let elf = image.kernel;
+  let setupHeader: Uint8Array | undefined;
+  let format: LoadedLinux["format"] = "elf";
+  if (!isElf(elf)) {
+    if (!isBzImage(elf)) throw new Error("kernel: neither an ELF vmlinux nor a bzImage");
+    const bz = parseBzImage(elf);
+    elf = bz.vmlinux;
+    setupHeader = bz.setupHeader;
+    format = "bzImage";
+  }
+  const kernel = loadElfKernel(elf, mem);
+  if (kernel.start < layout.highRamStart) throw new Error(`kernel: loads at 0x${kernel.start.toString(16)}, below 1 MiB`);
+
+  let initrd: LoadedLinux["initrd"];
+  if (image.initramfs && image.initramfs.length > 0) {
+    // As high as allowed, so it stays clear of the kernel's early allocations.
+    const top = Math.min(mem.size, initrdAddrMax(setupHeader));
+    const addr = Math.floor((top - image.initramfs.length) / PAGE) * PAGE;
+    if (addr < kernel.end) {
+      throw new Error(`memory: ${mem.size >> 20} MiB is too small for the kernel (ends at ${Math.ceil(kernel.end / 2 ** 20)} MiB) and a ${Math.ceil(image.initramfs.length / 2 ** 20)} MiB initramfs`);
+    }
+    mem.write(addr, image.initramfs);
+    initrd = { addr, size: image.initramfs.length };
+  }
+
+  const cmdline = Buffer.from(image.cmdline + "\0", "latin1");
+  if (cmdline.length > layout.cmdlineMax) throw new Error(`kernel command line is longer than ${layout.cmdlineMax - 1} bytes`);
+  mem.write(layout.cmdline, cmdline);
+  mem.write(layout.zeroPage, buildBootParams({
+    setupHeader, cmdlineAddr: layout.cmdline, cmdlineSize: cmdline.length - 1, initrd, e820: e820Map(mem.size),
+  }));
+  mem.write(layout.mptable, buildMpTable(machine.vcpuCount));
+  writeLongModeTables(mem);
+
+  const bsp = machine.vcpu(0);
+  bsp.setSregs(longModeSregs(bsp.getSregs()));
+  bsp.setRegs({
+    rip: BigInt(kernel.entry), rsi: BigInt(layout.zeroPage), rsp: BigInt(layout.bootStack), rbp: BigInt(layout.bootStack),
+    rflags: 2n, rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rdi: 0n,
+  });
+  return { entry: kernel.entry, kernelEnd: kernel.end, initrd, format };
+}

@@ -1,0 +1,99 @@
+// What the coordinator asks the boot stage for, checked field by field: a bad
+// request is a one-line error naming the field.
+import { isAbsolute } from "node:path";
+import { MAX_MEMORY_MIB, MAX_VCPUS } from "./machine.js";
+
+export interface BootRequest {
+  /** Path of an ELF vmlinux or a bzImage. */
+  kernel: string;
+  /** Path of the initramfs (newc cpio), if any. */
+  initramfs?: string;
+  /** Appended to the VMM's own kernel command line. */
+  cmdline?: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** The root image, as virtio-blk (/dev/vda). */
+  disk?: {
+    path: string;
+    /** Where to create this run's sparse copy-on-write overlay (the base stays untouched). */
+    overlay?: string;
+    readOnly?: boolean;
+  };
+  /** Base path of the virtio-vsock Unix sockets (guest port P reaches `<path>_P`). */
+  vsockUds?: string;
+  /** The guest's vsock CID (default 3). */
+  guestCid?: number;
+  /** Where the serial console is saved. */
+  consoleLog?: string;
+  /** The VM is stopped after this long (exit reason "timeout"). */
+  timeoutMs: number;
+  /** An open /dev/kvm handed over by the coordinator; opened here when absent. */
+  kvmFd?: number;
+  /** Force the nested-PVM-host behaviour on or off (default: detect /sys/module/kvm_pvm). */
+  pvmHost?: boolean;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+
+function fail(field: string, why: string): never {
+  throw new Error(`boot request: ${field} ${why}`);
+}
+
+function path(raw: Record<string, unknown>, field: string, required: boolean): string | undefined {
+  const v = raw[field];
+  if (v === undefined || v === null) {
+    if (required) fail(field, "is missing");
+    return undefined;
+  }
+  if (typeof v !== "string" || v === "") fail(field, "must be a non-empty path");
+  if (!isAbsolute(v)) fail(field, `must be an absolute path, got ${JSON.stringify(v)}`);
+  if (v.includes("\0")) fail(field, "contains a NUL byte");
+  return v;
+}
+
+function int(raw: Record<string, unknown>, field: string, min: number, max: number, fallback?: number): number | undefined {
+  const v = raw[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function parseBootRequest(raw: unknown): BootRequest {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("boot request: must be an object");
+  const r = raw as Record<string, unknown>;
+  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost"]);
+  for (const key of Object.keys(r)) if (!known.has(key)) fail(key, "is not a boot request field");
+
+  const cmdline = r.cmdline;
+  if (cmdline !== undefined && cmdline !== null) {
+    if (typeof cmdline !== "string") fail("cmdline", "must be a string");
+    if (/[\0\n\r]/.test(cmdline)) fail("cmdline", "must not contain NUL or line breaks");
+    if (cmdline.length > 4096) fail("cmdline", "is longer than 4096 bytes");
+  }
+  let disk: BootRequest["disk"];
+  if (r.disk !== undefined && r.disk !== null) {
+    if (typeof r.disk !== "object" || Array.isArray(r.disk)) fail("disk", "must be an object { path, overlay?, readOnly? }");
+    const d = r.disk as Record<string, unknown>;
+    for (const key of Object.keys(d)) if (!["path", "overlay", "readOnly"].includes(key)) fail(`disk.${key}`, "is not a disk field");
+    const diskPath = path(d, "path", true)!;
+    const overlay = path(d, "overlay", false);
+    if (d.readOnly !== undefined && typeof d.readOnly !== "boolean") fail("disk.readOnly", "must be true or false");
+    if (overlay !== undefined && d.readOnly === true) fail("disk.overlay", "makes no sense on a read-only disk");
+    disk = { path: diskPath, overlay, readOnly: d.readOnly as boolean | undefined };
+  }
+  if (r.pvmHost !== undefined && typeof r.pvmHost !== "boolean") fail("pvmHost", "must be true or false");
+  return {
+    kernel: path(r, "kernel", true)!,
+    initramfs: path(r, "initramfs", false),
+    cmdline: (cmdline as string | undefined) ?? undefined,
+    vcpus: int(r, "vcpus", 1, MAX_VCPUS, 1)!,
+    memoryMiB: int(r, "memoryMiB", 16, MAX_MEMORY_MIB, 256)!,
+    disk,
+    vsockUds: path(r, "vsockUds", false),
+    guestCid: int(r, "guestCid", 3, 0xffffffff, undefined),
+    consoleLog: path(r, "consoleLog", false),
+    timeoutMs: int(r, "timeoutMs", 1, 24 * 3600 * 1000, DEFAULT_TIMEOUT_MS)!,
+    kvmFd: int(r, "kvmFd", 0, 1 << 20, undefined),
+    pvmHost: r.pvmHost as boolean | undefined,
+  };
+}
