@@ -1,0 +1,217 @@
+// Hostile layers: crafted tarballs that try to create, change or read
+// anything outside the target root. Each test checks the host afterwards.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildImage } from "../../../lib/oci/build-image.js";
+import { unpack } from "../../../stages/unpack/unpack.js";
+import { readMetadata, rejects, snapshot, tarBytes, type CraftedMember } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "unpack-hostile-"));
+// The victim: a directory beside the output that no layer may touch.
+const outside = join(work, "outside");
+mkdirSync(outside);
+writeFileSync(join(outside, "secret"), "secret\n", { mode: 0o600 });
+mkdirSync(join(outside, "dir"), { mode: 0o700 });
+const outsideBefore = snapshot(outside);
+// A path in the host's /tmp a layer might aim at through an absolute name.
+const hostTarget = join(tmpdir(), `bencher-pwned-${process.pid}`);
+// What a ../-climbing symlink would reach on a broken unpacker: the host's "/".
+const rootName = `bencher-pwned-${process.pid}`;
+
+test.after(() => {
+  rmSync(work, { recursive: true, force: true });
+  // Only ever there if the unpacker is broken; do not leave it behind even then.
+  rmSync(hostTarget, { force: true });
+  rmSync(join("/", rootName), { force: true });
+  rmSync(join("/", `${rootName}-dir`), { recursive: true, force: true });
+});
+
+let counter = 0;
+
+/** Builds an image from crafted layers and unpacks it. */
+async function unpackLayers(layers: Array<CraftedMember[] | Buffer>) {
+  const n = ++counter;
+  const tarFiles = layers.map((layer, i) => {
+    const file = join(work, `layer-${n}-${i}.tar`);
+    writeFileSync(file, Buffer.isBuffer(layer) ? layer : tarBytes(layer));
+    return file;
+  });
+  const image = join(work, `image-${n}`);
+  await buildImage({ base: "scratch", layers: tarFiles.map((tarFile) => ({ tarFile, compression: "none" as const })) }, { format: "oci-dir", out: image });
+  const out = join(work, `out-${n}`);
+  return { out, run: () => unpack({ image, out }) };
+}
+
+function hostUntouched() {
+  assert.equal(snapshot(outside), outsideBefore, "the directory outside the root changed");
+  assert.is(lstatSync(join(outside, "secret")).nlink, 1, "someone hard-linked the secret");
+  assert.not.ok(existsSync(hostTarget), `${hostTarget} was created on the host`);
+  assert.not.ok(existsSync(join("/", rootName)), `/${rootName} was created on the host`);
+  const stray = readdirSync(work).filter((name) => !/^(outside|layer-|image-|out-)/.test(name));
+  assert.equal(stray, [], "files appeared beside the output");
+}
+
+test("member names climbing out with ../ are refused", async () => {
+  const { out, run } = await unpackLayers([[{ name: "../outside/pwned", type: "file", data: "x" }]]);
+  await rejects(run, /"\.\.\/outside\/pwned" climbs out of the image root/);
+  assert.not.ok(existsSync(out));
+  const deep = await unpackLayers([[{ name: "a/../../../outside/secret", type: "file", data: "x" }]]);
+  await rejects(deep.run, /climbs out/);
+  hostUntouched();
+});
+
+test("absolute member names land inside the root", async () => {
+  const { run } = await unpackLayers([[{ name: hostTarget, type: "file", data: "x" }]]);
+  const result = await run();
+  assert.is(readFileSync(join(result.rootfs, hostTarget), "utf8"), "x");
+  hostUntouched();
+});
+
+test("a symlink planted earlier in the same layer is followed inside the root", async () => {
+  const { run } = await unpackLayers([[
+    { name: "escape", type: "symlink", linkname: outside },
+    { name: "escape/pwned", type: "file", data: "x" },
+    { name: "up", type: "symlink", linkname: "../../../../.." },
+    { name: `up/${rootName}`, type: "file", data: "y" },
+  ]]);
+  const result = await run();
+  assert.is(readFileSync(join(result.rootfs, outside, "pwned"), "utf8"), "x");
+  assert.is(readFileSync(join(result.rootfs, rootName), "utf8"), "y");
+  hostUntouched();
+});
+
+test("a symlinked parent from an earlier layer cannot lead out either", async () => {
+  const { run } = await unpackLayers([
+    [
+      { name: "etc", type: "symlink", linkname: outside },
+      { name: "a", type: "symlink", linkname: `b/${rootName}-dir` },
+      { name: "b", type: "symlink", linkname: "/" },
+    ],
+    [
+      { name: "etc/secret", type: "file", data: "overwritten?" },
+      { name: "a/d/e", type: "file", data: "chained" },
+      { name: "etc/dir/", type: "dir", mode: 0o777 },
+    ],
+  ]);
+  const result = await run();
+  assert.is(readFileSync(join(result.rootfs, outside, "secret"), "utf8"), "overwritten?");
+  assert.is(readFileSync(join(result.rootfs, `${rootName}-dir/d/e`), "utf8"), "chained");
+  hostUntouched();
+});
+
+test("symlink loops fail cleanly", async () => {
+  const { out, run } = await unpackLayers([[
+    { name: "loop", type: "symlink", linkname: "loop" },
+    { name: "loop/x", type: "file", data: "x" },
+  ]]);
+  await rejects(run, /too many levels of symbolic links/);
+  assert.not.ok(existsSync(out));
+  hostUntouched();
+});
+
+test("a file or directory over a symlink replaces the symlink, not its target", async () => {
+  const { run } = await unpackLayers([
+    [
+      { name: "f", type: "symlink", linkname: join(outside, "secret") },
+      { name: "d", type: "symlink", linkname: join(outside, "dir") },
+    ],
+    [
+      { name: "f", type: "file", data: "pwned", mode: 0o666 },
+      { name: "d/", type: "dir", mode: 0o777 },
+    ],
+  ]);
+  const result = await run();
+  assert.is(readFileSync(join(result.rootfs, "f"), "utf8"), "pwned");
+  assert.ok(lstatSync(join(result.rootfs, "d")).isDirectory());
+  hostUntouched();
+});
+
+test("hard links cannot reach outside the root", async () => {
+  const climb = await unpackLayers([[{ name: "h", type: "hardlink", linkname: "../outside/secret" }]]);
+  await rejects(climb.run, /hard link target "\.\.\/outside\/secret" climbs out/);
+  const absolute = await unpackLayers([[{ name: "h", type: "hardlink", linkname: join(outside, "secret") }]]);
+  await rejects(absolute.run, /hard link target .* does not exist/);
+  const viaSymlink = await unpackLayers([
+    [{ name: "d", type: "symlink", linkname: outside }],
+    [{ name: "h", type: "hardlink", linkname: "d/secret" }],
+  ]);
+  await rejects(viaSymlink.run, /hard link target "d\/secret" does not exist/);
+  assert.not.ok(existsSync(viaSymlink.out));
+  hostUntouched();
+});
+
+test("a hard link to a symlink links the symlink itself", async () => {
+  const { run } = await unpackLayers([[
+    { name: "s", type: "symlink", linkname: join(outside, "secret") },
+    { name: "h", type: "hardlink", linkname: "s" },
+  ]]);
+  const result = await run();
+  assert.ok(lstatSync(join(result.rootfs, "h")).isSymbolicLink());
+  hostUntouched();
+});
+
+test("whiteouts cannot name .. or reach through symlinks", async () => {
+  const dotdot = await unpackLayers([
+    [{ name: "sub/", type: "dir" }, { name: "sub/file", type: "file", data: "x" }],
+    [{ name: "sub/.wh..", type: "file" }],
+  ]);
+  await rejects(dotdot.run, /whiteout names "\."/);
+  const dotdot2 = await unpackLayers([
+    [{ name: "sub/", type: "dir" }],
+    [{ name: "sub/.wh...", type: "file" }],
+  ]);
+  await rejects(dotdot2.run, /whiteout names "\.\."/);
+  const climbing = await unpackLayers([[{ name: "../.wh.outside", type: "file" }]]);
+  await rejects(climbing.run, /climbs out/);
+  const through = await unpackLayers([
+    [{ name: "s", type: "symlink", linkname: outside }, { name: "t", type: "symlink", linkname: "../../.." }],
+    [
+      { name: "s/.wh.secret", type: "file" },
+      { name: "s/.wh..wh..opq", type: "file" },
+      { name: "t/.wh.outside", type: "file" },
+    ],
+  ]);
+  const result = await through.run();
+  assert.ok(lstatSync(join(result.rootfs, "s")).isSymbolicLink());
+  hostUntouched();
+});
+
+test("device nodes and FIFOs are never created on the host", async () => {
+  const { run } = await unpackLayers([[
+    { name: "dev/", type: "dir" },
+    { name: "dev/sda", type: "blockdev", devmajor: 8, devminor: 0, mode: 0o660 },
+    { name: "dev/mem", type: "chardev", devmajor: 1, devminor: 1, mode: 0o640 },
+    { name: "pipe", type: "fifo", mode: 0o644 },
+  ]]);
+  const result = await run();
+  assert.equal(readdirSync(join(result.rootfs, "dev")), []);
+  assert.not.ok(existsSync(join(result.rootfs, "pipe")));
+  const kinds = readMetadata(result.metadata).map((r) => `${r.path} ${r.kind} ${JSON.stringify(r.rdev ?? null)}`);
+  assert.equal(kinds, ["/dev/mem chardev [1,1]", "/dev/sda blockdev [8,0]", "/pipe fifo null"]);
+  hostUntouched();
+});
+
+test("oversized headers, truncated layers and absurd sizes fail cleanly", async () => {
+  const bigPax = Buffer.concat([tarBytes([{ name: "f", type: "file", pax: { comment: "x".repeat(2 << 20) } }])]);
+  const oversized = await unpackLayers([bigPax]);
+  await rejects(oversized.run, /extended tar header of \d+ bytes exceeds/);
+  assert.not.ok(existsSync(oversized.out));
+
+  const full = tarBytes([{ name: "big", type: "file", data: Buffer.alloc(100_000, 1) }], false);
+  const truncated = await unpackLayers([full.subarray(0, 50_000)]);
+  await rejects(truncated.run, /truncated in the middle of "big"/);
+  assert.not.ok(existsSync(truncated.out));
+
+  const absurd = await unpackLayers([tarBytes([{ name: "huge", type: "file", pax: { size: String(2 ** 50) } }], false)]);
+  await rejects(absurd.run, /claims an absurd size/);
+
+  const longName = await unpackLayers([[{ name: "x".repeat(5000), type: "file", data: "x" }]]);
+  await rejects(longName.run, /ENAMETOOLONG|name too long/i);
+  assert.not.ok(existsSync(longName.out));
+  hostUntouched();
+});
+
+test.run();
