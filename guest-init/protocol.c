@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 // ---- receiving the job ------------------------------------------------------
@@ -151,14 +150,22 @@ int job_receive(int fd, struct job *job, char *error, size_t size) {
 
 // ---- sending frames -----------------------------------------------------------
 
+#define MAX_FRAME (FRAME_HEADER + 4 + MAX_CHUNK + FRAME_MAC)
+// Frames already written to the stream may still be lost with it (they sit
+// in socket buffers), so the newest ones are kept and sent again on the
+// console if the stream fails; the host ignores those it already has.
+#define BACKLOG_KEEP (1u << 20)
+
 static struct {
   int stream_fd;        // -1 once the stream failed: frames then go to the console
   struct hmac_sha256_key key;
   uint32_t seq;
+  size_t backlog_len;
 } ch = {.stream_fd = -1};
 
-static char serial_line[8 + (FRAME_HEADER + 4 + MAX_CHUNK + FRAME_MAC + 2) / 3 * 4 + 2];
-static uint8_t serial_frame[FRAME_HEADER + 4 + MAX_CHUNK + FRAME_MAC];
+static uint8_t frame[MAX_FRAME];
+static uint8_t backlog[2 * BACKLOG_KEEP + MAX_FRAME];
+static char serial_line[8 + (MAX_FRAME + 2) / 3 * 4 + 2];
 
 void channel_open(int stream_fd, struct job *job) {
   ch.stream_fd = stream_fd;
@@ -171,50 +178,49 @@ void channel_forget_key(void) { wipe(&ch.key, sizeof ch.key); }
 
 int channel_stream_fd(void) { return ch.stream_fd; }
 
-static int send_stream(struct iovec *iov, int count) {
-  while (count) {
-    ssize_t n = writev(ch.stream_fd, iov, count);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    while (count && (size_t)n >= iov->iov_len) n -= iov->iov_len, iov++, count--;
-    if (count) iov->iov_base = (char *)iov->iov_base + n, iov->iov_len -= n;
+static void remember(const uint8_t *f, size_t len) {
+  if (ch.backlog_len + len > sizeof backlog) {
+    size_t drop = 0;  // whole frames from the front until at most BACKLOG_KEEP remain
+    while (ch.backlog_len - drop > BACKLOG_KEEP) drop += 4 + get_u32(backlog + drop);
+    memmove(backlog, backlog + drop, ch.backlog_len - drop);
+    ch.backlog_len -= drop;
   }
-  return 0;
+  memcpy(backlog + ch.backlog_len, f, len);
+  ch.backlog_len += len;
 }
 
 // One line "bencher:<base64 of the whole frame>" on the console.
-static void send_serial(struct iovec *iov, int count) {
-  size_t len = 0;
-  for (int i = 0; i < count; i++) memcpy(serial_frame + len, iov[i].iov_base, iov[i].iov_len), len += iov[i].iov_len;
+static void send_serial(const uint8_t *f, size_t len) {
   memcpy(serial_line, "bencher:", 8);
-  size_t n = 8 + base64_encode(serial_frame, len, serial_line + 8);
+  size_t n = 8 + base64_encode(f, len, serial_line + 8);
   serial_line[n++] = '\n';
   write_all(console_fd, serial_line, n);
 }
 
 void channel_send(uint8_t type, const void *prefix, size_t prefix_len, const void *data, size_t data_len) {
-  uint8_t header[FRAME_HEADER], mac[FRAME_MAC];
-  put_u32(header, (uint32_t)(5 + prefix_len + data_len + FRAME_MAC));
-  header[4] = type;
-  put_u32(header + 5, ch.seq++);
+  size_t len = FRAME_HEADER + prefix_len + data_len;
+  put_u32(frame, (uint32_t)(len - 4 + FRAME_MAC));
+  frame[4] = type;
+  put_u32(frame + 5, ch.seq++);
+  if (prefix_len) memcpy(frame + FRAME_HEADER, prefix, prefix_len);
+  if (data_len) memcpy(frame + FRAME_HEADER + prefix_len, data, data_len);
   struct sha256 h;
   hmac_sha256_begin(&ch.key, &h);
-  sha256_update(&h, header, sizeof header);
-  sha256_update(&h, prefix, prefix_len);
-  sha256_update(&h, data, data_len);
-  hmac_sha256_end(&ch.key, &h, mac);
-  struct iovec iov[4] = {{header, sizeof header}, {(void *)prefix, prefix_len}, {(void *)data, data_len}, {mac, sizeof mac}};
+  sha256_update(&h, frame, len);
+  hmac_sha256_end(&ch.key, &h, frame + len);
+  len += FRAME_MAC;
   if (ch.stream_fd >= 0) {
-    struct iovec copy[4];
-    memcpy(copy, iov, sizeof iov);
-    if (send_stream(copy, 4) == 0) return;
+    if (write_all(ch.stream_fd, frame, len) == 0) {
+      remember(frame, len);
+      return;
+    }
     diag("stream to the host failed (%s) at frame %u; continuing on the serial console", strerror(errno), ch.seq - 1);
     close(ch.stream_fd);
     ch.stream_fd = -1;
+    for (size_t off = 0; off < ch.backlog_len; off += 4 + get_u32(backlog + off))
+      send_serial(backlog + off, 4 + get_u32(backlog + off));
   }
-  send_serial(iov, 4);  // the failed frame is sent whole again here
+  send_serial(frame, len);
 }
 
 void channel_send_error(const char *fmt, ...) {
@@ -229,18 +235,38 @@ void channel_send_error(const char *fmt, ...) {
   channel_send(MSG_ERROR, text, n, NULL, 0);
 }
 
+// Reads exactly len bytes within the remaining time; -1 on EOF, error or timeout.
+static int read_before(int fd, uint8_t *buf, size_t len, int *ms_left) {
+  size_t got = 0;
+  while (got < len && *ms_left > 0) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, 500);
+    if (r < 0 && errno != EINTR) return -1;
+    if (r <= 0) {
+      *ms_left -= 500;
+      continue;
+    }
+    ssize_t n = read(fd, buf + got, len - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    got += n;
+  }
+  return got == len ? 0 : -1;
+}
+
 void channel_close(void) {
   if (ch.stream_fd < 0) return;
   shutdown(ch.stream_fd, SHUT_WR);
-  char sink[256];
-  struct pollfd p = {ch.stream_fd, POLLIN, 0};
-  // The host closes after DONE; 10 s covers a slow host without hanging forever.
-  for (int waited = 0; waited < 10000;) {
-    int r = poll(&p, 1, 1000);
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) { waited += 1000; continue; }
-    if (r < 0 || read(ch.stream_fd, sink, sizeof sink) <= 0) break;
-  }
+  // Written is not delivered: only the host's ACK of every frame is. Without
+  // it the newest frames go to the console too (the host drops duplicates).
+  uint8_t ack[FRAME_HEADER + 4];
+  int ms_left = 10000;
+  int confirmed = read_before(ch.stream_fd, ack, sizeof ack, &ms_left) == 0 && get_u32(ack) == sizeof ack - 4 &&
+                  ack[4] == MSG_ACK && get_u32(ack + 5) == 1 && get_u32(ack + FRAME_HEADER) == ch.seq;
   close(ch.stream_fd);
   ch.stream_fd = -1;
+  if (confirmed) return;
+  diag("the host did not confirm all %u frames; sending the last ones again on the serial console", ch.seq);
+  for (size_t off = 0; off < ch.backlog_len; off += 4 + get_u32(backlog + off))
+    send_serial(backlog + off, 4 + get_u32(backlog + off));
 }

@@ -25,6 +25,7 @@ enum guest_message {
   MSG_DONE = 0x09,
 };
 #define MSG_JOB 0x80
+#define MSG_ACK 0x81
 
 enum job_field {
   JOB_KEY = 1, JOB_ARG = 2, JOB_ENV = 3, JOB_WORKDIR = 4, JOB_USER = 5,
@@ -57,8 +58,8 @@ void channel_open(int stream_fd, struct job *job);
 // Sends one frame: type, then prefix and data as its payload.
 void channel_send(uint8_t type, const void *prefix, size_t prefix_len, const void *data, size_t data_len);
 void channel_send_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-// Half-closes the stream and waits (bounded) for the host to close it, so
-// every byte is delivered before the VM resets.
+// Half-closes the stream and waits (10 s at most) for the host's ACK of every
+// frame; without it, resends the recent frames on the console.
 void channel_close(void);
 // In a forked child: forget the key before anything else happens.
 void channel_forget_key(void);

@@ -5,6 +5,7 @@ import {
   FILE_STATUSES,
   FRAME_HEADER_BYTES,
   FRAME_MAC_BYTES,
+  GuestDuplicateFrameError,
   GuestProtocolError,
   MAX_CHUNK_BYTES,
   MAX_GUEST_FRAME_LENGTH,
@@ -34,6 +35,7 @@ export class GuestFrameVerifier {
     const expected = createHmac("sha256", this.key).update(signed).digest();
     const seq = frame.readUInt32LE(5);
     if (!timingSafeEqual(mac, expected)) throw new GuestProtocolError(`guest frame seq ${seq}: bad HMAC (forged or altered)`);
+    if (seq < this.nextSeq) throw new GuestDuplicateFrameError(`guest frame seq ${seq}: already received`);
     if (seq !== this.nextSeq)
       throw new GuestProtocolError(`guest frame seq ${seq}: expected seq ${this.nextSeq} (replayed, reordered or dropped frame)`);
     const message = decodePayload(frame[4]!, seq, frame.subarray(FRAME_HEADER_BYTES, frame.length - FRAME_MAC_BYTES));

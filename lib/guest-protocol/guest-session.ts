@@ -2,6 +2,7 @@
 // serial console go through one verifier (one key, one seq counter) into one
 // result. This is what the collect stage drives.
 import { GuestFrameVerifier } from "./frame-verifier.js";
+import { encodeAck } from "./job.js";
 import { GuestResultCollector, type GuestRunResult } from "./result-collector.js";
 import { SerialConsoleScanner, type SerialScan } from "./serial-scanner.js";
 import { GuestStreamDecoder } from "./stream-decoder.js";
@@ -43,6 +44,12 @@ export class GuestSession {
 
   get done(): boolean {
     return this.collector.done;
+  }
+
+  /** The ACK to write to the stream once `done`, before closing it: it tells guest-init nothing was lost. */
+  ack(): Buffer {
+    if (!this.done) throw new Error("guest session: no ACK before DONE");
+    return encodeAck(this.verifier.nextSeq);
   }
 
   /** Bytes of a frame cut off at the end of the stream (the guest fell back to serial, or died). */

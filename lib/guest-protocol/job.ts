@@ -1,4 +1,5 @@
-// Encodes the JOB frame the host sends to guest-init (PROTOCOL.md, "JOB payload").
+// Encodes the frames the host sends to guest-init: the JOB, and the ACK that
+// confirms every guest frame arrived (PROTOCOL.md).
 import { randomBytes } from "node:crypto";
 import { FRAME_HEADER_BYTES, JobField, MAX_JOB_BODY_BYTES, MessageType, RUN_KEY_BYTES } from "./messages.js";
 
@@ -85,4 +86,15 @@ export function encodeJob(job: GuestJob): Buffer {
   header[4] = MessageType.JOB;
   header.writeUInt32LE(0, 5);
   return Buffer.concat([header, body]);
+}
+
+/** The ACK frame the host sends once it verified DONE: frameCount = guest frames received (DONE's seq + 1). */
+export function encodeAck(frameCount: number): Buffer {
+  if (!Number.isInteger(frameCount) || frameCount < 1 || frameCount > 0xffffffff) throw new Error(`guest ack: bad frame count ${frameCount}`);
+  const frame = Buffer.alloc(FRAME_HEADER_BYTES + 4);
+  frame.writeUInt32LE(frame.length - 4, 0);
+  frame[4] = MessageType.ACK;
+  frame.writeUInt32LE(1, 5);
+  frame.writeUInt32LE(frameCount, FRAME_HEADER_BYTES);
+  return frame;
 }

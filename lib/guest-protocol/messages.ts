@@ -22,6 +22,7 @@ export const MessageType = {
   ERROR: 0x08,
   DONE: 0x09,
   JOB: 0x80,
+  ACK: 0x81,
 } as const;
 
 export const JobField = {
@@ -66,4 +67,9 @@ export type GuestMessage =
 /** A guest frame that must not be trusted: forged, altered, replayed, out of order or malformed. */
 export class GuestProtocolError extends Error {
   override name = "GuestProtocolError";
+}
+
+/** A genuine frame the host already has (the serial fallback resends recent frames): harmless, never accepted twice. */
+export class GuestDuplicateFrameError extends GuestProtocolError {
+  override name = "GuestDuplicateFrameError";
 }

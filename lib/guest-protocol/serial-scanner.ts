@@ -1,9 +1,11 @@
 // Finds guest frames in serial console output: lines "bencher:<base64 frame>".
 // The console also carries kernel messages, guest-init diagnostics and
 // anything the workload writes there, so lines that do not verify are
-// counted and skipped, never trusted and never fatal.
+// counted and skipped, never trusted and never fatal. Genuine frames the
+// host already has (guest-init resends its recent frames when the stream
+// fails) are counted as duplicates and ignored.
 import { GuestFrameVerifier } from "./frame-verifier.js";
-import { GuestProtocolError, MAX_GUEST_FRAME_LENGTH, SERIAL_FRAME_PREFIX, type GuestMessage } from "./messages.js";
+import { GuestDuplicateFrameError, GuestProtocolError, MAX_GUEST_FRAME_LENGTH, SERIAL_FRAME_PREFIX, type GuestMessage } from "./messages.js";
 
 const MAX_LINE = SERIAL_FRAME_PREFIX.length + Math.ceil((MAX_GUEST_FRAME_LENGTH + 4) / 3) * 4 + 2;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -14,6 +16,8 @@ export interface SerialScan {
   consoleLines: string[];
   /** Why each "bencher:" line was rejected. */
   rejected: string[];
+  /** Genuine frames received before (on the stream or the console), ignored. */
+  duplicates: number;
 }
 
 export class SerialConsoleScanner {
@@ -27,14 +31,14 @@ export class SerialConsoleScanner {
     const lines = text.split("\n");
     this.partial = lines.pop()!;
     if (this.partial.length > MAX_LINE) this.partial = ""; // no frame is this long: drop, do not grow
-    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [] };
+    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [], duplicates: 0 };
     for (const raw of lines) this.line(raw.replace(/\r$/, ""), scan);
     return scan;
   }
 
   /** Examines a last line that had no newline. */
   end(): SerialScan {
-    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [] };
+    const scan: SerialScan = { messages: [], consoleLines: [], rejected: [], duplicates: 0 };
     if (this.partial) this.line(this.partial.replace(/\r$/, ""), scan);
     this.partial = "";
     return scan;
@@ -54,8 +58,9 @@ export class SerialConsoleScanner {
     try {
       scan.messages.push(this.verifier.verify(Buffer.from(encoded, "base64")));
     } catch (error) {
-      if (!(error instanceof GuestProtocolError)) throw error;
-      scan.rejected.push(error.message);
+      if (error instanceof GuestDuplicateFrameError) scan.duplicates++;
+      else if (error instanceof GuestProtocolError) scan.rejected.push(error.message);
+      else throw error;
     }
   }
 }

@@ -1,0 +1,82 @@
+// guest-init's job handling, run for real in its host-test mode: argv, env,
+// working directory, exit codes, signals and start failures.
+import { rmSync } from "node:fs";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
+
+let root = "";
+test.before(() => {
+  root = makeRootfs();
+});
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test("runs argv exactly, with the job's env and working directory", async () => {
+  const run = await runHostTest(
+    jobFor(["sh", "-c", 'printf "%s|" "$0" "$1" "$FOO" "$(pwd)"', "arg zero", "two words"], {
+      env: ["PATH=/bin", "FOO=bar baz"],
+      workingDir: "/data",
+    }),
+    { root },
+  );
+  const r = run.result;
+  assert.ok(r.complete, run.initStderr);
+  assert.ok(r.started);
+  assert.is(text(r.stdout), "arg zero|two words|bar baz|/data|");
+  assert.equal(r.exit?.kind, "exited");
+  assert.is(r.exit?.code, 0);
+  assert.ok(r.exit!.wallNs > 0n);
+  assert.is(run.messages[0]!.type, "ready");
+});
+
+test("creates a missing working directory and finds argv[0] on the job's PATH", async () => {
+  const run = await runHostTest(jobFor(["pwd"], { workingDir: "/work/deep/dir" }), { root });
+  assert.is(text(run.result.stdout), "/work/deep/dir\n");
+  rmSync(`${root}/work`, { recursive: true });
+});
+
+test("the environment is exactly the job's, plus HOME from /etc/passwd", async () => {
+  const run = await runHostTest(jobFor(["env"], { env: ["PATH=/bin", "A=1"] }), { root });
+  assert.equal(text(run.result.stdout).trim().split("\n").sort(), ["A=1", "HOME=/root", "PATH=/bin"]);
+  const own = await runHostTest(jobFor(["sh", "-c", "echo $HOME"], { env: ["PATH=/bin", "HOME=/custom"] }), { root });
+  assert.is(text(own.result.stdout), "/custom\n");
+});
+
+test("reports exit codes", async () => {
+  for (const code of [0, 1, 3, 255]) {
+    const run = await runHostTest(jobFor(["sh", "-c", `exit ${code}`]), { root });
+    assert.equal([run.result.exit?.kind, run.result.exit?.code], ["exited", code]);
+  }
+});
+
+test("reports the signal that killed the command", async () => {
+  const run = await runHostTest(jobFor(["crash"]), { root });
+  assert.equal(run.result.exit?.kind, "signaled");
+  assert.is(run.result.exit?.signal, 11);
+  assert.is(run.result.exit?.code, null);
+});
+
+test("a command that is not found is an ERROR, not an exit", async () => {
+  const run = await runHostTest(jobFor(["no-such-program"]), { root });
+  assert.ok(run.result.complete);
+  assert.not.ok(run.result.started);
+  assert.is(run.result.exit, null);
+  assert.match(run.result.error ?? "", /cannot execute no-such-program: No such file or directory/);
+});
+
+test("a command that is not executable is an ERROR", async () => {
+  const run = await runHostTest(jobFor(["/etc/passwd"]), { root });
+  assert.match(run.result.error ?? "", /cannot execute \/etc\/passwd: Permission denied/);
+});
+
+test("stdin is /dev/null and the workload runs as PID 1 of its own namespace, as in Docker", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "cat; echo pid=$$; ls /proc | grep -E '^[0-9]+$' | sort -n | head -1"]), { root });
+  assert.is(text(run.result.stdout), "pid=1\n1\n");
+});
+
+test("only loopback exists, and it is up", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok"]), { root });
+  assert.is(text(run.result.stdout), "lo\nunknown\nping-ok\n", text(run.result.stderr));
+});
+
+test.run();

@@ -1,0 +1,63 @@
+// stdout and stderr: streamed as produced, binary-exact, large, and capped.
+import { readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
+
+let root = "";
+test.before(() => {
+  root = makeRootfs();
+});
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test("stdout and stderr stay apart", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "echo out; echo err >&2; echo out2"]), { root });
+  assert.is(text(run.result.stdout), "out\nout2\n");
+  assert.is(text(run.result.stderr), "err\n");
+});
+
+test("binary output arrives byte for byte", async () => {
+  const run = await runHostTest(jobFor(["cat", "/bin/busybox"]), { root });
+  assert.ok(run.result.stdout.equals(readFileSync(`${root}/bin/busybox`)));
+});
+
+test("a flood of 40 MB on both streams arrives whole", async () => {
+  const mb = 20;
+  const run = await runHostTest(
+    jobFor(["sh", "-c", `head -c ${mb}000000 /dev/urandom | tee /tmp/flood >&2; cat /tmp/flood`]),
+    { root },
+  );
+  assert.is(run.result.stdout.length, mb * 1_000_000);
+  assert.ok(run.result.stdout.equals(run.result.stderr));
+  assert.is(run.result.exit?.code, 0);
+  const expected = createHash("sha256").update(readFileSync(`${root}/tmp/flood`)).digest("hex");
+  assert.is(createHash("sha256").update(run.result.stdout).digest("hex"), expected);
+  rmSync(`${root}/tmp/flood`);
+});
+
+test("output past the limit is counted, not sent, and the command is not blocked", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], { maxOutputBytes: 100_000 }), {
+    root,
+  });
+  assert.is(run.result.stdout.length, 100_000);
+  assert.is(run.result.exit?.stdoutDroppedBytes, 4_900_000n);
+  assert.is(run.result.exit?.stderrDroppedBytes, 0n);
+  assert.is(text(run.result.stderr), "done\n");
+});
+
+test("output is streamed as produced, so a killed run still returns it", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "echo before; sleep 30; echo after"]), { root, killAfterMs: 1500 });
+  assert.not.ok(run.result.complete);
+  assert.is(text(run.result.stdout), "before\n");
+  assert.is(run.result.exit, null);
+  assert.ok(run.arrivals[run.messages.findIndex((m) => m.type === "stdout")]! < 1000);
+});
+
+test("a command that closes its outputs early is still waited for", async () => {
+  const run = await runHostTest(jobFor(["sh", "-c", "exec >&- 2>&-; sleep 1; exit 7"]), { root });
+  assert.is(run.result.exit?.code, 7);
+  assert.ok(run.result.exit!.wallNs >= 1_000_000_000n);
+});
+
+test.run();
