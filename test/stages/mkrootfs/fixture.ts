@@ -61,9 +61,21 @@ export function makeUnpackedImage(image: FixtureImage, dir = tempDir()): string 
 
   const lines = (image.metadata ?? []).map((line) => (typeof line === "string" ? line : JSON.stringify(line)));
   writeFileSync(join(dir, "metadata.jsonl"), lines.length > 0 ? lines.join("\n") + "\n" : "");
-  const digest = image.digest ?? "sha256:" + createHash("sha256").update(JSON.stringify(image)).digest("hex");
+  const digest = image.digest ?? fixtureDigest(image);
   writeFileSync(join(dir, "config.json"), JSON.stringify({ digest, env: [], workingDir: "/", entrypoint: null, cmd: ["/bin/sh"], user: "", platform: "linux/amd64" }));
   return dir;
+}
+
+/** A digest that changes with the fixture's content (stands in for the image digest unpack reads from the manifest). */
+function fixtureDigest(image: FixtureImage): string {
+  const hash = createHash("sha256");
+  for (const entry of image.entries) {
+    const { content, ...rest } = entry as FixtureEntry & { content?: string | Buffer };
+    hash.update(JSON.stringify(rest));
+    if (content !== undefined) hash.update(content);
+  }
+  hash.update(JSON.stringify(image.metadata ?? []));
+  return `sha256:${hash.digest("hex")}`;
 }
 
 /** Nanosecond-exact mtime (Node's utimes takes a double and would round). */

@@ -2,7 +2,7 @@
 // setuid/setgid/sticky bits, a hard-linked pair, symlinks (short, long,
 // absolute), sub-second mtimes, awkward names, xattrs, device nodes and a
 // FIFO. Tests build it and compare the result with `expected`.
-import { randomBytes } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import type { FixtureEntry, FixtureImage } from "./fixture.js";
 
 export interface Expected {
@@ -21,8 +21,14 @@ export interface Expected {
 
 const b64 = (data: Buffer | string) => Buffer.from(data).toString("base64");
 
+/** Deterministic pseudo-random bytes, so a test and a child process build identical images. */
+export function noise(length: number, seed: string): Buffer {
+  const key = createHash("sha256").update(seed).digest();
+  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(length));
+}
+
 export function richImage(): { image: FixtureImage; expected: Map<string, Expected> } {
-  const busybox = randomBytes(300 * 1024);
+  const busybox = noise(300 * 1024, "busybox");
   const capability = Buffer.from("0100000200200000000000000000000000000000", "hex"); // cap_net_raw+ep
   const longTarget = "/usr/lib/x86_64-linux-gnu/some/deeply/nested/library/libexample.so.1.2.3";
   const t = (sec: number, nsec = 0) => ({ sec, nsec });
