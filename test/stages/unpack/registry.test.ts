@@ -1,0 +1,166 @@
+// Pulling over the OCI distribution API from a real registry on loopback:
+// anonymous, basic and bearer-token auth, multi-platform indexes, retries on
+// transient failures, and blobs the registry serves corrupted.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { execa } from "execa";
+import { join } from "node:path";
+import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
+import type { ImageDescription } from "../../../lib/oci/description.js";
+import { unpack } from "../../../stages/unpack/unpack.js";
+import { parseReference } from "../../../stages/unpack/reference.js";
+import { rejects, snapshot } from "./helpers.js";
+import { pushWithSkopeo, startFaultyProxy, startRegistry, startTokenService, freePort, type Registry } from "./registry-server.js";
+
+const work = mkdtempSync(join(tmpdir(), "unpack-registry-"));
+const description: ImageDescription = {
+  layers: [
+    { compression: "zstd", entries: [{ type: "file", path: "/data/big", random: { size: 3 << 20, seed: 7 } }, { type: "file", path: "/data/owned", content: "x", uid: 33 }] },
+    { compression: "none", entries: [{ type: "whiteout", path: "/etc/group" }] },
+  ],
+  config: { cmd: ["/bin/sh"] },
+};
+const layout = join(work, "layout");
+let built: BuildResult;
+let localTree: Record<string, string>;
+let anonymous: Registry;
+
+test.before(async () => {
+  built = await buildImage(description, { format: "oci-dir", out: layout });
+  localTree = snapshot((await unpack({ image: layout, out: join(work, "local") })).rootfs);
+  anonymous = await startRegistry();
+  await pushWithSkopeo(layout, `${anonymous.host}/bench/img:v1`);
+});
+
+test.after(async () => {
+  await anonymous?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+let outs = 0;
+const freshOut = () => join(work, `out-${++outs}`);
+
+test("references parse; bad ones are named", () => {
+  assert.equal(parseReference("127.0.0.1:5000/a/b:v1"), { registry: "127.0.0.1:5000", repository: "a/b", tag: "v1", digest: undefined });
+  assert.equal(parseReference("reg.example/x"), { registry: "reg.example", repository: "x", tag: "latest", digest: undefined });
+  const d = "sha256:" + "a".repeat(64);
+  assert.equal(parseReference(`localhost:1/x@${d}`), { registry: "localhost:1", repository: "x", tag: undefined, digest: d });
+  assert.throws(() => parseReference("busybox"), /expected host\[:port\]\/name/);
+  assert.throws(() => parseReference("r.io/UPPER"), /not a valid repository name/);
+  assert.throws(() => parseReference("r.io/x@sha256:zz"), /not a sha256\/sha512 digest/);
+});
+
+test("anonymous pull by tag and by digest gives the local tree", async () => {
+  const byTag = await unpack({ image: `${anonymous.host}/bench/img:v1`, out: freshOut() });
+  assert.equal(snapshot(byTag.rootfs), localTree);
+  // skopeo may re-serialize the manifest on push: ask the registry (through skopeo) what it serves.
+  const { stdout } = await execa("skopeo", ["inspect", "--tls-verify=false", `docker://${anonymous.host}/bench/img:v1`]);
+  const served = JSON.parse(stdout).Digest;
+  assert.is(byTag.manifestDigest, served);
+  assert.is(byTag.digest, built.images[0].config.digest);
+  const byDigest = await unpack({ image: `docker://${anonymous.host}/bench/img@${served}`, out: freshOut() });
+  assert.equal(snapshot(byDigest.rootfs), localTree);
+  assert.match(readFileSync(byDigest.metadata, "utf8"), /"\/data\/owned","uid":33/);
+});
+
+test("a multi-platform index pushed with --all serves each platform", async () => {
+  const multi = join(work, "multi");
+  await buildImage(
+    [
+      { base: "scratch", layers: [{ entries: [{ type: "file", path: "arch", content: "amd64" }] }] },
+      { base: "scratch", layers: [{ entries: [{ type: "file", path: "arch", content: "arm64" }] }], platform: { os: "linux", architecture: "arm64" } },
+    ],
+    { format: "oci-dir", out: multi },
+  );
+  await pushWithSkopeo(multi, `${anonymous.host}/bench/multi:v1`, { all: true });
+  const a = await unpack({ image: `${anonymous.host}/bench/multi:v1`, out: freshOut() });
+  assert.is(readFileSync(join(a.rootfs, "arch"), "utf8"), "amd64");
+  const b = await unpack({ image: `${anonymous.host}/bench/multi:v1`, out: freshOut(), platform: "linux/arm64" });
+  assert.is(readFileSync(join(b.rootfs, "arch"), "utf8"), "arm64");
+});
+
+test("unknown tags, unreachable registries and corrupted blobs fail cleanly", async () => {
+  const out = freshOut();
+  await rejects(() => unpack({ image: `${anonymous.host}/bench/img:nope`, out }), /manifest .*bench\/img:nope: HTTP 404/);
+  const port = await freePort();
+  await rejects(() => unpack({ image: `127.0.0.1:${port}/x/y:z`, out }), /127\.0\.0\.1:\d+: manifest .* \(after 5 attempts\)/);
+  assert.not.ok(existsSync(out));
+
+  // Corrupt the big layer where the registry keeps it: our digest check must catch it.
+  const layer = built.images[0].layers[1];
+  const hex = layer.digest.slice(7);
+  const data = join(anonymous.storage, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
+  const bytes = readFileSync(data);
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(data, bytes);
+  await rejects(() => unpack({ image: `${anonymous.host}/bench/img:v1`, out }), new RegExp(`layer 2/3 ${layer.digest}: (digest mismatch|bad zstd data)`));
+  assert.not.ok(existsSync(out));
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(data, bytes);
+});
+
+test("transient failures are retried: refused connections, 503s, and a download cut midway", async () => {
+  for (const fault of [{ kind: "reset", count: 2 }, { kind: "unavailable", count: 2 }] as const) {
+    const proxy = await startFaultyProxy(anonymous.host, fault);
+    try {
+      const r = await unpack({ image: `${proxy.host}/bench/img:v1`, out: freshOut() });
+      assert.equal(snapshot(r.rootfs), localTree, fault.kind);
+      assert.ok(proxy.connections > fault.count);
+    } finally {
+      await proxy.close();
+    }
+  }
+  // Cut the first connection 1.5 MB in: inside the 3 MB layer, so the rest must come by a Range request.
+  const proxy = await startFaultyProxy(anonymous.host, { kind: "cut", bytes: 1_500_000 });
+  try {
+    const r = await unpack({ image: `${proxy.host}/bench/img:v1`, out: freshOut() });
+    assert.equal(snapshot(r.rootfs), localTree);
+    assert.ok(proxy.sent.some((s) => /\r\nrange: bytes=\d+-/i.test(s)), "resumed with a Range request");
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("basic auth (htpasswd): with the right password only", async () => {
+  const registry = await startRegistry({ kind: "htpasswd", user: "alice", password: "s3cret" });
+  try {
+    await pushWithSkopeo(layout, `${registry.host}/bench/img:v1`, { creds: "alice:s3cret" });
+    const r = await unpack({ image: `${registry.host}/bench/img:v1`, out: freshOut(), auth: { username: "alice", password: "s3cret" } });
+    assert.equal(snapshot(r.rootfs), localTree);
+    const out = freshOut();
+    await rejects(() => unpack({ image: `${registry.host}/bench/img:v1`, out }), /registry wants a username and password/);
+    await rejects(() => unpack({ image: `${registry.host}/bench/img:v1`, out, auth: { username: "alice", password: "wrong" } }), /HTTP 401 \(credentials missing or refused\)/);
+    assert.not.ok(existsSync(out));
+  } finally {
+    await registry.stop();
+  }
+});
+
+test("bearer token auth: a token from the realm, scoped to the repository", async () => {
+  const tokens = await startTokenService(work, "bob", "hunter2");
+  const registry = await startRegistry({ kind: "token", tokens });
+  try {
+    await pushWithSkopeo(layout, `${registry.host}/bench/img:v1`, { creds: "bob:hunter2" });
+    tokens.requests.length = 0;
+    const r = await unpack({ image: `${registry.host}/bench/img:v1`, out: freshOut(), auth: { username: "bob", password: "hunter2" } });
+    assert.equal(snapshot(r.rootfs), localTree);
+    assert.equal(tokens.requests.map((q) => q.user), ["bob"], "one token served the whole pull");
+    assert.match(tokens.requests[0].scope, /^repository:bench\/img:pull/);
+    const out = freshOut();
+    await rejects(() => unpack({ image: `${registry.host}/bench/img:v1`, out, auth: { username: "bob", password: "nope" } }), /token service .*: HTTP 401 \(credentials refused\)/);
+    await rejects(() => unpack({ image: `${registry.host}/bench/img:v1`, out, auth: { token: "not-a-jwt" } }), /HTTP 401/);
+    assert.not.ok(existsSync(out));
+  } finally {
+    await registry.stop();
+    await tokens.close();
+  }
+});
+
+test("nothing is left in the work directory but what the tests made", () => {
+  const names = readdirSync(work).filter((n) => !/^(layout|local|multi|out-\d+|token\.(key|crt))$/.test(n));
+  assert.equal(names, []);
+});
+
+test.run();
