@@ -1,0 +1,64 @@
+// Docker's ENTRYPOINT/CMD/env/workdir/user rules, as `docker run` applies them.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { DEFAULT_PATH, resolveCommand, resolveEnv, resolveRunSpec, shellForm } from "../../../lib/guest-protocol/resolve-command.js";
+
+const image = { entrypoint: ["/entry", "--flag"], cmd: ["default", "args"] };
+
+test("ENTRYPOINT then CMD", () => {
+  assert.equal(resolveCommand(image), ["/entry", "--flag", "default", "args"]);
+});
+
+test("arguments replace CMD and keep ENTRYPOINT", () => {
+  assert.equal(resolveCommand(image, { cmd: ["mine"] }), ["/entry", "--flag", "mine"]);
+});
+
+test("an empty argument list is no override", () => {
+  assert.equal(resolveCommand(image, { cmd: [] }), ["/entry", "--flag", "default", "args"]);
+});
+
+test("--entrypoint replaces ENTRYPOINT and drops the image's CMD", () => {
+  assert.equal(resolveCommand(image, { entrypoint: ["/other"] }), ["/other"]);
+  assert.equal(resolveCommand(image, { entrypoint: ["/other"], cmd: ["x"] }), ["/other", "x"]);
+});
+
+test("--entrypoint '' clears it: then the arguments run alone", () => {
+  assert.equal(resolveCommand(image, { entrypoint: [], cmd: ["ls", "-l"] }), ["ls", "-l"]);
+  assert.throws(() => resolveCommand(image, { entrypoint: [] }), /no command to run/);
+});
+
+test("CMD alone, and the shell form as a Dockerfile stores it", () => {
+  assert.equal(resolveCommand({ entrypoint: null, cmd: shellForm("echo $HOME && ls") }), ["/bin/sh", "-c", "echo $HOME && ls"]);
+  assert.equal(resolveCommand({ entrypoint: shellForm("exec server"), cmd: ["ignored?"] }), ["/bin/sh", "-c", "exec server", "ignored?"]);
+});
+
+test("nothing to run is a clear error", () => {
+  assert.throws(() => resolveCommand({ entrypoint: null, cmd: null }), /no command to run: the image has no ENTRYPOINT or CMD/);
+  assert.throws(() => resolveCommand({ entrypoint: null, cmd: [""] }), /program name is empty/);
+});
+
+test("env: overrides replace in place, others append, PATH defaults as in Docker", () => {
+  assert.equal(resolveEnv(["A=1", "B=2"], ["B=3", "C=4"]), ["A=1", "B=3", "C=4", `PATH=${DEFAULT_PATH}`]);
+  assert.equal(resolveEnv(["PATH=/x"], []), ["PATH=/x"]);
+  assert.equal(resolveEnv(null, ["V=a=b"]), ["V=a=b", `PATH=${DEFAULT_PATH}`]);
+  assert.throws(() => resolveEnv([], ["NOVALUE"]), /env override "NOVALUE" is not NAME=value/);
+  assert.throws(() => resolveEnv(["=bad"]), /image env entry "=bad"/);
+});
+
+test("working directory and user: override, else image, else defaults", () => {
+  const full = { ...image, env: ["A=1"], workingDir: "/app", user: "app" };
+  assert.equal(resolveRunSpec(full), {
+    argv: ["/entry", "--flag", "default", "args"],
+    env: ["A=1", `PATH=${DEFAULT_PATH}`],
+    workingDir: "/app",
+    user: "app",
+  });
+  const over = resolveRunSpec(full, { workingDir: "/tmp", user: "0:0" });
+  assert.equal([over.workingDir, over.user], ["/tmp", "0:0"]);
+  const bare = resolveRunSpec({ entrypoint: null, cmd: ["x"], workingDir: "", user: null });
+  assert.equal([bare.workingDir, bare.user], ["/", ""]);
+  assert.throws(() => resolveRunSpec(full, { workingDir: "rel/dir" }), /working directory "rel\/dir" is not an absolute path/);
+  assert.throws(() => resolveRunSpec(full, { user: "a b" }), /user "a b"/);
+});
+
+test.run();
