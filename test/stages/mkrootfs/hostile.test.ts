@@ -1,0 +1,91 @@
+// Hostile file names: debugfs and mksquashfs read scripts line by line and
+// can read, write or run things on the host (`dump`, `write`, `!cmd`;
+// pseudo `f` runs a command). Names an image controls must stay names.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
+import { makeUnpackedImage, tempDir } from "./fixture.js";
+import { debugfs, statPath } from "./inspect.js";
+
+const work = tempDir();
+process.env.BENCHER_RUN_CACHE = join(work, "cache");
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("debugfs: quotes in a name cannot smuggle arguments", async () => {
+  const evil = 'x" mode 0104777 "y';
+  const input = makeUnpackedImage({
+    entries: [{ path: `/srv/${evil}`, type: "file", content: "e", mode: 0o644 }, { path: "/srv/y", type: "file", content: "y", mode: 0o644 }],
+    metadata: [{ path: `/srv/${evil}`, uid: 99 }],
+  });
+  const { image } = await mkrootfs({ input, fs: "ext4", cache: true });
+  const target = statPath(image, `/srv/${evil}`);
+  assert.equal([target.uid, target.perm.toString(8)], [99, "644"]);
+  const other = statPath(image, "/srv/y");
+  assert.equal([other.uid, other.perm.toString(8)], [0, "644"]);
+});
+
+test("debugfs: a newline in a tree name never reaches the script (its sub-second mtime is dropped, with a warning)", async () => {
+  // Would run a shell command and write a host file if it reached debugfs as lines (no "/": it is one name).
+  const evil = "n\n!touch pwned-by-shell\ndump <2> pwned-by-dump\nx";
+  const cwd = join(work, "cwd-debugfs");
+  mkdirSync(cwd);
+  const input = makeUnpackedImage({ entries: [{ path: `/srv/${evil}`, type: "file", content: "e", mtime: { sec: 100, nsec: 5 } }] });
+  const warnings: string[] = [];
+  const previous = process.cwd();
+  process.chdir(cwd);
+  let image: string;
+  try {
+    ({ image } = await mkrootfs({ input, fs: "ext4", cache: true }, { log: (level, message) => level === "warn" && warnings.push(message) }));
+  } finally {
+    process.chdir(previous);
+    assert.equal(readdirSync(cwd), [], "debugfs ran an injected command");
+  }
+  // The file is there under its real name (ls output splits it over lines).
+  assert.ok(debugfs(image, 'ls -p "/srv"').includes(`/${evil}/1/`));
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0], /sub-second mtimes were dropped/);
+});
+
+test("debugfs: a newline in a name whose owner must change is refused, not half-applied", async () => {
+  if (process.getuid!() !== 0) return; // needs a host file owned by someone else
+  const input = makeUnpackedImage({ entries: [{ path: "/srv/a\nb", type: "file", content: "e" }] });
+  chownSync(join(input, "rootfs/srv/a\nb"), 1234, 1234);
+  try {
+    await mkrootfs({ input, fs: "ext4", cache: true });
+    assert.unreachable("should fail");
+  } catch (err) {
+    assert.match((err as Error).message, /cannot set owner, mode or xattrs of "\/srv\/a\\nb"/);
+  }
+});
+
+test("mksquashfs: spaces, quotes and backslashes in names cannot become a pseudo `f` command", async () => {
+  const cwd = join(work, "cwd");
+  mkdirSync(cwd);
+  const evil = "p f 755 0 0 touch pwned-by-mksquashfs";
+  const input = makeUnpackedImage({
+    entries: [
+      { path: `/srv/${evil}`, type: "file", content: "e" },
+      { path: "/srv/tail\\", type: "file", content: "t" },
+      { path: '/srv/q"uote', type: "file", content: "q" },
+    ],
+    metadata: [{ path: `/srv/${evil}`, uid: 5 }, { path: "/srv/tail\\", uid: 6 }, { path: '/srv/q"uote', uid: 7 }],
+  });
+  const previous = process.cwd();
+  process.chdir(cwd);
+  let image: string;
+  try {
+    ({ image } = await mkrootfs({ input, fs: "squashfs", cache: true }));
+  } finally {
+    process.chdir(previous);
+  }
+  assert.not.ok(existsSync(join(cwd, "pwned-by-mksquashfs")), "mksquashfs ran an injected command");
+  const listing = execFileSync("unsquashfs", ["-lln", image], { encoding: "utf8" });
+  assert.match(listing, /5\/0 .*squashfs-root\/srv\/p f 755 0 0 touch pwned-by-mksquashfs\n/);
+  assert.match(listing, /6\/0 .*squashfs-root\/srv\/tail\\\n/);
+  assert.match(listing, /7\/0 .*squashfs-root\/srv\/q"uote\n/);
+});
+
+test.run();

@@ -1,0 +1,133 @@
+// Bad input: requests, metadata.jsonl lines and unpacked directories that
+// are wrong fail with one clear line naming what is wrong, and leave nothing
+// behind (no cache entry, no temp file or directory).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseMkrootfsRequest } from "../../../stages/mkrootfs/request.js";
+import { parseMetadata } from "../../../stages/mkrootfs/metadata.js";
+import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
+import { listCache, rootfsCacheDir } from "../../../stages/mkrootfs/cache.js";
+import { makeUnpackedImage, tempDir } from "./fixture.js";
+
+const work = tempDir();
+process.env.BENCHER_RUN_CACHE = join(work, "cache");
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("request: defaults and every field checked", () => {
+  assert.equal(parseMkrootfsRequest({ input: "/x" }), { input: "/x", fs: "ext4", cache: true });
+  assert.equal(parseMkrootfsRequest({ input: "/x", fs: "squashfs", out: "/o", cache: false }), { input: "/x", fs: "squashfs", cache: false, out: "/o" });
+  assert.equal(parseMkrootfsRequest({ input: "/x", diskMiB: 512 }).diskMiB, 512);
+  const bad: [unknown, RegExp][] = [
+    [null, /expected an object/],
+    [{}, /input must be/],
+    [{ input: "" }, /input must be/],
+    [{ input: "/x", extra: 1 }, /unknown field "extra"/],
+    [{ input: "/x", fs: "xfs" }, /fs must be "ext4" or "squashfs", not "xfs"/],
+    [{ input: "/x", diskMiB: 0 }, /diskMiB must be a whole number/],
+    [{ input: "/x", diskMiB: 1.5 }, /diskMiB must be a whole number/],
+    [{ input: "/x", diskMiB: "512" }, /diskMiB must be a whole number/],
+    [{ input: "/x", fs: "squashfs", diskMiB: 64 }, /diskMiB applies to ext4 only/],
+    [{ input: "/x", cache: "yes" }, /cache must be true or false/],
+    [{ input: "/x", cache: false }, /cache: false needs out/],
+  ];
+  for (const [raw, message] of bad) assert.throws(() => parseMkrootfsRequest(raw), message);
+});
+
+test("metadata.jsonl: each bad line named by number and reason", () => {
+  const bad: [string, RegExp][] = [
+    ["{", /line 2: not valid JSON/],
+    ["[1]", /line 2: expected a JSON object/],
+    ['{"path":"/a","owner":1}', /unknown field "owner"/],
+    ['{"path":"a"}', /path "a" is not absolute/],
+    ['{"path":"/a/../etc"}', /has a "\.\." component/],
+    ['{"path":"/a//b"}', /empty component/],
+    ['{"path":"/a/"}', /ends with \//],
+    ['{"path":"/a\\nwrite /etc/shadow x"}', /control character/],
+    ['{"path":"/a","uid":-1}', /uid must be an integer/],
+    ['{"path":"/a","gid":4294967295}', /gid must be an integer/],
+    ['{"path":"/a","mode":"0755"}', /mode must be an integer/],
+    ['{"path":"/a","xattrs":{"user.x":"not base64!"}}', /xattr "user.x" is not base64/],
+    ['{"path":"/a","xattrs":{"os2.x":"AA=="}}', /must start with user\./],
+    ['{"path":"/a","xattrs":[]}', /xattrs must be an object/],
+    ['{"path":"/a","kind":"socket"}', /kind must be/],
+    ['{"path":"/a","kind":"chardev"}', /chardev without rdev/],
+    ['{"path":"/a","kind":"blockdev","rdev":[4096,0]}', /rdev must be/],
+    ['{"path":"/","kind":"fifo"}', /"\/" cannot be a fifo/],
+  ];
+  for (const [line, message] of bad) {
+    assert.throws(() => parseMetadata(`\n${line}\n`, "metadata.jsonl"), (err: Error) => message.test(err.message) && /line 2|without rdev|cannot be/.test(err.message) && !err.message.includes("\n"), line);
+  }
+});
+
+test("metadata.jsonl: blank lines skipped, a later line for one path adds to the earlier", () => {
+  const entries = parseMetadata('{"path":"/a","uid":1}\n\n{"path":"/a","gid":2,"mode":33261}\n');
+  assert.equal(entries.get("/a"), { path: "/a", uid: 1, gid: 2, mode: 0o755 });
+});
+
+function leftovers(): string[] {
+  const tmp = join(rootfsCacheDir(), "tmp");
+  let temps: string[] = [];
+  try {
+    temps = readdirSync(tmp);
+  } catch {
+    // no tmp dir: nothing left
+  }
+  const scratch = readdirSync(tmpdir()).filter((name) => /^mkrootfs-(debugfs|squashfs)-/.test(name));
+  return [...temps, ...scratch, ...listCache().map((image) => image.key)];
+}
+
+async function failure(request: Parameters<typeof mkrootfs>[0]): Promise<string> {
+  const before = leftovers();
+  try {
+    await mkrootfs(request);
+  } catch (err) {
+    const message = (err as Error).message;
+    assert.not.match(message, /\n/, "one line");
+    assert.equal(leftovers(), before, "nothing left behind");
+    return message;
+  }
+  throw new Error("expected mkrootfs to fail");
+}
+
+test("unpacked directory: missing pieces named", async () => {
+  assert.match(await failure({ input: join(work, "nope"), fs: "ext4", cache: true }), /no such unpacked image directory/);
+  const dir = join(work, "partial");
+  mkdirSync(dir);
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing rootfs\//);
+  mkdirSync(join(dir, "rootfs"));
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing metadata\.jsonl/);
+  writeFileSync(join(dir, "metadata.jsonl"), "");
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: missing/);
+  writeFileSync(join(dir, "config.json"), "{}");
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /digest must be an OCI digest/);
+});
+
+test("metadata that contradicts the tree is refused", async () => {
+  const entries = [{ path: "/etc/passwd", type: "file" as const, content: "x" }, { path: "/lnk", type: "symlink" as const, target: "/etc" }];
+  const cases: [object, RegExp][] = [
+    [{ path: "/missing", uid: 1 }, /"\/missing" does not exist in rootfs\//],
+    [{ path: "/etc/passwd", kind: "fifo" }, /"\/etc\/passwd" is a fifo but exists in rootfs\//],
+    [{ path: "/nodir/null", kind: "chardev", rdev: [1, 3] }, /"\/nodir" is not a directory in rootfs\//],
+    // A symlinked parent is not followed (on the host it could lead anywhere).
+    [{ path: "/lnk/null", kind: "chardev", rdev: [1, 3] }, /"\/lnk" is not a directory in rootfs\//],
+    [{ path: "/lnk/passwd", uid: 1 }, /"\/lnk\/passwd" does not exist in rootfs\//],
+  ];
+  for (const [line, message] of cases) {
+    const input = makeUnpackedImage({ entries, metadata: [line] });
+    assert.match(await failure({ input, fs: "ext4", cache: true }), message);
+  }
+});
+
+test("--disk smaller than the content: one clear line, nothing cached", async () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/big", type: "file", content: Buffer.alloc(20 * 1024 * 1024, 1) }] });
+  const message = await failure({ input, fs: "ext4", cache: true, diskMiB: 8 });
+  assert.match(message, /^disk of 8 MiB is too small: the image's \d+ files need at least \d+ MiB$/);
+  const out = join(work, "small.ext4");
+  await failure({ input, fs: "ext4", cache: false, out, diskMiB: 8 });
+  assert.equal(readdirSync(work).filter((name) => name.includes("small.ext4")), []);
+});
+
+test.run();
