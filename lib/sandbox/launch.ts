@@ -1,0 +1,149 @@
+// Starts a program in a stage sandbox:
+//   setpriv --pdeathsig KILL          the sandbox dies with the coordinator
+//   unshare [--user] --mount --pid --fork --kill-child --mount-proc [--net]
+//     sh -c <mount script>            build the stage's root, pivot into it
+//   [setpriv --reuid=65534 ...]       under a root runner: leave host root
+//   unshare --user --map-root-user --mount
+//                                     a user namespace owning a copy of that
+//                                     mount tree: every mount the setup made is
+//                                     now locked and cannot be undone
+//   setpriv --no-new-privs --bounding-set=-all --inh-caps=-all
+//                                     no capabilities left, even in the namespace
+//   <command>                         PID 1 of its own PID namespace
+// The process group is the sandbox: signals go to the group (the unshare in
+// front ignores SIGTERM, the stage gets it), SIGKILL ends everything.
+import { execa, type ResultPromise } from "execa";
+import { chownSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { cacheRoot } from "../paths.js";
+import type { StageChild } from "../ipc/call.js";
+import { mkfsToolPaths } from "./blocked-tools.js";
+import { KVM_FD_ENV } from "./kvm-fd.js";
+import { planMounts } from "./mount-plan.js";
+import { renderMountScript } from "./mount-script.js";
+import { unprivilegedStageIds } from "./stage-identity.js";
+
+export interface SandboxSpec {
+  /** Used in errors. */
+  stage: string;
+  /** Program and arguments, as seen inside the sandbox (host paths under the project or /usr work). */
+  command: string[];
+  /** Host paths the stage may read, bound at the same path. */
+  readOnly?: string[];
+  /** Host paths the stage may write, bound at the same path (under a root runner, chowned to the stage's uid). */
+  writable?: string[];
+  /** Whether mkfs.ext4/mke2fs (and libext2fs) stay usable: only the mkrootfs stage. */
+  allowMkfs?: boolean;
+  /** An open /dev/kvm descriptor handed to the stage as fd 3 (named in $BENCHER_RUN_KVM_FD): only the boot stage. */
+  kvmFd?: number;
+  /** Share the host network; default false: a network namespace with only a loopback that is down. */
+  network?: boolean;
+  /** Extra environment for the stage (the host environment is not passed on). */
+  env?: Record<string, string>;
+}
+
+/** A running sandboxed stage: a StageChild for callStage, plus its end. */
+export interface SandboxedStage extends StageChild {
+  readonly pid: number;
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves when the whole sandbox has exited. */
+  readonly exited: Promise<void>;
+}
+
+const KVM_CHILD_FD = 3;
+const STAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Sandboxes still running, killed if the coordinator exits without waiting for them.
+const live = new Set<number>();
+process.on("exit", () => {
+  for (const pid of live) killGroup(pid, "SIGKILL");
+});
+
+/** An empty directory the stage's new root is mounted on (inside the stage's mount namespace only). */
+export function sandboxMountpoint(): string {
+  const dir = join(cacheRoot(), "sandbox-root");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** The argv (program first) that runs spec.command in its sandbox. */
+export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint()): string[] {
+  const asRoot = process.getuid?.() === 0;
+  const plan = planMounts({
+    readOnly: spec.readOnly ?? [],
+    writable: spec.writable ?? [],
+    masked: spec.allowMkfs ? [] : mkfsToolPaths(),
+  });
+  const script = renderMountScript(plan, mountpoint);
+  const ids = asRoot ? unprivilegedStageIds() : null;
+  return [
+    "setpriv", "--pdeathsig", "KILL", "--",
+    "unshare", ...(asRoot ? [] : ["--user", "--map-root-user"]),
+    "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
+    ...(spec.network ? [] : ["--net"]), "--",
+    "/bin/sh", "-c", script, "bencher-stage-setup",
+    ...(ids ? ["setpriv", `--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--clear-groups", "--"] : []),
+    "unshare", "--user", "--map-root-user", "--mount", "--",
+    "setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
+    ...spec.command,
+  ];
+}
+
+export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
+  if (spec.command.length === 0) throw new Error(`${spec.stage}: empty sandbox command`);
+  if (process.getuid?.() === 0) {
+    // The stage is an unprivileged uid on the host: give it its outputs.
+    const { uid, gid } = unprivilegedStageIds();
+    for (const path of spec.writable ?? []) chownSync(path, uid, gid);
+  }
+  const [program, ...args] = sandboxArgv(spec);
+  const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", ...spec.env };
+  if (spec.kvmFd !== undefined) env[KVM_FD_ENV] = String(KVM_CHILD_FD);
+
+  const subprocess: ResultPromise = execa(program, args, {
+    stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])],
+    env,
+    extendEnv: false,
+    detached: true, // its own process group: the sandbox can be signalled as a whole
+    buffer: false,
+    reject: false,
+    cleanup: false,
+    stripFinalNewline: false,
+  } as never) as ResultPromise;
+  const pid = subprocess.pid;
+  if (pid === undefined) throw new Error(`${spec.stage}: could not start the sandbox (setpriv/unshare missing?)`);
+  live.add(pid);
+  const exited = subprocess.then(
+    () => undefined,
+    () => undefined,
+  ).finally(() => live.delete(pid));
+
+  return {
+    pid,
+    stdin: subprocess.stdin!,
+    stdout: subprocess.stdout!,
+    stderr: subprocess.stderr!,
+    get exitCode() { return subprocess.exitCode; },
+    get signalCode() { return subprocess.signalCode; },
+    kill(signal: NodeJS.Signals | number = "SIGTERM") {
+      return killGroup(pid, signal);
+    },
+    once(event: "exit", listener: (code: number | null, signal: NodeJS.Signals | null) => void) {
+      subprocess.once(event, listener);
+      return this;
+    },
+    exited,
+  };
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals | number): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

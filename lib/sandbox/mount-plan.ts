@@ -1,0 +1,99 @@
+// What a stage's filesystem contains. The sandbox builds a fresh root (a
+// tmpfs) holding only: the system directories read-only, the project (for
+// node_modules and dist) read-only, a handful of harmless device nodes, a
+// private /tmp, /proc of the stage's own PID namespace, and exactly the
+// input (read-only) and output (read-write) paths the caller names, each at
+// its host path. Everything else on the host is simply not there.
+import { lstatSync, readlinkSync, statSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { projectRoot } from "../paths.js";
+import { hostMountFlags, readMountTable } from "./host-mount-flags.js";
+
+export interface BindMount {
+  /** Host path, bound at the same path inside the stage. */
+  path: string;
+  kind: "dir" | "file";
+  writable: boolean;
+  /** Flags the host mount holding `path` has and a remount must keep (see host-mount-flags.ts). */
+  hostFlags: string[];
+}
+
+export interface RootLink {
+  /** e.g. "/bin" */
+  path: string;
+  /** e.g. "usr/bin" */
+  target: string;
+}
+
+export interface MountPlan {
+  links: RootLink[];
+  binds: BindMount[];
+  /** Files replaced by /dev/null (tools the stage may not run). */
+  masked: string[];
+  /** Device nodes bound from the host /dev. */
+  devices: string[];
+}
+
+const SYSTEM_DIRS = ["/usr", "/etc"];
+const MAYBE_LINKED_DIRS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+export const STAGE_DEVICES = ["null", "zero", "full", "random", "urandom"];
+
+export interface MountRequest {
+  readOnly: string[];
+  writable: string[];
+  masked: string[];
+}
+
+export function planMounts(request: MountRequest): MountPlan {
+  const links: RootLink[] = [];
+  const table = readMountTable();
+  const binds = new Map<string, BindMount>();
+  const add = (path: string, writable: boolean) => {
+    const real = realPath(path);
+    const kind = statSync(real).isDirectory() ? "dir" : "file";
+    const existing = binds.get(real);
+    // Named both ways: writable wins (an output may also be read).
+    binds.set(real, { path: real, kind, writable: writable || (existing?.writable ?? false), hostFlags: hostMountFlags(real, table) });
+  };
+
+  for (const dir of SYSTEM_DIRS) add(dir, false);
+  for (const dir of MAYBE_LINKED_DIRS) {
+    let stat;
+    try {
+      stat = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) links.push({ path: dir, target: readlinkSync(dir) });
+    else if (stat.isDirectory()) add(dir, false);
+  }
+  add(projectRoot, false);
+  // Node installed outside /usr (nvm, a tarball): bring its prefix along.
+  const nodePrefix = dirname(dirname(realPath(process.execPath)));
+  if (!isUnder(realPath(process.execPath), "/usr")) add(nodePrefix, false);
+
+  for (const path of request.readOnly) add(path, false);
+  for (const path of request.writable) add(path, true);
+
+  // Parents before children, so a nested bind lands inside its parent's bind.
+  const ordered = [...binds.values()].sort((a, b) => depth(a.path) - depth(b.path) || a.path.localeCompare(b.path));
+  return { links, binds: ordered, masked: request.masked.map(realPath), devices: STAGE_DEVICES };
+}
+
+/** Absolute, symlink-free path; a missing path is a one-line error naming it. */
+export function realPath(path: string): string {
+  if (!isAbsolute(path)) path = resolve(path);
+  try {
+    return realpathSync(path);
+  } catch {
+    throw new Error(`sandbox mount ${path}: no such file or directory`);
+  }
+}
+
+export function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith("/") ? dir : dir + "/");
+}
+
+function depth(path: string): number {
+  return path.split("/").length;
+}

@@ -1,0 +1,24 @@
+// Who a stage runs as on the host. Run as root, the runner drops each stage to
+// an unprivileged uid before it creates its user namespace, so root inside
+// the sandbox is never root outside it. Run as an ordinary user, the stage is
+// that user (a user namespace cannot map anyone else without privilege).
+
+/** The host uid/gid stages run as when the runner is root ("nobody" unless overridden). */
+export function unprivilegedStageIds(): { uid: number; gid: number } {
+  const uid = parseId(process.env.BENCHER_RUN_STAGE_UID, 65534);
+  const gid = parseId(process.env.BENCHER_RUN_STAGE_GID, 65534);
+  if (uid === 0 || gid === 0) throw new Error("BENCHER_RUN_STAGE_UID/GID must not be 0: stages never run as host root");
+  return { uid, gid };
+}
+
+/** The host uid/gid a stage will have: the unprivileged ids under root, else the caller's own. */
+export function stageHostIds(): { uid: number; gid: number } {
+  if (process.getuid?.() === 0) return unprivilegedStageIds();
+  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+function parseId(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === "") return fallback;
+  if (!/^\d+$/.test(text)) throw new Error(`invalid uid/gid ${JSON.stringify(text)}: expected a number`);
+  return Number(text);
+}
