@@ -84,7 +84,16 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     const loaded = loadLinux(m, { kernel, initramfs, cmdline });
     ctx.log("info", `${loaded.format} kernel entry 0x${loaded.entry.toString(16)}, ${req.vcpus} vCPU(s), ${req.memoryMiB} MiB${pvmHost ? ", nested PVM host: assists on" : ""}; cmdline: ${cmdline}`);
 
-    const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal });
+    // BENCHER_BOOT_DEBUG=1: report the busiest exits every 5 s while the guest runs.
+    m.onSample = (i, sample) => ctx.log("debug", `vCPU ${i} at rip ${sample.rip} (CPL ${sample.cpl})`);
+    const debug = process.env.BENCHER_BOOT_DEBUG
+      ? setInterval(() => {
+          ctx.log("debug", `exits: ${m.topExits()}`);
+          m.sampleRips();
+        }, Number(process.env.BENCHER_BOOT_DEBUG) > 1 ? Number(process.env.BENCHER_BOOT_DEBUG) : 5000)
+      : undefined;
+    const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal }).finally(() => clearInterval(debug));
+    ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; assists: ${JSON.stringify(exit.assists)}`);
     const wallMs = performance.now() - start;
     const clean = CLEAN.includes(exit.exitReason);
     console.flush();

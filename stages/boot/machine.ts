@@ -14,7 +14,7 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
-import { CONTROL_BYTES, ENDED, EXITED, RUNNING, STATE, STOP, THREAD, VcpuEnd, VcpuWorkerData } from "./vcpu-channel.js";
+import { CONTROL_BYTES, ENDED, EXITED, RUNNING, SAMPLE, STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData } from "./vcpu-channel.js";
 
 export const SERIAL_PORT = 0x3f8;
 const KICK_SIGNAL = 12; // SIGUSR2: interrupts a KVM_RUN so its thread sees the stop request
@@ -77,6 +77,8 @@ export class Machine {
   readonly mmio = new MmioBus();
   readonly serial: Serial;
   readonly mmioSlots: MmioSlot[] = [];
+  /** Exits serviced here, by "pio:<port>" or "mmio:<addr>" (what costs round trips). */
+  readonly exitCounts = new Map<string, number>();
   private readonly vcpus: VcpuHandle[] = [];
   private readonly memAddr: bigint;
   private readonly created = performance.now();
@@ -161,6 +163,19 @@ export class Machine {
     return slot;
   }
 
+  /** Called with each vCPU's RIP after sampleRips() (diagnostics). */
+  onSample: ((index: number, sample: VcpuSample) => void) | undefined;
+
+  /** Asks every running vCPU where it is; answers arrive through onSample. */
+  sampleRips(): void {
+    for (const h of this.vcpus) {
+      const thread = h.thread[THREAD];
+      if (thread === 0n || Atomics.load(h.control, STATE) !== RUNNING) continue;
+      Atomics.store(h.control, SAMPLE, 1);
+      pthreadKill(BigInt.asUintN(64, thread), KICK_SIGNAL);
+    }
+  }
+
   /** Ends the run (from a device, a timer or the caller); the first reason given wins. */
   stop(exitReason: ExitReason, detail?: string): void {
     if (this.stopReason) return;
@@ -217,7 +232,8 @@ export class Machine {
     const worker = new Worker(workerUrl, { workerData: data });
     h.worker = worker;
     const exited = new Promise<void>((resolve) => {
-      worker.on("message", (m: VcpuEnd) => {
+      worker.on("message", (m: VcpuEnd | VcpuSample) => {
+        if (m?.type === "sample") this.onSample?.(h.vcpu.index, m);
         if (m?.type !== "ended") return;
         h.end = m;
         if (m.reason !== "stopped") this.stop(vcpuEndReason(m.reason), m.detail);
@@ -255,6 +271,7 @@ export class Machine {
       const port = run.getUint16(runOffsets.ioPort, true);
       const count = run.getUint32(runOffsets.ioCount, true);
       const dataOffset = Number(run.getBigUint64(runOffsets.ioDataOffset, true));
+      this.count(`pio:0x${port.toString(16)}`);
       for (let i = 0; i < count; i++) {
         const data = vcpu.run.subarray(dataOffset + i * size, dataOffset + (i + 1) * size);
         if (out) this.pio.write(port, data);
@@ -264,9 +281,19 @@ export class Machine {
       const addr = Number(run.getBigUint64(runOffsets.mmioPhysAddr, true));
       const len = Math.min(8, run.getUint32(runOffsets.mmioLen, true));
       const data = vcpu.run.subarray(runOffsets.mmioData, runOffsets.mmioData + len);
+      this.count(`mmio:0x${addr.toString(16)}`);
       if (run.getUint8(runOffsets.mmioIsWrite)) this.mmio.write(addr, data);
       else this.mmio.read(addr, data);
     }
+  }
+
+  private count(key: string): void {
+    this.exitCounts.set(key, (this.exitCounts.get(key) ?? 0) + 1);
+  }
+
+  /** The most frequent serviced exits, e.g. "pio:0x3fd 1200, pio:0x3f8 600". */
+  topExits(n = 8): string {
+    return [...this.exitCounts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k} ${v}`).join(", ");
   }
 
   /** Releases everything; the vCPU threads must have ended (after run()). */

@@ -5,6 +5,8 @@
 /** Int32 slots in the shared control block. */
 export const STATE = 0;
 export const STOP = 1;
+/** Set by the main thread (with a kick) to ask the worker where the vCPU is. */
+export const SAMPLE = 2;
 /** BigInt64 slot (index in a BigInt64Array view) holding the worker's pthread_t. */
 export const THREAD = 1;
 export const CONTROL_BYTES = 16;
@@ -31,4 +33,11 @@ export interface VcpuEnd {
   reason: "stopped" | "shutdown" | "power-off" | "reset" | "crash" | "internal-error" | "error";
   detail?: string;
   assists: Record<string, number>;
+}
+
+/** Answer to a SAMPLE request: where the vCPU was (for diagnosing a guest that makes no progress). */
+export interface VcpuSample {
+  type: "sample";
+  rip: string;
+  cpl: number;
 }

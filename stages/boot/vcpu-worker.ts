@@ -7,7 +7,7 @@ import { Vcpu } from "./kvm/vcpu.js";
 import { exitReasonName, exitReasons, systemEvents } from "./kvm/constants.js";
 import { runOffsets } from "./kvm/structs.js";
 import { GuestMemory } from "./guest-memory.js";
-import { ENDED, EXITED, STATE, STOP, THREAD, VcpuEnd, VcpuWorkerData } from "./vcpu-channel.js";
+import { ENDED, EXITED, SAMPLE, STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData } from "./vcpu-channel.js";
 import { performAssist } from "./assists/perform.js";
 
 const data = workerData as VcpuWorkerData;
@@ -29,7 +29,10 @@ function loop(): void {
   for (;;) {
     if (Atomics.load(control, STOP)) return end("stopped");
     const rc = vcpu.enter();
-    if (rc === -EINTR || rc === -EAGAIN) continue;
+    if (rc === -EINTR || rc === -EAGAIN) {
+      if (Atomics.exchange(control, SAMPLE, 0)) sample();
+      continue;
+    }
     if (rc < 0) return end("error", `KVM_RUN on vCPU ${data.index} failed with errno ${-rc}`);
     const reason = vcpu.runView.getUint32(runOffsets.exitReason, true);
     switch (reason) {
@@ -70,6 +73,12 @@ function loop(): void {
         return end("error", `vCPU ${data.index}: unexpected exit ${exitReasonName(reason)}${describeRip()}`);
     }
   }
+}
+
+function sample(): void {
+  const regs = vcpu.getRegs();
+  const message: VcpuSample = { type: "sample", rip: regs.rip.toString(16), cpl: vcpu.getSregs().cs.dpl };
+  parentPort!.postMessage(message);
 }
 
 function describeRip(): string {

@@ -49,11 +49,16 @@ export class CpuView {
     accessLinear(this.vcpu, this.mem, linear, data.length, this.paging, data);
   }
 
-  /** The struct kvm_fpu image; fetched on first use, written back by commit(). */
+  /** The x87/SSE state as an FXSAVE image (offsets: kvm/fx-image.ts); fetched on first use, written back by commit(). */
   fpu(): DataView {
-    if (!this.fpuBytes) this.fpuBytes = this.vcpu.getFpu();
+    if (!this.fpuBytes) this.fpuBytes = this.vcpu.getFxImage();
     this.fpuDirty = true;
     return new DataView(this.fpuBytes.buffer);
+  }
+
+  fxImage(): Uint8Array {
+    this.fpu();
+    return this.fpuBytes!;
   }
 
   getGpr(reg: Register): bigint {
@@ -111,7 +116,7 @@ export class CpuView {
 
   /** Writes registers (and the FPU, if touched) back to the vCPU. */
   commit(): void {
-    if (this.fpuDirty && this.fpuBytes) this.vcpu.setFpu(this.fpuBytes);
+    if (this.fpuDirty && this.fpuBytes) this.vcpu.setFxImage(this.fpuBytes);
     this.vcpu.setRegs(this.regs);
   }
 }

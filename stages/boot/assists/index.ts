@@ -5,9 +5,9 @@
 // None of this runs on hardware KVM. Each entry names the test covering it
 // (test/stages/boot/assists.vm.test.ts runs each in a small long-mode guest).
 import { Instruction, MemorySizeExt, Mnemonic, RegisterExt } from "iced-x86";
-import { fpuOffsets } from "../kvm/structs.js";
+import { fx } from "../kvm/fx-image.js";
 import { CpuView, leToBigint, RFLAGS } from "./cpu-view.js";
-import { FSW_BUSY, FSW_ES, FSW_EXCEPTIONS, fromFxsave, integerToExtended, MXCSR_MASK, push, toFxsave } from "./x87.js";
+import { FSW_BUSY, FSW_ES, FSW_EXCEPTIONS, integerToExtended, MXCSR_MASK, push } from "./x87.js";
 
 export interface AssistOutcome {
   /** Exception to raise in the guest instead of completing (RIP is not advanced). */
@@ -55,41 +55,41 @@ export const ASSISTS: readonly Assist[] = [
     name: "fnclex", mnemonics: [Mnemonic.Fnclex], test: `${TEST}: x87 control`,
     perform: (cpu) => {
       const f = cpu.fpu();
-      f.setUint16(fpuOffsets.fsw, f.getUint16(fpuOffsets.fsw, true) & ~(FSW_EXCEPTIONS | FSW_BUSY), true);
+      f.setUint16(fx.fsw, f.getUint16(fx.fsw, true) & ~(FSW_EXCEPTIONS | FSW_BUSY), true);
     },
   },
   {
     name: "fwait", mnemonics: [Mnemonic.Wait], test: `${TEST}: x87 control`,
     // Unmasked x87 exceptions pending: #MF; otherwise nothing to wait for.
-    perform: (cpu) => ((cpu.fpu().getUint16(fpuOffsets.fsw, true) & FSW_ES) !== 0 ? { fault: { vector: 16 } } : undefined),
+    perform: (cpu) => ((cpu.fpu().getUint16(fx.fsw, true) & FSW_ES) !== 0 ? { fault: { vector: 16 } } : undefined),
   },
   {
     name: "fninit", mnemonics: [Mnemonic.Fninit], test: `${TEST}: x87 control`,
     perform: (cpu) => {
       const f = cpu.fpu();
-      f.setUint16(fpuOffsets.fcw, 0x37f, true);
-      f.setUint16(fpuOffsets.fsw, 0, true);
-      f.setUint8(fpuOffsets.ftwx, 0);
-      f.setUint16(fpuOffsets.lastOpcode, 0, true);
-      f.setBigUint64(fpuOffsets.lastIp, 0n, true);
-      f.setBigUint64(fpuOffsets.lastDp, 0n, true);
+      f.setUint16(fx.fcw, 0x37f, true);
+      f.setUint16(fx.fsw, 0, true);
+      f.setUint8(fx.ftw, 0);
+      f.setUint16(fx.fop, 0, true);
+      f.setBigUint64(fx.fip, 0n, true);
+      f.setBigUint64(fx.fdp, 0n, true);
     },
   },
   {
     name: "fldcw", mnemonics: [Mnemonic.Fldcw], test: `${TEST}: x87 control`,
-    perform: (cpu, ins) => cpu.fpu().setUint16(fpuOffsets.fcw, Number(cpu.readOperand(ins, 0, 2)), true),
+    perform: (cpu, ins) => cpu.fpu().setUint16(fx.fcw, Number(cpu.readOperand(ins, 0, 2)), true),
   },
   {
     name: "fnstcw", mnemonics: [Mnemonic.Fnstcw], test: `${TEST}: x87 control`,
-    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 2, BigInt(cpu.fpu().getUint16(fpuOffsets.fcw, true))),
+    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 2, BigInt(cpu.fpu().getUint16(fx.fcw, true))),
   },
   {
     name: "fnstsw", mnemonics: [Mnemonic.Fnstsw], test: `${TEST}: x87 control`,
-    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 2, BigInt(cpu.fpu().getUint16(fpuOffsets.fsw, true))),
+    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 2, BigInt(cpu.fpu().getUint16(fx.fsw, true))),
   },
   {
     name: "emms", mnemonics: [Mnemonic.Emms], test: `${TEST}: x87 control`,
-    perform: (cpu) => cpu.fpu().setUint8(fpuOffsets.ftwx, 0),
+    perform: (cpu) => cpu.fpu().setUint8(fx.ftw, 0),
   },
   {
     name: "fild", mnemonics: [Mnemonic.Fild], test: `${TEST}: fild`,
@@ -104,19 +104,21 @@ export const ASSISTS: readonly Assist[] = [
     perform: (cpu, ins) => {
       const value = Number(cpu.readOperand(ins, 0, 4));
       if (value & ~MXCSR_MASK) return GP;
-      cpu.fpu().setUint32(fpuOffsets.mxcsr, value, true);
+      cpu.fpu().setUint32(fx.mxcsr, value, true);
     },
   },
   {
     name: "stmxcsr", mnemonics: [Mnemonic.Stmxcsr], test: `${TEST}: mxcsr`,
-    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 4, BigInt(cpu.fpu().getUint32(fpuOffsets.mxcsr, true))),
+    perform: (cpu, ins) => cpu.writeOperand(ins, 0, 4, BigInt(cpu.fpu().getUint32(fx.mxcsr, true))),
   },
   {
     name: "fxsave", mnemonics: [Mnemonic.Fxsave, Mnemonic.Fxsave64], test: `${TEST}: fxsave/fxrstor`,
     perform: (cpu, ins) => {
       const addr = cpu.memoryAddress(ins);
       if (addr % 16n) return GP;
-      cpu.writeLinear(addr, toFxsave(cpu.fpu()));
+      const img = cpu.fxImage().slice();
+      new DataView(img.buffer).setUint32(fx.mxcsrMask, MXCSR_MASK, true);
+      cpu.writeLinear(addr, img);
     },
   },
   {
@@ -126,15 +128,15 @@ export const ASSISTS: readonly Assist[] = [
       if (addr % 16n) return GP;
       const img = cpu.readLinear(addr, 512);
       if (new DataView(img.buffer).getUint32(24, true) & ~MXCSR_MASK) return GP;
-      fromFxsave(cpu.fpu(), img);
+      cpu.fxImage().set(img.subarray(0, 416));
     },
   },
   {
     name: "xgetbv", mnemonics: [Mnemonic.Xgetbv], test: `${TEST}: xgetbv`,
     perform: (cpu) => {
       if ((cpu.regs.rcx & 0xffffffffn) !== 0n) return GP;
-      // XSAVE is masked on these hosts: only x87 and SSE state are enabled.
-      const xcr0 = cpu.vcpu.getXcr0() ?? 3n;
+      if ((cpu.sregs.cr4 & (1n << 18n)) === 0n) return UD; // CR4.OSXSAVE clear
+      const xcr0 = cpu.vcpu.getXcr0() ?? 1n;
       cpu.regs.rax = xcr0 & 0xffffffffn;
       cpu.regs.rdx = xcr0 >> 32n;
     },

@@ -35,6 +35,8 @@ export const ioctls = {
   SET_MP_STATE: 0x4004ae99,
   GET_VCPU_EVENTS: 0x8040ae9f,
   SET_VCPU_EVENTS: 0x4040aea0,
+  GET_XSAVE: 0x9000aea4,
+  SET_XSAVE: 0x5000aea5,
   GET_XCRS: 0x8188aea6,
 } as const;
 

@@ -2,6 +2,7 @@
 // any thread (the worker that runs it and the main thread that sets it up).
 import { close, ioctl, ioctlRaw, ioctlValue, mmap, MAP_SHARED, munmap, PROT_READ, PROT_WRITE, view } from "./libc.js";
 import { ioctls } from "./constants.js";
+import { FX_SIZE, fpuToFx, fxToFpu } from "./fx-image.js";
 import {
   CpuidEntry, decodeMsrValue, decodeRegs, decodeSregs, decodeTranslation, encodeCpuid, encodeException,
   encodeMsrs, encodeRegs, encodeSregs, encodeTranslation, FPU_SIZE, Regs, REGS_SIZE, Sregs, SREGS_SIZE,
@@ -12,6 +13,7 @@ export class Vcpu {
   readonly run: Uint8Array;
   readonly runView: DataView;
   private readonly regsBuf = new Uint8Array(REGS_SIZE);
+  private xsave: Uint8Array | undefined;
 
   /** `runAddr` given: reuse a kvm_run mapping made elsewhere (e.g. by another thread). */
   constructor(readonly fd: number, readonly index: number, readonly runSize: number, readonly runAddr: bigint = mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, "kvm_run")) {
@@ -54,6 +56,34 @@ export class Vcpu {
 
   setFpu(b: Uint8Array): void {
     ioctl(this.fd, ioctls.SET_FPU, b, "KVM_SET_FPU");
+  }
+
+  /**
+   * x87/SSE state as an FXSAVE image. Through KVM_GET/SET_XSAVE when the host
+   * has them: KVM_SET_FPU alone does not mark the x87/SSE components as in
+   * use (XSTATE_BV), so the guest would see its init state instead.
+   */
+  getFxImage(): Uint8Array {
+    try {
+      const xsave = new Uint8Array(4096);
+      ioctl(this.fd, ioctls.GET_XSAVE, xsave, "KVM_GET_XSAVE");
+      this.xsave = xsave;
+      return xsave.slice(0, FX_SIZE);
+    } catch {
+      this.xsave = undefined;
+      return fpuToFx(this.getFpu());
+    }
+  }
+
+  /** Writes back an image from getFxImage(). */
+  setFxImage(img: Uint8Array): void {
+    if (!this.xsave) return this.setFpu(fxToFpu(img));
+    this.xsave.set(img.subarray(0, 24), 0); // everything but MXCSR_MASK, which is read-only
+    this.xsave.set(img.subarray(24, 28), 24);
+    this.xsave.set(img.subarray(32, FX_SIZE), 32);
+    const header = new DataView(this.xsave.buffer, 512, 64);
+    header.setBigUint64(0, header.getBigUint64(0, true) | 3n, true); // XSTATE_BV: x87 and SSE in use
+    ioctl(this.fd, ioctls.SET_XSAVE, this.xsave, "KVM_SET_XSAVE");
   }
 
   setCpuid(entries: readonly CpuidEntry[]): void {
