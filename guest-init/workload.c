@@ -32,6 +32,7 @@ static const int docker_caps[] = {0 /*CHOWN*/, 1 /*DAC_OVERRIDE*/, 3 /*FOWNER*/,
 struct cap_header { uint32_t version; int pid; };
 struct cap_data { uint32_t effective, permitted, inheritable; };
 #define CAP_VERSION_3 0x20080522
+#define CLOSE_RANGE_CLOEXEC (1u << 2)
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
@@ -111,6 +112,9 @@ _Noreturn static void child(const struct job *job, const char *root, const struc
   if (chdir(job->workdir) < 0) child_fail(status_fd, 127, "working directory", job->workdir);
 
   if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(status_fd, 127, "dup2", NULL);
+  // Nothing but 0-2 may reach the workload, whatever we inherited; the status
+  // pipe stays open until exec.
+  if (syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC) < 0) child_fail(status_fd, 127, "close_range", NULL);
   // Ignored signals survive exec; the workload expects defaults (SIGPIPE!).
   for (int sig = 1; sig < _NSIG; sig++) signal(sig, SIG_DFL);
   sigset_t none;

@@ -123,9 +123,12 @@ export async function runHostTest(job: GuestJob, options: HostRunOptions): Promi
   const args = ["--host-test", "--socket", socketPath, "--root", options.root];
   if (options.console) args.push("--console", options.console);
   const command = isRoot ? locateGuestInit() : "unshare";
-  const child = spawn(command, isRoot ? args : ["--user", "--map-root-user", locateGuestInit(), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(command, isRoot ? args : ["--user", "--map-root-user", locateGuestInit(), ...args], {
+    // fd 3: an inherited descriptor guest-init must not pass on to the workload.
+    stdio: ["ignore", "ignore", "pipe", "pipe"],
+  });
   let initStderr = "";
-  child.stderr.on("data", (d) => (initStderr += d));
+  child.stderr!.on("data", (d) => (initStderr += d));
   const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
   const initExitCode = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   clearTimeout(killer);

@@ -45,6 +45,12 @@ test("a root workload keeps only Docker's default capabilities", async () => {
   assert.is(BigInt("0x" + caps.CapAmb), 0n);
 });
 
+test("the workload holds no descriptor of guest-init's (stream, console, root, pipes)", async () => {
+  // ls lists the shell's descriptors; "; true" keeps sh from exec'ing ls.
+  const run = await runHostTest(jobFor(["sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '; true"]), { root });
+  assert.is(text(run.result.stdout), "0 1 2 ");
+});
+
 test("a root workload cannot mount, so it cannot bring back a /proc that shows guest-init", async () => {
   const run = await runHostTest(jobFor(["sh", "-c", "mkdir -p /tmp/p && mount -t proc proc /tmp/p 2>&1; echo rc=$?"]), { root });
   assert.match(text(run.result.stdout), /rc=[1-9]/);
