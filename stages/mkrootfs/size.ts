@@ -84,13 +84,14 @@ function fits(blocks: number, inodes: number, content: number): boolean {
   return content + overheadBlocks(blocks, inodes) <= blocks;
 }
 
-/** The smallest block count (a whole MiB) that holds `content` blocks and `inodes` inodes. */
-function smallestBlocks(content: number, inodes: number): number {
+/** The smallest block count (a whole MiB) that holds `content` blocks and `inodesAt(blocks)` inodes. */
+function smallestBlocks(content: number, inodesAt: (blocks: number) => number): number {
   const step = MIB / BLOCK;
   let blocks = roundUp(content, step);
   // Overhead grows slowly with size: a few rounds of growing by the shortfall settle it.
-  for (let round = 0; round < 64 && !fits(blocks, inodes, content); round++) {
-    blocks = roundUp(content + overheadBlocks(blocks, inodes) + step, step);
+  for (let round = 0; round < 64 && !fits(blocks, inodesAt(blocks), content); round++) {
+    const inodes = inodesAt(blocks);
+    blocks = roundUp(Math.max(blocks + step, content + overheadBlocks(blocks, inodes)), step);
     // Each group holds at most 32768 inodes: more inodes need more groups.
     const groupsForInodes = Math.ceil(inodes / MAX_INODES_PER_GROUP);
     blocks = Math.max(blocks, (groupsForInodes - 1) * BLOCKS_PER_GROUP + step);
@@ -106,7 +107,7 @@ function smallestBlocks(content: number, inodes: number): number {
 export function chooseExt4Geometry(usage: TreeUsage, changes: EntryChange[], diskMiB?: number): Ext4Geometry {
   const content = contentBlocks(usage, changes);
   const required = requiredInodes(usage);
-  const needed = smallestBlocks(content, required);
+  const needed = smallestBlocks(content, () => required);
   const neededMiB = Math.ceil((needed * BLOCK) / MIB);
   let blocks: number;
   if (diskMiB !== undefined) {
@@ -115,9 +116,9 @@ export function chooseExt4Geometry(usage: TreeUsage, changes: EntryChange[], dis
       throw new Error(`disk of ${diskMiB} MiB is too small: the image's ${usage.entries} files need at least ${neededMiB} MiB`);
     }
   } else {
-    const withSpares = smallestBlocks(content, preferredInodes(usage, needed));
-    const headroom = Math.max(MIN_HEADROOM_BYTES / BLOCK, Math.ceil(withSpares * HEADROOM_FRACTION));
-    blocks = roundUp(withSpares + headroom, MIB / BLOCK);
+    // Headroom counts as content: it is what stays free for the benchmark.
+    const headroom = Math.max(MIN_HEADROOM_BYTES / BLOCK, Math.ceil(content * HEADROOM_FRACTION));
+    blocks = smallestBlocks(content + headroom, (size) => preferredInodes(usage, size));
   }
   // As many inodes as mke2fs would give a disk this size, never fewer than the
   // content needs; on a tight disk, fewer spares rather than no room for data.
