@@ -10,6 +10,8 @@ export function renderMountScript(plan: MountPlan, rootMountpoint: string): stri
     `R=${q(rootMountpoint)}`,
     `mount -t tmpfs -o mode=0755,nosuid,nodev bencher-stage-root "$R"`,
     `mkdir "$R/proc" "$R/dev" "$R/tmp" "$R/.old-root"`,
+    // Before the binds: a bind under /tmp (a work root in $TMPDIR) must land on this tmpfs, not under it.
+    `mount -t tmpfs -o mode=1777,nosuid,nodev bencher-stage-tmp "$R/tmp"`,
   ];
   for (const link of plan.links) lines.push(`ln -s ${q(link.target)} "$R"${q(link.path)}`);
   for (const bind of plan.binds) {
@@ -31,7 +33,6 @@ export function renderMountScript(plan: MountPlan, rootMountpoint: string): stri
     `ln -s /proc/self/fd/2 "$R/dev/stderr"`,
     `mkdir "$R/dev/shm"`,
     `mount -t tmpfs -o mode=1777,nosuid,nodev bencher-stage-shm "$R/dev/shm"`,
-    `mount -t tmpfs -o mode=1777,nosuid,nodev bencher-stage-tmp "$R/tmp"`,
   );
   for (const path of plan.masked) {
     lines.push(`if [ -e "$R"${q(path)} ]; then mount --bind /dev/null "$R"${q(path)}; fi`);

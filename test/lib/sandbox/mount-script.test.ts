@@ -1,0 +1,51 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderMountScript } from "../../../lib/sandbox/mount-script.js";
+import { planMounts } from "../../../lib/sandbox/mount-plan.js";
+import { hostMountFlags, readMountTable } from "../../../lib/sandbox/host-mount-flags.js";
+import { probeAs } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "mount-script-test-"));
+const nasty = join(work, "it's $(touch PWNED) `x` \"q\" dir");
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("paths with quotes, spaces and $() are quoted, not run", async () => {
+  mkdirSync(nasty, { mode: 0o755 });
+  const plan = planMounts({ readOnly: [], writable: [nasty], masked: [] });
+  const script = renderMountScript(plan, "/nowhere");
+  assert.ok(script.includes(`'${work}/it'\\''s $(touch PWNED) \`x\` "q" dir'`));
+  const r = await probeAs("unpack", { act: "write", path: join(nasty, "out"), data: "ok" }, { writable: [nasty] });
+  assert.is(r.ok, true, r.code);
+  assert.is(readFileSync(join(nasty, "out"), "utf8"), "ok");
+  assert.not.ok(existsSync("PWNED") || existsSync(join(work, "PWNED")));
+});
+
+test("a missing mount path is a one-line error naming it", () => {
+  assert.throws(() => planMounts({ readOnly: ["/no/such/input"], writable: [], masked: [] }), /sandbox mount \/no\/such\/input: no such file or directory/);
+});
+
+test("parents are bound before children; writable wins over read-only", () => {
+  const inner = join(work, "a", "b");
+  mkdirSync(inner, { recursive: true });
+  const plan = planMounts({ readOnly: [inner, join(work, "a")], writable: [inner], masked: [] });
+  const paths = plan.binds.map((b) => b.path);
+  assert.ok(paths.indexOf(join(work, "a")) < paths.indexOf(inner));
+  assert.is(plan.binds.find((b) => b.path === inner)!.writable, true);
+});
+
+test("host mount flags come from the deepest mount above a path", () => {
+  const table = readMountTable([
+    "1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw",
+    "2 1 0:5 / /tmp rw,nosuid,nodev,noexec - tmpfs tmpfs rw",
+    "3 1 0:6 / /my\\040dir rw,noatime - tmpfs tmpfs rw",
+  ].join("\n"));
+  assert.equal(hostMountFlags("/usr/bin", table), ["relatime"]);
+  assert.equal(hostMountFlags("/tmp/x", table), ["nosuid", "nodev", "noexec"]);
+  assert.equal(hostMountFlags("/my dir/y", table), ["noatime"]);
+  assert.equal(hostMountFlags("/tmpfoo", table), ["relatime"]);
+});
+
+test.run();

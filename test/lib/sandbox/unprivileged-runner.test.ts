@@ -1,0 +1,35 @@
+// The sandbox must hold for an ordinary user too, not only for root. Run as
+// root, this re-runs the whole boundary suite as uid 65534 (an ordinary user
+// whose stages are that same uid inside their namespaces).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execa } from "execa";
+import { mkdtempSync, chownSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const suite = fileURLToPath(new URL("./boundaries.test.js", import.meta.url));
+
+test("the boundary suite passes when the runner is an ordinary user", async () => {
+  if (process.getuid!() !== 0) {
+    console.log("  (already an ordinary user: boundaries.test.js covers this case)");
+    return;
+  }
+  const cache = mkdtempSync(join(tmpdir(), "sandbox-user-cache-"));
+  chownSync(cache, 65534, 65534);
+  try {
+    const r = await execa("setpriv", ["--reuid=65534", "--regid=65534", "--groups=65534", "--", process.execPath, suite], {
+      env: { BENCHER_RUN_CACHE: cache, HOME: cache, TMPDIR: "/tmp" },
+      reject: false,
+      all: true,
+    });
+    assert.is(r.exitCode, 0, r.all);
+    assert.match(r.all, /Skipped:\s+0/);
+    assert.not.match(r.all, /FAIL/);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test.run();
