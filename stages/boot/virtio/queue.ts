@@ -136,6 +136,14 @@ export class Virtqueue {
     return typeof chain === "string" ? this.fail(`chain at head ${head}: ${chain}`) : chain;
   }
 
+  /**
+   * Puts the chain pop() just returned back at the front of the available
+   * ring, for a device that found it had nothing to put in it after all.
+   */
+  undoPop(): void {
+    this.nextAvail = (this.nextAvail - 1) & 0xffff;
+  }
+
   /** Returns a chain to the driver with `len` bytes written into its writable buffers. */
   addUsed(head: number, len: number): void {
     if (this.view === null) return;
