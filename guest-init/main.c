@@ -104,6 +104,11 @@ static void add_home(struct job *job, const char *home) {
   job->env[job->envc] = NULL;
 }
 
+static void read_only_bind(const char *dir) {
+  if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0 || mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+    diag("read-only bind of %s: %s", dir, strerror(errno));
+}
+
 static void run_job(int stream_fd, const char *root) {
   struct job job;
   char error[512];
@@ -120,8 +125,10 @@ static void run_job(int stream_fd, const char *root) {
   } else if (!root && mount_root_image(GUEST_ROOT, job.rootfs_type, error, sizeof error) < 0) {
     channel_send_error("%s", error);
   } else {
+    int read_only = !strcmp(job.rootfs_type, "squashfs");
     if (!root) root = GUEST_ROOT;
-    mount_root_extras(root, host_test, !strcmp(job.rootfs_type, "squashfs"));
+    else if (read_only) read_only_bind(root);  // host test: the directory stands in for a squashfs
+    mount_root_extras(root, host_test, read_only);
     int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct run_user user;
     if (root_fd < 0) {

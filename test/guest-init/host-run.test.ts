@@ -74,6 +74,27 @@ test("stdin is /dev/null and the workload runs as PID 1 of its own namespace, as
   assert.is(text(run.result.stdout), "pid=1\n1\n");
 });
 
+test("a squashfs job gets a read-only root with a fresh writable /tmp, whose files still come back", async () => {
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(`${root}/tmp/from-image`, "hidden");
+  const run = await runHostTest(
+    jobFor(["sh", "-c", "touch /x 2>&1; ls /tmp; echo -n made > /tmp/out; echo ok"], { rootfsType: "squashfs", outputPaths: ["/tmp/out"] }),
+    { root },
+  );
+  assert.match(text(run.result.stdout), /Read-only file system\nok\n$/);
+  assert.not.match(text(run.result.stdout), /from-image/);
+  assert.is(run.result.files[0]!.data.toString(), "made");
+  rmSync(`${root}/tmp/from-image`);
+});
+
+test("an ext4 job keeps the image's own /tmp, as Docker does", async () => {
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(`${root}/tmp/from-image`, "kept");
+  const run = await runHostTest(jobFor(["cat", "/tmp/from-image"]), { root });
+  assert.is(text(run.result.stdout), "kept");
+  rmSync(`${root}/tmp/from-image`);
+});
+
 test("only loopback exists, and it is up", async () => {
   const run = await runHostTest(jobFor(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok"]), { root });
   assert.is(text(run.result.stdout), "lo\nunknown\nping-ok\n", text(run.result.stderr));
