@@ -112,6 +112,7 @@ export async function unpack(req: UnpackRequest, ctx: Context = {}): Promise<Unp
     const total = image.layers.length;
     for (const [i, layer] of image.layers.entries()) {
       progress(i / total, `unpacking ${layer.what}`);
+      ctx.signal?.throwIfAborted();
       await applyLayer(applier, layer, ctx.signal);
     }
     applier.finish();
@@ -133,6 +134,8 @@ export async function unpack(req: UnpackRequest, ctx: Context = {}): Promise<Unp
     };
   } catch (err) {
     undo();
+    // After an abort, streams fail with assorted errors: report the abort itself.
+    if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new UnpackError("unpack aborted");
     throw err;
   }
 }

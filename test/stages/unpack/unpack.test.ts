@@ -245,6 +245,21 @@ test("a docker-save legacy layer is checked against its diff_id", async () => {
   assert.not.ok(existsSync(join(work, "docker-corrupt-out")));
 });
 
+test("an abort stops the unpack and removes what it wrote", async () => {
+  const controller = new AbortController();
+  const out = join(work, "aborted");
+  await rejects(
+    () => unpack({ image: join(work, "image-oci-dir"), out }, {
+      signal: controller.signal,
+      progress: (fraction) => {
+        if (fraction !== null && fraction > 0) controller.abort(new Error("stop requested"));
+      },
+    }),
+    /stop requested/,
+  );
+  assert.not.ok(existsSync(out));
+});
+
 test("an existing non-empty output, a missing image and bad requests are refused", async () => {
   const image = join(work, "image-oci-dir");
   const busy = join(work, "busy");
