@@ -28,12 +28,19 @@ export async function resolveImage(req: UnpackRequest, platform: Platform, signa
   if (prefix) image = image.slice(prefix.length);
   const looksLocal = prefix !== undefined || image.startsWith("/") || image.startsWith(".") || existsSync(image);
   if (looksLocal) {
-    const path = resolve(image);
+    let path = resolve(image);
+    let refName: string | undefined;
+    // "DIR:REF" names one image of an OCI layout, as skopeo and umoci write it.
+    const colon = path.lastIndexOf(":");
+    if (!existsSync(path) && colon > path.lastIndexOf("/") && existsSync(path.slice(0, colon))) {
+      refName = path.slice(colon + 1);
+      path = path.slice(0, colon);
+    }
     if (!existsSync(path)) throw new UnpackError(`image ${req.image}: no such file or directory`);
     const files = localFiles(path);
     // docker-save (both forms) has manifest.json; a plain OCI layout does not.
-    if (files.has("manifest.json")) return resolveDockerSave(files, platform);
-    if (files.has("index.json")) return resolveLayout(files, platform);
+    if (files.has("manifest.json") && refName === undefined) return resolveDockerSave(files, platform);
+    if (files.has("index.json")) return resolveLayout(files, platform, refName);
     throw new UnpackError(`image ${req.image}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
   }
   const ref = parseReference(image.startsWith("docker://") ? image.slice("docker://".length) : image);

@@ -4,7 +4,7 @@
 import { UnpackError } from "./image-root.js";
 import { verifyBuffer } from "./digest.js";
 import { MAX_JSON_BYTES, type ImageFiles } from "./image-files.js";
-import { parseJson, resolveManifest, type Descriptor } from "./manifests.js";
+import { indexEntries, parseJson, resolveManifest, type Descriptor } from "./manifests.js";
 import { parseImageConfig } from "./image-config.js";
 import { OCI_INDEX } from "../../lib/oci/media-types.js";
 import type { Platform } from "./platform.js";
@@ -16,7 +16,27 @@ export function blobPath(digest: string): string {
   return `blobs/${algorithm}/${hex}`;
 }
 
-export async function resolveLayout(files: ImageFiles, platform: Platform): Promise<ResolvedImage> {
+const REF_NAME = "org.opencontainers.image.ref.name";
+
+/**
+ * index.json may list several images under different ref names (what
+ * `skopeo copy … oci:DIR:REF` writes): `refName` picks one, as in "DIR:REF".
+ */
+function selectByRef(index: unknown, refName: string | undefined, origin: string): unknown {
+  const entries = indexEntries(index, `${origin}: index.json`);
+  const refs = entries.map((e) => e.annotations?.[REF_NAME]).filter((r): r is string => typeof r === "string");
+  if (refName === undefined) {
+    if (new Set(refs).size > 1) {
+      throw new UnpackError(`${origin}: index.json holds several images (${refs.join(", ")}); name one as ${origin}:REF`);
+    }
+    return index;
+  }
+  const chosen = entries.filter((e) => e.annotations?.[REF_NAME] === refName);
+  if (chosen.length === 0) throw new UnpackError(`${origin}: no image named ${JSON.stringify(refName)} (it has: ${refs.join(", ") || "no names"})`);
+  return { manifests: chosen };
+}
+
+export async function resolveLayout(files: ImageFiles, platform: Platform, refName?: string): Promise<ResolvedImage> {
   const fetchDocument = async (desc: Descriptor, what: string): Promise<Buffer> => {
     if (desc.size > MAX_JSON_BYTES) throw new UnpackError(`${files.origin}: ${what} claims ${desc.size} bytes, too large for a JSON document`);
     const path = blobPath(desc.digest);
@@ -26,7 +46,7 @@ export async function resolveLayout(files: ImageFiles, platform: Platform): Prom
     return bytes;
   };
   if (!files.has("index.json")) throw new UnpackError(`${files.origin}: not an OCI image layout (no index.json)`);
-  const index = parseJson(files.readSmall("index.json"), `${files.origin}: index.json`);
+  const index = selectByRef(parseJson(files.readSmall("index.json"), `${files.origin}: index.json`), refName, files.origin);
   const { manifest, digest } = await resolveManifest(
     { doc: index, mediaType: OCI_INDEX, what: `${files.origin}: index.json` },
     fetchDocument,

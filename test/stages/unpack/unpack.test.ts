@@ -185,6 +185,21 @@ test("--platform picks from a multi-platform index; a missing platform is named"
   assert.not.ok(existsSync(join(work, "multi-s390x")));
 });
 
+test("DIR:REF picks one of several images in an OCI layout", async () => {
+  const layout = join(work, "two-tags");
+  await buildImage({ base: "scratch", layers: [{ entries: [{ type: "file", path: "which", content: "one" }] }] }, { format: "oci-dir", out: layout, tag: "x:one" });
+  const other = join(work, "two-tags-other");
+  await buildImage({ base: "scratch", layers: [{ entries: [{ type: "file", path: "which", content: "two" }] }] }, { format: "oci-dir", out: other, tag: "x:two" });
+  // skopeo adds the second image to the same layout under its own name.
+  await execa("skopeo", ["copy", "-q", `oci:${other}:two`, `oci:${layout}:two`]);
+  await rejects(() => unpack({ image: layout, out: join(work, "two-none") }), /holds several images \(one, two\); name one as .*:REF/);
+  const two = await unpack({ image: `${layout}:two`, out: join(work, "two-two") });
+  assert.is(readFileSync(join(two.rootfs, "which"), "utf8"), "two");
+  const one = await unpack({ image: `oci:${layout}:one`, out: join(work, "two-one") });
+  assert.is(readFileSync(join(one.rootfs, "which"), "utf8"), "one");
+  await rejects(() => unpack({ image: `${layout}:three`, out: join(work, "two-three") }), /no image named "three" \(it has: one, two\)/);
+});
+
 function layoutManifest(image: string) {
   const index = JSON.parse(readFileSync(join(image, "index.json"), "utf8"));
   const digest: string = index.manifests[0].digest;
