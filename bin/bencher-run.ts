@@ -1,0 +1,67 @@
+// The bencher-run command line. Each subcommand lives in bin/commands/.
+// Errors end as one line on stderr: "bencher-run: <what went wrong>".
+import type { CommandDef } from "citty";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { projectRoot } from "../lib/paths.js";
+import { describeError } from "../lib/ipc/errors.js";
+import { InterruptedError, interruptExitCode } from "../lib/workdir/interrupts.js";
+import { CommandError } from "./cli/command-error.js";
+
+// Help text without colour codes when it goes to a file or a pipe (citty reads NO_COLOR when loaded).
+if (!process.stdout.isTTY) process.env.NO_COLOR = "1";
+const { defineCommand, runCommand, runMain } = await import("citty");
+
+const version = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
+const load = (name: string) => async () => (await import(`./commands/${name}.js`)).default as CommandDef;
+
+export const main = defineCommand({
+  meta: { name: "bencher-run", version, description: "Run a benchmark packaged as an OCI image in an isolated KVM virtual machine" },
+  subCommands: {
+    pipeline: load("pipeline"),
+    unpack: load("unpack"),
+    mkrootfs: load("mkrootfs"),
+    boot: load("boot"),
+    collect: load("collect"),
+    doctor: load("doctor"),
+    scenarios: load("scenarios"),
+    cache: load("cache"),
+  },
+});
+
+const rawArgs = process.argv.slice(2);
+const wantsHelp = rawArgs.length === 0 || rawArgs.some((a) => a === "--help" || a === "-h") || (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v"));
+
+if (wantsHelp) {
+  await runMain(main, { rawArgs });
+} else {
+  try {
+    await runCommand(main, { rawArgs });
+  } catch (err) {
+    process.stderr.write(`bencher-run: ${oneLine(err)}\n`);
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function oneLine(err: unknown): string {
+  if (isCittyUsageError(err)) return `${stripAnsi((err as Error).message)} (see bencher-run --help)`;
+  return describeError(err);
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommandError) return err.exitCode;
+  if (isCittyUsageError(err)) return 2;
+  // A stage stopped by Ctrl-C reports its own abort; the exit status says which signal.
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof InterruptedError) return interruptExitCode(e.signal);
+  }
+  return 1;
+}
+
+function isCittyUsageError(err: unknown): boolean {
+  return err instanceof Error && err.name === "CLIError";
+}
+
+function stripAnsi(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

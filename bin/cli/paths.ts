@@ -1,0 +1,47 @@
+// Paths named on the command line, made absolute and checked, since stages
+// run with / as their working directory and see only what is bound in.
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { CommandError } from "./command-error.js";
+
+/** An existing input; its real path. */
+export function inputPath(flag: string, value: string, kind?: "file" | "dir"): string {
+  const abs = resolve(value);
+  if (!existsSync(abs)) throw new CommandError(`--${flag} ${value}: no such file or directory`);
+  const real = realpathSync(abs);
+  const isDir = statSync(real).isDirectory();
+  if (kind === "dir" && !isDir) throw new CommandError(`--${flag} ${value}: not a directory`);
+  if (kind === "file" && isDir) throw new CommandError(`--${flag} ${value}: is a directory, expected a file`);
+  return real;
+}
+
+/**
+ * An output directory: created if missing (its real path returned), refused if
+ * it holds anything. `created` says whether to remove it if the command fails.
+ */
+export function outputDir(flag: string, value: string): { path: string; created: boolean } {
+  const abs = resolve(value);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new CommandError(`--${flag} ${value}: exists and is not a directory`);
+    if (readdirSync(abs).length > 0) throw new CommandError(`--${flag} ${value}: directory is not empty`);
+    return { path: realpathSync(abs), created: false };
+  }
+  if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
+  mkdirSync(abs, { mode: 0o755 });
+  return { path: realpathSync(abs), created: true };
+}
+
+/** An output file: its parent must exist; the file itself must not (no silent overwrite). */
+export function outputFile(flag: string, value: string, overwrite = false): string {
+  const abs = resolve(value);
+  if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
+  if (existsSync(abs) && !overwrite) throw new CommandError(`--${flag} ${value}: already exists`);
+  return resolve(realpathSync(dirname(abs)), abs.slice(dirname(abs).length + 1));
+}
+
+/** Whole positive number flag. */
+export function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommandError(`--${flag} ${value}: expected a whole number greater than 0`);
+  return Number(value);
+}

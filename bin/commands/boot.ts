@@ -1,0 +1,92 @@
+// bencher-run boot: boot a kernel (and optionally a root image) in our VMM.
+import { defineCommand } from "citty";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { join } from "node:path";
+import type { BootRequest } from "../../stages/boot/request.js";
+import type { BootResult } from "../../stages/boot/boot.js";
+import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
+import { commonArgs } from "../cli/common-args.js";
+import { callSandboxedStage } from "../cli/stage-call.js";
+import { createReporter } from "../cli/progress.js";
+import { printResult } from "../cli/output.js";
+import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
+import { moveFile } from "../cli/move-file.js";
+import { reclaim } from "../cli/ownership.js";
+import { CommandError } from "../cli/command-error.js";
+import { findKernel } from "../doctor/guest-artifacts.js";
+
+/** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
+const KVM_FD_IN_STAGE = 3;
+
+/** Opens /dev/kvm for the boot stage; a one-line error with the fix when it cannot. */
+export function openKvm(): number {
+  try {
+    return openSync("/dev/kvm", "r+");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new CommandError("/dev/kvm: not present (no KVM on this host; see bencher-run doctor)");
+    if (code === "EACCES") throw new CommandError("/dev/kvm: permission denied (add yourself to the kvm group; see bencher-run doctor)");
+    throw new CommandError(`/dev/kvm: ${(err as Error).message}`);
+  }
+}
+
+export default defineCommand({
+  meta: { name: "boot", description: "Boot the guest kernel in bencher-run's VMM (optionally with an initramfs and a root image)" },
+  args: {
+    kernel: { type: "string", description: "vmlinux or bzImage (default: the built guest kernel)", valueHint: "file" },
+    initramfs: { type: "string", description: "newc cpio initramfs", valueHint: "file" },
+    disk: { type: "string", description: "Root image as /dev/vda; writes go to a throw-away overlay", valueHint: "file" },
+    "disk-read-only": { type: "boolean", description: "Attach the disk read-only (no overlay)" },
+    cmdline: { type: "string", description: "Appended to the kernel command line" },
+    vcpus: { type: "string", description: "Virtual CPUs (default 1)" },
+    "memory-mib": { type: "string", description: "Guest memory in MiB (default 256)" },
+    timeout: { type: "string", description: "Stop the VM after this many seconds (default 600)", valueHint: "s" },
+    "console-log": { type: "string", description: "Save the serial console to this file", valueHint: "file" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const kernel = args.kernel ? inputPath("kernel", args.kernel, "file") : findKernel();
+    const initramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
+    const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
+    const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
+    const vcpus = positiveInt("vcpus", args.vcpus);
+    const memoryMiB = positiveInt("memory-mib", args["memory-mib"]);
+    const timeoutS = positiveInt("timeout", args.timeout);
+
+    const kvmFd = openKvm();
+    try {
+      const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {
+        const dir = workdir.stageDir("boot");
+        const request: BootRequest = {
+          kernel,
+          initramfs,
+          cmdline: args.cmdline,
+          vcpus: vcpus ?? 1,
+          memoryMiB: memoryMiB ?? 256,
+          timeoutMs: (timeoutS ?? 600) * 1000,
+          kvmFd: KVM_FD_IN_STAGE,
+          // The stage cannot see /sys: tell it what kind of KVM host this is.
+          pvmHost: existsSync("/sys/module/kvm_pvm"),
+          consoleLog: join(dir, "console.log"),
+        };
+        if (disk) request.disk = args["disk-read-only"] ? { path: disk, readOnly: true } : { path: disk, overlay: join(dir, "overlay") };
+        const booted = await callSandboxedStage<BootResult>("boot", request, {
+          readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : [])],
+          writable: [dir],
+          kvmFd,
+        }, createReporter({ verbose: args.verbose }));
+        if (consoleOut && existsSync(join(dir, "console.log"))) {
+          moveFile(join(dir, "console.log"), consoleOut);
+          await reclaim(consoleOut);
+          return { ...booted, consoleLog: consoleOut };
+        }
+        return { ...booted, consoleLog: undefined };
+      });
+      printResult(args.json ?? false, { stage: "boot", ...result }, [
+        `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms`,
+      ]);
+    } finally {
+      closeSync(kvmFd);
+    }
+  },
+});

@@ -1,0 +1,58 @@
+// bencher-run mkrootfs: an unpacked image directory → an ext4 (or squashfs) image.
+import { defineCommand } from "citty";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
+import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
+import { rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
+import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
+import { commonArgs } from "../cli/common-args.js";
+import { callSandboxedStage } from "../cli/stage-call.js";
+import { createReporter } from "../cli/progress.js";
+import { printResult } from "../cli/output.js";
+import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
+import { moveFile } from "../cli/move-file.js";
+import { reclaim } from "../cli/ownership.js";
+import { CommandError } from "../cli/command-error.js";
+
+export default defineCommand({
+  meta: { name: "mkrootfs", description: "Build a root file system image from an unpacked image directory (content-addressed cache)" },
+  args: {
+    input: { type: "string", required: true, description: "Unpacked image directory (rootfs/, metadata.jsonl, config.json)", valueHint: "dir" },
+    out: { type: "string", description: "Where to write the image (default: print the cached image's path)", valueHint: "file" },
+    fs: { type: "enum", options: ["ext4", "squashfs"], default: "ext4", description: "File system" },
+    "disk-mib": { type: "string", description: "ext4 disk size in MiB (default: content plus headroom)", valueHint: "MiB" },
+    cache: { type: "boolean", default: true, description: "Use the image cache", negativeDescription: "Build straight into --out, bypassing the cache" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const input = inputPath("input", args.input, "dir");
+    const finalOut = args.out ? outputFile("out", args.out) : undefined;
+    if (!args.cache && !finalOut) throw new CommandError("--no-cache needs --out (where to write the image)");
+    const fs = args.fs as MkrootfsRequest["fs"];
+    const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
+    const cacheDir = rootfsCacheDir();
+    mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+
+    const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {
+      // The stage writes into the run's work directory; the file is moved to --out afterwards.
+      const staging = finalOut ? workdir.stageDir("mkrootfs") : undefined;
+      const request: MkrootfsRequest = { input, fs, cache: args.cache ?? true };
+      if (staging) request.out = join(staging, `image.${fs}`);
+      if (diskMiB !== undefined) request.diskMiB = diskMiB;
+      const made = await callSandboxedStage<MkrootfsResult>("mkrootfs", request, {
+        readOnly: [input],
+        writable: [cacheDir, ...(staging ? [staging] : [])],
+      }, createReporter({ verbose: args.verbose }));
+      if (finalOut && request.out) {
+        moveFile(request.out, finalOut);
+        await reclaim(finalOut);
+        return { ...made, image: finalOut };
+      }
+      return made;
+    });
+    printResult(args.json ?? false, { stage: "mkrootfs", ...result }, [
+      `${result.cached ? "cached" : "built"} ${result.fs} image ${result.image} (${result.bytes} bytes)`,
+    ]);
+  },
+});
