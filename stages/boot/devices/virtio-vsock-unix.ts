@@ -13,11 +13,20 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export type HostClientHandler = (socket: net.Socket, guestPort: number, leftover: Buffer) => void;
 
 export class UnixBridge {
-  private constructor(readonly path: string, private readonly server: net.Server) {}
+  /** Every accepted client still open, so close() never waits on one. */
+  private readonly clients = new Set<net.Socket>();
+  private server: net.Server | null = null;
+
+  private constructor(readonly path: string) {}
 
   /** Listens on `path` (which must not exist); resolves once listening. */
   static listen(path: string, onClient: HostClientHandler): Promise<UnixBridge> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => readHandshake(socket, onClient));
+    const bridge = new UnixBridge(path);
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      bridge.clients.add(socket);
+      socket.on("close", () => bridge.clients.delete(socket));
+      readHandshake(socket, onClient);
+    });
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) => {
         const why = err.code === "EADDRINUSE" ? "it already exists" : err.message;
@@ -26,14 +35,19 @@ export class UnixBridge {
       server.listen(path, () => {
         server.removeAllListeners("error");
         server.on("error", () => {}); // accept errors on a listening socket are not fatal
-        resolve(new UnixBridge(path, server));
+        bridge.server = server;
+        resolve(bridge);
       });
     });
   }
 
-  /** Stops listening and removes the socket file. */
+  /** Stops listening, drops every client and removes the socket file. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const server = this.server;
+    this.server = null;
+    for (const socket of this.clients) socket.destroy();
+    this.clients.clear();
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
 }
 

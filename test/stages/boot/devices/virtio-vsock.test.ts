@@ -300,6 +300,17 @@ test("host EOF gives the guest SHUTDOWN(SEND) after the data; the guest closing 
   await device.close();
 });
 
+test("close() drops clients still in their handshake and removes the socket file", async () => {
+  const { device, uds } = await setup();
+  const idle = await connectClient(uds);
+  const r = readAll(idle);
+  idle.write("CONN"); // never finishes its line
+  await new Promise((res) => setTimeout(res, 20));
+  await device.close();
+  await until("idle client closed", r.closed);
+  assert.not.ok(fs.existsSync(uds));
+});
+
 test("packets wait for rx buffers and flow once the guest posts them", async () => {
   const uds = path.join(tmp, "norx.sock");
   const device = await VirtioVsock.create({ guestCid: 3, udsPath: uds });
