@@ -367,7 +367,8 @@ export class VsockConnection {
       this.consumed(n); // nobody to deliver to; don't let the guest's credit leak
       return;
     }
-    socket.write(Buffer.from(payload), () => this.consumed(n));
+    // `payload` is already our own copy of the guest's bytes: wrap it, don't copy again.
+    socket.write(Buffer.from(payload.buffer, payload.byteOffset, payload.length), () => this.consumed(n));
   }
 
   private consumed(n: number): void {
