@@ -11,7 +11,6 @@ import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
-import { reclaim } from "../cli/ownership.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
 
@@ -77,7 +76,6 @@ export default defineCommand({
         }, createReporter({ verbose: args.verbose }));
         if (consoleOut && existsSync(join(dir, "console.log"))) {
           moveFile(join(dir, "console.log"), consoleOut);
-          await reclaim(consoleOut);
           return { ...booted, consoleLog: consoleOut };
         }
         return { ...booted, consoleLog: undefined };

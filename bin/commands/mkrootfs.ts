@@ -12,7 +12,6 @@ import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
-import { reclaim } from "../cli/ownership.js";
 import { CommandError } from "../cli/command-error.js";
 
 export default defineCommand({
@@ -46,7 +45,6 @@ export default defineCommand({
       }, createReporter({ verbose: args.verbose }));
       if (finalOut && request.out) {
         moveFile(request.out, finalOut);
-        await reclaim(finalOut);
         return { ...made, image: finalOut };
       }
       return made;

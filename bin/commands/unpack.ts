@@ -9,7 +9,6 @@ import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { outputDir } from "../cli/paths.js";
-import { reclaim } from "../cli/ownership.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 const LOCAL_PREFIXES = ["oci:", "oci-archive:", "docker-archive:"];
@@ -45,7 +44,6 @@ export default defineCommand({
         writable: [out.path],
         network: image.local === null,
       }, createReporter({ verbose: args.verbose }));
-      await reclaim(out.path);
       printResult(args.json ?? false, { stage: "unpack", out: out.path, ...result }, [
         `unpacked ${result.digest} (${result.layers} layers, ${result.files} files, ${result.bytes} bytes) into ${out.path}`,
       ]);

@@ -100,7 +100,8 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
     for (const path of spec.writable ?? []) chownSync(path, uid, gid);
   }
   const [program, ...args] = sandboxArgv(spec);
-  const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", ...spec.env };
+  // The host environment stays out; the cache root is passed so the stage's cacheRoot() is the coordinator's.
+  const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", BENCHER_RUN_CACHE: cacheRoot(), ...spec.env };
   if (spec.kvmFd !== undefined) env[KVM_FD_ENV] = String(KVM_CHILD_FD);
 
   const subprocess: ResultPromise = execa(program, args, {

@@ -1,0 +1,70 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execa } from "execa";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, runCli } from "./helpers.js";
+
+const SUBCOMMANDS = ["pipeline", "unpack", "mkrootfs", "boot", "collect", "doctor", "scenarios", "cache"];
+
+test("--help lists every subcommand, without colour codes when not a terminal", async () => {
+  const r = await runCli(["--help"]);
+  assert.is(r.exitCode, 0);
+  for (const name of SUBCOMMANDS) assert.match(r.stdout, new RegExp(`\\b${name}\\b`));
+  assert.not.match(r.stdout, /\x1b\[/);
+});
+
+for (const name of SUBCOMMANDS) {
+  test(`${name} --help`, async () => {
+    const r = await runCli([name, "--help"]);
+    assert.is(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`USAGE bencher-run ${name}`));
+  });
+}
+
+test("stage subcommands take --json", async () => {
+  for (const name of ["unpack", "mkrootfs", "boot", "collect", "pipeline"]) {
+    assert.match((await runCli([name, "--help"])).stdout, /--json/, name);
+  }
+});
+
+test("an unknown command is a one-line usage error, exit 2", async () => {
+  const r = await runCli(["frobnicate"]);
+  assert.is(r.exitCode, 2);
+  assert.is(r.stderr, "bencher-run: Unknown command frobnicate (see bencher-run --help)");
+});
+
+test("a missing required flag is a one-line usage error", async () => {
+  const r = await runCli(["unpack", "--out", "/tmp/x"]);
+  assert.is(r.exitCode, 2);
+  assert.is(r.stderr, "bencher-run: Missing required argument: --image (see bencher-run --help)");
+});
+
+test("commands whose stage is not built yet fail with one line", async () => {
+  const r = await runCli(["collect"]);
+  assert.is(r.exitCode, 1);
+  assert.is(r.stderr, "bencher-run: collect: not built yet");
+  assert.is(r.stdout, "");
+});
+
+test("--version prints the package version", async () => {
+  const r = await runCli(["--version"]);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test("the shim says how to build when dist/ is missing", async () => {
+  const fake = mkdtempSync(join(tmpdir(), "shim-test-"));
+  try {
+    mkdirSync(join(fake, "bin"));
+    copyFileSync(cli, join(fake, "bin", "bencher-run"));
+    symlinkSync(join(cli, "..", "..", "package.json"), join(fake, "package.json"));
+    const r = await execa(join(fake, "bin", "bencher-run"), ["--help"], { reject: false });
+    assert.is(r.exitCode, 1);
+    assert.is(r.stderr, `bencher-run: not built yet: run ${fake}/setup (or npm run build in ${fake}/)`);
+  } finally {
+    rmSync(fake, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,89 @@
+// The stage subcommands as a shell script would chain them: unpack an OCI
+// layout, build its ext4 image, read the JSON manifests; and bad input.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { buildImage } from "../../lib/oci/build-image.js";
+import { runCli } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-stages-test-"));
+const cache = join(work, "cache");
+const env = { BENCHER_RUN_CACHE: cache };
+const layout = join(work, "layout");
+test.before(async () => {
+  await buildImage({
+    layers: [{ entries: [{ type: "dir", path: "data" }, { type: "file", path: "data/hello.txt", content: "hello from the image\n", uid: 1000, gid: 1000 }] }],
+    config: { cmd: ["/bin/cat", "/data/hello.txt"] },
+  }, { format: "oci-dir", out: layout });
+});
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("unpack → mkrootfs from the shell, with JSON manifests", async () => {
+  const unpacked = join(work, "unpacked");
+  const u = await runCli(["unpack", "--image", layout, "--out", unpacked, "--json"], env);
+  assert.is(u.exitCode, 0, u.stderr);
+  const manifest = JSON.parse(u.stdout);
+  assert.is(manifest.stage, "unpack");
+  assert.is(manifest.rootfs, join(unpacked, "rootfs"));
+  assert.is(readFileSync(join(manifest.rootfs, "data", "hello.txt"), "utf8"), "hello from the image\n");
+  assert.match(readFileSync(manifest.metadata, "utf8"), /"path":"\/data\/hello.txt","uid":1000,"gid":1000/);
+
+  const image = join(work, "root.ext4");
+  const m = await runCli(["mkrootfs", "--input", unpacked, "--out", image, "--json"], env);
+  assert.is(m.exitCode, 0, m.stderr);
+  const built = JSON.parse(m.stdout);
+  assert.is(built.image, image);
+  assert.is(built.fs, "ext4");
+  assert.is(statSync(image).size, built.bytes);
+  const cat = await execa("debugfs", ["-R", "cat /data/hello.txt", image], { reject: false });
+  assert.is(cat.stdout, "hello from the image");
+  assert.equal(readdirSync(join(cache, "runs")), [], "the run's work directory is gone");
+
+  const again = await runCli(["mkrootfs", "--input", unpacked, "--json"], env);
+  assert.is(again.exitCode, 0, again.stderr);
+  const cached = JSON.parse(again.stdout);
+  assert.is(cached.cached, true);
+  assert.ok(cached.image.startsWith(join(cache, "rootfs") + "/"), `cached image lands in the host's cache: ${cached.image}`);
+  assert.ok(existsSync(cached.image));
+});
+
+test("without --json and not on a terminal: one summary line, no progress noise", async () => {
+  const out = join(work, "quiet");
+  const r = await runCli(["unpack", "--image", layout, "--out", out], env);
+  assert.is(r.exitCode, 0);
+  assert.is(r.stdout.split("\n").length, 1);
+  assert.match(r.stdout, /^unpacked sha256:[0-9a-f]{64} /);
+  assert.is(r.stderr, "");
+});
+
+test("bad input: one line naming it, non-zero exit, nothing left behind", async () => {
+  const missing = await runCli(["unpack", "--image", join(work, "nope"), "--out", join(work, "o1")], env);
+  assert.is(missing.exitCode, 1);
+  assert.is(missing.stderr.split("\n").length, 1);
+  assert.match(missing.stderr, /^bencher-run: unpack: .*nope/);
+  assert.not.ok(existsSync(join(work, "o1")), "the output directory the command made is removed");
+
+  const notEmpty = join(work, "full");
+  mkdirSync(notEmpty);
+  writeFileSync(join(notEmpty, "x"), "");
+  const full = await runCli(["unpack", "--image", layout, "--out", notEmpty], env);
+  assert.is(full.stderr, `bencher-run: --out ${notEmpty}: directory is not empty`);
+
+  const badInput = await runCli(["mkrootfs", "--input", join(work, "nothing-here")], env);
+  assert.is(badInput.stderr, `bencher-run: --input ${join(work, "nothing-here")}: no such file or directory`);
+
+  const notUnpacked = await runCli(["mkrootfs", "--input", layout, "--out", join(work, "x.ext4")], env);
+  assert.is(notUnpacked.exitCode, 1);
+  assert.match(notUnpacked.stderr, /^bencher-run: mkrootfs: /);
+  assert.is(notUnpacked.stderr.split("\n").length, 1);
+  assert.not.ok(existsSync(join(work, "x.ext4")));
+
+  const badNumber = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--disk-mib", "lots"], env);
+  assert.is(badNumber.stderr, "bencher-run: --disk-mib lots: expected a whole number greater than 0");
+  assert.equal(readdirSync(join(cache, "runs")), []);
+});
+
+test.run();
