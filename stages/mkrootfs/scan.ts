@@ -46,9 +46,8 @@ const BLOCKS_PER_EXTENT = 32768;
 export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void): TreeUsage {
   const usage: TreeUsage = { entries: 0, inodes: 0, dataBlocks: 0, dirBlocks: 0, symlinkBlocks: 0 };
   const linkedInodes = new Set<bigint>();
-  const root = Buffer.from(rootfs);
 
-  const record = (imagePath: Buffer, st: BigIntStats): void => {
+  const record = (imagePath: string, exactName: boolean, st: BigIntStats): void => {
     const mode = Number(st.mode);
     const type = mode & S_IFMT;
     let repeatLink = false;
@@ -70,10 +69,8 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
         usage.symlinkBlocks++;
       }
     }
-    const name = imagePath.length === 0 ? "/" : imagePath.toString("utf8");
-    const exactName = imagePath.length === 0 || Buffer.from(name, "utf8").equals(imagePath);
     visit({
-      path: name,
+      path: imagePath === "" ? "/" : imagePath,
       exactName,
       mode,
       uid: Number(st.uid),
@@ -84,26 +81,56 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
     });
   };
 
-  const rootStat = lstatSync(root, { bigint: true });
-  record(Buffer.alloc(0), rootStat);
+  record("", true, lstatSync(rootfs, { bigint: true }));
   // Depth-first with an explicit stack: image trees can be deeper than the JS stack.
-  const stack: [Buffer, Buffer][] = [[root, Buffer.alloc(0)]];
-  const slash = Buffer.from("/");
+  // Names are read as strings (fast); a directory holding a name that is not
+  // UTF-8 (decoded with U+FFFD) is read again as bytes so lstat finds it.
+  const stack: Directory[] = [{ host: rootfs, image: "", exact: true }];
   while (stack.length > 0) {
-    const [hostDir, imageDir] = stack.pop()!;
-    const names = readdirSync(hostDir, { encoding: "buffer" });
+    const dir = stack.pop()!;
     let dirBytes = direntBytes(1) + direntBytes(2);
-    for (const name of names) {
-      dirBytes += direntBytes(name.length);
-      const hostPath = Buffer.concat([hostDir, slash, name]);
-      const imagePath = Buffer.concat([imageDir, slash, name]);
-      const st = lstatSync(hostPath, { bigint: true });
-      record(imagePath, st);
-      if (st.isDirectory()) stack.push([hostPath, imagePath]);
+    for (const child of readChildren(dir)) {
+      dirBytes += child.nameBytes;
+      const st = lstatSync(child.host, { bigint: true });
+      record(child.image, child.exact, st);
+      if (st.isDirectory()) stack.push(child);
     }
     // Large directories get an htree: index blocks plus half-full leaves in the worst case.
     const leafBlocks = Math.ceil(dirBytes / DIR_BLOCK_BYTES);
     usage.dirBlocks += leafBlocks === 1 ? 1 : Math.ceil(leafBlocks * 1.5) + 1;
   }
   return usage;
+}
+
+interface Directory {
+  /** Path on the host: a string, or bytes when a name in it is not UTF-8. */
+  host: string | Buffer;
+  image: string;
+  /** False when `image` lost bytes in decoding (some component is not UTF-8). */
+  exact: boolean;
+}
+
+function readChildren(dir: Directory): (Directory & { nameBytes: number })[] {
+  if (typeof dir.host === "string") {
+    const names = readdirSync(dir.host);
+    if (!names.some((name) => name.includes("\uFFFD"))) {
+      return names.map((name) => ({
+        host: `${dir.host}/${name}`,
+        image: `${dir.image}/${name}`,
+        exact: dir.exact,
+        nameBytes: direntBytes(Buffer.byteLength(name)),
+      }));
+    }
+  }
+  const hostBytes = typeof dir.host === "string" ? Buffer.from(dir.host) : dir.host;
+  const slash = Buffer.from("/");
+  return readdirSync(hostBytes, { encoding: "buffer" }).map((name) => {
+    const text = name.toString("utf8");
+    return {
+      host: Buffer.concat([hostBytes, slash, name]),
+      image: `${dir.image}/${text}`,
+      exact: dir.exact && Buffer.from(text, "utf8").equals(name),
+      nameBytes: direntBytes(name.length),
+    };
+  });
 }

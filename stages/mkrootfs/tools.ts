@@ -33,12 +33,12 @@ export interface ToolResult {
  * Runs a tool to completion. Non-zero exit, a signal or an abort throw an
  * Error whose message is the tool's last stderr line, for `describe` to wrap.
  */
-export async function runTool(name: string, args: string[], signal?: AbortSignal): Promise<ToolResult & { exitCode: number }> {
+export async function runTool(name: string, args: string[], signal?: AbortSignal, env: Record<string, string> = {}): Promise<ToolResult & { exitCode: number }> {
   const result = await execa(findTool(name), args, {
     reject: false,
     stdin: "ignore",
     cancelSignal: signal,
-    env: { LC_ALL: "C" },
+    env: { LC_ALL: "C", ...env },
     extendEnv: true,
     maxBuffer: 64 * 1024 * 1024,
   });

@@ -34,6 +34,20 @@ test("files not in metadata.jsonl belong to 0:0 and keep their host mode", async
   assert.is(result.image, join(work, "plain.ext4"));
 });
 
+test("a tree with nothing to fix up (no metadata, whole-second times) still gets the root's mode and time", async () => {
+  const input = makeUnpackedImage({
+    entries: [
+      { path: "/etc/os-release", type: "file", content: "ID=test\n", mtime: { sec: 1700000000 } },
+      { path: "/", type: "dir", mode: 0o755, mtime: { sec: 1700000001 } },
+    ],
+  });
+  const { image } = await mkrootfs({ input, fs: "ext4", cache: true });
+  assertExt4Matches(image, new Map([
+    ["/", { type: "directory", perm: 0o755, uid: 0, gid: 0, mtime: { sec: 1700000001, nsec: 0 } }],
+    ["/etc/os-release", { type: "regular", perm: 0o644, uid: 0, gid: 0, mtime: { sec: 1700000000, nsec: 0 }, content: Buffer.from("ID=test\n") }],
+  ]));
+});
+
 test("deep trees and many entries in one directory", async () => {
   const entries = [];
   let deep = "";
