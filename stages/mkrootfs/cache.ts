@@ -90,7 +90,8 @@ export function lookupCached(key: string): CachedImage | null {
     const now = new Date();
     try {
       utimesSync(path, now, now);
-    } catch {
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // evicted this instant
       // A cache we may read but not write (shared, read-only): still a hit.
     }
     return { ...describe(key, fs, path, st), lastUsed: now };

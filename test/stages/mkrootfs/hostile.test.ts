@@ -4,11 +4,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { makeUnpackedImage, tempDir } from "./fixture.js";
-import { debugfs, statPath } from "./inspect.js";
+import { debugfs, debugfsPath, statPath } from "./inspect.js";
 
 const work = tempDir();
 process.env.BENCHER_RUN_CACHE = join(work, "cache");
@@ -59,6 +59,19 @@ test("debugfs: a newline in a name whose owner must change is refused, not half-
   } catch (err) {
     assert.match((err as Error).message, /cannot set owner, mode or xattrs of "\/srv\/a\\nb"/);
   }
+});
+
+test("names that are not UTF-8 are copied byte for byte; metadata elsewhere still applies", async () => {
+  const input = makeUnpackedImage({
+    entries: [{ path: "/srv/ok", type: "file", content: "ok" }],
+    metadata: [{ path: "/srv/ok", uid: 12 }],
+  });
+  const latin1 = Buffer.concat([Buffer.from(join(input, "rootfs/srv/")), Buffer.from([0x63, 0x61, 0x66, 0xe9])]); // "café" in Latin-1
+  writeFileSync(latin1, "latin1");
+  const { image } = await mkrootfs({ input, fs: "ext4", cache: true });
+  const listing = execFileSync(debugfsPath(), ["-R", 'ls -p "/srv"', image], { stdio: ["ignore", "pipe", "ignore"] });
+  assert.ok(listing.includes(Buffer.from([0x2f, 0x63, 0x61, 0x66, 0xe9, 0x2f])), "raw name present");
+  assert.is(statPath(image, "/srv/ok").uid, 12);
 });
 
 test("mksquashfs: spaces, quotes and backslashes in names cannot become a pseudo `f` command", async () => {

@@ -26,6 +26,7 @@ function sbin(name: string): string {
   return [`/usr/sbin/${name}`, `/sbin/${name}`].find((path) => existsSync(path)) ?? name;
 }
 const DEBUGFS = sbin("debugfs");
+export const debugfsPath = () => DEBUGFS;
 
 function quote(path: string): string {
   return `"${path.replaceAll('"', '""')}"`;

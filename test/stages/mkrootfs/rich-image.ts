@@ -95,6 +95,9 @@ export function richImage(): { image: FixtureImage; expected: Map<string, Expect
   reg('/srv/we"ird name with spaces', "weird\n", 0o600, t(1600000015), 7, 8);
   reg("/srv/back\\slash", "backslash\n", 0o644, t(1600000016, 16));
   reg("/srv/ünïcödé", "unicode\n", 0o644, t(1600000017));
+  // Creating the device nodes must not touch their directories' times.
+  expected.set("/dev", { type: "directory", perm: 0o755, uid: 0, gid: 0, mtime: t(1600000018) });
+  expected.set("/run", { type: "directory", perm: 0o755, uid: 0, gid: 0, mtime: t(1600000019) });
   expected.set("/dev/null", { type: "character special", perm: 0o666, uid: 0, gid: 0, rdev: [1, 3] });
   expected.set("/dev/sda", { type: "block special", perm: 0o660, uid: 0, gid: 6, rdev: [8, 0] });
   expected.set("/run/initctl", { type: "FIFO", perm: 0o600, uid: 5, gid: 5 });
