@@ -16,6 +16,11 @@ export interface BindMount {
   writable: boolean;
   /** Flags the host mount holding `path` has and a remount must keep (see host-mount-flags.ts). */
   hostFlags: string[];
+  /**
+   * Host mounts below `path` (a recursive bind brings them along). A read-only
+   * bind remounts each of them read-only too: a remount does not recurse.
+   */
+  submounts: { path: string; hostFlags: string[] }[];
 }
 
 export interface RootLink {
@@ -53,7 +58,15 @@ export function planMounts(request: MountRequest): MountPlan {
     const kind = statSync(real).isDirectory() ? "dir" : "file";
     const existing = binds.get(real);
     // Named both ways: writable wins (an output may also be read).
-    binds.set(real, { path: real, kind, writable: writable || (existing?.writable ?? false), hostFlags: hostMountFlags(real, table) });
+    binds.set(real, {
+      path: real,
+      kind,
+      writable: writable || (existing?.writable ?? false),
+      hostFlags: hostMountFlags(real, table),
+      submounts: table
+        .filter((m) => m.mountPoint !== real && isUnder(m.mountPoint, real))
+        .map((m) => ({ path: m.mountPoint, hostFlags: hostMountFlags(m.mountPoint, table) })),
+    });
   };
 
   for (const dir of SYSTEM_DIRS) add(dir, false);

@@ -22,6 +22,12 @@ export function renderMountScript(plan: MountPlan, rootMountpoint: string): stri
     // nosuid and nodev on everything: nothing on an input may gain privilege or reach a device.
     const flags = new Set(["bind", bind.writable ? "rw" : "ro", "nosuid", "nodev", ...bind.hostFlags]);
     lines.push(`mount -o remount,${[...flags].join(",")} ${target}`);
+    if (!bind.writable) {
+      for (const sub of bind.submounts) {
+        const subFlags = new Set(["bind", "ro", "nosuid", "nodev", ...sub.hostFlags]);
+        lines.push(`mount -o remount,${[...subFlags].join(",")} "$R"${q(sub.path)}`);
+      }
+    }
   }
   for (const name of plan.devices) {
     lines.push(`touch "$R/dev/${name}"`, `mount --bind /dev/${name} "$R/dev/${name}"`);

@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderMountScript } from "../../../lib/sandbox/mount-script.js";
@@ -21,6 +22,24 @@ test("paths with quotes, spaces and $() are quoted, not run", async () => {
   assert.is(r.ok, true, r.code);
   assert.is(readFileSync(join(nasty, "out"), "utf8"), "ok");
   assert.not.ok(existsSync("PWNED") || existsSync(join(work, "PWNED")));
+});
+
+test("a read-only input's own submounts are read-only inside the stage too", async () => {
+  if (process.getuid!() !== 0) return; // needs a host mount to set up
+  const input = join(work, "input");
+  const sub = join(input, "sub");
+  mkdirSync(sub, { recursive: true, mode: 0o755 });
+  await execa("mount", ["-t", "tmpfs", "-o", "mode=0777", "submount-test", sub]);
+  try {
+    writeFileSync(join(sub, "host-can-write"), "yes"); // positive control: writable on the host
+    const r = await probeAs("mkrootfs", { act: "write", path: join(sub, "x"), data: "no" }, { readOnly: [input] });
+    assert.is(r.ok, false);
+    assert.is(r.code, "EROFS");
+    const read = await probeAs("mkrootfs", { act: "read", path: join(sub, "host-can-write") }, { readOnly: [input] });
+    assert.is(read.value, "yes", "the submount itself is visible");
+  } finally {
+    await execa("umount", [sub]);
+  }
 });
 
 test("a missing mount path is a one-line error naming it", () => {
