@@ -131,7 +131,10 @@ export function commitToCache(temp: string, key: string, fs: RootfsType, about: 
     try {
       linkSync(temp, final);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A file system without hard links: rename is atomic too (the last writer wins).
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") renameSync(temp, final);
+      else if (code !== "EEXIST") throw err;
     }
   } finally {
     rmSync(temp, { force: true });

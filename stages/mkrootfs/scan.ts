@@ -1,7 +1,7 @@
 // One pass over the unpacked rootfs: how much space its content needs in
 // ext4, and every entry's owner/mode/mtime for the plan (plan.ts). Names are
 // handled as bytes: an image may hold names that are not UTF-8.
-import { lstatSync, readdirSync, type BigIntStats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type BigIntStats } from "node:fs";
 
 export const BLOCK = 4096;
 export const S_IFMT = 0o170000;
@@ -81,7 +81,8 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
     });
   };
 
-  record("", true, lstatSync(rootfs, { bigint: true }));
+  // stat, not lstat: a rootfs/ that is itself a symlink still describes a directory.
+  record("", true, statSync(rootfs, { bigint: true }));
   // Depth-first with an explicit stack: image trees can be deeper than the JS stack.
   // Names are read as strings (fast); a directory holding a name that is not
   // UTF-8 (decoded with U+FFFD) is read again as bytes so lstat finds it.
