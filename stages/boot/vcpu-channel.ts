@@ -7,9 +7,9 @@ export const STATE = 0;
 export const STOP = 1;
 /** Set by the main thread (with a kick) to ask the worker where the vCPU is. */
 export const SAMPLE = 2;
-/** BigInt64 slot (index in a BigInt64Array view) holding the worker's pthread_t. */
-export const THREAD = 1;
-export const CONTROL_BYTES = 16;
+/** BigInt64 slot (index in a BigInt64Array view, bytes 16..23: clear of the Int32 slots) holding the worker's pthread_t. */
+export const THREAD = 2;
+export const CONTROL_BYTES = 24;
 
 export const RUNNING = 0; // the worker owns kvm_run
 export const EXITED = 1; // the main thread owns kvm_run and must service the exit

@@ -14,6 +14,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, co
     if (e.function === 1) {
       out.ebx = ((e.ebx & 0x0000ffff) | ((count & 0xff) << 16) | ((index & 0xff) << 24)) >>> 0;
       out.ecx = (e.ecx | CPUID_HYPERVISOR) >>> 0;
+      if (process.env.BENCHER_NO_TSC_DEADLINE) out.ecx = (out.ecx & ~(1 << 24)) >>> 0;
       out.edx = count > 1 ? (e.edx | CPUID_HTT) >>> 0 : e.edx;
     } else if (e.function === 0xb || e.function === 0x1f) {
       // Extended topology: one thread per core, `count` cores in one package.

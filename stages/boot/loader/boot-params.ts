@@ -14,6 +14,21 @@ export interface BootParamsInput {
   cmdlineSize: number; // without the NUL
   initrd?: { addr: number; size: number };
   e820: readonly E820Entry[];
+  /** Guest physical address of the first struct setup_data, if any. */
+  setupData?: number;
+}
+
+export const SETUP_RNG_SEED = 9;
+
+/** One struct setup_data (next, type, len, data) ending the list. */
+export function buildSetupData(type: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16 + data.length);
+  const v = new DataView(out.buffer);
+  v.setBigUint64(0, 0n, true);
+  v.setUint32(8, type, true);
+  v.setUint32(12, data.length, true);
+  out.set(data, 16);
+  return out;
 }
 
 const off = {
@@ -22,7 +37,7 @@ const off = {
   setupHeader: 0x1f1,
   bootFlag: 0x1fe, header: 0x202, version: 0x206, typeOfLoader: 0x210, loadflags: 0x211,
   ramdiskImage: 0x218, ramdiskSize: 0x21c, cmdLinePtr: 0x228, initrdAddrMax: 0x22c,
-  kernelAlignment: 0x230, cmdlineSize: 0x238,
+  kernelAlignment: 0x230, cmdlineSize: 0x238, setupData: 0x250,
   e820Table: 0x2d0,
 } as const;
 const E820_MAX = 128;
@@ -46,6 +61,7 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     v.setUint32(off.ramdiskSize, input.initrd.size >>> 0, true);
     v.setUint32(off.extRamdiskSize, Math.floor(input.initrd.size / 2 ** 32), true);
   }
+  if (input.setupData !== undefined) v.setBigUint64(off.setupData, BigInt(input.setupData), true);
   if (input.e820.length > E820_MAX) throw new Error(`boot params: ${input.e820.length} e820 entries, at most ${E820_MAX}`);
   v.setUint8(off.e820Entries, input.e820.length);
   input.e820.forEach((e, i) => {

@@ -3,6 +3,7 @@
 export const layout = {
   gdt: 0x500,
   idt: 0x520,
+  setupData: 0x6000, // a setup_data list (the RNG seed)
   zeroPage: 0x7000, // boot_params
   bootStack: 0x8ff0,
   pml4: 0x9000,

@@ -3,7 +3,8 @@
 // the zero page, page tables, GDT, MP table, and the BSP in long mode at
 // startup_64 with RSI pointing at boot_params. APs wait for INIT/SIPI.
 import { Machine } from "../machine.js";
-import { buildBootParams, E820_RAM, E820Entry, initrdAddrMax } from "./boot-params.js";
+import { randomBytes } from "node:crypto";
+import { buildBootParams, buildSetupData, E820_RAM, E820Entry, initrdAddrMax, SETUP_RNG_SEED } from "./boot-params.js";
 import { isBzImage, parseBzImage } from "./bzimage.js";
 import { isElf, loadElfKernel } from "./elf.js";
 import { layout } from "./layout.js";
@@ -62,8 +63,13 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   const cmdline = Buffer.from(image.cmdline + "\0", "latin1");
   if (cmdline.length > layout.cmdlineMax) throw new Error(`kernel command line is longer than ${layout.cmdlineMax - 1} bytes`);
   mem.write(layout.cmdline, cmdline);
+  // A random seed for the kernel's CRNG (credited with random.trust_bootloader=on):
+  // without it the guest gathers entropy from timer jitter, which takes
+  // minutes when its kernel code is emulated, and getrandom() blocks until then.
+  mem.write(layout.setupData, buildSetupData(SETUP_RNG_SEED, randomBytes(32)));
   mem.write(layout.zeroPage, buildBootParams({
     setupHeader, cmdlineAddr: layout.cmdline, cmdlineSize: cmdline.length - 1, initrd, e820: e820Map(mem.size),
+    setupData: layout.setupData,
   }));
   mem.write(layout.mptable, buildMpTable(machine.vcpuCount));
   writeLongModeTables(mem);
