@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
-import { InterruptedError, interruptExitCode } from "../lib/workdir/interrupts.js";
+import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError } from "./cli/command-error.js";
 
 // Help text without colour codes when it goes to a file or a pipe (citty reads NO_COLOR when loaded).
@@ -38,8 +38,10 @@ if (wantsHelp) {
   try {
     await runCommand(main, { rawArgs });
   } catch (err) {
-    process.stderr.write(`bencher-run: ${oneLine(err)}\n`);
-    process.exitCode = exitCodeFor(err);
+    // Stopped by Ctrl-C/SIGTERM: the stages' own "stopped" errors are a consequence, not the news.
+    const signal = interruptedBy();
+    process.stderr.write(`bencher-run: ${signal ? `interrupted by ${signal}` : oneLine(err)}\n`);
+    process.exitCode = signal ? interruptExitCode(signal) : exitCodeFor(err);
   }
 }
 
@@ -51,10 +53,6 @@ function oneLine(err: unknown): string {
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommandError) return err.exitCode;
   if (isCittyUsageError(err)) return 2;
-  // A stage stopped by Ctrl-C reports its own abort; the exit status says which signal.
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof InterruptedError) return interruptExitCode(e.signal);
-  }
   return 1;
 }
 

@@ -22,6 +22,12 @@ export function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** The signal that interrupted this process, or null. */
+export function interruptedBy(): NodeJS.Signals | null {
+  const reason = controller.signal.reason;
+  return controller.signal.aborted && reason instanceof InterruptedError ? reason.signal : null;
+}
+
 /** A last-resort synchronous cleanup (also run at process exit); returns its unregister function. */
 export function registerCleanup(cleanup: () => void): () => void {
   install();

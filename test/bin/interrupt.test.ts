@@ -1,0 +1,48 @@
+// Ctrl-C in the middle of a stage subcommand: exit status 130, one line,
+// and nothing left: no output directory it made, no run directory, no process.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execa } from "execa";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildImage } from "../../lib/oci/build-image.js";
+import { cli } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-interrupt-test-"));
+const layout = join(work, "layout");
+test.before(async () => {
+  // Big enough that unpacking takes a while: many files of incompressible bytes.
+  const entries = Array.from({ length: 120 }, (_, i) => ({ type: "file" as const, path: `data/f${i}`, random: { size: 1024 * 1024, seed: i } }));
+  await buildImage({ base: "scratch", layers: [{ compression: "gzip", entries }] }, { format: "oci-dir", out: layout });
+});
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+function processesMentioning(text: string): string[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(text);
+    } catch {
+      return false;
+    }
+  });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  test(`${signal} during unpack`, async () => {
+    const out = join(work, `out-${signal}`);
+    const child = execa(cli, ["unpack", "--image", layout, "--out", out], { reject: false, env: { BENCHER_RUN_CACHE: join(work, "cache") } });
+    // Wait until the stage has started writing.
+    const t0 = Date.now();
+    while (!existsSync(join(out, "rootfs", "data")) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(existsSync(join(out, "rootfs", "data")), "the stage was under way");
+    child.kill(signal);
+    const r = await child;
+    assert.is(r.exitCode, signal === "SIGINT" ? 130 : 143, String(r.stderr));
+    assert.is(String(r.stderr), `bencher-run: interrupted by ${signal}`);
+    assert.not.ok(existsSync(out), "the output directory it created is gone");
+    assert.equal(processesMentioning(out), [], "no stage process left");
+  });
+}
+
+test.run();
