@@ -1,0 +1,85 @@
+// The 16550A as Linux's 8250 driver probes and uses it.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Serial } from "../../../../stages/boot/devices/serial.js";
+import { I8042 } from "../../../../stages/boot/devices/i8042.js";
+
+function uart() {
+  const out: number[] = [];
+  let irqs = 0;
+  const s = new Serial(0x3f8, { trigger: () => irqs++ }, (b) => out.push(...b));
+  const r = (reg: number) => { const d = new Uint8Array(1); s.pioRead(0x3f8 + reg, d); return d[0]; };
+  const w = (reg: number, v: number) => s.pioWrite(0x3f8 + reg, Uint8Array.of(v));
+  return { s, out, r, w, irqs: () => irqs };
+}
+
+test("scratch register, IER read-back and FIFO detection (the 8250 autoconfig probe)", () => {
+  const u = uart();
+  u.w(7, 0xa5);
+  assert.is(u.r(7), 0xa5);
+  u.w(1, 0x0f);
+  assert.is(u.r(1), 0x0f);
+  u.w(2, 0x01); // enable FIFO
+  assert.is(u.r(2) & 0xc0, 0xc0, "16550A FIFO bits");
+});
+
+test("loopback: modem control outputs read back as modem status inputs", () => {
+  const u = uart();
+  u.w(4, 0x10 | 0x0a); // loop, RTS, OUT2
+  assert.is(u.r(6) & 0xf0, 0x90); // CTS, DCD
+  u.w(4, 0x1f);
+  assert.is(u.r(6) & 0xf0, 0xf0);
+});
+
+test("transmit: bytes reach the output, THR-empty interrupts when enabled, divisor latch is separate", () => {
+  const u = uart();
+  u.w(3, 0x80); // DLAB
+  u.w(0, 0x01);
+  u.w(1, 0x00);
+  assert.is(u.r(0), 0x01);
+  u.w(3, 0x03);
+  u.w(0, 0x41);
+  assert.equal(u.out, [0x41], "divisor writes are not output");
+  assert.is(u.irqs(), 0);
+  u.w(1, 0x02); // enable THRI: interrupt at once (transmitter empty)
+  assert.is(u.irqs(), 1);
+  assert.is(u.r(2) & 0x0f, 0x02, "IIR says THR empty");
+  assert.is(u.r(2) & 0x01, 0x01, "and reading IIR acknowledged it");
+  u.w(0, 0x42);
+  assert.is(u.irqs(), 2);
+  assert.is(u.r(5) & 0x60, 0x60, "LSR: transmitter empty");
+});
+
+test("receive: input is readable with data-ready and raises an interrupt when enabled", () => {
+  const u = uart();
+  u.w(1, 0x01);
+  u.s.receive(Uint8Array.of(0x61, 0x62));
+  assert.is(u.irqs(), 1);
+  assert.is(u.r(5) & 1, 1);
+  assert.is(u.r(2) & 0x0f, 0x04);
+  assert.is(u.r(0), 0x61);
+  assert.is(u.r(0), 0x62);
+  assert.is(u.r(5) & 1, 0);
+});
+
+test("i8042: self test, configuration byte, and reset by command 0xfe or the output port", () => {
+  let resets = 0;
+  const k = new I8042(() => resets++);
+  const r = (port: number) => { const d = new Uint8Array(1); k.pioRead(port, d); return d[0]; };
+  const w = (port: number, v: number) => k.pioWrite(port, Uint8Array.of(v));
+  w(0x64, 0xaa);
+  assert.is(r(0x64) & 1, 1);
+  assert.is(r(0x60), 0x55);
+  w(0x64, 0x60);
+  w(0x60, 0x65);
+  w(0x64, 0x20);
+  assert.is(r(0x60), 0x65);
+  assert.is(resets, 0);
+  w(0x64, 0xfe);
+  assert.is(resets, 1);
+  w(0x64, 0xd1);
+  w(0x60, 0xfe); // bit 0 low: reset
+  assert.is(resets, 2);
+});
+
+test.run();

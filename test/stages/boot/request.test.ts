@@ -1,0 +1,35 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { parseBootRequest } from "../../../stages/boot/request.js";
+
+test("defaults and a full request", () => {
+  const r = parseBootRequest({ kernel: "/k/vmlinux", timeoutMs: 1000 });
+  assert.equal(r, { kernel: "/k/vmlinux", initramfs: undefined, cmdline: undefined, vcpus: 1, memoryMiB: 256, disk: undefined, vsockUds: undefined, guestCid: undefined, consoleLog: undefined, timeoutMs: 1000, kvmFd: undefined, pvmHost: undefined });
+  const full = parseBootRequest({
+    kernel: "/k", initramfs: "/i", cmdline: "quiet", vcpus: 4, memoryMiB: 1024, disk: { path: "/d.ext4", overlay: "/run/o" },
+    vsockUds: "/run/v.sock", guestCid: 3, consoleLog: "/run/console.log", timeoutMs: 5000, kvmFd: 3, pvmHost: false,
+  });
+  assert.is(full.vcpus, 4);
+  assert.equal(full.disk, { path: "/d.ext4", overlay: "/run/o", readOnly: undefined });
+});
+
+test("bad requests name the field", () => {
+  const bad: Array<[unknown, RegExp]> = [
+    [null, /must be an object/],
+    [{}, /kernel is missing/],
+    [{ kernel: "relative/vmlinux" }, /kernel must be an absolute path/],
+    [{ kernel: "/k", vcpus: 0 }, /vcpus must be a whole number from 1 to 64/],
+    [{ kernel: "/k", vcpus: 1.5 }, /vcpus/],
+    [{ kernel: "/k", memoryMiB: 8 }, /memoryMiB/],
+    [{ kernel: "/k", memoryMiB: 1e9 }, /memoryMiB/],
+    [{ kernel: "/k", cmdline: "a\nb" }, /cmdline must not contain/],
+    [{ kernel: "/k", disk: { path: "/d", readOnly: true, overlay: "/o" } }, /disk.overlay/],
+    [{ kernel: "/k", disk: { path: "/d", size: 1 } }, /disk.size is not a disk field/],
+    [{ kernel: "/k", guestCid: 2 }, /guestCid/],
+    [{ kernel: "/k", colour: "red" }, /colour is not a boot request field/],
+    [{ kernel: "/k", timeoutMs: -1 }, /timeoutMs/],
+  ];
+  for (const [raw, re] of bad) assert.throws(() => parseBootRequest(raw), re, JSON.stringify(raw));
+});
+
+test.run();
