@@ -1,0 +1,50 @@
+// Cuts the guest's byte stream into whole frames, one at a time, so each can
+// be verified on its own: a frame that fails verification is reported and
+// skipped without losing the good frames that came in the same chunk. A
+// length field out of bounds is checked before anything is buffered; after
+// one, the stream has no frame boundaries left and is given up.
+import { FRAME_HEADER_BYTES, FRAME_MAC_BYTES, MAX_GUEST_FRAME_LENGTH } from "../../lib/guest-protocol/messages.js";
+
+const MIN_LENGTH = FRAME_HEADER_BYTES - 4 + FRAME_MAC_BYTES;
+
+export class StreamFrameError extends Error {
+  override name = "StreamFrameError";
+}
+
+export class GuestFrameSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  /** Adds stream bytes; returns the frames they complete (length field included). Throws StreamFrameError on a bad length. */
+  push(chunk: Buffer): Buffer[] {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    const frames: Buffer[] = [];
+    while (this.pendingBytes >= 4) {
+      const length = this.head().readUInt32LE(0);
+      if (length < MIN_LENGTH || length > MAX_GUEST_FRAME_LENGTH) throw new StreamFrameError(`guest stream: frame length ${length} is out of bounds`);
+      if (this.pendingBytes < 4 + length) break;
+      frames.push(this.take(4 + length));
+    }
+    return frames;
+  }
+
+  /** Bytes of an unfinished frame: non-zero at the end of the stream means it was cut. */
+  get leftoverBytes(): number {
+    return this.pendingBytes;
+  }
+
+  private head(): Buffer {
+    if (this.pending[0]!.length < 4) this.pending = [Buffer.concat(this.pending)];
+    return this.pending[0]!;
+  }
+
+  private take(n: number): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const frame = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.pending = rest.length ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return frame;
+  }
+}
