@@ -1,0 +1,52 @@
+// bencher-run boot end to end: the coordinator opens /dev/kvm, the sandboxed
+// boot stage runs a tiny guest through the handed-over descriptor.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execa } from "execa";
+import { chmodSync, chownSync, mkdirSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, runCli } from "./helpers.js";
+import { resettingElf } from "./tiny-elf.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-boot-test-"));
+const kernel = join(work, "tiny.elf");
+const cache = join(work, "cache");
+test.before(() => {
+  chmodSync(work, 0o755);
+  writeFileSync(kernel, resettingElf(), { mode: 0o644 });
+});
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("boot --json: the guest runs and resets; the console log lands where asked", async () => {
+  const consoleLog = join(work, "console.txt");
+  const r = await runCli(["boot", "--kernel", kernel, "--timeout", "60", "--console-log", consoleLog, "--json"], { BENCHER_RUN_CACHE: cache });
+  assert.is(r.exitCode, 0, r.stderr);
+  const manifest = JSON.parse(r.stdout);
+  assert.is(manifest.stage, "boot");
+  assert.is(manifest.exitReason, "reset");
+  assert.is(manifest.consoleLog, consoleLog);
+  assert.ok(existsSync(consoleLog));
+  assert.equal(readdirSync(join(cache, "runs")), [], "no run directory left");
+});
+
+test("boot without access to /dev/kvm: one line pointing at doctor", async () => {
+  if (process.getuid!() !== 0) return;
+  const userCache = join(work, "user-cache");
+  mkdirSync(userCache);
+  chownSync(userCache, 65534, 65534);
+  const r = await execa("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cli, "boot", "--kernel", kernel], { reject: false, env: { BENCHER_RUN_CACHE: userCache } });
+  assert.is(r.exitCode, 1);
+  assert.is(String(r.stderr), "bencher-run: /dev/kvm: permission denied (add yourself to the kvm group; see bencher-run doctor)");
+});
+
+test("boot with a file that is not a kernel: the stage's one-line error", async () => {
+  const bogus = join(work, "bogus");
+  writeFileSync(bogus, "not a kernel", { mode: 0o644 });
+  const r = await runCli(["boot", "--kernel", bogus], { BENCHER_RUN_CACHE: cache });
+  assert.is(r.exitCode, 1);
+  assert.match(r.stderr, /^bencher-run: boot: kernel: /);
+  assert.is(r.stderr.split("\n").length, 1);
+});
+
+test.run();
