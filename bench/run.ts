@@ -1,0 +1,147 @@
+// npm run bench: every benchmark in bench/, one table.
+//
+//   node dist/bench/run.js [--runs N] [--quick] [--json] [--only a,b] [--boots N] [--keep]
+//
+// --runs N   runs per side for the medians (default 3; --quick: 1)
+// --quick    small inputs, one run, at most two guest boots in all: for CI, so
+//            the benchmarks cannot rot (they never fail on a number)
+// --boots N  the guest-boot budget (default: unlimited, --quick: 2); a
+//            benchmark that would exceed it prints a "skipped" row
+// --only     suites to run: stages, boot, end-to-end, steadiness, growth
+// --json     one JSON document on stdout instead of the tables
+// --keep     keep the scratch directory
+// Progress goes to stderr. Exit status is 0 whatever the numbers; 1 only for
+// bad options or a crash of the runner itself.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { killAllMeasured, peakMemorySource } from "./lib/measure.js";
+import { describeMachine, machineLine } from "./lib/machine.js";
+import { formatMainTable, formatSmallTable, summarizeRow } from "./lib/report.js";
+import type { BenchContext, Suite, SuiteResult } from "./lib/suite.js";
+import { stagesSuite } from "./suites/stages.js";
+import { bootSuite } from "./suites/boot.js";
+import { endToEndSuite } from "./suites/end-to-end.js";
+import { steadinessSuite } from "./suites/steadiness.js";
+import { growthSuite } from "./suites/growth.js";
+
+/** In this order: later suites reuse what earlier ones measured (QEMU's boot time, the cached root image). */
+const SUITES: Suite[] = [stagesSuite, bootSuite, endToEndSuite, steadinessSuite, growthSuite];
+
+const QUICK_BOOTS = 2;
+
+function wholeNumber(name: string, raw: string | undefined, min: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: "string" },
+      quick: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      only: { type: "string" },
+      boots: { type: "string" },
+      keep: { type: "boolean", default: false },
+    },
+  });
+  const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const name of only ?? []) {
+    if (!SUITES.some((s) => s.name === name)) throw new Error(`--only: no benchmark suite ${JSON.stringify(name)} (have ${SUITES.map((s) => s.name).join(", ")})`);
+  }
+  return {
+    quick: values.quick!,
+    json: values.json!,
+    keep: values.keep!,
+    runs: wholeNumber("runs", values.runs, 1) ?? (values.quick ? 1 : 3),
+    boots: wholeNumber("boots", values.boots, 0) ?? (values.quick ? QUICK_BOOTS : Infinity),
+    only,
+  };
+}
+
+async function main(): Promise<void> {
+  let opts: ReturnType<typeof options>;
+  try {
+    opts = options();
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const work = mkdtempSync(join(tmpdir(), "bencher-bench-"));
+  const stop = (signal: NodeJS.Signals) => {
+    killAllMeasured();
+    if (!opts.keep) rmSync(work, { recursive: true, force: true });
+    process.stderr.write(`bench: stopped by ${signal}\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+
+  let bootsLeft = opts.boots;
+  const ctx: BenchContext = {
+    quick: opts.quick,
+    runs: opts.runs,
+    work,
+    takeBoots(count) {
+      if (count > bootsLeft) return false;
+      bootsLeft -= count;
+      return true;
+    },
+    log: (message) => process.stderr.write(`bench: ${message}\n`),
+    shared: new Map(),
+  };
+
+  const machine = describeMachine();
+  const started = performance.now();
+  const results: Array<{ suite: string } & SuiteResult> = [];
+  try {
+    for (const suite of SUITES) {
+      if (opts.only && !opts.only.includes(suite.name)) continue;
+      ctx.log(`── ${suite.name}`);
+      try {
+        results.push({ suite: suite.name, ...(await suite.run(ctx)) });
+      } catch (err) {
+        // A suite's own bug must not lose the other suites' figures.
+        results.push({ suite: suite.name, rows: [{ benchmark: suite.name, skipped: `failed: ${(err as Error).message.split("\n")[0]}` }], tables: [], notes: [] });
+      }
+    }
+  } finally {
+    killAllMeasured();
+    if (!opts.keep) rmSync(work, { recursive: true, force: true });
+    else ctx.log(`kept ${work}`);
+  }
+  const rows = results.flatMap((r) => r.rows.map(summarizeRow));
+  const tables = results.flatMap((r) => r.tables);
+  const notes = results.flatMap((r) => r.notes);
+  const totalSeconds = (performance.now() - started) / 1000;
+  const command = `npm run bench --${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({
+      machine, command, quick: opts.quick, runs: opts.runs, peakMemory: peakMemorySource(), totalSeconds,
+      rows, tables: tables.map((t) => ({ title: t.title, data: t.data })), notes,
+    }, null, 2) + "\n");
+    return;
+  }
+  const out: string[] = [];
+  out.push(`bencher-run benchmarks (${opts.quick ? "quick, " : ""}medians of ${opts.runs} run${opts.runs === 1 ? "" : "s"} per side; ratios from the same invocation)`);
+  out.push(`machine: ${machineLine(machine)}`);
+  out.push(`command: ${command}`);
+  out.push(`peak RSS: largest over the runs, ${peakMemorySource()}`);
+  out.push("");
+  out.push(formatMainTable(rows));
+  for (const table of tables) out.push("", formatSmallTable(table));
+  if (notes.length) out.push("", ...notes.map((n) => `- ${n}`));
+  out.push("", `took ${(totalSeconds / 60).toFixed(1)} min`);
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+main().catch((err) => {
+  killAllMeasured();
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+// The whole pipeline on the busybox echo image, cold (an image whose root
+// image is not cached yet: a fresh label per run changes its digest) and with
+// its root image cached. The peer is what a user would chain by hand: umoci
+// unpack + mkfs.ext4 -d + QEMU microvm booting to guest-init (QEMU's time is
+// the one the boot suite measured in this same invocation).
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { buildImage } from "../../lib/oci/build-image.js";
+import { ECHO_TEXT, IMAGE_TAG, echoImage } from "../lib/images.js";
+import { PIPELINE_UNAVAILABLE, pipelineAvailable, runPipelineMeasured } from "../lib/pipeline.js";
+import { median } from "../lib/stats.js";
+import { emptyResult, failedRow, type BenchContext, type Sample, type Suite, type SuiteResult } from "../lib/suite.js";
+import { QEMU_BOOT_KEY } from "./boot.js";
+import { mkfsOnce, umociOnce } from "./stages.js";
+
+/** The image (already run once, so its root image is cached) later suites can reuse. */
+export const CACHED_ECHO_KEY = "cached-echo-image";
+
+/** Runs the pipeline and checks the guest said what the image's command says. */
+export async function echoPipeline(image: string): Promise<Sample> {
+  const r = await runPipelineMeasured({ image });
+  if (r.exitCode !== 0 || !r.stdout.includes(ECHO_TEXT)) {
+    throw new Error(`pipeline on the echo image: exit code ${r.exitCode}, stdout ${JSON.stringify(r.stdout.slice(0, 80))}`);
+  }
+  return { seconds: r.seconds, peakKiB: r.peakKiB };
+}
+
+export const endToEndSuite: Suite = {
+  name: "end-to-end",
+  async run(ctx: BenchContext): Promise<SuiteResult> {
+    const result = emptyResult();
+    const cold = "end to end, busybox echo, cold";
+    const cached = "end to end, busybox echo, root image cached";
+    if (!(await pipelineAvailable())) {
+      result.rows.push({ benchmark: cold, skipped: PIPELINE_UNAVAILABLE }, { benchmark: cached, skipped: PIPELINE_UNAVAILABLE });
+      return result;
+    }
+    if (!ctx.takeBoots(2 * ctx.runs)) {
+      const why = `skipped: needs ${2 * ctx.runs} boots, over the boot budget`;
+      result.rows.push({ benchmark: cold, skipped: why }, { benchmark: cached, skipped: why });
+      return result;
+    }
+    const dir = join(ctx.work, "end-to-end");
+    mkdirSync(dir, { recursive: true });
+    const qemu = ctx.shared.get(QEMU_BOOT_KEY) as number[] | undefined;
+    const qemuSeconds = qemu?.length ? median(qemu) : undefined;
+    const images: string[] = [];
+    try {
+      const ours: Sample[] = [];
+      const peer: Sample[] = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        ctx.log(`${cold}: run ${run + 1}/${ctx.runs}`);
+        const image = join(dir, `echo-${run}`);
+        await buildImage(echoImage(`${process.pid}-${Date.now()}-${run}`), { format: "oci-dir", out: image, tag: IMAGE_TAG });
+        images.push(image);
+        ours.push(await echoPipeline(image));
+        if (qemuSeconds !== undefined) {
+          const rootfs = join(dir, `umoci-${run}`);
+          const unpacked = await umociOnce(image, rootfs);
+          const made = await mkfsOnce(join(rootfs, "rootfs"), join(dir, "plain.ext4"), 64 << 20);
+          rmSync(rootfs, { recursive: true, force: true });
+          const peaks = [unpacked.peakKiB, made.peakKiB].filter((p): p is number => p !== undefined);
+          peer.push({ seconds: unpacked.seconds + made.seconds + qemuSeconds, ...(peaks.length ? { peakKiB: Math.max(...peaks) } : {}) });
+        }
+      }
+      result.rows.push({
+        benchmark: cold,
+        ours: { label: "bencher-run pipeline", samples: ours },
+        ...(peer.length ? { peer: { label: "umoci + mkfs.ext4 -d + QEMU", samples: peer } } : {}),
+      });
+    } catch (err) {
+      result.rows.push(failedRow(cold, err), { benchmark: cached, skipped: "skipped: the cold run failed" });
+      return result;
+    }
+    try {
+      // The first cold image has been run once: its root image is in the cache now.
+      const image = images[0];
+      ctx.shared.set(CACHED_ECHO_KEY, image);
+      const ours: Sample[] = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        ctx.log(`${cached}: run ${run + 1}/${ctx.runs}`);
+        ours.push(await echoPipeline(image));
+      }
+      result.rows.push({
+        benchmark: cached,
+        ours: { label: "bencher-run pipeline", samples: ours },
+        ...(qemu?.length ? { peer: { label: "QEMU (boot to guest-init)", samples: qemu.map((seconds) => ({ seconds })) } } : {}),
+      });
+    } catch (err) {
+      result.rows.push(failedRow(cached, err));
+    }
+    if (qemuSeconds === undefined) result.notes.push("end to end: no peer column: the boot suite measured no QEMU boot in this invocation");
+    return result;
+  },
+};
