@@ -6,12 +6,12 @@
 //   node dist/bench/mkrootfs.js              a small tree (~1,000 files, ~60 MB), for CI
 //   node dist/bench/mkrootfs.js --big        ~20,000 files, ~1.5 GB
 //   node dist/bench/mkrootfs.js --tree DIR   a real tree (hard-linked into place, e.g. --tree /usr)
-//   options: --runs N (default 3; the best run counts), --keep (keep the work directory)
+//   options: --runs N (default 5; the best run counts), --keep (keep the work directory)
 //
 // Generated trees are cached under cacheRoot()/bench so repeated runs skip writing them.
 import { execFileSync } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { existsSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,7 +29,8 @@ interface TreeSize {
 }
 const SMALL: TreeSize = { name: "small", files: 1000, maxFile: 2 << 20 };
 const BIG: TreeSize = { name: "big", files: 20_000, maxFile: 4 << 20 };
-const TREE_VERSION = 1; // bump when the generated content changes
+const TREE_VERSION = 2; // bump when the generated content changes
+const MTIME = 1_700_000_000;
 
 /** A small deterministic PRNG (mulberry32), so every run builds the same tree. */
 function prng(seed: number): () => number {
@@ -64,6 +65,8 @@ function generateTree(dir: string, size: TreeSize): void {
     const iv = Buffer.alloc(16);
     iv.writeUInt32BE(i, 12);
     writeFileSync(join(rootfs, path), createCipheriv("aes-256-ctr", key, iv).update(Buffer.alloc(bytes)));
+    // Whole seconds, as unpack sets them from layer tar headers.
+    utimesSync(join(rootfs, path), MTIME, MTIME);
     if (i % 50 === 0) symlinkSync(`file-${i}`, join(rootfs, `${path}.link`));
     if (i % 100 === 1) linkSync(join(rootfs, path), join(rootfs, `${path}.hard`));
     if (i % 200 === 0) metadata.push(JSON.stringify({ path: `/${path}`, uid: 1000 + (i % 7), gid: 1000, mode: 0o4755 }));
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
       big: { type: "boolean", default: false },
       large: { type: "boolean", default: false },
       tree: { type: "string" },
-      runs: { type: "string", default: "3" },
+      runs: { type: "string", default: "5" },
       keep: { type: "boolean", default: false },
     },
   });
