@@ -12,7 +12,7 @@
 //   <command>                         PID 1 of its own PID namespace
 // The process group is the sandbox: signals go to the group (the unshare in
 // front ignores SIGTERM, the stage gets it), SIGKILL ends everything.
-import { execa, type ResultPromise } from "execa";
+import { execa, type Options } from "execa";
 import { chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -104,8 +104,9 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
   const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", BENCHER_RUN_CACHE: cacheRoot(), ...spec.env };
   if (spec.kvmFd !== undefined) env[KVM_FD_ENV] = String(KVM_CHILD_FD);
 
-  const subprocess: ResultPromise = execa(program, args, {
-    stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])],
+  const subprocess = execa(program, args, {
+    // execa's types allow only small literal fds in extra slots; any open descriptor works at run time.
+    stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])] as unknown as Options["stdio"],
     env,
     extendEnv: false,
     detached: true, // its own process group: the sandbox can be signalled as a whole
@@ -113,7 +114,7 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
     reject: false,
     cleanup: false,
     stripFinalNewline: false,
-  } as never) as ResultPromise;
+  });
   const pid = subprocess.pid;
   if (pid === undefined) throw new Error(`${spec.stage}: could not start the sandbox (setpriv/unshare missing?)`);
   live.add(pid);
