@@ -131,6 +131,8 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
     get exitCode() { return subprocess.exitCode; },
     get signalCode() { return subprocess.signalCode; },
     kill(signal: NodeJS.Signals | number = "SIGTERM") {
+      // Once reaped, the pid (and group id) may belong to someone else: never signal it then.
+      if (subprocess.exitCode !== null || subprocess.signalCode !== null) return false;
       return killGroup(pid, signal);
     },
     once(event: "exit", listener: (code: number | null, signal: NodeJS.Signals | null) => void) {
