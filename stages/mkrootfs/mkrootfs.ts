@@ -33,6 +33,9 @@ const silent: MkrootfsContext = { progress() {}, log() {}, signal: new AbortCont
 export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContext> = {}): Promise<MkrootfsResult> {
   const { progress, log, signal } = { ...silent, ...ctx };
   const input = openUnpackedImage(req.input);
+  if (req.out !== undefined && !statSync(dirname(resolve(req.out)), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`out: ${dirname(resolve(req.out))} is not an existing directory`);
+  }
   const key = cacheKey({ digest: input.digest, fs: req.fs, diskMiB: req.diskMiB });
 
   if (req.cache) {

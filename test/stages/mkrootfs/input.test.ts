@@ -105,6 +105,11 @@ test("unpacked directory: missing pieces named", async () => {
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /digest must be an OCI digest/);
 });
 
+test("out in a directory that does not exist is refused before any work", async () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
+  assert.match(await failure({ input, fs: "ext4", cache: false, out: join(work, "no/such/dir/x.ext4") }), /out: .*no\/such\/dir is not an existing directory/);
+});
+
 test("metadata that contradicts the tree is refused", async () => {
   const entries = [{ path: "/etc/passwd", type: "file" as const, content: "x" }, { path: "/lnk", type: "symlink" as const, target: "/etc" }];
   const cases: [object, RegExp][] = [
