@@ -17,7 +17,7 @@ import { encodeAck, encodeJob, newRunKey } from "../../lib/guest-protocol/job.js
 import { GuestDuplicateFrameError, GuestProtocolError, type GuestMessage } from "../../lib/guest-protocol/messages.js";
 import { SerialConsoleScanner, type SerialScan } from "../../lib/guest-protocol/serial-scanner.js";
 import { ConsoleTail } from "./console-tail.js";
-import { GuestFrameSplitter, StreamFrameError } from "./frame-splitter.js";
+import { GuestFrameSplitter } from "./frame-splitter.js";
 import { OutputFileStore, type CollectedFile } from "./output-files.js";
 import type { CollectRequest } from "./request.js";
 import { RunAssembler, type OutputStream, type RunPhase } from "./run-assembler.js";
@@ -206,22 +206,19 @@ class CollectRun {
   private fromStream(chunk: Buffer): void {
     if (!this.streamUsable || this.finished) return;
     this.lastHeardMs = this.now();
-    let frames: Buffer[];
-    try {
-      frames = this.splitter.push(chunk);
-    } catch (err) {
-      if (!(err instanceof StreamFrameError)) throw err;
-      this.reject(err.message);
-      this.streamUsable = false; // no frame boundaries left: the console may still bring the rest
-      this.socket?.destroy();
-      return;
-    }
+    const { frames, broken } = this.splitter.push(chunk);
     for (const frame of frames) {
       const message = this.verify(frame);
       if (!message) continue;
       this.streamFrames++;
       this.accept(message, "stream");
       if (this.finished) return;
+    }
+    if (broken) {
+      this.reject(broken);
+      this.streamUsable = false; // no frame boundaries left: the console may still bring the rest
+      this.socket?.destroy();
+      this.streamClosed();
     }
   }
 
