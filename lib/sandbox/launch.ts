@@ -23,6 +23,7 @@ import { KVM_FD_ENV } from "./kvm-fd.js";
 import { planMounts } from "./mount-plan.js";
 import { renderMountScript } from "./mount-script.js";
 import { unprivilegedStageIds } from "./stage-identity.js";
+import { registerCleanup } from "../workdir/interrupts.js";
 
 export interface SandboxSpec {
   /** Used in errors. */
@@ -55,12 +56,6 @@ export interface SandboxedStage extends StageChild {
 
 const KVM_CHILD_FD = 3;
 const STAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-// Sandboxes still running, killed if the coordinator exits without waiting for them.
-const live = new Set<number>();
-process.on("exit", () => {
-  for (const pid of live) killGroup(pid, "SIGKILL");
-});
 
 /** An empty directory the stage's new root is mounted on (inside the stage's mount namespace only). */
 export function sandboxMountpoint(): string {
@@ -117,11 +112,12 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
   });
   const pid = subprocess.pid;
   if (pid === undefined) throw new Error(`${spec.stage}: could not start the sandbox (setpriv/unshare missing?)`);
-  live.add(pid);
+  // If the coordinator exits (or is forced out by a second Ctrl-C) without waiting, the sandbox goes too.
+  const unregister = registerCleanup(() => killGroup(pid, "SIGKILL"));
   const exited = subprocess.then(
     () => undefined,
     () => undefined,
-  ).finally(() => live.delete(pid));
+  ).finally(unregister);
 
   return {
     pid,

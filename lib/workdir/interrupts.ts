@@ -35,8 +35,9 @@ export function registerCleanup(cleanup: () => void): () => void {
   return () => cleanups.delete(cleanup);
 }
 
+/** Runs the cleanups, newest first (a stage started in a run directory is killed before the directory goes). */
 export function runCleanupsNow(): void {
-  for (const cleanup of [...cleanups]) {
+  for (const cleanup of [...cleanups].reverse()) {
     cleanups.delete(cleanup);
     try {
       cleanup();

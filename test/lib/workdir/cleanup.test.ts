@@ -67,6 +67,24 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+test("a second Ctrl-C forces the cleanup at once, even with a stage ignoring the first", async () => {
+  const { child, ready } = start("stubborn");
+  const { runDir, sandboxPid } = await ready;
+  const t0 = Date.now();
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(groupAlive(sandboxPid), "positive control: the stubborn stage outlives the first Ctrl-C");
+  child.kill("SIGINT");
+  const result = await child;
+  assert.ok(Date.now() - t0 < 2500, "did not wait for the stage's grace period");
+  assert.is(result.exitCode, 130);
+  assert.not.ok(existsSync(runDir));
+  // SIGKILLed as the coordinator left; its orphans are then reaped by init, not by us.
+  for (let i = 0; i < 100 && groupAlive(sandboxPid); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.not.ok(groupAlive(sandboxPid), "sandbox killed");
+  assert.equal(traces(runDir), []);
+});
+
 test("a stage crash removes the run directory too, with a one-line error", async () => {
   const { child, ready } = start("crash");
   const { runDir } = await ready;
