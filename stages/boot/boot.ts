@@ -62,7 +62,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
   let machine: Machine | undefined;
   try {
     machine = new Machine({
-      memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost,
+      memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost, pvmHostCpuid: pvmHost,
       console: (b) => console.write(b), log: (m) => ctx.log("info", m),
     });
     const m = machine;

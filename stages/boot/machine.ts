@@ -38,6 +38,9 @@ export interface MachineOptions {
   kvmFd?: number;
   /** Perform instruction assists on emulation failures (nested PVM hosts). */
   assists: boolean;
+  /** Shape CPUID for a nested PVM host (see vcpu-setup.ts: no TSC-deadline timer). */
+  pvmHostCpuid?: boolean;
+
   /** Receives everything the guest writes to the serial console. */
   console: (bytes: Uint8Array) => void;
   log?: (message: string) => void;
@@ -110,7 +113,7 @@ export class Machine {
         const vcpu = new Vcpu(this.vm.createVcpu(i), i, runSize);
         const control = new SharedArrayBuffer(CONTROL_BYTES);
         this.vcpus.push({ vcpu, control: new Int32Array(control), thread: new BigInt64Array(control) });
-        const { refusedMsrs } = setupVcpu(vcpu, supported, vcpus);
+        const { refusedMsrs } = setupVcpu(vcpu, supported, vcpus, { hideTscDeadline: options.pvmHostCpuid });
         if (refusedMsrs.length && i === 0) options.log?.(`KVM refused MSRs ${refusedMsrs.map((m) => "0x" + m.toString(16)).join(", ")}`);
       }
       this.serial = new Serial(SERIAL_PORT, this.interruptLine(irqs.serial), options.console);

@@ -5,16 +5,29 @@ import { CpuidEntry, fpuOffsets } from "./kvm/structs.js";
 import { Vcpu } from "./kvm/vcpu.js";
 
 const CPUID_HYPERVISOR = 1 << 31;
+const CPUID_TSC_DEADLINE = 1 << 24;
 const CPUID_HTT = 1 << 28;
 
-export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number): CpuidEntry[] {
+export interface CpuidOptions {
+  /**
+   * Hide the TSC-deadline timer (nested PVM hosts). With it, Linux emulates
+   * its periodic tick in one-shot mode and catches up every missed tick in a
+   * loop; when one tick's handler takes longer than a tick period (emulated
+   * CPL0 code, ~2M instructions/s) the guest does nothing else and the boot
+   * stalls. The local APIC's own periodic mode drops missed ticks instead.
+   * Measured 2026-11-27: stalled for minutes with it, boots without it.
+   */
+  hideTscDeadline?: boolean;
+}
+
+export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number, opts: CpuidOptions = {}): CpuidEntry[] {
   const shift = Math.max(0, Math.ceil(Math.log2(count)));
   return supported.map((e) => {
     const out = { ...e };
     if (e.function === 1) {
       out.ebx = ((e.ebx & 0x0000ffff) | ((count & 0xff) << 16) | ((index & 0xff) << 24)) >>> 0;
       out.ecx = (e.ecx | CPUID_HYPERVISOR) >>> 0;
-      if (process.env.BENCHER_NO_TSC_DEADLINE) out.ecx = (out.ecx & ~(1 << 24)) >>> 0;
+      if (opts.hideTscDeadline) out.ecx = (out.ecx & ~CPUID_TSC_DEADLINE) >>> 0;
       out.edx = count > 1 ? (e.edx | CPUID_HTT) >>> 0 : e.edx;
     } else if (e.function === 0xb || e.function === 0x1f) {
       // Extended topology: one thread per core, `count` cores in one package.
@@ -42,8 +55,8 @@ export const BOOT_MSRS: ReadonlyArray<[number, bigint]> = [
   [0x2ff, (1n << 11n) | 6n], // MTRRdefType: MTRRs on, write-back
 ];
 
-export function setupVcpu(vcpu: Vcpu, supported: readonly CpuidEntry[], count: number): { refusedMsrs: number[] } {
-  vcpu.setCpuid(cpuidForVcpu(supported, vcpu.index, count));
+export function setupVcpu(vcpu: Vcpu, supported: readonly CpuidEntry[], count: number, opts: CpuidOptions = {}): { refusedMsrs: number[] } {
+  vcpu.setCpuid(cpuidForVcpu(supported, vcpu.index, count, opts));
   const refusedMsrs = vcpu.setMsrs(BOOT_MSRS);
 
   const fpu = vcpu.getFpu();

@@ -9,6 +9,7 @@ export const I8042_COMMAND = 0x64;
 const STATUS_OBF = 0x01;
 const STATUS_SYS = 0x04;
 const STATUS_CMD = 0x08;
+const STATUS_UNLOCKED = 0x10; // keyboard not inhibited (else Linux warns "Keylock active")
 
 export class I8042 implements PioDevice {
   readonly name = "i8042";
@@ -22,7 +23,7 @@ export class I8042 implements PioDevice {
   pioRead(port: number, data: Uint8Array): void {
     data.fill(0);
     if (port === I8042_COMMAND) {
-      data[0] = STATUS_SYS | (this.lastWasCommand ? STATUS_CMD : 0) | (this.output.length > 0 ? STATUS_OBF : 0);
+      data[0] = STATUS_SYS | STATUS_UNLOCKED | (this.lastWasCommand ? STATUS_CMD : 0) | (this.output.length > 0 ? STATUS_OBF : 0);
     } else {
       data[0] = this.output.shift() ?? 0;
     }
