@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { CommandError } from "./command-error.js";
+import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
 /** An existing input; its real path. */
 export function inputPath(flag: string, value: string, kind?: "file" | "dir"): string {
@@ -17,17 +18,20 @@ export function inputPath(flag: string, value: string, kind?: "file" | "dir"): s
 
 /**
  * An output directory: created if missing (its real path returned), refused if
- * it holds anything. `created` says whether to remove it if the command fails.
+ * it holds anything; given to the stage that fills it. `created` says whether
+ * to remove it if the command fails.
  */
 export function outputDir(flag: string, value: string): { path: string; created: boolean } {
   const abs = resolve(value);
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory()) throw new CommandError(`--${flag} ${value}: exists and is not a directory`);
     if (readdirSync(abs).length > 0) throw new CommandError(`--${flag} ${value}: directory is not empty`);
+    giveToStage(abs);
     return { path: realpathSync(abs), created: false };
   }
   if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
   mkdirSync(abs, { mode: 0o755 });
+  giveToStage(abs);
   return { path: realpathSync(abs), created: true };
 }
 

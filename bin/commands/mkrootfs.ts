@@ -13,6 +13,7 @@ import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
+import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
 export default defineCommand({
   meta: { name: "mkrootfs", description: "Build a root file system image from an unpacked image directory (content-addressed cache)" },
@@ -32,6 +33,7 @@ export default defineCommand({
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
     const cacheDir = rootfsCacheDir();
     mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+    giveToStage(cacheDir); // bencher-run's own cache: the stage adds images to it
 
     const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {
       // The stage writes into the run's work directory; the file is moved to --out afterwards.

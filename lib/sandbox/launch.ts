@@ -13,7 +13,7 @@
 // The process group is the sandbox: signals go to the group (the unshare in
 // front ignores SIGTERM, the stage gets it), SIGKILL ends everything.
 import { execa, type Options } from "execa";
-import { chownSync, mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { cacheRoot } from "../paths.js";
@@ -32,7 +32,7 @@ export interface SandboxSpec {
   command: string[];
   /** Host paths the stage may read, bound at the same path. */
   readOnly?: string[];
-  /** Host paths the stage may write, bound at the same path (under a root runner, chowned to the stage's uid). */
+  /** Host paths the stage may write, bound at the same path (under a root runner they must belong to the stage uid: giveToStage()). */
   writable?: string[];
   /** Whether mkfs.ext4/mke2fs (and libext2fs) stay usable: only the mkrootfs stage. */
   allowMkfs?: boolean;
@@ -90,9 +90,11 @@ export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint())
 export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
   if (spec.command.length === 0) throw new Error(`${spec.stage}: empty sandbox command`);
   if (process.getuid?.() === 0) {
-    // The stage is an unprivileged uid on the host: give it its outputs.
-    const { uid, gid } = unprivilegedStageIds();
-    for (const path of spec.writable ?? []) chownSync(path, uid, gid);
+    // The stage is an unprivileged uid on the host: it can write only what was given to it.
+    const { uid } = unprivilegedStageIds();
+    for (const path of spec.writable ?? []) {
+      if (statSync(path).uid !== uid) throw new Error(`${spec.stage}: writable path ${path} is not owned by the stage uid ${uid} (giveToStage() the directories made for it)`);
+    }
   }
   const [program, ...args] = sandboxArgv(spec);
   // The host environment stays out; the cache root is passed so the stage's cacheRoot() is the coordinator's.

@@ -2,6 +2,7 @@
 // an unprivileged uid before it creates its user namespace, so root inside
 // the sandbox is never root outside it. Run as an ordinary user, the stage is
 // that user (a user namespace cannot map anyone else without privilege).
+import { chownSync } from "node:fs";
 
 /** The host uid/gid stages run as when the runner is root ("nobody" unless overridden). */
 export function unprivilegedStageIds(): { uid: number; gid: number } {
@@ -15,6 +16,17 @@ export function unprivilegedStageIds(): { uid: number; gid: number } {
 export function stageHostIds(): { uid: number; gid: number } {
   if (process.getuid?.() === 0) return unprivilegedStageIds();
   return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/**
+ * Hands a directory the caller made for a stage's output to the stage's host
+ * uid (under a root runner; otherwise the caller already is that uid). Never
+ * use it on a directory the user named that may hold anything else.
+ */
+export function giveToStage(path: string): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = unprivilegedStageIds();
+  chownSync(path, uid, gid);
 }
 
 function parseId(text: string | undefined, fallback: number): number {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { defaultWorkRoot } from "./work-root.js";
 import { removeTree } from "./remove-tree.js";
 import { registerCleanup } from "./interrupts.js";
+import { giveToStage } from "../sandbox/stage-identity.js";
 
 export interface WorkdirOptions {
   /** Parent of run directories; default defaultWorkRoot(). */
@@ -39,6 +40,7 @@ export class RunWorkdir {
     if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`invalid work directory name ${JSON.stringify(name)}`);
     const dir = join(this.path, name);
     mkdirSync(dir, { mode: 0o755 });
+    giveToStage(dir);
     return dir;
   }
 

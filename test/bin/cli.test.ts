@@ -42,9 +42,9 @@ test("a missing required flag is a one-line usage error", async () => {
 });
 
 test("commands whose stage is not built yet fail with one line", async () => {
-  const r = await runCli(["collect"]);
+  const r = await runCli(["pipeline", "--image", "x"]);
   assert.is(r.exitCode, 1);
-  assert.is(r.stderr, "bencher-run: collect: not built yet");
+  assert.is(r.stderr, "bencher-run: pipeline: not built yet");
   assert.is(r.stdout, "");
 });
 

@@ -1,13 +1,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync, statSync } from "node:fs";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderMountScript } from "../../../lib/sandbox/mount-script.js";
 import { planMounts } from "../../../lib/sandbox/mount-plan.js";
 import { hostMountFlags, readMountTable } from "../../../lib/sandbox/host-mount-flags.js";
-import { probeAs } from "./helpers.js";
+import { probeAs, probeCommand } from "./helpers.js";
+import { runSandboxed } from "../../../lib/sandbox/run-sandboxed.js";
 
 const work = mkdtempSync(join(tmpdir(), "mount-script-test-"));
 const nasty = join(work, "it's $(touch PWNED) `x` \"q\" dir");
@@ -40,6 +41,19 @@ test("a read-only input's own submounts are read-only inside the stage too", asy
   } finally {
     await execa("umount", [sub]);
   }
+});
+
+test("under a root runner, a writable path not given to the stage is refused (never chowned behind the caller's back)", async () => {
+  if (process.getuid!() !== 0) return;
+  const mine = join(work, "roots-own");
+  mkdirSync(mine);
+  try {
+    await runSandboxed({ stage: "probe", command: probeCommand, writable: [mine] }, { act: "identity" });
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /writable path .*roots-own is not owned by the stage uid 65534/);
+  }
+  assert.is(statSync(mine).uid, 0);
 });
 
 test("a missing mount path is a one-line error naming it", () => {
