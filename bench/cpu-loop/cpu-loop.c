@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define DEFAULT_ITERATIONS 30000000ULL
+#define DEFAULT_ITERATIONS 60000000ULL
 
 static uint64_t now_ns(void) {
   struct timespec ts;

@@ -20,11 +20,14 @@ const KEEP = 64 * 1024;
 class Watch implements MarkerWatch {
   seenAt: number | undefined;
   text = "";
-  constructor(private readonly marker: string, private readonly onStop: () => void) {}
+  constructor(private readonly marker: string, private readonly onStop: () => void, private readonly onSeen?: () => void) {}
   add(chunk: string): void {
     const before = Math.max(0, this.text.length - this.marker.length);
     this.text += chunk;
-    if (this.seenAt === undefined && this.text.indexOf(this.marker, before) >= 0) this.seenAt = performance.now();
+    if (this.seenAt === undefined && this.text.indexOf(this.marker, before) >= 0) {
+      this.seenAt = performance.now();
+      this.onSeen?.();
+    }
     if (this.text.length > 2 * KEEP) this.text = this.text.slice(-KEEP);
   }
   stop(): void {
@@ -32,15 +35,15 @@ class Watch implements MarkerWatch {
   }
 }
 
-export function watchStream(stream: Readable, marker: string): MarkerWatch {
+export function watchStream(stream: Readable, marker: string, onSeen?: () => void): MarkerWatch {
   const onData = (d: Buffer) => watch.add(d.toString("latin1"));
-  const watch = new Watch(marker, () => stream.off("data", onData));
+  const watch = new Watch(marker, () => stream.off("data", onData), onSeen);
   stream.on("data", onData);
   return watch;
 }
 
 /** Polls `path` every `intervalMs` for new bytes (the file may not exist yet). */
-export function watchFile(path: string, marker: string, intervalMs = 10): MarkerWatch {
+export function watchFile(path: string, marker: string, intervalMs = 10, onSeen?: () => void): MarkerWatch {
   let offset = 0;
   const buffer = Buffer.alloc(64 * 1024);
   const poll = () => {
@@ -60,6 +63,6 @@ export function watchFile(path: string, marker: string, intervalMs = 10): Marker
   const watch = new Watch(marker, () => {
     clearInterval(timer);
     poll();
-  });
+  }, onSeen);
   return watch;
 }

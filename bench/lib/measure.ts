@@ -8,6 +8,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { commandPid } from "./proc-memory.js";
 
 export const GNU_TIME = "/usr/bin/time";
 
@@ -26,15 +27,19 @@ export interface MeasuredProcess {
   startedAt: number;
   /** Settles when the process has exited. */
   done: Promise<Measurement>;
-  /** Kills the whole process group (time, the command and its children). */
+  /** Signals the command itself (not GNU time, which then still reports its peak memory). */
   kill(signal?: NodeJS.Signals): void;
+  /** Kills the whole process group (time, the command and its children): cleanup only, no report. */
+  killGroup(signal?: NodeJS.Signals): void;
+  /** SIGTERM to the command (so it can clean up), then SIGKILL to the group if it is still there after `graceMs`. */
+  stop(graceMs?: number): void;
 }
 
 const live = new Set<MeasuredProcess>();
 
 /** Kills every measured process still running (on Ctrl-C or an error, so no VM is left behind). */
 export function killAllMeasured(): void {
-  for (const p of live) p.kill("SIGKILL");
+  for (const p of live) p.killGroup("SIGKILL");
 }
 
 export function peakMemorySource(): string {
@@ -84,6 +89,18 @@ export function spawnMeasured(file: string, args: readonly string[], options: Sp
     kill(signal = "SIGTERM") {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
       try {
+        process.kill(useTime ? commandPid(child.pid) : child.pid, signal);
+      } catch {
+        // already gone
+      }
+    },
+    stop(graceMs = 10_000) {
+      measured.kill("SIGTERM");
+      setTimeout(() => measured.killGroup("SIGKILL"), graceMs).unref();
+    },
+    killGroup(signal = "SIGKILL") {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
         process.kill(-child.pid, signal);
       } catch {
         // already gone
@@ -111,7 +128,7 @@ export async function measureCommand(file: string, args: readonly string[], opti
   let stderr = "";
   p.child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   p.child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const timer = options.timeoutMs ? setTimeout(() => p.kill("SIGKILL"), options.timeoutMs) : undefined;
+  const timer = options.timeoutMs ? setTimeout(() => p.stop(), options.timeoutMs) : undefined;
   const m = await p.done.finally(() => clearTimeout(timer));
   // Let the pipes drain.
   await new Promise((r) => setImmediate(r));

@@ -42,7 +42,7 @@ export async function runPipelineMeasured(options: PipelineOptions, timeoutMs = 
   let err = "";
   p.child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   p.child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+  const timer = setTimeout(() => p.stop(), timeoutMs);
   const m = await p.done.finally(() => clearTimeout(timer));
   await new Promise((r) => setImmediate(r));
   let outcome: PipelineOutcome;

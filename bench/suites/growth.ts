@@ -56,7 +56,7 @@ async function sizeCurve(ctx: BenchContext): Promise<SmallTable> {
     }
   }
   const rows = points.map((p) => {
-    if (p.error) return [formatBytes(p.bytes), `failed: ${p.error}`, "", "", "", "", ""];
+    if (p.error) return [formatBytes(p.bytes), "–", "–", "–", "–", "–", "failed (see below)"];
     const u = medianSeconds(p.unpack)!;
     const m = medianSeconds(p.mkrootfs)!;
     return [
@@ -118,7 +118,7 @@ async function concurrencyCurve(ctx: BenchContext): Promise<SmallTable> {
   const single = points.find((p) => p.pipelines === 1)?.medianSeconds;
   const rows = points.map((p) =>
     p.skipped
-      ? [String(p.pipelines), p.skipped, "", "", "", ""]
+      ? [String(p.pipelines), "–", "–", "–", "–", "–"]
       : [String(p.pipelines), formatSeconds(p.wallSeconds), formatSeconds(p.medianSeconds), formatRatio(single ? p.medianSeconds! / single : undefined), formatMiB(p.hostMemoryKiB), formatMiB(p.largestPeakKiB)],
   );
   return {
@@ -133,8 +133,14 @@ export const growthSuite: Suite = {
   name: "growth",
   async run(ctx: BenchContext): Promise<SuiteResult> {
     const result = emptyResult();
-    result.tables.push(await sizeCurve(ctx));
-    result.tables.push(await concurrencyCurve(ctx));
+    const sizes = await sizeCurve(ctx);
+    const levels = await concurrencyCurve(ctx);
+    result.tables.push(sizes, levels);
+    for (const p of sizes.data as SizePoint[]) if (p.error) result.notes.push(`growth, ${formatBytes(p.bytes)} image: failed: ${p.error}`);
+    // One reason for all the levels skipped for the same reason.
+    const reasons = new Map<string, number[]>();
+    for (const p of levels.data as LevelPoint[]) if (p.skipped) reasons.set(p.skipped, [...(reasons.get(p.skipped) ?? []), p.pipelines]);
+    for (const [why, ns] of reasons) result.notes.push(`growth, ${ns.join(", ")} pipelines at once: ${why}`);
     return result;
   },
 };
