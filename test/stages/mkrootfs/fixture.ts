@@ -1,7 +1,7 @@
 // Test helper: writes an unpacked image directory (rootfs/, metadata.jsonl,
 // config.json) as unpack would, from a short description.
 import { execFileSync } from "node:child_process";
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
@@ -26,8 +26,17 @@ export interface FixtureImage {
   digest?: string;
 }
 
+const created: string[] = [];
+// Tests leave nothing behind: every temp dir goes when the test process ends.
+process.on("exit", () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new temp directory, removed when the process exits. */
 export function tempDir(prefix = "mkrootfs-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 /** Writes the image under a new directory (or `dir`) and returns that directory. */
