@@ -71,6 +71,7 @@ export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint())
     readOnly: spec.readOnly ?? [],
     writable: spec.writable ?? [],
     masked: spec.allowMkfs ? [] : mkfsToolPaths(),
+    network: spec.network,
   });
   const script = renderMountScript(plan, mountpoint);
   const ids = asRoot ? unprivilegedStageIds() : null;

@@ -47,6 +47,8 @@ export interface MountRequest {
   readOnly: string[];
   writable: string[];
   masked: string[];
+  /** The stage shares the host network: bring name resolution along. */
+  network?: boolean;
 }
 
 export function planMounts(request: MountRequest): MountPlan {
@@ -85,12 +87,25 @@ export function planMounts(request: MountRequest): MountPlan {
   const nodePrefix = dirname(dirname(realPath(process.execPath)));
   if (!isUnder(realPath(process.execPath), "/usr")) add(nodePrefix, false);
 
+  // /etc/resolv.conf is often a link into /run (systemd-resolved), which the stage does not get.
+  if (request.network) {
+    const resolvConf = resolvConfTarget();
+    if (resolvConf && !isUnder(resolvConf, "/etc") && !isUnder(resolvConf, "/usr")) add(resolvConf, false);
+  }
   for (const path of request.readOnly) add(path, false);
   for (const path of request.writable) add(path, true);
 
   // Parents before children, so a nested bind lands inside its parent's bind.
   const ordered = [...binds.values()].sort((a, b) => depth(a.path) - depth(b.path) || a.path.localeCompare(b.path));
   return { links, binds: ordered, masked: request.masked.map(realPath), devices: STAGE_DEVICES };
+}
+
+function resolvConfTarget(): string | null {
+  try {
+    return realpathSync("/etc/resolv.conf");
+  } catch {
+    return null;
+  }
 }
 
 /** Absolute, symlink-free path; a missing path is a one-line error naming it. */
