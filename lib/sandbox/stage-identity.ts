@@ -12,12 +12,6 @@ export function unprivilegedStageIds(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-/** The host uid/gid a stage will have: the unprivileged ids under root, else the caller's own. */
-export function stageHostIds(): { uid: number; gid: number } {
-  if (process.getuid?.() === 0) return unprivilegedStageIds();
-  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-}
-
 /**
  * Hands a directory the caller made for a stage's output to the stage's host
  * uid (under a root runner; otherwise the caller already is that uid). Never
