@@ -40,6 +40,14 @@ export interface CollectRequest {
   keyHex?: string;
 }
 
+/** The vsock port guest-init is told to connect to (`bencher.port=` on the kernel command line) unless the coordinator picks another. */
+export const DEFAULT_VSOCK_PORT = 1024;
+
+/** The Unix socket the VMM connects to when the guest connects to host port `port` (Firecracker's scheme). */
+export function vsockSocketPath(udsBase: string, port: number): string {
+  return `${udsBase}_${port}`;
+}
+
 /** Default for the bytes kept per stream and per file. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
 export const DEFAULT_BOOT_TIMEOUT_MS = 5 * 60_000;
