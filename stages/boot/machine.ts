@@ -14,7 +14,10 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
-import { CONTROL_BYTES, ENDED, EXITED, RUNNING, SAMPLE, STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData } from "./vcpu-channel.js";
+import {
+  CONTROL_BYTES, DOORBELL, ENDED, EXITED, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, RUNNING, SAMPLE,
+  STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData,
+} from "./vcpu-channel.js";
 
 export const SERIAL_PORT = 0x3f8;
 const KICK_SIGNAL = 12; // SIGUSR2: interrupts a KVM_RUN so its thread sees the stop request
@@ -38,7 +41,7 @@ export interface MachineOptions {
   kvmFd?: number;
   /** Perform instruction assists on emulation failures (nested PVM hosts). */
   assists: boolean;
-  /** Shape CPUID for a nested PVM host (see vcpu-setup.ts: no TSC-deadline timer). */
+  /** Shape CPUID for a nested PVM host (see vcpu-setup.ts: no TSC-deadline timer, fewer KVM PV features). */
   pvmHostCpuid?: boolean;
 
   /** Receives everything the guest writes to the serial console. */
@@ -59,6 +62,7 @@ export const MAX_MEMORY_MIB = layout.ramLimit / (1 << 20);
 interface VcpuHandle {
   vcpu: Vcpu;
   control: Int32Array;
+  ring: SharedArrayBuffer;
   thread: BigInt64Array;
   worker?: Worker;
   end?: VcpuEnd;
@@ -112,8 +116,9 @@ export class Machine {
       for (let i = 0; i < vcpus; i++) {
         const vcpu = new Vcpu(this.vm.createVcpu(i), i, runSize);
         const control = new SharedArrayBuffer(CONTROL_BYTES);
-        this.vcpus.push({ vcpu, control: new Int32Array(control), thread: new BigInt64Array(control) });
-        const { refusedMsrs } = setupVcpu(vcpu, supported, vcpus, { hideTscDeadline: options.pvmHostCpuid });
+        const ring = new SharedArrayBuffer(RING_ENTRIES * RING_ENTRY_BYTES);
+        this.vcpus.push({ vcpu, control: new Int32Array(control), ring, thread: new BigInt64Array(control) });
+        const { refusedMsrs } = setupVcpu(vcpu, supported, vcpus, { pvmHost: options.pvmHostCpuid });
         if (refusedMsrs.length && i === 0) options.log?.(`KVM refused MSRs ${refusedMsrs.map((m) => "0x" + m.toString(16)).join(", ")}`);
       }
       this.serial = new Serial(SERIAL_PORT, this.interruptLine(irqs.serial), options.console);
@@ -228,7 +233,7 @@ export class Machine {
   private async serve(h: VcpuHandle, workerUrl: URL): Promise<void> {
     const data: VcpuWorkerData = {
       index: h.vcpu.index, vcpuFd: h.vcpu.fd, runAddr: h.vcpu.runAddr, runSize: h.vcpu.runSize,
-      memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer,
+      memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer, ring: h.ring,
       assists: this.options.assists,
     };
     if (this.stopReason) return;
@@ -245,23 +250,53 @@ export class Machine {
       worker.on("exit", () => resolve());
     });
 
+    const fail = (err: unknown) => this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
     for (;;) {
+      // Read the doorbell first: anything posted after this wakes the wait below at once.
+      const bell = Atomics.load(h.control, DOORBELL);
+      try {
+        this.drainPostedWrites(h);
+      } catch (err) {
+        fail(err);
+      }
       const state = Atomics.load(h.control, STATE);
       if (state === ENDED) break;
       if (state === EXITED) {
         try {
           this.service(h.vcpu);
         } catch (err) {
-          this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
+          fail(err);
         }
         Atomics.store(h.control, STATE, RUNNING);
         Atomics.notify(h.control, STATE);
         continue;
       }
-      const waited = waitAsync(h.control, STATE, RUNNING);
+      const waited = waitAsync(h.control, DOORBELL, bell);
       if (waited.async) await waited.value;
     }
     await exited;
+  }
+
+  /** Performs, in order, the writes the vCPU posted without waiting. */
+  private drainPostedWrites(h: VcpuHandle): void {
+    const head = Atomics.load(h.control, RING_HEAD);
+    let tail = Atomics.load(h.control, RING_TAIL);
+    if (tail === head) return;
+    const ring = new Uint8Array(h.ring);
+    const view = new DataView(h.ring);
+    for (; tail !== head; tail++) {
+      const o = (tail % RING_ENTRIES) * RING_ENTRY_BYTES;
+      const addr = view.getFloat64(o + 8, true);
+      const data = ring.slice(o + 16, o + 16 + ring[o + 1]);
+      if (ring[o] === POSTED_PIO) {
+        this.count(`pio:0x${addr.toString(16)}`);
+        this.pio.write(addr, data);
+      } else {
+        this.count(`mmio:0x${addr.toString(16)}`);
+        this.mmio.write(addr, data);
+      }
+      Atomics.store(h.control, RING_TAIL, tail + 1);
+    }
   }
 
   /** A port I/O or MMIO exit: the data lives in kvm_run, shared with the worker. */

@@ -1,15 +1,29 @@
 // How a vCPU worker and the main thread share one vCPU. The worker runs
-// KVM_RUN; on a port I/O or MMIO exit it hands kvm_run to the main thread
-// (which owns the devices) and sleeps until the main thread hands it back.
+// KVM_RUN. A port or MMIO *write* needs no answer: the worker posts it to a
+// ring the main thread drains in order, and goes straight back into the
+// guest. A *read* needs one: the worker hands kvm_run to the main thread
+// (which owns the devices), and sleeps until it is handed back. Either way it
+// rings the doorbell the main thread waits on.
 
 /** Int32 slots in the shared control block. */
 export const STATE = 0;
 export const STOP = 1;
 /** Set by the main thread (with a kick) to ask the worker where the vCPU is. */
 export const SAMPLE = 2;
-/** BigInt64 slot (index in a BigInt64Array view, bytes 16..23: clear of the Int32 slots) holding the worker's pthread_t. */
-export const THREAD = 2;
-export const CONTROL_BYTES = 24;
+/** Bumped by the worker whenever it posts a write or hands over an exit. */
+export const DOORBELL = 3;
+/** Posted-write ring indices (entries, ever increasing): the worker advances HEAD, the main thread TAIL. */
+export const RING_HEAD = 4;
+export const RING_TAIL = 5;
+/** BigInt64 slot (index in a BigInt64Array view, bytes 24..31: clear of the Int32 slots) holding the worker's pthread_t. */
+export const THREAD = 3;
+export const CONTROL_BYTES = 32;
+
+/** Posted writes: kind u8 (1 port, 2 MMIO), length u8, address u64 at 8, data at 16. */
+export const RING_ENTRIES = 1024;
+export const RING_ENTRY_BYTES = 24;
+export const POSTED_PIO = 1;
+export const POSTED_MMIO = 2;
 
 export const RUNNING = 0; // the worker owns kvm_run
 export const EXITED = 1; // the main thread owns kvm_run and must service the exit
@@ -24,6 +38,7 @@ export interface VcpuWorkerData {
   memAddr: bigint;
   memSize: number;
   control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
   assists: boolean;
 }
 

@@ -8,16 +8,25 @@ const CPUID_HYPERVISOR = 1 << 31;
 const CPUID_TSC_DEADLINE = 1 << 24;
 const CPUID_HTT = 1 << 28;
 
+/**
+ * KVM paravirtual features (leaf 0x40000001 EAX) kept on a nested PVM host:
+ * kvm-clock (0, 3, 24), no port-0x80 delay (1), steal time (5), PV EOI (6).
+ * The rest ask the host for hypercalls (PV IPIs, sched yield, TLB flush, CPU
+ * kick): with PV IPIs on, an SMP guest's first IPI hypercall never returned.
+ */
+const PVM_HOST_KVM_FEATURES = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 24);
+
 export interface CpuidOptions {
   /**
-   * Hide the TSC-deadline timer (nested PVM hosts). With it, Linux emulates
+   * Shape CPUID for a nested PVM host: only the KVM PV features above, and
+   * no TSC-deadline timer. With the TSC-deadline timer, Linux emulates
    * its periodic tick in one-shot mode and catches up every missed tick in a
    * loop; when one tick's handler takes longer than a tick period (emulated
    * CPL0 code, ~2M instructions/s) the guest does nothing else and the boot
    * stalls. The local APIC's own periodic mode drops missed ticks instead.
    * Measured 2026-11-27: stalled for minutes with it, boots without it.
    */
-  hideTscDeadline?: boolean;
+  pvmHost?: boolean;
 }
 
 export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number, opts: CpuidOptions = {}): CpuidEntry[] {
@@ -27,7 +36,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, co
     if (e.function === 1) {
       out.ebx = ((e.ebx & 0x0000ffff) | ((count & 0xff) << 16) | ((index & 0xff) << 24)) >>> 0;
       out.ecx = (e.ecx | CPUID_HYPERVISOR) >>> 0;
-      if (opts.hideTscDeadline) out.ecx = (out.ecx & ~CPUID_TSC_DEADLINE) >>> 0;
+      if (opts.pvmHost) out.ecx = (out.ecx & ~CPUID_TSC_DEADLINE) >>> 0;
       out.edx = count > 1 ? (e.edx | CPUID_HTT) >>> 0 : e.edx;
     } else if (e.function === 0xb || e.function === 0x1f) {
       // Extended topology: one thread per core, `count` cores in one package.
@@ -35,6 +44,14 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, co
       else if (e.index === 1) Object.assign(out, { eax: shift, ebx: count, ecx: (2 << 8) | 1 });
       else Object.assign(out, { eax: 0, ebx: 0, ecx: e.index });
       out.edx = index;
+    } else if (e.function === 0x40000001 && opts.pvmHost) {
+      out.eax = (e.eax & PVM_HOST_KVM_FEATURES) >>> 0;
+    } else if (e.function === 0x8000001e) {
+      // AMD topology: extended APIC ID, core ID (one thread per core), node 0.
+      Object.assign(out, { eax: index, ebx: index & 0xff, ecx: 0, edx: 0 });
+    } else if (e.function === 0x80000008) {
+      // AMD: number of cores in the package, and APIC ID bits they use.
+      out.ecx = ((e.ecx & ~0xf0ff) | ((count - 1) & 0xff) | (shift << 12)) >>> 0;
     }
     return out;
   });

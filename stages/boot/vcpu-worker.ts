@@ -7,7 +7,11 @@ import { Vcpu } from "./kvm/vcpu.js";
 import { exitReasonName, exitReasons, systemEvents } from "./kvm/constants.js";
 import { runOffsets } from "./kvm/structs.js";
 import { GuestMemory } from "./guest-memory.js";
-import { ENDED, EXITED, SAMPLE, STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData } from "./vcpu-channel.js";
+import {
+  DOORBELL, ENDED, EXITED, POSTED_MMIO, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, SAMPLE, STATE,
+  STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData,
+} from "./vcpu-channel.js";
+import { KVM_EXIT_IO_OUT } from "./kvm/structs.js";
 import { performAssist } from "./assists/perform.js";
 
 const data = workerData as VcpuWorkerData;
@@ -17,12 +21,50 @@ new BigInt64Array(data.control)[THREAD] = pthreadSelf();
 const vcpu = new Vcpu(data.vcpuFd, data.index, data.runSize, data.runAddr);
 const mem = new GuestMemory(view(data.memAddr, data.memSize));
 const assistCounts: Record<string, number> = {};
+const ring = new Uint8Array(data.ring);
+const ringView = new DataView(data.ring);
+
+function ringDoorbell(): void {
+  Atomics.add(control, DOORBELL, 1);
+  Atomics.notify(control, DOORBELL);
+}
+
+/** Posts this exit's writes to the ring; false when it is a read or the ring is too full. */
+function postWrites(reason: number): boolean {
+  const run = vcpu.runView;
+  let entries: Array<[kind: number, addr: number, data: Uint8Array]>;
+  if (reason === exitReasons.IO) {
+    if (run.getUint8(runOffsets.ioDirection) !== KVM_EXIT_IO_OUT) return false;
+    const size = run.getUint8(runOffsets.ioSize);
+    const port = run.getUint16(runOffsets.ioPort, true);
+    const count = run.getUint32(runOffsets.ioCount, true);
+    const at = Number(run.getBigUint64(runOffsets.ioDataOffset, true));
+    entries = [];
+    for (let i = 0; i < count; i++) entries.push([POSTED_PIO, port, vcpu.run.subarray(at + i * size, at + (i + 1) * size)]);
+  } else {
+    if (!run.getUint8(runOffsets.mmioIsWrite)) return false;
+    const len = Math.min(8, run.getUint32(runOffsets.mmioLen, true));
+    entries = [[POSTED_MMIO, Number(run.getBigUint64(runOffsets.mmioPhysAddr, true)), vcpu.run.subarray(runOffsets.mmioData, runOffsets.mmioData + len)]];
+  }
+  const head = Atomics.load(control, RING_HEAD);
+  if (head + entries.length - Atomics.load(control, RING_TAIL) > RING_ENTRIES) return false;
+  entries.forEach(([kind, addr, bytes], i) => {
+    const o = ((head + i) % RING_ENTRIES) * RING_ENTRY_BYTES;
+    ring[o] = kind;
+    ring[o + 1] = bytes.length;
+    ringView.setFloat64(o + 8, addr, true);
+    ring.set(bytes, o + 16);
+  });
+  Atomics.store(control, RING_HEAD, head + entries.length);
+  ringDoorbell();
+  return true;
+}
 
 function end(reason: VcpuEnd["reason"], detail?: string): void {
   const message: VcpuEnd = { type: "ended", reason, detail, assists: assistCounts };
   parentPort!.postMessage(message);
   Atomics.store(control, STATE, ENDED);
-  Atomics.notify(control, STATE);
+  ringDoorbell();
 }
 
 function loop(): void {
@@ -38,8 +80,9 @@ function loop(): void {
     switch (reason) {
       case exitReasons.IO:
       case exitReasons.MMIO:
+        if (postWrites(reason)) break;
         Atomics.store(control, STATE, EXITED);
-        Atomics.notify(control, STATE);
+        ringDoorbell();
         Atomics.wait(control, STATE, EXITED);
         break;
       case exitReasons.INTERNAL_ERROR: {

@@ -57,8 +57,9 @@ test("the deadline stops a booting kernel and the result carries the console tai
   const result = await boot(req, ctx);
   assert.is(result.exitReason, "timeout");
   assert.ok(result.wallMs >= 4000 && result.wallMs < 15000, `wall ${result.wallMs} ms`);
-  assert.match(result.consoleTail ?? "", /Linux version/);
-  assert.is(readFileSync(consoleLog, "utf8"), result.consoleTail, "the log file holds the same output");
+  const log = readFileSync(consoleLog, "utf8");
+  assert.match(log, /Linux version/, "the console log holds the kernel's output");
+  assert.ok((result.consoleTail ?? "").length > 0 && log.endsWith(result.consoleTail!), "the tail is the end of the log");
 });
 
 test("our kernel boots to /init on 2 vCPUs and 320 MiB, system calls work, and its reboot ends the VM", async () => {

@@ -5,6 +5,7 @@ import { cpuidForVcpu } from "../../../stages/boot/vcpu-setup.js";
 const host = [
   { function: 1, index: 0, flags: 0, eax: 0xa10f11, ebx: 0x00100800, ecx: 0x7ed8320b | (1 << 24), edx: 0x178bfbff },
   { function: 0xb, index: 0, flags: 1, eax: 1, ebx: 2, ecx: 0x100, edx: 7 },
+  { function: 0x40000001, index: 0, flags: 0, eax: 0x01ffffff, ebx: 0, ecx: 0, edx: 0 },
   { function: 0xb, index: 1, flags: 1, eax: 7, ebx: 64, ecx: 0x201, edx: 7 },
 ];
 
@@ -19,9 +20,15 @@ test("each vCPU's CPUID carries its APIC ID and the vCPU count, and says hypervi
   assert.equal([l0.ebx, l0.edx, l1.eax, l1.ebx, l1.edx], [1, 2, 2, 4, 2]);
 });
 
-test("the TSC-deadline timer is hidden only when asked (nested PVM hosts)", () => {
+test("on a nested PVM host: no TSC-deadline timer, and no hypercall-based KVM PV features (PV IPI, yield, ...)", () => {
+  const kvm = (c: ReturnType<typeof cpuidForVcpu>) => c.find((e) => e.function === 0x40000001)!.eax;
+  assert.is(kvm(cpuidForVcpu(host, 0, 2)), 0x01ffffff);
+  const pvm = kvm(cpuidForVcpu(host, 0, 2, { pvmHost: true }));
+  assert.ok(pvm & 1, "kvm-clock kept");
+  assert.not.ok(pvm & (1 << 11), "PV send-IPI hidden");
+  assert.not.ok(pvm & (1 << 13), "PV sched-yield hidden");
   assert.ok(cpuidForVcpu(host, 0, 1).find((e) => e.function === 1)!.ecx & (1 << 24));
-  assert.not.ok(cpuidForVcpu(host, 0, 1, { hideTscDeadline: true }).find((e) => e.function === 1)!.ecx & (1 << 24));
+  assert.not.ok(cpuidForVcpu(host, 0, 1, { pvmHost: true }).find((e) => e.function === 1)!.ecx & (1 << 24));
 });
 
 test.run();
