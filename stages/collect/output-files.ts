@@ -73,7 +73,13 @@ export class OutputFileStore {
     if (kept.length === 0) return;
     if (this.outputDir === undefined) this.chunks[index]!.push(kept);
     else if (this.fd !== null) {
-      for (let at = 0; at < kept.length; ) at += writeSync(this.fd, kept, at);
+      try {
+        for (let at = 0; at < kept.length; ) at += writeSync(this.fd, kept, at);
+      } catch (err) {
+        // A full disk loses this file, not the run: the rest is still received and verified.
+        file.error = `cannot save ${file.guestPath} on the host: ${(err as Error).message}`;
+        this.closeCurrent();
+      }
     }
   }
 

@@ -3,7 +3,7 @@
 // exit status, deadlines, limits and the end of the run.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { exitStatusFor, signalExitStatus } from "../../../stages/collect/exit-status.js";
@@ -45,6 +45,16 @@ test("stdout and stderr stay apart and stream live, in the order they were produ
   assert.ok(result.metrics.runMs! >= 800 && result.metrics.runMs! < 5000, `runMs ${result.metrics.runMs}`);
   assert.ok(result.metrics.startedMs! <= result.metrics.exitedMs!);
   assert.not.ok(existsSync(req.socketPath), "the socket file is gone once the guest connected");
+});
+
+test("the ACK reaches guest-init: it exits at once and resends nothing on the console", async () => {
+  const consoleLog = join(dir, "acked.log");
+  writeFileSync(consoleLog, "");
+  const req = requestFor(socketPathIn(dir), ["sh", "-c", "echo acked"], { consoleLog });
+  const { result, guest } = await runWithGuest(req, { root, consoleLog });
+  assert.ok(result.complete);
+  assert.is(await guest!.exited, 0, guest!.stderr());
+  assert.is(readFileSync(consoleLog, "utf8"), "", "no fallback: the ACK said everything arrived");
 });
 
 test("binary output arrives byte for byte on both streams", async () => {
