@@ -10,13 +10,13 @@ import { positiveInt } from "../cli/paths.js";
 export default defineCommand({
   meta: { name: "cache", description: "Show the cache (root images) or prune it (also removes run directories left by killed runs)" },
   args: {
-    action: { type: "positional", required: false, default: "list", description: "list | prune" },
+    action: { type: "positional", required: false, default: "list", description: "ls (or list) | prune" },
     "max-mib": { type: "string", description: "prune: keep at most this many MiB of root images", valueHint: "MiB" },
     json: { type: "boolean", description: "Print JSON" },
   },
   run({ args }) {
     const json = args.json ?? false;
-    if (args.action === "list") {
+    if (args.action === "ls" || args.action === "list") {
       const images = listCache();
       printResult(json, { cacheRoot: cacheRoot(), images }, [
         `cache: ${cacheRoot()}`,
@@ -31,6 +31,6 @@ export default defineCommand({
       printResult(json, { pruned, staleRuns }, [`pruned: ${JSON.stringify(pruned)}`, `stale run directories removed: ${staleRuns.length}`]);
       return;
     }
-    throw new Error(`cache: unknown action ${JSON.stringify(args.action)} (expected list or prune)`);
+    throw new Error(`cache: unknown action ${JSON.stringify(args.action)} (expected ls or prune)`);
   },
 });
