@@ -253,8 +253,10 @@ class CollectRun {
     this.duplicateFrames += scan.duplicates;
     for (const why of scan.rejected) this.reject(why);
     for (const line of scan.consoleLines) {
-      if (!line.includes("bencher-init:")) continue;
-      this.diagnostics.push(line.slice(line.indexOf("bencher-init:"), 500));
+      const at = line.indexOf("bencher-init:");
+      if (at < 0) continue;
+      // Unverified text (the workload can write to the console too): shown, never trusted.
+      this.diagnostics.push(line.slice(at, at + 500));
       if (this.diagnostics.length > MAX_DIAGNOSTICS_KEPT) this.diagnostics.shift();
     }
     for (const message of scan.messages) {
