@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killAllMeasured, peakMemorySource } from "./lib/measure.js";
+import { PIPELINE_UNAVAILABLE, PIPELINE_UNAVAILABLE_NOTE } from "./lib/pipeline.js";
 import { describeMachine, machineLine } from "./lib/machine.js";
 import { formatMainTable, formatSmallTable, summarizeRow } from "./lib/report.js";
 import type { BenchContext, Suite, SuiteResult } from "./lib/suite.js";
@@ -116,7 +117,8 @@ async function main(): Promise<void> {
   }
   const rows = results.flatMap((r) => r.rows.map(summarizeRow));
   const tables = results.flatMap((r) => r.tables);
-  const notes = results.flatMap((r) => r.notes);
+  const notes = [...new Set(results.flatMap((r) => r.notes))];
+  if (rows.some((r) => r.skipped === PIPELINE_UNAVAILABLE) || notes.some((n) => n.includes(PIPELINE_UNAVAILABLE))) notes.push(PIPELINE_UNAVAILABLE_NOTE);
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench --${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
 

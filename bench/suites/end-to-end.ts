@@ -17,8 +17,8 @@ import { mkfsOnce, umociOnce } from "./stages.js";
 export const CACHED_ECHO_KEY = "cached-echo-image";
 
 /** Runs the pipeline and checks the guest said what the image's command says. */
-export async function echoPipeline(image: string): Promise<Sample> {
-  const r = await runPipelineMeasured({ image });
+export async function echoPipeline(image: string, onStart?: (pid: number) => void): Promise<Sample> {
+  const r = await runPipelineMeasured({ image }, undefined, onStart);
   if (r.exitCode !== 0 || !r.stdout.includes(ECHO_TEXT)) {
     throw new Error(`pipeline on the echo image: exit code ${r.exitCode}, stdout ${JSON.stringify(r.stdout.slice(0, 80))}`);
   }

@@ -5,7 +5,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { bencherRun } from "../lib/bencher-cli.js";
 import { cachedImage, echoImage, mixedImage } from "../lib/images.js";
-import { watchHostMemory } from "../lib/host-memory.js";
+import { watchTreeMemory } from "../lib/tree-memory.js";
 import { PIPELINE_UNAVAILABLE, pipelineAvailable } from "../lib/pipeline.js";
 import { median } from "../lib/stats.js";
 import { emptyResult, type BenchContext, type Sample, type SmallTable, type Suite, type SuiteResult } from "../lib/suite.js";
@@ -79,7 +79,8 @@ interface LevelPoint {
   wallSeconds?: number;
   medianSeconds?: number;
   largestPeakKiB?: number;
-  hostMemoryKiB?: number;
+  /** Peak of the summed resident memory of all N pipelines' processes. */
+  memoryKiB?: number;
   skipped?: string;
 }
 
@@ -106,11 +107,12 @@ async function concurrencyCurve(ctx: BenchContext): Promise<SmallTable> {
         await echoPipeline(image);
       }
       ctx.log(`growth: ${n} pipeline${n > 1 ? "s" : ""} at once`);
-      const memory = watchHostMemory();
+      const pids: number[] = [];
+      const memory = watchTreeMemory(() => pids);
       const started = performance.now();
-      const runs = await Promise.all(Array.from({ length: n }, () => echoPipeline(image!)));
+      const runs = await Promise.all(Array.from({ length: n }, () => echoPipeline(image!, (pid) => pids.push(pid))));
       const wallSeconds = (performance.now() - started) / 1000;
-      points.push({ pipelines: n, wallSeconds, medianSeconds: medianSeconds(runs), largestPeakKiB: maxPeak(runs), hostMemoryKiB: memory() });
+      points.push({ pipelines: n, wallSeconds, medianSeconds: medianSeconds(runs), largestPeakKiB: maxPeak(runs), memoryKiB: memory() });
     } catch (err) {
       points.push({ pipelines: n, skipped: `failed: ${(err as Error).message.split("\n")[0]}` });
     }
@@ -119,11 +121,11 @@ async function concurrencyCurve(ctx: BenchContext): Promise<SmallTable> {
   const rows = points.map((p) =>
     p.skipped
       ? [String(p.pipelines), "–", "–", "–", "–", "–"]
-      : [String(p.pipelines), formatSeconds(p.wallSeconds), formatSeconds(p.medianSeconds), formatRatio(single ? p.medianSeconds! / single : undefined), formatMiB(p.hostMemoryKiB), formatMiB(p.largestPeakKiB)],
+      : [String(p.pipelines), formatSeconds(p.wallSeconds), formatSeconds(p.medianSeconds), formatRatio(single ? p.medianSeconds! / single : undefined), formatMiB(p.memoryKiB), formatMiB(p.largestPeakKiB)],
   );
   return {
     title: "Cost of growth: pipelines at once (busybox echo, root image cached)",
-    headers: ["at once", "wall, all", "median each", "vs 1 at once", "host memory in use", "largest process"],
+    headers: ["at once", "wall, all", "median each", "vs 1 at once", "memory, all (peak)", "largest process"],
     rows,
     data: points,
   };

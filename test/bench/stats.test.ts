@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { coefficientOfVariation, mean, median, ratio, standardDeviation, steadyEnough } from "../../bench/lib/stats.js";
 import { parseCpuLoopOutput } from "../../bench/cpu-loop/build.js";
 import { residentOfSizedMapping } from "../../bench/lib/proc-memory.js";
+import { treeResidentKiB, type ProcEntry } from "../../bench/lib/tree-memory.js";
 
 const close = (actual: number, expected: number, what: string) =>
   assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: expected ${expected}, got ${actual}`);
@@ -62,6 +63,20 @@ test("guest RAM is found in smaps by the size of its mapping", () => {
   ].join("\n");
   assert.is(residentOfSizedMapping(smaps, 262144, 262144 + 8192), 100000);
   assert.is(residentOfSizedMapping(smaps, 524288, 524288 + 8192), undefined);
+});
+
+test("tree memory sums the roots and all their descendants, nothing else", () => {
+  // 10 → 11 → 12, 10 → 13; 20 → 21 (a second root); 30 unrelated; a loop 40 ↔ 41 must not hang.
+  const table = new Map<number, ProcEntry>([
+    [10, { ppid: 1, rssKiB: 100 }], [11, { ppid: 10, rssKiB: 10 }], [12, { ppid: 11, rssKiB: 1 }], [13, { ppid: 10, rssKiB: 1000 }],
+    [20, { ppid: 1, rssKiB: 5 }], [21, { ppid: 20, rssKiB: 7 }], [30, { ppid: 1, rssKiB: 99999 }],
+    [40, { ppid: 41, rssKiB: 2 }], [41, { ppid: 40, rssKiB: 3 }],
+  ]);
+  assert.is(treeResidentKiB([10], table), 1111);
+  assert.is(treeResidentKiB([10, 20], table), 1123);
+  assert.is(treeResidentKiB([11], table), 11);
+  assert.is(treeResidentKiB([40], table), 5);
+  assert.is(treeResidentKiB([999], table), 0);
 });
 
 test.run();
