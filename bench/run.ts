@@ -31,6 +31,8 @@ import { growthSuite } from "./suites/growth.js";
 const SUITES: Suite[] = [stagesSuite, bootSuite, endToEndSuite, steadinessSuite, growthSuite];
 
 const QUICK_BOOTS = 2;
+/** Skip reasons longer than this are printed under the tables. */
+const LONG_REASON = 48;
 
 function wholeNumber(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -116,8 +118,10 @@ async function main(): Promise<void> {
     else ctx.log(`kept ${work}`);
   }
   const rows = results.flatMap((r) => r.rows.map(summarizeRow));
+  // A long reason would stretch the table: the row says where to look, the reason goes under the tables.
+  const longReasons = rows.filter((r) => r.skipped && r.skipped.length > LONG_REASON).map((r) => `${r.benchmark}: ${r.skipped}`);
   const tables = results.flatMap((r) => r.tables);
-  const notes = [...new Set(results.flatMap((r) => r.notes))];
+  const notes = [...new Set([...longReasons, ...results.flatMap((r) => r.notes)])];
   if (rows.some((r) => r.skipped === PIPELINE_UNAVAILABLE) || notes.some((n) => n.includes(PIPELINE_UNAVAILABLE))) notes.push(PIPELINE_UNAVAILABLE_NOTE);
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench --${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
   out.push(`command: ${command}`);
   out.push(`peak RSS: largest over the runs, ${peakMemorySource()}`);
   out.push("");
-  out.push(formatMainTable(rows));
+  out.push(formatMainTable(rows.map((r) => (r.skipped && r.skipped.length > LONG_REASON ? { ...r, skipped: `${r.skipped.split(":")[0]} (see below)` } : r))));
   for (const table of tables) out.push("", formatSmallTable(table));
   if (notes.length) out.push("", ...notes.map((n) => `- ${n}`));
   out.push("", `took ${(totalSeconds / 60).toFixed(1)} min`);

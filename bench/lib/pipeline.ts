@@ -21,6 +21,12 @@ export interface PipelineOutcome {
   exitCode: number | null;
   stdout: string;
   stderr: string;
+  /** The runner's own failure, when it reported one. */
+  error?: string;
+  /** Whether the root image came from the cache. */
+  cached?: boolean;
+  /** The pipeline's own timings (PipelineMetrics: wallMs, prepareMs, bootMs, runMs, kernelBootMs, vmMs, …). */
+  metrics?: Record<string, unknown>;
 }
 
 /** The compiled bin/pipeline-run.ts; BENCH_PIPELINE_MODULE points the benchmarks at another module with the same export (e.g. to try the plumbing). */
