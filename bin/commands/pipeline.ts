@@ -1,16 +1,115 @@
-// bencher-run pipeline: image → unpack → mkrootfs → boot → collect (not wired yet).
+// bencher-run pipeline: image → unpack → mkrootfs → boot → collect, behaving
+// like `docker run` at a terminal: the guest's stdout and stderr stream to
+// ours byte for byte, and we exit with the command's status (128+N on signal
+// N, 124 on timeout, 126/127 when it cannot be executed, 125 when the runner
+// failed). --json prints one JSON document instead (README: "The --json document").
 import { defineCommand } from "citty";
-import { commonArgs } from "../cli/common-args.js";
-import { notBuiltYet } from "../cli/command-error.js";
+import { interruptSignal } from "../../lib/workdir/interrupts.js";
+import { runPipeline, PipelineError, type PipelineResult } from "../pipeline-run.js";
+import { parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
+import { toJsonDocument } from "../pipeline/json-document.js";
+import { TerminalProgress } from "../pipeline/terminal-progress.js";
+import { CommandError } from "../cli/command-error.js";
+import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
+
+/** The stderr lines that explain a status the command's own output does not (timeout, runner failure, truncation). */
+export function statusNotes(r: PipelineResult, timeoutSec: number | undefined): string[] {
+  const notes: string[] = [];
+  if (r.error !== undefined) notes.push(r.error);
+  else if (r.timedOut) notes.push(`the command timed out after ${timeoutSec ?? "?"} s and was stopped`);
+  else if (r.guestError !== null) notes.push(r.guestError);
+  if (r.truncated.stdout) notes.push("stdout was cut short at --max-output-size");
+  if (r.truncated.stderr) notes.push("stderr was cut short at --max-output-size");
+  for (const path of r.truncated.outputs) notes.push(`output file ${path} was cut short`);
+  if (r.runDir) notes.push(`run directory kept: ${r.runDir}`);
+  return notes;
+}
+
+async function runOnce(cli: PipelineCliArgs, progress: TerminalProgress): Promise<PipelineResult> {
+  const streaming = !cli.json;
+  return runPipeline({
+    ...cli.options,
+    signal: interruptSignal(),
+    onStdout: streaming ? (chunk) => (progress.clear(), process.stdout.write(chunk)) : undefined,
+    onStderr: streaming ? (chunk) => (progress.clear(), process.stderr.write(chunk)) : undefined,
+    onProgress: (message) => progress.show(message),
+    onPhase: (phase) => {
+      if (phase === "run") progress.stop();
+    },
+    onLog: (stage, level, message) => {
+      if (level === "warn" || (cli.verbose && level === "info")) {
+        progress.clear();
+        process.stderr.write(`bencher-run: ${stage}: ${level === "warn" ? "warning: " : ""}${message}\n`);
+      }
+    },
+  });
+}
 
 export default defineCommand({
-  meta: { name: "pipeline", description: "Run a benchmark image end to end in a VM and report what it produced" },
-  args: {
-    image: { type: "string", required: true, description: "The benchmark image (as for unpack)", valueHint: "image" },
-    out: { type: "string", description: "Directory for the results", valueHint: "dir" },
-    ...commonArgs,
+  meta: {
+    name: "pipeline",
+    description: "Run a benchmark image in a fresh VM like `docker run`: its output on stdout/stderr, its exit status as ours. Options go before --entrypoint/--cmd, which take the rest of the arguments",
   },
-  run() {
-    notBuiltYet("pipeline");
+  args: {
+    image: { type: "string", description: "OCI layout dir, OCI/docker archive, or registry reference", valueHint: "image" },
+    timeout: { type: "string", description: "Stop the command after this many seconds (exit 124); boot does not count", valueHint: "s" },
+    "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300)", valueHint: "s" },
+    vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
+    memory: { type: "string", description: "Guest memory in MiB (default 256)", valueHint: "MiB" },
+    disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
+    env: { type: "string", description: "KEY=VALUE over the image's env (repeatable; -e)", valueHint: "KEY=VALUE" },
+    workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
+    user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u)", valueHint: "user" },
+    output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
+    "output-dir": { type: "string", description: "Where to save the --output files (created if missing)", valueHint: "dir" },
+    "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
+    kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
+    rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
+    iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each", valueHint: "n" },
+    keep: { type: "boolean", description: "Keep the run directory (console log, overlay) for debugging" },
+    json: { type: "boolean", description: "Print one JSON document (stdout, stderr, exit status, outputs, metrics) instead of streaming" },
+    verbose: { type: "boolean", description: "Also print the stages' info logs on stderr" },
+    "work-root": { type: "string", description: "Root of the run directories (default: $BENCHER_RUN_WORKDIR or ~/.cache/bencher-run/runs)", valueHint: "dir" },
+    entrypoint: { type: "string", description: "ARG...: replaces the image's ENTRYPOINT (and its CMD); may be followed by --cmd ARG...", valueHint: "ARG..." },
+    cmd: { type: "string", description: "ARG...: replaces the image's CMD (also: -- ARG...)", valueHint: "ARG..." },
+  },
+  async run({ rawArgs }) {
+    let cli: PipelineCliArgs;
+    try {
+      cli = parsePipelineArgs(rawArgs);
+    } catch (err) {
+      if (err instanceof UsageError) throw new CommandError(`${err.message} (see bencher-run pipeline --help)`, RUNNER_FAILURE_EXIT_STATUS);
+      throw err;
+    }
+    const progress = new TerminalProgress(process.stderr);
+    const results: PipelineResult[] = [];
+    let status = 0;
+    for (let i = 1; i <= cli.iter; i++) {
+      progress.restart();
+      let result: PipelineResult;
+      try {
+        result = await runOnce(cli, progress);
+      } catch (err) {
+        progress.clear();
+        if (err instanceof PipelineError) throw new CommandError(err.message, RUNNER_FAILURE_EXIT_STATUS);
+        throw err;
+      }
+      progress.clear();
+      results.push(result);
+      if (status === 0) status = result.status;
+      if (!cli.json) {
+        for (const note of statusNotes(result, cli.options.timeoutSec)) process.stderr.write(`bencher-run: ${note}\n`);
+        if (cli.iter > 1) {
+          const m = result.metrics;
+          process.stderr.write(`bencher-run: run ${i}/${cli.iter}: status ${result.status}, boot ${m.bootMs ?? "-"} ms, command ${m.runMs === null ? "-" : Math.round(m.runMs)} ms, wall ${m.wallMs} ms\n`);
+        }
+      }
+      if (result.error !== undefined) break; // the runner failed: the next run would too
+    }
+    if (cli.json) {
+      const docs = results.map(toJsonDocument);
+      process.stdout.write(JSON.stringify(cli.iter > 1 ? { schema: 1, runs: docs } : docs[0]) + "\n");
+    }
+    process.exitCode = status;
   },
 });

@@ -1,0 +1,168 @@
+// The whole pipeline as one call: image → root image (cached) → VM with
+// guest-init → the command's output, exit status, files and timings.
+//   const result = await runPipeline({ image: "./my-bench.oci", cmd: ["./bench", "--quick"] });
+// Rejects with a PipelineError when the run cannot start (bad options or
+// image, no KVM, no kernel); once a VM ran it resolves, with `error` set when
+// the runner failed (status 125). The run directory is removed afterwards
+// unless `keep` is set.
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { locateKernel } from "../kernel/locate.js";
+import { isNestedPvmHost } from "../kernel/cmdline.js";
+import { newRunKey } from "../lib/guest-protocol/job.js";
+import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
+import { describeError } from "../lib/ipc/errors.js";
+import { RunWorkdir } from "../lib/workdir/run-workdir.js";
+import type { CollectJob } from "../stages/collect/request.js";
+import { hostNameForOutput } from "../stages/collect/output-names.js";
+import { PipelineError } from "./pipeline/errors.js";
+import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelinePhase } from "./pipeline/options.js";
+import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
+import { runnerFailure, statusFor, type PipelineResult } from "./pipeline/result.js";
+import { runVm } from "./pipeline/vm-run.js";
+
+export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
+export type { PipelineResult, PipelineMetrics } from "./pipeline/result.js";
+export { PipelineError } from "./pipeline/errors.js";
+
+/** collect's phases → the run's. */
+const RUN_PHASES: Partial<Record<string, PipelinePhase>> = { listening: "boot", running: "run", exited: "collect" };
+const PHASE_MESSAGES: Record<string, string> = {
+  listening: "booting the VM",
+  connected: "guest connected",
+  ready: "guest ready, starting the command",
+  running: "command running",
+  exited: "command exited, collecting output files",
+};
+
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const started = performance.now();
+  const o = checkOptions(options);
+  locateImage(o.image); // a missing local image is reported before anything else
+  const kernel = o.kernel ?? findKernel();
+  const progress = (message: string) => options.onProgress?.(message);
+  const hooks = {
+    signal: options.signal,
+    onProgress: (stage: string, fraction: number | null, message: string) =>
+      progress(`${stage}: ${message}${fraction === null ? "" : ` (${Math.round(fraction * 100)}%)`}`),
+    onLog: (stage: string, level: "debug" | "info" | "warn", message: string) => options.onLog?.(stage, level, message),
+  };
+
+  const workdir = createWorkdir(o);
+  try {
+    options.onPhase?.("prepare");
+    progress("preparing the root image");
+    const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks);
+    const job = jobFor(o, root.runConfig);
+
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const vm = await runVm({
+      kernel,
+      rootImage: { path: root.path, fs: root.fs },
+      job,
+      vcpus: o.vcpus,
+      memoryMiB: o.memoryMiB,
+      timeoutMs: o.timeoutMs,
+      bootTimeoutMs: o.bootTimeoutMs,
+      keyHex: newRunKey().toString("hex"),
+      pvmHost: isNestedPvmHost(),
+    }, workdir, {
+      ...hooks,
+      onOutput: (stream, data) => {
+        (stream === "stdout" ? stdout : stderr).push(data);
+        (stream === "stdout" ? options.onStdout : options.onStderr)?.(data);
+      },
+      onPhase: (phase) => {
+        const runPhase = RUN_PHASES[phase];
+        if (runPhase) options.onPhase?.(runPhase);
+        const message = PHASE_MESSAGES[phase];
+        if (message) progress(message);
+      },
+    });
+
+    const c = vm.collect;
+    const failure = runnerFailure(c, vm.boot, vm.bootError);
+    const outputs: Record<string, Buffer | null> = {};
+    const savedOutputs: Record<string, string> = {};
+    for (const file of c.files) {
+      outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
+      if (o.outputDir && file.hostPath !== null && outputs[file.guestPath] !== null) {
+        const target = join(o.outputDir, hostNameForOutput(file.guestPath));
+        mkdirSync(dirname(target), { recursive: true });
+        copyFileSync(file.hostPath, target);
+        savedOutputs[file.guestPath] = target;
+      }
+    }
+    for (const path of o.outputs) if (!(path in outputs)) outputs[path] = null;
+
+    const result: PipelineResult = {
+      status: statusFor(c, failure),
+      exitCode: c.exitCode,
+      signal: c.signal,
+      timedOut: c.timedOut,
+      stdout: Buffer.concat(stdout),
+      stderr: Buffer.concat(stderr),
+      truncated: { stdout: c.truncated.stdout, stderr: c.truncated.stderr, outputs: c.files.filter((f) => f.truncated).map((f) => f.guestPath) },
+      outputs,
+      savedOutputs,
+      metrics: {
+        wallMs: Math.round(performance.now() - started),
+        prepareMs: root.prepareMs,
+        bootMs: c.metrics.bootMs === null ? null : Math.round(c.metrics.bootMs),
+        runMs: c.metrics.runMs,
+        userMs: c.metrics.userMs,
+        sysMs: c.metrics.sysMs,
+        maxRssKiB: c.metrics.maxRssKiB,
+        transport: c.metrics.transport,
+        kernelBootMs: vm.boot?.bootMs ?? null,
+        vmMs: vm.boot?.wallMs ?? null,
+      },
+      image: { digest: root.runConfig.digest, cached: root.cached },
+      guestError: c.guestError,
+      forgedFrames: c.forgedFrames,
+      vm: vm.boot ? { exitReason: vm.boot.exitReason, ...(vm.boot.detail ? { detail: vm.boot.detail } : {}), ...(vm.boot.consoleTail ? { consoleTail: vm.boot.consoleTail } : {}) } : null,
+    };
+    if (failure !== undefined) result.error = failure;
+    if (o.keep) result.runDir = workdir.path;
+    return result;
+  } catch (err) {
+    if (err instanceof PipelineError) throw err;
+    throw new PipelineError(describeError(err), { cause: err });
+  } finally {
+    workdir.dispose();
+  }
+}
+
+function findKernel(): string {
+  try {
+    return locateKernel();
+  } catch (err) {
+    throw new PipelineError((err as Error).message);
+  }
+}
+
+function createWorkdir(o: CheckedOptions): RunWorkdir {
+  try {
+    return RunWorkdir.create({ root: o.workRoot, keep: o.keep });
+  } catch (err) {
+    throw new PipelineError(describeError(err));
+  }
+}
+
+/** The job guest-init runs: Docker's rules over the image's config and the caller's overrides. */
+function jobFor(o: CheckedOptions, image: Parameters<typeof resolveRunSpec>[0]): CollectJob {
+  let spec;
+  try {
+    spec = resolveRunSpec(image, { entrypoint: o.entrypoint, cmd: o.cmd, env: o.env, workingDir: o.workdir, user: o.user });
+  } catch (err) {
+    throw new PipelineError(`${o.image}: ${(err as Error).message}`);
+  }
+  return {
+    ...spec,
+    outputPaths: o.outputs,
+    rootfsType: o.rootfs,
+    maxOutputBytes: o.maxOutputBytes,
+    maxFileBytes: o.maxOutputBytes,
+  };
+}

@@ -1,0 +1,149 @@
+// The arguments of `bencher-run pipeline`, parsed here rather than by citty
+// because `--entrypoint` and `--cmd` take the rest of the argument vector,
+// as the arguments after the image do in `docker run`:
+//   --entrypoint /bin/sh -c 'echo hi'      entrypoint ["/bin/sh", "-c", "echo hi"]
+//   --entrypoint /bin/echo --cmd a b       entrypoint ["/bin/echo"], cmd ["a", "b"]
+//   --cmd ls -l /   (or: -- ls -l /)       cmd ["ls", "-l", "/"]
+// So every other option comes before them.
+import type { PipelineOptions, RootfsKind } from "./options.js";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface PipelineCliArgs {
+  options: PipelineOptions;
+  json: boolean;
+  verbose: boolean;
+  /** Run the command this many times, each in a fresh VM. */
+  iter: number;
+}
+
+/** Options taking a value: flag → how it is stored. Short forms as in docker run. */
+const VALUE_FLAGS: Record<string, string> = {
+  "--image": "image", "--timeout": "timeout", "--boot-timeout": "boot-timeout", "--vcpus": "vcpus", "--memory": "memory",
+  "--disk": "disk", "--env": "env", "-e": "env", "--workdir": "workdir", "-w": "workdir", "--user": "user", "-u": "user",
+  "--output": "output", "--output-dir": "output-dir", "--max-output-size": "max-output-size", "--kernel": "kernel",
+  "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root",
+};
+const BOOLEAN_FLAGS: Record<string, string> = { "--json": "json", "--keep": "keep", "--verbose": "verbose" };
+const REPEATABLE = new Set(["env", "output"]);
+
+/** A whole number from min up; `what` names the flag in the error. */
+function whole(flag: string, value: string, min: number): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
+    throw new UsageError(`${flag} ${value}: expected a whole number${min > 0 ? ` of at least ${min}` : ""}`);
+  }
+  return Number(value);
+}
+
+/** Sizes like 1048576, 512K, 10M, 1G (powers of 1024). */
+export function parseSize(flag: string, value: string): number {
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(value);
+  if (!m) throw new UsageError(`${flag} ${value}: expected a size in bytes (suffixes K, M, G allowed)`);
+  const unit = (m[2] ?? "").charAt(0).toUpperCase();
+  const bytes = Number(m[1]) * (unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1);
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`${flag} ${value}: too large`);
+  return bytes;
+}
+
+export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
+  const values = new Map<string, string[]>();
+  const flags = new Set<string>();
+  let entrypoint: string[] | undefined;
+  let cmd: string[] | undefined;
+
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--entrypoint" || arg === "--cmd" || arg === "--") break;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag === "--entrypoint" || flag === "--cmd") throw new UsageError(`${flag} takes the rest of the arguments: write ${flag} ARG... (without =) after the other options`);
+    if (BOOLEAN_FLAGS[flag]) {
+      if (eq > 0) throw new UsageError(`${flag} takes no value`);
+      flags.add(BOOLEAN_FLAGS[flag]);
+      continue;
+    }
+    const name = VALUE_FLAGS[flag];
+    if (!name) throw new UsageError(arg.startsWith("-") ? `unknown option ${flag}` : `unexpected argument ${JSON.stringify(arg)} (the command goes after --cmd or --)`);
+    let value: string;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`);
+      value = argv[++i]!;
+    }
+    const list = values.get(name) ?? [];
+    if (list.length > 0 && !REPEATABLE.has(name)) throw new UsageError(`${flag} given twice`);
+    list.push(value);
+    values.set(name, list);
+  }
+  if (i < argv.length) {
+    const rest = argv.slice(i + 1);
+    if (argv[i] === "--entrypoint") {
+      const at = rest.indexOf("--cmd");
+      entrypoint = at < 0 ? rest : rest.slice(0, at);
+      if (at >= 0) cmd = rest.slice(at + 1);
+      if (entrypoint.length === 0) throw new UsageError("--entrypoint needs at least the program to run");
+    } else {
+      cmd = rest;
+    }
+  }
+
+  const one = (name: string) => values.get(name)?.[0];
+  const image = one("image");
+  if (image === undefined || image === "") throw new UsageError("--image is required (an OCI layout, archive or registry reference)");
+  const options: PipelineOptions = { image };
+  const timeout = one("timeout");
+  if (timeout !== undefined) options.timeoutSec = whole("--timeout", timeout, 1);
+  const bootTimeout = one("boot-timeout");
+  if (bootTimeout !== undefined) options.bootTimeoutSec = whole("--boot-timeout", bootTimeout, 1);
+  const vcpus = one("vcpus");
+  if (vcpus !== undefined) options.vcpus = whole("--vcpus", vcpus, 1);
+  const memory = one("memory");
+  if (memory !== undefined) options.memoryMiB = whole("--memory", memory, 1);
+  const disk = one("disk");
+  if (disk !== undefined) options.diskMiB = whole("--disk", disk, 1);
+  const env = values.get("env");
+  if (env) {
+    env.forEach((entry) => {
+      if (entry.indexOf("=") <= 0) throw new UsageError(`--env ${entry}: expected KEY=VALUE`);
+    });
+    options.env = env;
+  }
+  const workdir = one("workdir");
+  if (workdir !== undefined) {
+    if (!workdir.startsWith("/")) throw new UsageError(`--workdir ${workdir}: expected an absolute path in the guest`);
+    options.workdir = workdir;
+  }
+  const user = one("user");
+  if (user !== undefined) options.user = user;
+  const outputs = values.get("output");
+  if (outputs) {
+    outputs.forEach((path) => {
+      if (!path.startsWith("/")) throw new UsageError(`--output ${path}: expected an absolute path in the guest`);
+    });
+    options.outputs = outputs;
+  }
+  const outputDir = one("output-dir");
+  if (outputDir !== undefined) options.outputDir = outputDir;
+  if (outputDir !== undefined && !outputs) throw new UsageError("--output-dir needs at least one --output");
+  const maxOutput = one("max-output-size");
+  if (maxOutput !== undefined) options.maxOutputSize = parseSize("--max-output-size", maxOutput);
+  const kernel = one("kernel");
+  if (kernel !== undefined) options.kernel = kernel;
+  const rootfs = one("rootfs");
+  if (rootfs !== undefined) {
+    if (rootfs !== "ext4" && rootfs !== "squashfs") throw new UsageError(`--rootfs ${rootfs}: expected ext4 or squashfs`);
+    options.rootfs = rootfs as RootfsKind;
+    if (rootfs === "squashfs" && disk !== undefined) throw new UsageError("--disk applies to an ext4 root only");
+  }
+  const workRoot = one("work-root");
+  if (workRoot !== undefined) options.workRoot = workRoot;
+  if (flags.has("keep")) options.keep = true;
+  if (entrypoint) options.entrypoint = entrypoint;
+  if (cmd && cmd.length > 0) options.cmd = cmd;
+  const iterText = one("iter");
+  const iter = iterText === undefined ? 1 : whole("--iter", iterText, 1);
+  return { options, json: flags.has("json"), verbose: flags.has("verbose"), iter };
+}

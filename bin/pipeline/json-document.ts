@@ -1,0 +1,72 @@
+// `bencher-run pipeline --json`: one JSON document per run, the schema the
+// README documents ("The --json document"). Bytes that are valid UTF-8 are
+// plain strings; anything else also gets an exact base64 twin, so binary
+// output survives JSON intact.
+import { isUtf8 } from "node:buffer";
+import type { PipelineMetrics, PipelineResult } from "./result.js";
+
+export const JSON_SCHEMA_VERSION = 1;
+
+export interface PipelineJsonDocument {
+  schema: typeof JSON_SCHEMA_VERSION;
+  /** What `bencher-run pipeline` exits with. */
+  status: number;
+  exitCode: number | null;
+  signal: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stdoutBase64?: string;
+  stderr: string;
+  stderrBase64?: string;
+  truncated: { stdout: boolean; stderr: boolean; outputs: string[] };
+  outputs: Record<string, string | null>;
+  outputsBase64?: Record<string, string>;
+  savedOutputs?: Record<string, string>;
+  metrics: PipelineMetrics;
+  image: { digest: string; cached: boolean };
+  error?: string;
+  guestError?: string;
+  forgedFrames: number;
+  vm: { exitReason: string; detail?: string; consoleTail?: string } | null;
+  runDir?: string;
+}
+
+function text(bytes: Buffer): { text: string; base64?: string } {
+  return isUtf8(bytes) ? { text: bytes.toString("utf8") } : { text: bytes.toString("utf8"), base64: bytes.toString("base64") };
+}
+
+export function toJsonDocument(r: PipelineResult): PipelineJsonDocument {
+  const stdout = text(r.stdout);
+  const stderr = text(r.stderr);
+  const doc: PipelineJsonDocument = {
+    schema: JSON_SCHEMA_VERSION,
+    status: r.status,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    stdout: stdout.text,
+    ...(stdout.base64 !== undefined ? { stdoutBase64: stdout.base64 } : {}),
+    stderr: stderr.text,
+    ...(stderr.base64 !== undefined ? { stderrBase64: stderr.base64 } : {}),
+    truncated: r.truncated,
+    outputs: {},
+    metrics: r.metrics,
+    image: r.image,
+    forgedFrames: r.forgedFrames,
+    vm: r.vm,
+  };
+  for (const [path, bytes] of Object.entries(r.outputs)) {
+    if (bytes === null) {
+      doc.outputs[path] = null;
+      continue;
+    }
+    const content = text(bytes);
+    doc.outputs[path] = content.text;
+    if (content.base64 !== undefined) (doc.outputsBase64 ??= {})[path] = content.base64;
+  }
+  if (Object.keys(r.savedOutputs).length > 0) doc.savedOutputs = r.savedOutputs;
+  if (r.error !== undefined) doc.error = r.error;
+  if (r.guestError !== null) doc.guestError = r.guestError;
+  if (r.runDir !== undefined) doc.runDir = r.runDir;
+  return doc;
+}

@@ -1,0 +1,159 @@
+// What a caller may ask of one pipeline run, and the checks that turn it into
+// the settings the stages get. Everything refused here is refused before any
+// stage starts or any directory is made.
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
+import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
+import { PipelineError } from "./errors.js";
+
+export type RootfsKind = "ext4" | "squashfs";
+export type PipelinePhase = "prepare" | "boot" | "run" | "collect";
+
+export interface PipelineOptions {
+  /** OCI layout dir, OCI/docker archive (optionally `oci:`, `oci-archive:`, `docker-archive:`), `DIR:REF`, or a registry reference. */
+  image: string;
+  /** The command's time limit in seconds, counted from its start in the guest (boot does not count). */
+  timeoutSec?: number;
+  /** How long the guest may take to boot and start the command (default 300 s). */
+  bootTimeoutSec?: number;
+  vcpus?: number;
+  memoryMiB?: number;
+  /** ext4 disk size in MiB (default: the content plus headroom). */
+  diskMiB?: number;
+  /** NAME=value entries over the image's env (`docker run -e`). */
+  env?: string[];
+  /** Replaces the image's ENTRYPOINT (and drops its CMD), as `docker run --entrypoint`. */
+  entrypoint?: string[];
+  /** Replaces the image's CMD (the arguments after the image in `docker run`). */
+  cmd?: string[];
+  /** Absolute working directory in the guest. */
+  workdir?: string;
+  /** `docker run --user`. */
+  user?: string;
+  /** Absolute guest paths of files to bring back. */
+  outputs?: string[];
+  /** Where the output files are saved (created if missing); without it they come back in memory only. */
+  outputDir?: string;
+  /** Bytes kept per stream (stdout, stderr) and per output file; the rest is dropped and reported as truncated. */
+  maxOutputSize?: number;
+  /** vmlinux or bzImage (default: the built guest kernel). */
+  kernel?: string;
+  /** Keep the run directory (console log, overlay, unpacked image) for debugging. */
+  keep?: boolean;
+  rootfs?: RootfsKind;
+  /** Parent of run directories (default: $BENCHER_RUN_WORKDIR or the cache's runs/). */
+  workRoot?: string;
+  /** Cancels the run: stages are stopped, the VM too, the run directory removed. */
+  signal?: AbortSignal;
+  onStdout?(chunk: Buffer): void;
+  onStderr?(chunk: Buffer): void;
+  onProgress?(message: string): void;
+  /** Each step of the run: "prepare" (image → root image), "boot", "run" (the command started), "collect" (it exited). */
+  onPhase?(phase: PipelinePhase): void;
+  /** The stages' warnings (and info lines when verbose). */
+  onLog?(stage: string, level: "debug" | "info" | "warn", message: string): void;
+}
+
+/** The options after checking, with defaults filled in. */
+export interface CheckedOptions {
+  image: string;
+  timeoutMs: number | undefined;
+  bootTimeoutMs: number;
+  vcpus: number;
+  memoryMiB: number;
+  diskMiB: number | undefined;
+  env: string[];
+  entrypoint: string[] | undefined;
+  cmd: string[] | undefined;
+  workdir: string | undefined;
+  user: string | undefined;
+  outputs: string[];
+  outputDir: string | undefined;
+  maxOutputBytes: number;
+  kernel: string | undefined;
+  keep: boolean;
+  rootfs: RootfsKind;
+  workRoot: string | undefined;
+}
+
+/** The VMM's limits (stages/boot/machine.ts; not imported: it loads the KVM bindings). */
+export const MAX_VCPUS = 64;
+export const MAX_MEMORY_MIB = 3072;
+export const DEFAULT_VCPUS = 1;
+export const DEFAULT_MEMORY_MIB = 256;
+export const DEFAULT_BOOT_TIMEOUT_SEC = 300;
+/** Bytes kept per stream and per file when the caller sets no limit. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
+/** Longest command time limit accepted (the VM's own deadline is capped at a day). */
+export const MAX_TIMEOUT_SEC = 20 * 3600;
+
+function wholeNumber(name: string, value: number | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new PipelineError(`${name} ${String(value)}: expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function stringList(name: string, value: string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new PipelineError(`${name}: expected a list of strings`);
+  value.forEach((v) => {
+    if (v.includes("\0")) throw new PipelineError(`${name} ${JSON.stringify(v)}: contains a NUL character`);
+  });
+  return value;
+}
+
+export function checkOptions(o: PipelineOptions): CheckedOptions {
+  if (typeof o.image !== "string" || o.image.trim() === "") throw new PipelineError("image: missing (an OCI layout, archive or registry reference)");
+  const env = stringList("env", o.env) ?? [];
+  env.forEach((entry) => {
+    if (entry.indexOf("=") <= 0) throw new PipelineError(`env ${JSON.stringify(entry)}: expected NAME=value`);
+  });
+  const outputs = stringList("output", o.outputs) ?? [];
+  try {
+    hostNamesForOutputs(outputs);
+  } catch (err) {
+    throw new PipelineError(`output: ${(err as Error).message}`);
+  }
+  if (o.workdir !== undefined && (typeof o.workdir !== "string" || !o.workdir.startsWith("/") || o.workdir.includes("\0"))) {
+    throw new PipelineError(`workdir ${JSON.stringify(o.workdir)}: expected an absolute path in the guest`);
+  }
+  const rootfs = o.rootfs ?? "ext4";
+  if (rootfs !== "ext4" && rootfs !== "squashfs") throw new PipelineError(`rootfs ${JSON.stringify(rootfs)}: expected ext4 or squashfs`);
+  const diskMiB = wholeNumber("disk", o.diskMiB, 1, MAX_DISK_MIB);
+  if (diskMiB !== undefined && rootfs === "squashfs") throw new PipelineError("disk: applies to an ext4 root only (squashfs is read-only and sized by its content)");
+  let kernel: string | undefined;
+  if (o.kernel !== undefined) {
+    kernel = resolve(o.kernel);
+    if (!existsSync(kernel) || !statSync(kernel).isFile()) throw new PipelineError(`kernel ${o.kernel}: no such file`);
+  }
+  let outputDir: string | undefined;
+  if (o.outputDir !== undefined) {
+    outputDir = resolve(o.outputDir);
+    if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) throw new PipelineError(`output-dir ${o.outputDir}: exists and is not a directory`);
+  }
+  const timeoutSec = wholeNumber("timeout", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
+  const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? DEFAULT_BOOT_TIMEOUT_SEC;
+  return {
+    image: o.image,
+    timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
+    bootTimeoutMs: bootTimeoutSec * 1000,
+    vcpus: wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS,
+    memoryMiB: wholeNumber("memory", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
+    diskMiB,
+    env,
+    entrypoint: stringList("entrypoint", o.entrypoint),
+    cmd: stringList("cmd", o.cmd),
+    workdir: o.workdir,
+    user: o.user,
+    outputs,
+    outputDir,
+    maxOutputBytes: wholeNumber("max output size", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
+    kernel,
+    keep: o.keep ?? false,
+    rootfs,
+    workRoot: o.workRoot === undefined ? undefined : isAbsolute(o.workRoot) ? o.workRoot : resolve(o.workRoot),
+  };
+}

@@ -1,0 +1,78 @@
+// What one pipeline run hands back, and how its parts are decided from what
+// collect and boot reported.
+import type { BootResult } from "../../stages/boot/boot.js";
+import type { CollectResult, Transport } from "../../stages/collect/collect.js";
+import { exitStatusFor, RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
+
+export interface PipelineMetrics {
+  /** The whole run, from the call to the result. */
+  wallMs: number;
+  /** unpack + mkrootfs (0 when the root image came from the cache). */
+  prepareMs: number;
+  /** From the VM's start (collect listening) until guest-init said READY. */
+  bootMs: number | null;
+  /** The command's own wall time, fork to reap, measured in the guest. */
+  runMs: number | null;
+  userMs: number | null;
+  sysMs: number | null;
+  maxRssKiB: number | null;
+  /** How the guest's frames came back: "vsock", "serial" (the console fallback), both, or "none". */
+  transport: Transport;
+  /** Until the guest kernel started /init (the VMM's view), when it got that far. */
+  kernelBootMs: number | null;
+  /** The VM's whole life. */
+  vmMs: number | null;
+}
+
+export interface PipelineResult {
+  /** The exit status `bencher-run pipeline` exits with: the command's code, 128+N on signal N, 124 on timeout, 126/127 when it could not be executed, 125 when the runner failed. */
+  status: number;
+  /** The command's exit code; null when it was killed by a signal or never ran. */
+  exitCode: number | null;
+  /** The signal number that killed the command. */
+  signal: number | null;
+  /** The command ran past its time limit and was stopped; stdout/stderr hold what it printed until then. */
+  timedOut: boolean;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Bytes were dropped beyond the max output size; `outputs` lists output files cut short. */
+  truncated: { stdout: boolean; stderr: boolean; outputs: string[] };
+  /** Guest path → contents, or null when the file was not brought back (missing, not a regular file, unreadable). */
+  outputs: Record<string, Buffer | null>;
+  /** Guest path → host path, for files saved to the output directory. */
+  savedOutputs: Record<string, string>;
+  metrics: PipelineMetrics;
+  image: { digest: string; cached: boolean };
+  /** Set when the runner failed (status 125): why, in one line. */
+  error?: string;
+  /** Why the guest could not run the command (its ERROR message): status 126/127/125. */
+  guestError: string | null;
+  /** Frames from the guest that failed verification and were ignored. */
+  forgedFrames: number;
+  /** How the VM ended; the console's last lines when it did not end by the guest's own reset. */
+  vm: { exitReason: string; detail?: string; consoleTail?: string } | null;
+  /** The run directory, when kept (--keep): console log, overlay, unpacked image. */
+  runDir?: string;
+}
+
+/** True when the guest reported how its command ended (or that it could not start it, or it timed out). */
+function commandOutcomeKnown(c: CollectResult): boolean {
+  return c.timedOut || c.exitCode !== null || c.signal !== null || (c.guestError !== null && c.guestError.startsWith("cannot execute "));
+}
+
+/** The one-line reason for a runner failure, from collect's and boot's views. */
+export function runnerFailure(collect: CollectResult, boot: BootResult | null, bootError: string | undefined): string | undefined {
+  if (commandOutcomeKnown(collect)) return undefined;
+  const parts: string[] = [];
+  if (bootError) parts.push(`boot failed: ${bootError}`);
+  if (collect.error) parts.push(collect.error);
+  else if (collect.guestError) parts.push(`the guest could not run the command: ${collect.guestError}`);
+  if (boot && boot.exitReason !== "aborted" && boot.exitReason !== "reset") {
+    parts.push(`VM ended: ${boot.exitReason}${boot.detail ? ` (${boot.detail})` : ""}`);
+  }
+  return parts.length ? parts.join("; ") : "the run ended without a result from the guest";
+}
+
+export function statusFor(collect: CollectResult, failure: string | undefined): number {
+  return failure !== undefined ? RUNNER_FAILURE_EXIT_STATUS : exitStatusFor(collect);
+}

@@ -1,0 +1,81 @@
+// The root image a run boots: the cached base image for (image, fs, disk
+// size), built through the unpack and mkrootfs stages on a miss. A local
+// image whose digest is already in the cache costs a few small reads; a
+// registry image is always unpacked (its digest needs the network), and
+// mkrootfs then finds the cached image without building it.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { PipelineError } from "./errors.js";
+import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
+import type { UnpackRequest } from "../../stages/unpack/request.js";
+import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
+import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
+import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
+import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
+import { isLocalImage, peekLocalImage } from "./image-identity.js";
+import type { RootfsKind } from "./options.js";
+import { runStage, type StageHooks } from "./stage-runner.js";
+
+export interface RootImage {
+  /** The read-only base image in the cache. */
+  path: string;
+  fs: RootfsKind;
+  runConfig: RunConfig;
+  /** True when neither unpack nor mkrootfs had to build anything. */
+  cached: boolean;
+  /** Time spent in unpack and mkrootfs (0 on a cache hit). */
+  prepareMs: number;
+}
+
+const LOCAL_PREFIXES = ["oci:", "oci-archive:", "docker-archive:"];
+
+/** The image string for unpack (local paths made absolute) and the host path to bind read-only, if local. */
+export function locateImage(image: string): { request: string; bind: string | null } {
+  const prefix = LOCAL_PREFIXES.find((p) => image.startsWith(p)) ?? "";
+  if (!isLocalImage(image)) return { request: image, bind: null };
+  let path = resolve(image.slice(prefix.length));
+  let ref = "";
+  // DIR:REF: bind the directory, keep the ref in the request.
+  const colon = path.lastIndexOf(":");
+  if (colon > path.lastIndexOf("/") && !existsSync(path) && existsSync(path.slice(0, colon))) {
+    ref = path.slice(colon);
+    path = path.slice(0, colon);
+  }
+  if (!existsSync(path)) throw new PipelineError(`image ${image}: no such file or directory`);
+  return { request: prefix + path + ref, bind: path };
+}
+
+export async function prepareRootImage(
+  image: string,
+  fs: RootfsKind,
+  diskMiB: number | undefined,
+  workdir: RunWorkdir,
+  hooks: StageHooks,
+): Promise<RootImage> {
+  const local = locateImage(image);
+  if (local.bind) {
+    const identity = await peekLocalImage(local.request);
+    if (identity) {
+      const hit = lookupCached(cacheKey({ digest: identity.digest, fs, diskMiB }));
+      if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0 };
+    }
+  }
+  const started = performance.now();
+  const out = workdir.stageDir("unpack");
+  const unpackRequest: UnpackRequest = { image: local.request, out };
+  const unpacked = await runStage<UnpackResult>("unpack", unpackRequest, {
+    readOnly: local.bind ? [local.bind] : [],
+    writable: [out],
+    network: local.bind === null,
+  }, hooks);
+  const runConfig = JSON.parse(readFileSync(unpacked.config, "utf8")) as RunConfig;
+
+  const cacheDir = rootfsCacheDir();
+  mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+  giveToStage(cacheDir);
+  const mkrootfsRequest: MkrootfsRequest = { input: out, fs, cache: true };
+  if (diskMiB !== undefined) mkrootfsRequest.diskMiB = diskMiB;
+  const made = await runStage<MkrootfsResult>("mkrootfs", mkrootfsRequest, { readOnly: [out], writable: [cacheDir] }, hooks);
+  return { path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started) };
+}
