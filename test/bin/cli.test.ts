@@ -41,10 +41,10 @@ test("a missing required flag is a one-line usage error", async () => {
   assert.is(r.stderr, "bencher-run: Missing required argument: --image (see bencher-run --help)");
 });
 
-test("commands whose stage is not built yet fail with one line", async () => {
-  const r = await runCli(["pipeline", "--image", "x"]);
-  assert.is(r.exitCode, 1);
-  assert.is(r.stderr, "bencher-run: pipeline: not built yet");
+test("pipeline with a missing image fails with one line, exit 125 (as docker run)", async () => {
+  const r = await runCli(["pipeline", "--image", "./no-such-image.oci"]);
+  assert.is(r.exitCode, 125);
+  assert.match(r.stderr, /^bencher-run: image \.\/no-such-image\.oci: no such file or directory$/);
   assert.is(r.stdout, "");
 });
 
