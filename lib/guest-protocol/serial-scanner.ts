@@ -46,7 +46,8 @@ export class SerialConsoleScanner {
 
   private line(line: string, scan: SerialScan): void {
     const at = line.indexOf(SERIAL_FRAME_PREFIX);
-    if (at < 0) {
+    // "bencher: text" (a space: never base64) is a kernel or workload message, e.g. our kernel patch's notice.
+    if (at < 0 || line.charAt(at + SERIAL_FRAME_PREFIX.length) === " ") {
       scan.consoleLines.push(line);
       return;
     }
