@@ -11,7 +11,6 @@ const c = {
   ioctlInt: libc.func("int ioctl(int fd, unsigned long request, unsigned long arg)"),
   mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
   munmap: libc.func("int munmap(void *addr, size_t len)"),
-  madvise: libc.func("int madvise(void *addr, size_t len, int advice)"),
   eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
   read: libc.func("int64_t read(int fd, void *buf, size_t count)"),
   write: libc.func("int64_t write(int fd, const void *buf, size_t count)"),

@@ -1,6 +1,6 @@
 // One vCPU: its fd, its mmap'ed kvm_run, and its register ioctls. Usable from
 // any thread (the worker that runs it and the main thread that sets it up).
-import { close, ioctl, ioctlRaw, ioctlValue, mmap, MAP_SHARED, munmap, PROT_READ, PROT_WRITE, view } from "./libc.js";
+import { close, ioctl, ioctlRaw, mmap, MAP_SHARED, munmap, PROT_READ, PROT_WRITE, view } from "./libc.js";
 import { ioctls } from "./constants.js";
 import { FX_SIZE, fpuToFx, fxToFpu } from "./fx-image.js";
 import {
@@ -158,9 +158,5 @@ export class Vcpu {
   dispose(closeFd: boolean): void {
     munmap(this.runAddr, this.runSize);
     if (closeFd) close(this.fd);
-  }
-
-  checkValue(request: number, arg: number, what: string): number {
-    return ioctlValue(this.fd, request, arg, what);
   }
 }
