@@ -1,0 +1,96 @@
+// `bencher-run pipeline` argument parsing: docker-run-like rest-of-argv
+// overrides, repeatable flags, and one-line usage errors.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { parsePipelineArgs, parseSize, UsageError } from "../../bin/pipeline/cli-args.js";
+
+const parse = (...argv: string[]) => parsePipelineArgs(argv);
+
+function usageError(argv: string[], pattern: RegExp): void {
+  try {
+    parsePipelineArgs(argv);
+  } catch (err) {
+    assert.instance(err, UsageError);
+    assert.match((err as Error).message, pattern);
+    assert.not.match((err as Error).message, /\n/);
+    return;
+  }
+  assert.unreachable(`accepted ${JSON.stringify(argv)}`);
+}
+
+test("--image alone: defaults", () => {
+  const a = parse("--image", "img.oci");
+  assert.equal(a.options, { image: "img.oci" });
+  assert.is(a.iter, 1);
+  assert.is(a.json, false);
+});
+
+test("--cmd takes the rest of the arguments, flags included", () => {
+  const a = parse("--image", "i", "--cmd", "sh", "-c", "echo --json", "--timeout", "3");
+  assert.equal(a.options.cmd, ["sh", "-c", "echo --json", "--timeout", "3"]);
+  assert.is(a.json, false);
+  assert.is(a.options.timeoutSec, undefined);
+});
+
+test("-- is the same as --cmd", () => {
+  assert.equal(parse("--image=i", "--", "ls", "-l").options.cmd, ["ls", "-l"]);
+});
+
+test("--entrypoint takes the rest, up to --cmd", () => {
+  const a = parse("--image", "i", "--entrypoint", "/bin/sh", "-c", "echo $0 $1", "--cmd", "x", "y");
+  assert.equal(a.options.entrypoint, ["/bin/sh", "-c", "echo $0 $1"]);
+  assert.equal(a.options.cmd, ["x", "y"]);
+  assert.equal(parse("--image", "i", "--entrypoint", "/bin/true").options.cmd, undefined);
+});
+
+test("an empty --cmd means the image's CMD (as docker run without arguments)", () => {
+  assert.is(parse("--image", "i", "--cmd").options.cmd, undefined);
+});
+
+test("every option, both spellings; --env and --output repeat", () => {
+  const a = parse(
+    "--image=i", "--timeout", "7", "--boot-timeout=60", "--vcpus", "2", "--memory", "512", "--disk", "300",
+    "--env", "A=1", "-e", "B=2=3", "--workdir", "/w", "-u", "nobody", "--output", "/a", "--output=/b/c",
+    "--output-dir", "out", "--max-output-size", "10M", "--kernel", "k", "--iter", "3", "--rootfs", "ext4",
+    "--keep", "--json", "--verbose", "--work-root", "/tmp/r",
+  );
+  assert.equal(a.options, {
+    image: "i", timeoutSec: 7, bootTimeoutSec: 60, vcpus: 2, memoryMiB: 512, diskMiB: 300, env: ["A=1", "B=2=3"],
+    workdir: "/w", user: "nobody", outputs: ["/a", "/b/c"], outputDir: "out", maxOutputSize: 10 * 1024 * 1024,
+    kernel: "k", rootfs: "ext4", workRoot: "/tmp/r", keep: true,
+  });
+  assert.equal([a.iter, a.json, a.verbose], [3, true, true]);
+});
+
+test("sizes: bytes and K/M/G suffixes", () => {
+  assert.is(parseSize("--x", "1000"), 1000);
+  assert.is(parseSize("--x", "4K"), 4096);
+  assert.is(parseSize("--x", "2MiB"), 2 * 1024 * 1024);
+  assert.is(parseSize("--x", "1g"), 1024 ** 3);
+  assert.throws(() => parseSize("--x", "1.5M"), /--x 1\.5M: expected a size/);
+  assert.throws(() => parseSize("--x", "-1"), /expected a size/);
+});
+
+test("usage errors name the flag and what is wrong", () => {
+  usageError([], /--image is required/);
+  usageError(["--image"], /--image needs a value/);
+  usageError(["--image", "i", "--imag", "x"], /unknown option --imag/);
+  usageError(["--image", "i", "echo"], /unexpected argument "echo" \(the command goes after --cmd or --\)/);
+  usageError(["--image", "i", "--timeout", "0"], /--timeout 0: expected a whole number of at least 1/);
+  usageError(["--image", "i", "--timeout", "1.5"], /--timeout 1\.5/);
+  usageError(["--image", "i", "--vcpus", "two"], /--vcpus two/);
+  usageError(["--image", "i", "--env", "NOVALUE"], /--env NOVALUE: expected KEY=VALUE/);
+  usageError(["--image", "i", "--env", "=x"], /--env =x/);
+  usageError(["--image", "i", "--workdir", "rel"], /--workdir rel: expected an absolute path/);
+  usageError(["--image", "i", "--output", "rel"], /--output rel: expected an absolute path/);
+  usageError(["--image", "i", "--output-dir", "d"], /--output-dir needs at least one --output/);
+  usageError(["--image", "i", "--rootfs", "btrfs"], /--rootfs btrfs: expected ext4 or squashfs/);
+  usageError(["--image", "i", "--disk", "100", "--rootfs", "squashfs"], /--disk applies to an ext4 root only/);
+  usageError(["--image", "i", "--timeout", "1", "--timeout", "2"], /--timeout given twice/);
+  usageError(["--image", "i", "--json=yes"], /--json takes no value/);
+  usageError(["--image", "i", "--cmd=ls"], /--cmd takes the rest of the arguments/);
+  usageError(["--image", "i", "--entrypoint"], /--entrypoint needs at least the program/);
+  usageError(["--image", "i", "--iter", "0"], /--iter 0/);
+});
+
+test.run();

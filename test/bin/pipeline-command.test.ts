@@ -1,0 +1,62 @@
+// bencher-run pipeline failures that need no VM: usage errors, a missing or
+// broken image, an image with nothing to run. Each exits 125 with one line
+// on stderr, prints nothing on stdout and leaves no run directory behind.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildImage } from "../../lib/oci/build-image.js";
+import { runCli } from "./helpers.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "pipeline-cli-"));
+const workRoot = join(scratch, "runs");
+const env = { BENCHER_RUN_WORKDIR: workRoot };
+process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+
+async function fails(args: string[], pattern: RegExp): Promise<void> {
+  const r = await runCli(["pipeline", ...args], env);
+  assert.is(r.exitCode, 125, r.stderr);
+  assert.is(r.stdout, "");
+  assert.match(r.stderr, pattern);
+  assert.is(r.stderr.split("\n").length, 1, r.stderr);
+  const left = (() => {
+    try {
+      return readdirSync(workRoot);
+    } catch {
+      return [];
+    }
+  })();
+  assert.equal(left, [], "run directories left behind");
+}
+
+test("usage errors exit 125 with one line", async () => {
+  await fails([], /^bencher-run: --image is required .*\(see bencher-run pipeline --help\)$/);
+  await fails(["--image", "x", "--vcpus", "0"], /^bencher-run: --vcpus 0: expected a whole number of at least 1/);
+  await fails(["--image", "x", "--bogus"], /^bencher-run: unknown option --bogus/);
+});
+
+test("a missing image", async () => {
+  await fails(["--image", join(scratch, "nope.oci")], /^bencher-run: image .*nope\.oci: no such file or directory$/);
+});
+
+test("a directory that is not an image", async () => {
+  const dir = join(scratch, "not-an-image");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "readme"), "hi");
+  await fails(["--image", dir], /^bencher-run: .*neither an OCI layout \(index\.json\) nor a docker-save archive/);
+});
+
+test("an image with neither ENTRYPOINT nor CMD, and none given", async () => {
+  const image = join(scratch, "nocmd.oci");
+  await buildImage({ base: "busybox", config: { env: ["A=1"] } }, { format: "oci-dir", out: image });
+  await fails(["--image", image], /^bencher-run: .*nocmd\.oci: no command to run: the image has no ENTRYPOINT or CMD and none was given$/);
+});
+
+test("a kernel that does not exist", async () => {
+  const image = join(scratch, "echo.oci");
+  await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });
+  await fails(["--image", image, "--kernel", join(scratch, "vmlinux")], /^bencher-run: kernel .*vmlinux: no such file$/);
+});
+
+test.run();

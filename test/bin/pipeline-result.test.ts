@@ -1,0 +1,110 @@
+// How a run's outcome becomes the exit status, the runner-failure line, the
+// stderr notes and the --json document (its schema is in the README).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { CollectResult } from "../../stages/collect/collect.js";
+import type { BootResult } from "../../stages/boot/boot.js";
+import { runnerFailure, statusFor, type PipelineResult } from "../../bin/pipeline/result.js";
+import { toJsonDocument } from "../../bin/pipeline/json-document.js";
+import { statusNotes } from "../../bin/commands/pipeline.js";
+
+function collected(over: Partial<CollectResult> = {}): CollectResult {
+  return {
+    complete: true, exitCode: 0, signal: null, timedOut: false, bootTimedOut: false,
+    stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), outputBytes: { stdout: 0, stderr: 0 },
+    truncated: { stdout: false, stderr: false }, outputs: {}, files: [],
+    metrics: { wallMs: 1, connectedMs: 1, bootMs: 1, startedMs: 1, exitedMs: 1, runMs: 1, userMs: 0, sysMs: 0, maxRssKiB: 1, transport: "vsock", streamFrames: 5, consoleFrames: 0, duplicateFrames: 0 },
+    forgedFrames: 0, rejectedFrames: [], guestError: null, diagnostics: [],
+    ...over,
+  };
+}
+
+const bootEnded = (exitReason: BootResult["exitReason"], detail?: string): BootResult => ({ exitReason, wallMs: 1, startupMs: 1, assists: {}, ...(detail ? { detail } : {}) });
+
+function status(c: CollectResult, boot: BootResult | null = bootEnded("reset"), bootError?: string): number {
+  return statusFor(c, runnerFailure(c, boot, bootError));
+}
+
+test("exit status: the command's code, 128+N on signal N, 124 on timeout", () => {
+  assert.is(status(collected()), 0);
+  assert.is(status(collected({ exitCode: 42 })), 42);
+  assert.is(status(collected({ exitCode: null, signal: 9 })), 137);
+  assert.is(status(collected({ exitCode: null, signal: 11 })), 139);
+  assert.is(status(collected({ exitCode: null, timedOut: true, complete: false })), 124);
+});
+
+test("exit status: 127 not found, 126 not executable (as docker run)", () => {
+  const base = { exitCode: null, complete: true };
+  assert.is(status(collected({ ...base, guestError: "cannot execute nope: No such file or directory" })), 127);
+  assert.is(status(collected({ ...base, guestError: "cannot execute /etc/passwd: Permission denied" })), 126);
+});
+
+test("exit status 125 and one line when the runner failed", () => {
+  const noGuest = collected({ exitCode: null, complete: false, bootTimedOut: true, error: "no guest connected within 300 s" });
+  assert.is(status(noGuest, bootEnded("aborted")), 125);
+  assert.is(runnerFailure(noGuest, bootEnded("aborted"), undefined), "no guest connected within 300 s");
+  const crashed = collected({ exitCode: null, complete: false, error: "the run was stopped before the guest's DONE (the VM stopped (triple-fault))" });
+  assert.match(runnerFailure(crashed, bootEnded("triple-fault", "at rip 0x0"), undefined)!, /VM ended: triple-fault \(at rip 0x0\)$/);
+  const vmmFailed = collected({ exitCode: null, complete: false, error: "the run was stopped" });
+  assert.match(runnerFailure(vmmFailed, null, "boot: KVM_CREATE_VM: EBUSY")!, /^boot failed: boot: KVM_CREATE_VM: EBUSY; the run was stopped$/);
+  const badUser = collected({ exitCode: null, guestError: "unknown user nosuch" });
+  assert.is(status(badUser), 125);
+  assert.match(runnerFailure(badUser, bootEnded("reset"), undefined)!, /unknown user nosuch/);
+});
+
+test("a command that exited is not a runner failure even if a file was cut off after it", () => {
+  const c = collected({ exitCode: 3, complete: false, error: "the guest's stream ended before DONE" });
+  assert.is(runnerFailure(c, bootEnded("aborted"), undefined), undefined);
+  assert.is(status(c), 3);
+});
+
+function pipelineResult(over: Partial<PipelineResult> = {}): PipelineResult {
+  return {
+    status: 0, exitCode: 0, signal: null, timedOut: false, stdout: Buffer.from("hello\n"), stderr: Buffer.alloc(0),
+    truncated: { stdout: false, stderr: false, outputs: [] }, outputs: {}, savedOutputs: {},
+    metrics: { wallMs: 10, prepareMs: 0, bootMs: 5, runMs: 1, userMs: 0, sysMs: 0, maxRssKiB: 100, transport: "vsock", kernelBootMs: 4, vmMs: 8 },
+    image: { digest: "sha256:" + "a".repeat(64), cached: true }, guestError: null, forgedFrames: 0, vm: { exitReason: "reset" },
+    ...over,
+  };
+}
+
+test("--json: text fields, base64 twins only for bytes that are not UTF-8", () => {
+  const binary = Buffer.from([0, 0xff, 0xfe, 0x41]);
+  const doc = toJsonDocument(pipelineResult({
+    stdout: binary, stderr: Buffer.from("héllo\n"),
+    outputs: { "/a.txt": Buffer.from("text"), "/b.bin": binary, "/missing": null },
+  }));
+  assert.is(doc.schema, 1);
+  assert.is(doc.stdoutBase64, binary.toString("base64"));
+  assert.is(doc.stderr, "héllo\n");
+  assert.is(doc.stderrBase64, undefined);
+  assert.equal(doc.outputs, { "/a.txt": "text", "/b.bin": binary.toString("utf8"), "/missing": null });
+  assert.equal(doc.outputsBase64, { "/b.bin": binary.toString("base64") });
+  // A JSON round trip keeps every byte through the twin.
+  const back = JSON.parse(JSON.stringify(doc));
+  assert.ok(Buffer.from(back.stdoutBase64, "base64").equals(binary));
+});
+
+test("--json: every documented field is there, nothing undefined", () => {
+  const doc = toJsonDocument(pipelineResult());
+  for (const key of ["schema", "status", "exitCode", "signal", "timedOut", "stdout", "stderr", "truncated", "outputs", "metrics", "image", "forgedFrames", "vm"]) {
+    assert.ok(key in doc, key);
+  }
+  for (const key of ["wallMs", "prepareMs", "bootMs", "runMs", "transport"]) assert.ok(key in doc.metrics, key);
+  assert.not.ok("error" in doc);
+  assert.not.ok("stdoutBase64" in doc);
+  const failed = toJsonDocument(pipelineResult({ status: 125, exitCode: null, error: "no guest connected within 300 s" }));
+  assert.is(failed.error, "no guest connected within 300 s");
+});
+
+test("stderr notes explain a timeout, a runner failure and truncation", () => {
+  assert.equal(statusNotes(pipelineResult(), undefined), []);
+  assert.equal(statusNotes(pipelineResult({ status: 124, timedOut: true, exitCode: null }), 5), ["the command timed out after 5 s and was stopped"]);
+  assert.equal(statusNotes(pipelineResult({ status: 125, error: "boom" }), undefined), ["boom"]);
+  assert.equal(
+    statusNotes(pipelineResult({ truncated: { stdout: true, stderr: false, outputs: ["/f"] } }), undefined),
+    ["stdout was cut short at --max-output-size", "output file /f was cut short"],
+  );
+});
+
+test.run();
