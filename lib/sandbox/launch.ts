@@ -83,7 +83,9 @@ export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint())
     "/bin/sh", "-c", script, "bencher-stage-setup",
     ...(ids ? ["setpriv", `--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--clear-groups", "--"] : []),
     "unshare", "--user", "--map-root-user", "--mount", "--",
-    "setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
+    // Again here: a credential change (--reuid above, the user namespace) clears the parent-death signal
+    // unshare --kill-child set, and without it a SIGKILLed coordinator would leave the stage (a VMM) running.
+    "setpriv", "--pdeathsig", "KILL", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
     ...spec.command,
   ];
 }
