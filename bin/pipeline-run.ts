@@ -12,7 +12,8 @@ import { isNestedPvmHost } from "../kernel/cmdline.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
 import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
 import { describeError } from "../lib/ipc/errors.js";
-import { RunWorkdir } from "../lib/workdir/run-workdir.js";
+import { RunWorkdir, sweepStaleRuns } from "../lib/workdir/run-workdir.js";
+import { defaultWorkRoot } from "../lib/workdir/work-root.js";
 import type { CollectJob } from "../stages/collect/request.js";
 import { hostNameForOutput } from "../stages/collect/output-names.js";
 import { PipelineError } from "./pipeline/errors.js";
@@ -81,6 +82,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       },
     });
 
+    // Cancelled: what the stopped stages reported is a consequence, not a result.
+    options.signal?.throwIfAborted();
     const c = vm.collect;
     const failure = runnerFailure(c, vm.boot, vm.bootError);
     const outputs: Record<string, Buffer | null> = {};
@@ -127,7 +130,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     if (o.keep) result.runDir = workdir.path;
     return result;
   } catch (err) {
-    if (err instanceof PipelineError) throw err;
+    if (err instanceof PipelineError || options.signal?.aborted) throw err;
     throw new PipelineError(describeError(err), { cause: err });
   } finally {
     workdir.dispose();
@@ -144,6 +147,8 @@ function findKernel(): string {
 
 function createWorkdir(o: CheckedOptions): RunWorkdir {
   try {
+    // Run directories of runners that were killed outright (SIGKILL) go now.
+    sweepStaleRuns(o.workRoot ?? defaultWorkRoot());
     return RunWorkdir.create({ root: o.workRoot, keep: o.keep });
   } catch (err) {
     throw new PipelineError(describeError(err));
