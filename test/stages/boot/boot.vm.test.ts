@@ -70,7 +70,7 @@ test("the deadline stops a booting kernel and the result carries the console tai
 test("our kernel boots to /init with 320 MiB, system calls work, and its reboot ends the VM", async () => {
   const consoleLog = join(work, "console.log");
   const req = parseBootRequest({
-    kernel: kernel(), initramfs: initramfs(), vcpus: 1, memoryMiB: 320, timeoutMs: 10 * 60 * 1000, consoleLog,
+    kernel: kernel(), initramfs: initramfs(), vcpus: 1, memoryMiB: 320, timeoutMs: 15 * 60 * 1000, consoleLog,
   });
   const result = await boot(req, ctx);
   const log = readFileSync(consoleLog, "utf8");
