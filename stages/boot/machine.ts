@@ -247,7 +247,13 @@ export class Machine {
         if (m.reason !== "stopped") this.stop(vcpuEndReason(m.reason), m.detail);
       });
       worker.on("error", (err) => this.stop("vmm-error", `vCPU ${h.vcpu.index} thread: ${err.message}`));
-      worker.on("exit", () => resolve());
+      worker.on("exit", () => {
+        // A worker that died without saying so must still end this loop.
+        Atomics.store(h.control, STATE, ENDED);
+        Atomics.add(h.control, DOORBELL, 1);
+        Atomics.notify(h.control, DOORBELL);
+        resolve();
+      });
     });
 
     const fail = (err: unknown) => this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
