@@ -1,0 +1,24 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CLEARCPUID_MAX, PVM_CLEARED_CPU_FEATURES, PVM_HOST_ARGS, guestCmdline } from "../../kernel/cmdline.js";
+
+test("the clearcpuid value fits the kernel's 128-byte buffer, so no feature is silently dropped", () => {
+  const arg = PVM_HOST_ARGS.find((a) => a.startsWith("clearcpuid="));
+  assert.ok(arg);
+  const value = arg.slice("clearcpuid=".length);
+  assert.ok(value.length <= CLEARCPUID_MAX, `clearcpuid value is ${value.length} bytes`);
+  assert.equal(value.split(","), [...PVM_CLEARED_CPU_FEATURES]);
+});
+
+test("the features whose instructions the host cannot emulate at CPL0 are cleared", () => {
+  for (const f of ["cx16", "xsave", "popcnt", "smap"]) assert.ok(PVM_CLEARED_CPU_FEATURES.includes(f), f);
+});
+
+test("the nested-PVM arguments are added only on such a host", () => {
+  assert.ok(guestCmdline([], true).includes("bencher_pvm_host"));
+  assert.not.ok(guestCmdline([], false).includes("bencher_pvm_host"));
+  assert.not.ok(guestCmdline([], false).includes("clearcpuid"));
+  assert.ok(guestCmdline(["bencher.port=5"], false).endsWith("bencher.port=5"));
+});
+
+test.run();
