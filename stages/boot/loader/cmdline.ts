@@ -8,11 +8,7 @@ export interface VirtioMmioSlot { addr: number; size: number; irq: number }
 
 // reboot=k: Linux resets through the i8042, which ends the VM. The i8042
 // options keep its probe short (no mouse port, no multiplexer, no PnP).
-// random.trust_bootloader=on: credit the RNG seed the loader passes (linux.ts).
-export const VMM_BASE_ARGS = [
-  "console=ttyS0", "reboot=k", "panic=-1", "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd",
-  "random.trust_bootloader=on",
-];
+export const VMM_BASE_ARGS = ["console=ttyS0", "reboot=k", "panic=-1", "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd"];
 
 export function virtioMmioArg(d: VirtioMmioSlot): string {
   const size = d.size % 1024 === 0 ? `${d.size / 1024}K` : String(d.size);

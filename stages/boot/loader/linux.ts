@@ -63,9 +63,11 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   const cmdline = Buffer.from(image.cmdline + "\0", "latin1");
   if (cmdline.length > layout.cmdlineMax) throw new Error(`kernel command line is longer than ${layout.cmdlineMax - 1} bytes`);
   mem.write(layout.cmdline, cmdline);
-  // A random seed for the kernel's CRNG (credited with random.trust_bootloader=on):
-  // without it the guest gathers entropy from timer jitter, which takes
-  // minutes when its kernel code is emulated, and getrandom() blocks until then.
+  // A random seed for the kernel's CRNG. It is always mixed in; it is
+  // credited (so getrandom() need not wait for timer-jitter entropy, which
+  // takes minutes when guest kernel code is emulated) only in a kernel built
+  // with CONFIG_RANDOM_TRUST_BOOTLOADER=y: on x86 the kernel reads setup_data
+  // before it parses random.trust_bootloader= on the command line.
   mem.write(layout.setupData, buildSetupData(SETUP_RNG_SEED, randomBytes(32)));
   mem.write(layout.zeroPage, buildBootParams({
     setupHeader, cmdlineAddr: layout.cmdline, cmdlineSize: cmdline.length - 1, initrd, e820: e820Map(mem.size),
