@@ -53,7 +53,7 @@ export default defineCommand({
   args: {
     image: { type: "string", description: "OCI layout dir, OCI/docker archive, or registry reference", valueHint: "image" },
     timeout: { type: "string", description: "Stop the command after this many seconds (exit 124); boot does not count", valueHint: "s" },
-    "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300)", valueHint: "s" },
+    "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300; 1200 on nested PVM hosts)", valueHint: "s" },
     vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
     memory: { type: "string", description: "Guest memory in MiB (default 256)", valueHint: "MiB" },
     disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },

@@ -3,6 +3,7 @@
 // stage starts or any directory is made.
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
+import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
 import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
 import { PipelineError } from "./errors.js";
@@ -83,6 +84,12 @@ export const MAX_MEMORY_MIB = 3072;
 export const DEFAULT_VCPUS = 1;
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_BOOT_TIMEOUT_SEC = 300;
+/** On a nested PVM host the guest kernel is emulated: boots take minutes, several at once far longer. */
+export const PVM_HOST_BOOT_TIMEOUT_SEC = 1200;
+
+export function defaultBootTimeoutSec(): number {
+  return isNestedPvmHost() ? PVM_HOST_BOOT_TIMEOUT_SEC : DEFAULT_BOOT_TIMEOUT_SEC;
+}
 /** Bytes kept per stream and per file when the caller sets no limit. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
 /** Longest command time limit accepted (the VM's own deadline is capped at a day). */
@@ -135,7 +142,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) throw new PipelineError(`output-dir ${o.outputDir}: exists and is not a directory`);
   }
   const timeoutSec = wholeNumber("timeout", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
-  const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? DEFAULT_BOOT_TIMEOUT_SEC;
+  const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
   return {
     image: o.image,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,

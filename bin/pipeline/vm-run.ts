@@ -138,6 +138,8 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
           readOnly: [req.kernel, initramfs, req.rootImage.path],
           writable: [bootDir, vsockDir],
           kvmFd,
+          // The VMM's own diagnosis switch (RIP samples, busiest exits) passes through; the sandbox passes no other host env.
+          ...(process.env.BENCHER_BOOT_DEBUG ? { env: { BENCHER_BOOT_DEBUG: process.env.BENCHER_BOOT_DEBUG } } : {}),
         }, { ...hooks, signal: both(stopBoot) });
       } catch (err) {
         bootError = describeError(err);
