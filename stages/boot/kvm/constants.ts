@@ -17,6 +17,7 @@ export const ioctls = {
   IRQ_LINE: 0x4008ae61,
   IRQFD: 0x4020ae76,
   CREATE_PIT2: 0x4040ae77,
+  REINJECT_CONTROL: 0xae71, // _IO, yet it takes a struct kvm_reinject_control pointer
   IOEVENTFD: 0x4040ae79,
   RUN: 0xae80,
   GET_REGS: 0x8090ae81,

@@ -73,10 +73,16 @@ export class Vm {
     return region;
   }
 
-  /** In-kernel PIC, IOAPIC and local APICs, then the PIT (timer on IRQ 0). */
+  /**
+   * In-kernel PIC, IOAPIC and local APICs, then the PIT (timer on IRQ 0).
+   * The PIT drops ticks the guest missed instead of re-injecting them: a
+   * guest whose tick handler is slower than a tick (emulated kernel code on a
+   * nested PVM host) would otherwise do nothing but catch up.
+   */
   createInterruptControllers(): void {
     ioctlValue(this.fd, ioctls.CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
     ioctl(this.fd, ioctls.CREATE_PIT2, new Uint8Array(64), "KVM_CREATE_PIT2");
+    ioctl(this.fd, ioctls.REINJECT_CONTROL, new Uint8Array(32), "KVM_REINJECT_CONTROL"); // pit_reinject = 0
   }
 
   /** Where KVM (VMX) keeps its real-mode TSS and identity map: 4 pages below the 4 GiB MMIO hole's top. */
