@@ -125,6 +125,7 @@ static void run_job(int stream_fd, const char *root) {
   } else if (!root && mount_root_image(GUEST_ROOT, job.rootfs_type, error, sizeof error) < 0) {
     channel_send_error("%s", error);
   } else {
+    if (!host_test) phase("root mounted");
     int read_only = !strcmp(job.rootfs_type, "squashfs");
     if (!root) root = GUEST_ROOT;
     else if (read_only) read_only_bind(root);  // host test: the directory stands in for a squashfs
@@ -137,7 +138,10 @@ static void run_job(int stream_fd, const char *root) {
       channel_send_error("%s", error);
     } else {
       add_home(&job, user.home);
-      if (run_workload(&job, root, &user, host_test) == 0) send_outputs(&job, root_fd);
+      if (run_workload(&job, root, &user, host_test) == 0) {
+        if (!host_test) phase("command ended");
+        send_outputs(&job, root_fd);
+      }
     }
   }
   channel_send(MSG_DONE, NULL, 0, NULL, 0);
@@ -159,6 +163,7 @@ int main(int argc, char **argv) {
     mount_early();
     if (fcntl(1, F_GETFD) < 0) console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
     else console_fd = 1;
+    phase("started");
     if (loopback_up() < 0) diag("loopback: %s", strerror(errno));
     long port = cmdline_port();
     if (port < 0) {
@@ -170,6 +175,7 @@ int main(int argc, char **argv) {
       diag("vsock connect to host port %ld: %s", port, strerror(errno));
       finish(1);
     }
+    phase("connected");
     run_job(fd, NULL);
   }
 

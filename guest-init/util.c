@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int console_fd = 2;
@@ -24,6 +25,12 @@ void diag(const char *fmt, ...) {
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
   write_all(console_fd, line, n);
+}
+
+void phase(const char *name) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  diag("%s at %lld.%03ld s", name, (long long)ts.tv_sec, ts.tv_nsec / 1000000);
 }
 
 int write_all(int fd, const void *buf, size_t len) {

@@ -11,6 +11,10 @@
 extern int console_fd;
 
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// One console line with the guest's boot clock, so the console log of a slow
+// run shows where the time went (a few lines a run: cheap even where every
+// console byte is a VM exit).
+void phase(const char *name);
 
 int write_all(int fd, const void *buf, size_t len);       // 0 or -1 (errno set)
 ssize_t read_full(int fd, void *buf, size_t len);          // bytes read (< len only at EOF) or -1
