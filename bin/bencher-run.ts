@@ -26,6 +26,7 @@ export const main = defineCommand({
     doctor: load("doctor"),
     scenarios: load("scenarios"),
     cache: load("cache"),
+    image: load("image"),
   },
 });
 
