@@ -35,8 +35,10 @@ async function failure(p: Promise<unknown>): Promise<string> {
   throw new Error("expected a failure");
 }
 
+let kernelPath: string | undefined;
+/** Resolved once, so every test boots the same kernel even if the recipe changes meanwhile. */
 function kernel(): string {
-  return process.env.BENCHER_KERNEL ?? locateKernel();
+  return (kernelPath ??= process.env.BENCHER_KERNEL ?? locateKernel());
 }
 
 function initramfs(): string {
