@@ -49,8 +49,10 @@ _Noreturn static void finish(int code) {
   exit(code);
 }
 
+// Retries: the host may not be listening yet, and (seen intermittently on
+// nested PVM hosts) the vsock transport may not be registered yet (ENODEV).
 static int connect_vsock(long port) {
-  for (int attempt = 0; attempt < 5; attempt++) {
+  for (int attempt = 0; attempt < 50; attempt++) {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct vsock_address a = {.family = AF_VSOCK, .port = (unsigned)port, .cid = HOST_CID};
@@ -58,7 +60,8 @@ static int connect_vsock(long port) {
     int saved = errno;
     close(fd);
     errno = saved;
-    if (errno != ECONNRESET && errno != ETIMEDOUT && errno != ECONNREFUSED) return -1;
+    if (errno != ECONNRESET && errno != ETIMEDOUT && errno != ECONNREFUSED && errno != ENODEV) return -1;
+    if (attempt == 0) diag("vsock connect to host port %ld: %s; retrying for 10 s", port, strerror(errno));
     usleep(200000);
   }
   return -1;
