@@ -269,6 +269,12 @@ export class Machine {
       if (state === ENDED) break;
       if (state === EXITED) {
         try {
+          // A vCPU posts its writes before it hands over a read, but they may
+          // have landed after the drain above: perform them (and every other
+          // vCPU's) first, or the read sees the device as it was before them
+          // (seen: a virtio status read-back missing FEATURES_OK, so Linux
+          // dropped the vsock device under load).
+          for (const other of this.vcpus) this.drainPostedWrites(other);
           this.service(h.vcpu);
         } catch (err) {
           fail(err);
