@@ -2,7 +2,7 @@
 // README documents ("The --json document"). Bytes that are valid UTF-8 are
 // plain strings; anything else also gets an exact base64 twin, so binary
 // output survives JSON intact.
-import { isUtf8 } from "node:buffer";
+import { jsonText } from "../../lib/json-text.js";
 import type { PipelineMetrics, PipelineResult } from "./result.js";
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -31,13 +31,9 @@ export interface PipelineJsonDocument {
   runDir?: string;
 }
 
-function text(bytes: Buffer): { text: string; base64?: string } {
-  return isUtf8(bytes) ? { text: bytes.toString("utf8") } : { text: bytes.toString("utf8"), base64: bytes.toString("base64") };
-}
-
 export function toJsonDocument(r: PipelineResult): PipelineJsonDocument {
-  const stdout = text(r.stdout);
-  const stderr = text(r.stderr);
+  const stdout = jsonText(r.stdout);
+  const stderr = jsonText(r.stderr);
   const doc: PipelineJsonDocument = {
     schema: JSON_SCHEMA_VERSION,
     status: r.status,
@@ -60,7 +56,7 @@ export function toJsonDocument(r: PipelineResult): PipelineJsonDocument {
       doc.outputs[path] = null;
       continue;
     }
-    const content = text(bytes);
+    const content = jsonText(bytes);
     doc.outputs[path] = content.text;
     if (content.base64 !== undefined) (doc.outputsBase64 ??= {})[path] = content.base64;
   }

@@ -1,7 +1,7 @@
 // The `--json` document of a run (the schema the README documents): text
 // where the bytes are UTF-8, with a base64 twin where they are not, so
 // binary output survives JSON intact.
-import { isUtf8 } from "node:buffer";
+import { jsonText } from "../../lib/json-text.js";
 import { readFileSync } from "node:fs";
 import type { CollectMetrics, CollectResult } from "./collect.js";
 
@@ -29,14 +29,10 @@ export interface JsonRunResult {
   error?: string;
 }
 
-function textAndTwin(bytes: Buffer): { text: string; base64?: string } {
-  return isUtf8(bytes) ? { text: bytes.toString("utf8") } : { text: bytes.toString("utf8"), base64: bytes.toString("base64") };
-}
-
 /** Shapes a collected run for JSON. Saved output files are read back from the output directory. */
 export function toJsonResult(result: CollectResult): JsonRunResult {
-  const stdout = textAndTwin(result.stdout);
-  const stderr = textAndTwin(result.stderr);
+  const stdout = jsonText(result.stdout);
+  const stderr = jsonText(result.stderr);
   const json: JsonRunResult = {
     exitCode: result.exitCode,
     signal: result.signal,
@@ -56,7 +52,7 @@ export function toJsonResult(result: CollectResult): JsonRunResult {
       json.outputs[file.guestPath] = null;
       continue;
     }
-    const content = textAndTwin(bytes);
+    const content = jsonText(bytes);
     json.outputs[file.guestPath] = content.text;
     if (content.base64 !== undefined) (json.outputsBase64 ??= {})[file.guestPath] = content.base64;
     if (file.hostPath !== null) (json.savedOutputs ??= {})[file.guestPath] = file.hostPath;
