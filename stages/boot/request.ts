@@ -1,6 +1,6 @@
 // What the coordinator asks the boot stage for, checked field by field: a bad
 // request is a one-line error naming the field.
-import { isAbsolute } from "node:path";
+import { requestFields, type Fail } from "../../lib/ipc/request-fields.js";
 import { MAX_MEMORY_MIB, MAX_VCPUS } from "./machine.js";
 
 export interface BootRequest {
@@ -35,28 +35,10 @@ export interface BootRequest {
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 
-function fail(field: string, why: string): never {
-  throw new Error(`boot request: ${field} ${why}`);
-}
-
-function path(raw: Record<string, unknown>, field: string, required: boolean): string | undefined {
-  const v = raw[field];
-  if (v === undefined || v === null) {
-    if (required) fail(field, "is missing");
-    return undefined;
-  }
-  if (typeof v !== "string" || v === "") fail(field, "must be a non-empty path");
-  if (!isAbsolute(v)) fail(field, `must be an absolute path, got ${JSON.stringify(v)}`);
-  if (v.includes("\0")) fail(field, "contains a NUL byte");
-  return v;
-}
-
-function int(raw: Record<string, unknown>, field: string, min: number, max: number, fallback?: number): number | undefined {
-  const v = raw[field];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return v;
-}
+const fields = requestFields("boot request");
+const fail: Fail = fields.fail;
+const path = fields.absolutePath;
+const int = fields.wholeNumber;
 
 export function parseBootRequest(raw: unknown): BootRequest {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("boot request: must be an object");

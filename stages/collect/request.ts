@@ -1,10 +1,14 @@
 // The collect stage's request: where to listen for the guest, the job to
 // send it, the deadlines, and where output files go. Checked field by field:
 // a bad request is a one-line error naming the field.
-import { isAbsolute } from "node:path";
 import { RUN_KEY_BYTES } from "../../lib/guest-protocol/messages.js";
 import type { RootfsType } from "../../lib/guest-protocol/job.js";
 import { hostNamesForOutputs } from "./output-names.js";
+import { requestFields, type Fail } from "../../lib/ipc/request-fields.js";
+
+const fields = requestFields("collect request");
+const fail: Fail = fields.fail;
+const { absolutePath, wholeNumber } = fields;
 
 export interface CollectJob {
   /** Final argv (Docker's rules already applied: resolveRunSpec). */
@@ -56,35 +60,12 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 const MAX_SOCKET_PATH_BYTES = 107;
 const DAY_MS = 24 * 3600 * 1000;
 
-function fail(field: string, why: string): never {
-  throw new Error(`collect request: ${field} ${why}`);
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function onlyKnown(raw: Record<string, unknown>, known: string[], where: string): void {
   for (const key of Object.keys(raw)) if (!known.includes(key)) fail(`${where}${key}`, "is not a known field");
-}
-
-function absolutePath(raw: Record<string, unknown>, field: string, required: boolean): string | undefined {
-  const v = raw[field];
-  if (v === undefined || v === null) {
-    if (required) fail(field, "is missing");
-    return undefined;
-  }
-  if (typeof v !== "string" || v === "") fail(field, "must be a non-empty path");
-  if (!isAbsolute(v)) fail(field, `must be an absolute path, got ${JSON.stringify(v)}`);
-  if (v.includes("\0")) fail(field, "contains a NUL byte");
-  return v;
-}
-
-function wholeNumber(raw: Record<string, unknown>, field: string, min: number, max: number, fallback?: number): number | undefined {
-  const v = raw[field];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) fail(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 function strings(raw: Record<string, unknown>, field: string, fallback: string[] | undefined): string[] {
