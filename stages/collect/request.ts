@@ -2,7 +2,7 @@
 // send it, the deadlines, and where output files go. Checked field by field:
 // a bad request is a one-line error naming the field.
 import { RUN_KEY_BYTES } from "../../lib/guest-protocol/messages.js";
-import type { RootfsType } from "../../lib/guest-protocol/job.js";
+import type { GuestJob, RootfsType } from "../../lib/guest-protocol/job.js";
 import { hostNamesForOutputs } from "./output-names.js";
 import { requestFields, type Fail } from "../../lib/ipc/request-fields.js";
 
@@ -10,21 +10,13 @@ const fields = requestFields("collect request");
 const fail: Fail = fields.fail;
 const { absolutePath, wholeNumber } = fields;
 
-export interface CollectJob {
-  /** Final argv (Docker's rules already applied: resolveRunSpec). */
-  argv: string[];
-  /** "NAME=value" entries. */
-  env: string[];
-  workingDir: string;
-  user: string;
-  /** Absolute guest paths of files to bring back, in this order. */
-  outputPaths: string[];
-  rootfsType: RootfsType;
+/** The job as the coordinator hands it over: guest-init's job without the key (passed separately as keyHex), limits as plain numbers. */
+export type CollectJob = Omit<GuestJob, "key" | "maxOutputBytes" | "maxFileBytes"> & {
   /** Bytes kept per stream (stdout, stderr): the guest drops the rest, and so does the host. */
   maxOutputBytes: number;
   /** Bytes kept per output file. */
   maxFileBytes: number;
-}
+};
 
 export interface CollectRequest {
   /** The Unix socket to create and listen on: `<vsock uds>_<port>`, the port being `bencher.port=` on the kernel command line. */
