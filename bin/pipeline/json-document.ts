@@ -2,7 +2,7 @@
 // README documents ("The --json document"). Bytes that are valid UTF-8 are
 // plain strings; anything else also gets an exact base64 twin, so binary
 // output survives JSON intact.
-import { jsonText } from "../../lib/json-text.js";
+import { jsonOutputs, jsonStreams } from "../../lib/json-text.js";
 import type { PipelineMetrics, PipelineResult } from "./result.js";
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -32,34 +32,20 @@ export interface PipelineJsonDocument {
 }
 
 export function toJsonDocument(r: PipelineResult): PipelineJsonDocument {
-  const stdout = jsonText(r.stdout);
-  const stderr = jsonText(r.stderr);
   const doc: PipelineJsonDocument = {
     schema: JSON_SCHEMA_VERSION,
     status: r.status,
     exitCode: r.exitCode,
     signal: r.signal,
     timedOut: r.timedOut,
-    stdout: stdout.text,
-    ...(stdout.base64 !== undefined ? { stdoutBase64: stdout.base64 } : {}),
-    stderr: stderr.text,
-    ...(stderr.base64 !== undefined ? { stderrBase64: stderr.base64 } : {}),
+    ...jsonStreams(r.stdout, r.stderr),
     truncated: r.truncated,
-    outputs: {},
+    ...jsonOutputs(Object.entries(r.outputs)),
     metrics: r.metrics,
     image: r.image,
     forgedFrames: r.forgedFrames,
     vm: r.vm,
   };
-  for (const [path, bytes] of Object.entries(r.outputs)) {
-    if (bytes === null) {
-      doc.outputs[path] = null;
-      continue;
-    }
-    const content = jsonText(bytes);
-    doc.outputs[path] = content.text;
-    if (content.base64 !== undefined) (doc.outputsBase64 ??= {})[path] = content.base64;
-  }
   if (Object.keys(r.savedOutputs).length > 0) doc.savedOutputs = r.savedOutputs;
   if (r.error !== undefined) doc.error = r.error;
   if (r.guestError !== null) doc.guestError = r.guestError;

@@ -1,7 +1,7 @@
 // The `--json` document of a run (the schema the README documents): text
 // where the bytes are UTF-8, with a base64 twin where they are not, so
 // binary output survives JSON intact.
-import { jsonText } from "../../lib/json-text.js";
+import { jsonOutputs, jsonStreams } from "../../lib/json-text.js";
 import { readFileSync } from "node:fs";
 import type { CollectMetrics, CollectResult } from "./collect.js";
 
@@ -31,31 +31,20 @@ export interface JsonRunResult {
 
 /** Shapes a collected run for JSON. Saved output files are read back from the output directory. */
 export function toJsonResult(result: CollectResult): JsonRunResult {
-  const stdout = jsonText(result.stdout);
-  const stderr = jsonText(result.stderr);
+  const present = (file: CollectResult["files"][number]): Buffer | null =>
+    file.status !== "present" ? null : file.hostPath !== null ? readFileSync(file.hostPath) : file.data;
   const json: JsonRunResult = {
     exitCode: result.exitCode,
     signal: result.signal,
     timedOut: result.timedOut,
-    stdout: stdout.text,
-    stderr: stderr.text,
+    ...jsonStreams(result.stdout, result.stderr),
     truncated: { ...result.truncated, outputs: result.files.filter((f) => f.truncated).map((f) => f.guestPath) },
-    outputs: {},
+    ...jsonOutputs(result.files.map((f) => [f.guestPath, present(f)] as [string, Buffer | null])),
     metrics: result.metrics,
     forgedFrames: result.forgedFrames,
   };
-  if (stdout.base64 !== undefined) json.stdoutBase64 = stdout.base64;
-  if (stderr.base64 !== undefined) json.stderrBase64 = stderr.base64;
   for (const file of result.files) {
-    const bytes = file.status !== "present" ? null : file.hostPath !== null ? readFileSync(file.hostPath) : file.data;
-    if (bytes === null) {
-      json.outputs[file.guestPath] = null;
-      continue;
-    }
-    const content = jsonText(bytes);
-    json.outputs[file.guestPath] = content.text;
-    if (content.base64 !== undefined) (json.outputsBase64 ??= {})[file.guestPath] = content.base64;
-    if (file.hostPath !== null) (json.savedOutputs ??= {})[file.guestPath] = file.hostPath;
+    if (file.status === "present" && file.hostPath !== null) (json.savedOutputs ??= {})[file.guestPath] = file.hostPath;
   }
   if (result.error !== undefined) json.error = result.error;
   return json;
