@@ -8,6 +8,15 @@ import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError } from "./cli/command-error.js";
 
+// A reader that goes away early (`bencher-run cache ls | head`) is not an
+// error of ours: stop quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 // Help text without colour codes when it goes to a file or a pipe (citty reads NO_COLOR when loaded).
 if (!process.stdout.isTTY) process.env.NO_COLOR = "1";
 const { defineCommand, runCommand, runMain } = await import("citty");

@@ -67,4 +67,15 @@ test("the shim says how to build when dist/ is missing", async () => {
   }
 });
 
+test("a reader that closes its end early (| head) ends the command quietly, not with a stack trace", async () => {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [cli, "cache", "ls"], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.destroy(); // closed before the command writes anything
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.is(code, 0, stderr);
+  assert.not.match(stderr, /EPIPE|Error/);
+});
+
 test.run();
