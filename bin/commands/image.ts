@@ -41,6 +41,9 @@ export default defineCommand({
     const description = readDescription(resolve(args.description));
     const out = resolve(args.out);
     const built = await buildImage(description, { format, out });
-    printResult(args.json ?? false, { image: out, format, digest: built.digest }, [`${out} (${format}, ${built.digest})`]);
+    // The image ID (config digest) is what bencher-run caches root images by, whatever the format;
+    // the manifest digest differs between OCI and docker media types.
+    const id = built.images[0]?.config.digest;
+    printResult(args.json ?? false, { image: out, format, id, digest: built.digest }, [`${out} (${format}, image ID ${id})`]);
   },
 });
