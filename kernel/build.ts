@@ -9,6 +9,8 @@ import { configFragment, kernelCacheDir, patchFiles, recipeKey, sourceVersion, S
 
 export interface KernelBuildResult {
   vmlinux: string;
+  /** The same kernel as a bzImage (what distributions ship; the VMM boots either). */
+  bzImage: string;
   key: string;
   built: boolean;
   seconds: number;
@@ -37,8 +39,9 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
   const key = recipeKey(version);
   const outDir = join(kernelCacheDir(), key);
   const vmlinux = join(outDir, "vmlinux");
-  if (existsSync(vmlinux) && !options.force) {
-    return { vmlinux, key, built: false, seconds: 0 };
+  const bzImage = join(outDir, "bzImage");
+  if (existsSync(vmlinux) && existsSync(bzImage) && !options.force) {
+    return { vmlinux, bzImage, key, built: false, seconds: 0 };
   }
 
   mkdirSync(outDir, { recursive: true });
@@ -82,15 +85,17 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
 
     const jobs = String(Math.max(1, cpus().length));
     let compiled = 0;
-    await run("make", [`O=${obj}`, `-j${jobs}`, "vmlinux"], src, (chunk) => {
+    await run("make", [`O=${obj}`, `-j${jobs}`, "vmlinux", "bzImage"], src, (chunk) => {
       compiled += chunk.toString().split("\n").filter((l) => /^\s+CC\s/.test(l)).length;
       progress(`kernel ${key}: compiling (${compiled} files)`);
     });
 
+    copyFileSync(join(obj, "arch/x86/boot/bzImage"), `${bzImage}.tmp`);
+    renameSync(`${bzImage}.tmp`, bzImage);
     copyFileSync(join(obj, "vmlinux"), `${vmlinux}.tmp`);
     copyFileSync(join(obj, ".config"), join(outDir, "config"));
-    renameSync(`${vmlinux}.tmp`, vmlinux); // atomic: a half-written kernel is never found
-    return { vmlinux, key, built: true, seconds: (Date.now() - started) / 1000 };
+    renameSync(`${vmlinux}.tmp`, vmlinux); // atomic, and last: a half-written kernel is never found
+    return { vmlinux, bzImage, key, built: true, seconds: (Date.now() - started) / 1000 };
   } catch (error) {
     throw new Error(`kernel build failed (log: ${logPath}): ${(error as Error).message.split("\n")[0]}`);
   } finally {
