@@ -12,6 +12,7 @@ import { VirtioMmioTransport } from "./virtio/mmio.js";
 import { VirtioBlock } from "./devices/virtio-blk.js";
 import { BlockDisk, CowOverlayDisk, RawFileDisk } from "./devices/virtio-blk-disk.js";
 import { VirtioVsock } from "./devices/virtio-vsock.js";
+import { kernelPanicMessage } from "./kernel-panic.js";
 
 export interface BootResult {
   exitReason: ExitReason;
@@ -25,8 +26,10 @@ export interface BootResult {
   startupMs: number;
   /** Path of the console log, if one was asked for. */
   consoleLog?: string;
-  /** The console's last lines, when the VM did not end by the guest's own power-off or reset. */
+  /** The console's last lines, when the VM did not end by the guest's own power-off or reset (or it reset because its kernel panicked). */
   consoleTail?: string;
+  /** The guest kernel's panic message, when it panicked (it then resets: exitReason "reset"). */
+  panic?: string;
   /** Instruction assists performed (nested PVM hosts), by name. */
   assists: Record<string, number>;
 }
@@ -95,8 +98,9 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal }).finally(() => clearInterval(debug));
     ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; assists: ${JSON.stringify(exit.assists)}`);
     const wallMs = performance.now() - start;
-    const clean = CLEAN.includes(exit.exitReason);
     console.flush();
+    const panic = kernelPanicMessage(console.tailText(8192));
+    const clean = CLEAN.includes(exit.exitReason) && panic === undefined;
     return {
       exitReason: exit.exitReason,
       ...(exit.detail ? { detail: exit.detail } : {}),
@@ -105,6 +109,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       startupMs: Math.round(exit.startupMs),
       ...(req.consoleLog ? { consoleLog: req.consoleLog } : {}),
       ...(clean ? {} : { consoleTail: console.tailText(4096) }),
+      ...(panic !== undefined ? { panic } : {}),
       assists: exit.assists,
     };
   } finally {

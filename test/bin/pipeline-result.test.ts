@@ -52,6 +52,15 @@ test("exit status 125 and one line when the runner failed", () => {
   assert.match(runnerFailure(badUser, bootEnded("reset"), undefined)!, /unknown user nosuch/);
 });
 
+test("a guest kernel panic is named first, not reported as an ordinary reset", () => {
+  const gone = collected({ complete: false, exitCode: null, error: "the VM stopped (reset) before the command's result arrived" });
+  const panicked: BootResult = { ...bootEnded("reset"), panic: "sysrq triggered crash" };
+  const failure = runnerFailure(gone, panicked, undefined)!;
+  assert.match(failure, /^guest kernel panicked: sysrq triggered crash; /);
+  assert.not.match(failure, /VM ended/);
+  assert.is(statusFor(gone, failure), 125);
+});
+
 test("a command that exited is not a runner failure even if a file was cut off after it", () => {
   const c = collected({ exitCode: 3, complete: false, error: "the guest's stream ended before DONE" });
   assert.is(runnerFailure(c, bootEnded("aborted"), undefined), undefined);
