@@ -12,6 +12,7 @@ import { VirtioMmioTransport } from "./virtio/mmio.js";
 import { VirtioBlock } from "./devices/virtio-blk.js";
 import { BlockDisk, CowOverlayDisk, RawFileDisk } from "./devices/virtio-blk-disk.js";
 import { VirtioVsock } from "./devices/virtio-vsock.js";
+import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import { kernelPanicMessage } from "./kernel-panic.js";
 
 export interface BootResult {
@@ -32,6 +33,8 @@ export interface BootResult {
   panic?: string;
   /** Instruction assists performed (nested PVM hosts), by name. */
   assists: Record<string, number>;
+  /** Where the vCPU threads ran (host CPU by vCPU index) and the VMM's other threads (null: no CPU left over), when the request named `cpus`. */
+  pinning?: CpuPinning;
 }
 
 const INIT_MARKER = "Run /init as init process";
@@ -65,7 +68,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
   let machine: Machine | undefined;
   try {
     machine = new Machine({
-      memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost, pvmHostCpuid: pvmHost,
+      memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost, pvmHostCpuid: pvmHost, cpus: req.cpus,
       console: (b) => console.write(b), log: (m) => ctx.log("info", m),
     });
     const m = machine;
@@ -111,6 +114,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       ...(clean ? {} : { consoleTail: console.tailText(4096) }),
       ...(panic !== undefined ? { panic } : {}),
       assists: exit.assists,
+      ...(m.pinning ? { pinning: m.pinning } : {}),
     };
   } finally {
     machine?.close();

@@ -14,9 +14,11 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
+import { cpusProblem, describePinning, keepProcessOn, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
+import { getAffinity } from "../../lib/cpu-affinity/sched-affinity.js";
 import {
   CONTROL_BYTES, DOORBELL, ENDED, EXITED, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, RUNNING, SAMPLE,
-  STATE, STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData,
+  STATE, STOP, THREAD, VcpuEnd, VcpuPinned, VcpuSample, VcpuWorkerData,
 } from "./vcpu-channel.js";
 
 export const SERIAL_PORT = 0x3f8;
@@ -43,6 +45,12 @@ export interface MachineOptions {
   assists: boolean;
   /** Shape CPUID for a nested PVM host (see vcpu-setup.ts: no TSC-deadline timer, fewer KVM PV features). */
   pvmHostCpuid?: boolean;
+  /**
+   * Host CPUs for the vCPU threads: vCPU i runs on cpus[i % n]. While the
+   * machine runs, the process's other threads are kept on the remaining
+   * CPUs this process may use (when there are any).
+   */
+  cpus?: number[];
 
   /** Receives everything the guest writes to the serial console. */
   console: (bytes: Uint8Array) => void;
@@ -91,12 +99,20 @@ export class Machine {
   private readonly created = performance.now();
   private stopReason: { exitReason: ExitReason; detail?: string } | undefined;
   private closed = false;
+  /** Where the vCPU threads and the VMM's other threads run, when `cpus` was given. */
+  readonly pinning: CpuPinning | undefined;
 
   constructor(readonly options: MachineOptions) {
     const { memoryMiB, vcpus } = options;
     if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new Error(`vcpus: ${vcpus} is not a whole number from 1 to ${MAX_VCPUS}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16 || memoryMiB > MAX_MEMORY_MIB) {
       throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
+    }
+    if (options.cpus) {
+      const allowed = getAffinity();
+      const problem = cpusProblem(options.cpus, { allowed });
+      if (problem) throw new Error(`cpus: ${problem}`);
+      this.pinning = planPinning(options.cpus, vcpus, allowed);
     }
     this.kvm = Kvm.open(options.kvmFd);
     try {
@@ -213,6 +229,9 @@ export class Machine {
       : undefined;
     if (kickListeners++ === 0) process.on("SIGUSR2", onKick);
     const startupMs = performance.now() - this.created;
+    // Before the workers start, so they (and any thread started later) inherit it.
+    const restoreAffinity = this.pinning?.vmmCpus ? keepProcessOn(this.pinning.vmmCpus) : undefined;
+    if (this.pinning) this.options.log?.(`CPU pinning: ${describePinning(this.pinning)}`);
     try {
       const workerUrl = new URL("./vcpu-worker.js", import.meta.url);
       await Promise.all(this.vcpus.map((h) => this.serve(h, workerUrl)));
@@ -220,6 +239,7 @@ export class Machine {
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       if (--kickListeners === 0) process.off("SIGUSR2", onKick);
+      restoreAffinity?.();
     }
     const assists: Record<string, number> = {};
     for (const h of this.vcpus) {
@@ -235,13 +255,15 @@ export class Machine {
       index: h.vcpu.index, vcpuFd: h.vcpu.fd, runAddr: h.vcpu.runAddr, runSize: h.vcpu.runSize,
       memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer, ring: h.ring,
       assists: this.options.assists,
+      hostCpu: this.pinning?.vcpuCpus[h.vcpu.index],
     };
     if (this.stopReason) return;
     const worker = new Worker(workerUrl, { workerData: data });
     h.worker = worker;
     const exited = new Promise<void>((resolve) => {
-      worker.on("message", (m: VcpuEnd | VcpuSample) => {
+      worker.on("message", (m: VcpuEnd | VcpuSample | VcpuPinned) => {
         if (m?.type === "sample") this.onSample?.(h.vcpu.index, m);
+        if (m?.type === "pinned") this.options.log?.(`vCPU ${h.vcpu.index} thread ${m.tid} runs on CPU ${m.cpus.join(",")}`);
         if (m?.type !== "ended") return;
         h.end = m;
         if (m.reason !== "stopped") this.stop(vcpuEndReason(m.reason), m.detail);

@@ -2,6 +2,7 @@
 // request is a one-line error naming the field.
 import { requestFields, type Fail } from "../../lib/ipc/request-fields.js";
 import { MAX_MEMORY_MIB, MAX_VCPUS } from "./machine.js";
+import { MAX_CPU } from "../../lib/cpu-affinity/cpu-list.js";
 
 export interface BootRequest {
   /** Path of an ELF vmlinux or a bzImage. */
@@ -31,6 +32,11 @@ export interface BootRequest {
   kvmFd?: number;
   /** Force the nested-PVM-host behaviour on or off (default: detect /sys/module/kvm_pvm). */
   pvmHost?: boolean;
+  /**
+   * Host CPUs for the vCPU threads (vCPU i on cpus[i % n]); the VMM's other
+   * threads keep off them when this process may use other CPUs too.
+   */
+  cpus?: number[];
 }
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
@@ -43,7 +49,7 @@ const int = fields.wholeNumber;
 export function parseBootRequest(raw: unknown): BootRequest {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("boot request: must be an object");
   const r = raw as Record<string, unknown>;
-  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost"]);
+  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost", "cpus"]);
   for (const key of Object.keys(r)) if (!known.has(key)) fail(key, "is not a boot request field");
 
   const cmdline = r.cmdline;
@@ -64,6 +70,7 @@ export function parseBootRequest(raw: unknown): BootRequest {
     disk = { path: diskPath, overlay, readOnly: d.readOnly as boolean | undefined };
   }
   if (r.pvmHost !== undefined && typeof r.pvmHost !== "boolean") fail("pvmHost", "must be true or false");
+  const cpus = hostCpus(r.cpus);
   return {
     kernel: path(r, "kernel", true)!,
     initramfs: path(r, "initramfs", false),
@@ -77,5 +84,20 @@ export function parseBootRequest(raw: unknown): BootRequest {
     timeoutMs: int(r, "timeoutMs", 1, 24 * 3600 * 1000, DEFAULT_TIMEOUT_MS)!,
     kvmFd: int(r, "kvmFd", 0, 1 << 20, undefined),
     pvmHost: r.pvmHost as boolean | undefined,
+    ...(cpus ? { cpus } : {}),
   };
+}
+
+/** A non-empty list of distinct host CPU numbers; whether this host has them is checked where the VM starts. */
+function hostCpus(raw: unknown): number[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw) || raw.length === 0) fail("cpus", "must be a non-empty list of host CPU numbers");
+  const list = raw as unknown[];
+  const seen = new Set<number>();
+  for (const cpu of list) {
+    if (typeof cpu !== "number" || !Number.isSafeInteger(cpu) || cpu < 0 || cpu > MAX_CPU) fail("cpus", `must hold whole numbers from 0 to ${MAX_CPU}, got ${JSON.stringify(cpu)}`);
+    if (seen.has(cpu as number)) fail("cpus", `names CPU ${cpu} twice`);
+    seen.add(cpu as number);
+  }
+  return list as number[];
 }

@@ -40,6 +40,8 @@ export interface VcpuWorkerData {
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   assists: boolean;
+  /** The host CPU this vCPU's thread pins itself to (absent: no pinning). */
+  hostCpu?: number;
 }
 
 /** Why a vCPU stopped, as the worker reports it in its last message. */
@@ -48,6 +50,13 @@ export interface VcpuEnd {
   reason: "stopped" | "shutdown" | "power-off" | "reset" | "crash" | "internal-error" | "error";
   detail?: string;
   assists: Record<string, number>;
+}
+
+/** Sent once a worker has pinned its thread: its thread id and the CPUs it may now run on. */
+export interface VcpuPinned {
+  type: "pinned";
+  tid: number;
+  cpus: number[];
 }
 
 /** Answer to a SAMPLE request: where the vCPU was (for diagnosing a guest that makes no progress). */

@@ -9,10 +9,11 @@ import { runOffsets } from "./kvm/structs.js";
 import { GuestMemory } from "./guest-memory.js";
 import {
   DOORBELL, ENDED, EXITED, POSTED_MMIO, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, SAMPLE, STATE,
-  STOP, THREAD, VcpuEnd, VcpuSample, VcpuWorkerData,
+  STOP, THREAD, VcpuEnd, VcpuPinned, VcpuSample, VcpuWorkerData,
 } from "./vcpu-channel.js";
 import { KVM_EXIT_IO_OUT } from "./kvm/structs.js";
 import { performAssist } from "./assists/perform.js";
+import { getAffinity, setAffinity, threadId } from "../../lib/cpu-affinity/sched-affinity.js";
 
 const data = workerData as VcpuWorkerData;
 const control = new Int32Array(data.control);
@@ -118,6 +119,21 @@ function loop(): void {
   }
 }
 
+/** Pins this thread (and only it) to its host CPU; false (after ending) when that fails. */
+function pin(cpu: number): boolean {
+  try {
+    setAffinity([cpu]);
+    const cpus = getAffinity();
+    if (cpus.length !== 1 || cpus[0] !== cpu) throw new Error(`the kernel left it on CPU ${cpus.join(",")}`);
+    const message: VcpuPinned = { type: "pinned", tid: threadId(), cpus };
+    parentPort!.postMessage(message);
+    return true;
+  } catch (err) {
+    end("error", `vCPU ${data.index}: pinning its thread to CPU ${cpu}: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  }
+}
+
 function sample(): void {
   const regs = vcpu.getRegs();
   const message: VcpuSample = { type: "sample", rip: regs.rip.toString(16), cpl: vcpu.getSregs().cs.dpl };
@@ -133,7 +149,7 @@ function describeRip(): string {
 }
 
 try {
-  loop();
+  if (data.hostCpu === undefined || pin(data.hostCpu)) loop();
 } catch (err) {
   end("error", `vCPU ${data.index}: ${err instanceof Error ? err.message : String(err)}`);
 }

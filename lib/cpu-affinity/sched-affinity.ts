@@ -1,0 +1,55 @@
+// Which host CPUs a thread may run on: sched_getaffinity / sched_setaffinity
+// through koffi (as stages/boot/kvm/libc.ts calls libc). Both act on one
+// thread (tid 0: the calling one), not on the whole process: Linux keeps an
+// affinity per thread, and a new thread inherits its creator's.
+import { readdirSync } from "node:fs";
+import koffi from "koffi";
+import { MAX_CPU } from "./cpu-list.js";
+
+const libc = koffi.load("libc.so.6");
+const c = {
+  getAffinity: libc.func("int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)"),
+  setAffinity: libc.func("int sched_setaffinity(int pid, size_t size, const uint8_t *mask)"),
+  gettid: libc.func("int gettid(void)"),
+  strerror: libc.func("const char *strerror(int errnum)"),
+};
+
+/** Room for every CPU number Linux allows (one bit each). */
+const MASK_BYTES = (MAX_CPU + 1) / 8;
+
+function failure(call: string): Error {
+  const errno = koffi.errno();
+  return new Error(`${call} failed: ${c.strerror(errno)} (errno ${errno})`);
+}
+
+/** The CPUs thread `tid` may run on (0: the calling thread), ascending. */
+export function getAffinity(tid = 0): number[] {
+  const mask = new Uint8Array(MASK_BYTES);
+  if (c.getAffinity(tid, MASK_BYTES, mask) < 0) throw failure(`sched_getaffinity(${tid})`);
+  const cpus: number[] = [];
+  for (let byte = 0; byte < MASK_BYTES; byte++) {
+    if (mask[byte] === 0) continue;
+    for (let bit = 0; bit < 8; bit++) if (mask[byte] & (1 << bit)) cpus.push(byte * 8 + bit);
+  }
+  return cpus;
+}
+
+/** Restricts thread `tid` (0: the calling thread) to `cpus`. */
+export function setAffinity(cpus: readonly number[], tid = 0): void {
+  const mask = new Uint8Array(MASK_BYTES);
+  for (const cpu of cpus) {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu > MAX_CPU) throw new Error(`sched_setaffinity: CPU ${cpu} is out of range`);
+    mask[cpu >> 3] |= 1 << (cpu & 7);
+  }
+  if (c.setAffinity(tid, MASK_BYTES, mask) < 0) throw failure(`sched_setaffinity(${tid}, ${cpus.join(",")})`);
+}
+
+/** The calling thread's kernel thread id (what /proc/self/task/<tid> names). */
+export function threadId(): number {
+  return c.gettid();
+}
+
+/** Every thread of this process now (threads may come and go meanwhile). */
+export function processThreadIds(): number[] {
+  return readdirSync("/proc/self/task").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+}
