@@ -11,6 +11,7 @@ test("defaults and a full request", () => {
   });
   assert.is(full.vcpus, 4);
   assert.equal(full.disk, { path: "/d.ext4", overlay: "/run/o", readOnly: undefined });
+  assert.equal(parseBootRequest({ kernel: "/k", cpus: [3, 1] }).cpus, [3, 1], "host CPUs, in order");
 });
 
 test("bad requests name the field", () => {
@@ -28,6 +29,12 @@ test("bad requests name the field", () => {
     [{ kernel: "/k", guestCid: 2 }, /guestCid/],
     [{ kernel: "/k", colour: "red" }, /colour is not a boot request field/],
     [{ kernel: "/k", timeoutMs: -1 }, /timeoutMs/],
+    [{ kernel: "/k", cpus: [] }, /^boot request: cpus must be a non-empty list of host CPU numbers$/],
+    [{ kernel: "/k", cpus: "1" }, /cpus must be a non-empty list/],
+    [{ kernel: "/k", cpus: [1, -1] }, /cpus must hold whole numbers from 0 to 8191, got -1/],
+    [{ kernel: "/k", cpus: [0.5] }, /cpus must hold whole numbers/],
+    [{ kernel: "/k", cpus: [9000] }, /cpus must hold whole numbers/],
+    [{ kernel: "/k", cpus: [1, 1] }, /cpus names CPU 1 twice/],
   ];
   for (const [raw, re] of bad) assert.throws(() => parseBootRequest(raw), re, JSON.stringify(raw));
 });
