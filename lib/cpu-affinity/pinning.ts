@@ -2,9 +2,9 @@
 // the VMM's other threads (the main thread with the device loop, libuv's
 // pool, V8's helpers) are kept off those CPUs when the host has any left
 // over, so a benchmark in the guest never shares its CPU with the VMM.
+// Plans and checks only: the system calls are in sched-affinity.ts.
 import { readFileSync } from "node:fs";
-import { formatCpuList, parseCpuList } from "./cpu-list.js";
-import { getAffinity, processThreadIds, setAffinity, threadId } from "./sched-affinity.js";
+import { CpuListError, formatCpuList, parseCpuList } from "./cpu-list.js";
 
 export interface CpuPinning {
   /** Host CPU of each vCPU thread, by vCPU index. */
@@ -50,39 +50,25 @@ export function onlineCpus(sysRoot = "/sys"): number[] | undefined {
   }
 }
 
-/** This process's CPUs and the host's, for cpusProblem(). */
-export function hostCpus(): HostCpus {
-  return { allowed: getAffinity(), online: onlineCpus() };
+/** The CPUs this process's main thread may use (what sched_getaffinity gives it), from /proc. */
+export function allowedCpus(procRoot = "/proc"): number[] {
+  const status = readFileSync(`${procRoot}/self/status`, "utf8");
+  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status);
+  if (!list) throw new Error(`${procRoot}/self/status has no Cpus_allowed_list`);
+  return parseCpuList(list[1]!).sort((a, b) => a - b);
 }
 
-/**
- * Moves every thread of this process onto `cpus` and returns how to put each
- * back. The calling thread goes first, so threads it starts from now on
- * (vCPU workers, libuv's pool) inherit `cpus` until they narrow themselves.
- */
-export function keepProcessOn(cpus: readonly number[]): () => void {
-  const before = new Map<number, number[]>();
-  const move = (tid: number) => {
-    try {
-      before.set(tid, getAffinity(tid));
-      setAffinity(cpus, tid);
-    } catch (err) {
-      // A thread that ended between the listing and the call is no matter.
-      if (tid === 0) throw err;
-    }
-  };
-  move(0);
-  const self = threadId();
-  for (const tid of processThreadIds()) if (tid !== self) move(tid);
-  return () => {
-    for (const [tid, cpus] of before) {
-      try {
-        setAffinity(cpus, tid);
-      } catch {
-        // ended meanwhile
-      }
-    }
-  };
+/** This process's CPUs and the host's, for cpusProblem(). */
+export function hostCpus(): HostCpus {
+  return { allowed: allowedCpus(), online: onlineCpus() };
+}
+
+/** A --cpus value, parsed and checked against this host; a CpuListError says what is wrong. */
+export function parseHostCpuList(text: string, host: HostCpus = hostCpus()): number[] {
+  const cpus = parseCpuList(text);
+  const problem = cpusProblem(cpus, host);
+  if (problem) throw new CpuListError(problem);
+  return cpus;
 }
 
 /** One line for logs: "vCPU 0 → CPU 1; VMM threads on CPU 0". */

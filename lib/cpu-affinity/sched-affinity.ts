@@ -53,3 +53,33 @@ export function threadId(): number {
 export function processThreadIds(): number[] {
   return readdirSync("/proc/self/task").map(Number).filter((n) => Number.isInteger(n) && n > 0);
 }
+
+/**
+ * Moves every thread of this process onto `cpus` and returns how to put each
+ * back. The calling thread goes first, so threads it starts from now on
+ * (vCPU workers, libuv's pool) inherit `cpus` until they narrow themselves.
+ */
+export function keepProcessOn(cpus: readonly number[]): () => void {
+  const before = new Map<number, number[]>();
+  const move = (tid: number) => {
+    try {
+      before.set(tid, getAffinity(tid));
+      setAffinity(cpus, tid);
+    } catch (err) {
+      // A thread that ended between the listing and the call is no matter.
+      if (tid === 0) throw err;
+    }
+  };
+  move(0);
+  const self = threadId();
+  for (const tid of processThreadIds()) if (tid !== self) move(tid);
+  return () => {
+    for (const [tid, cpus] of before) {
+      try {
+        setAffinity(cpus, tid);
+      } catch {
+        // ended meanwhile
+      }
+    }
+  };
+}

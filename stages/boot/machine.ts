@@ -14,8 +14,8 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
-import { cpusProblem, describePinning, keepProcessOn, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
-import { getAffinity } from "../../lib/cpu-affinity/sched-affinity.js";
+import { cpusProblem, describePinning, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
+import { getAffinity, keepProcessOn } from "../../lib/cpu-affinity/sched-affinity.js";
 import {
   CONTROL_BYTES, DOORBELL, ENDED, EXITED, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, RUNNING, SAMPLE,
   STATE, STOP, THREAD, VcpuEnd, VcpuPinned, VcpuSample, VcpuWorkerData,

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpusProblem, describePinning, onlineCpus, planPinning } from "../../../lib/cpu-affinity/pinning.js";
+import { allowedCpus, cpusProblem, describePinning, onlineCpus, parseHostCpuList, planPinning } from "../../../lib/cpu-affinity/pinning.js";
 import { getAffinity } from "../../../lib/cpu-affinity/sched-affinity.js";
 
 test("cpusProblem: CPUs must exist and be allowed to this process", () => {
@@ -41,6 +41,28 @@ test("onlineCpus reads /sys/devices/system/cpu/online under a root; undefined wi
   }
   const real = onlineCpus();
   assert.ok(real && getAffinity().every((cpu) => real.includes(cpu)), "this process's CPUs are online");
+});
+
+test("allowedCpus: Cpus_allowed_list of /proc/self/status, as sched_getaffinity sees it", () => {
+  assert.equal(allowedCpus(), getAffinity());
+  const root = mkdtempSync(join(tmpdir(), "cpus-proc-"));
+  try {
+    mkdirSync(join(root, "self"), { recursive: true });
+    writeFileSync(join(root, "self/status"), "Name:\tnode\nCpus_allowed:\t35\nCpus_allowed_list:\t0,2,4-5\nMems_allowed:\t1\n");
+    assert.equal(allowedCpus(root), [0, 2, 4, 5]);
+    writeFileSync(join(root, "self/status"), "Name:\tnode\n");
+    assert.throws(() => allowedCpus(root), /has no Cpus_allowed_list/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("parseHostCpuList: syntax first, then this host", () => {
+  const host = { allowed: [0, 1], online: [0, 1] };
+  assert.equal(parseHostCpuList("1,0", host), [1, 0]);
+  assert.throws(() => parseHostCpuList("1-", host), /"1-" is not a CPU number or range/);
+  assert.throws(() => parseHostCpuList("2", host), /^CPU 2 does not exist or is offline \(this host has CPUs 0-1\)$/);
+  assert.equal(parseHostCpuList(String(getAffinity()[0])), [getAffinity()[0]], "the real host by default");
 });
 
 test.run();
