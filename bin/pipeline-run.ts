@@ -63,6 +63,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       rootImage: { path: root.path, fs: root.fs },
       job,
       vcpus: o.vcpus,
+      ...(o.cpus ? { cpus: o.cpus } : {}),
       memoryMiB: o.memoryMiB,
       timeoutMs: o.timeoutMs,
       bootTimeoutMs: o.bootTimeoutMs,
@@ -124,7 +125,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       image: { digest: root.runConfig.digest, cached: root.cached },
       guestError: c.guestError,
       forgedFrames: c.forgedFrames,
-      vm: vm.boot ? { exitReason: vm.boot.exitReason, ...(vm.boot.detail ? { detail: vm.boot.detail } : {}), ...(vm.boot.consoleTail && failure !== undefined ? { consoleTail: vm.boot.consoleTail } : {}) } : null,
+      vm: vm.boot ? { exitReason: vm.boot.exitReason, ...(vm.boot.detail ? { detail: vm.boot.detail } : {}), ...(vm.boot.pinning ? { pinning: vm.boot.pinning } : {}), ...(vm.boot.consoleTail && failure !== undefined ? { consoleTail: vm.boot.consoleTail } : {}) } : null,
     };
     if (failure !== undefined) result.error = failure;
     if (o.keep) result.runDir = workdir.path;

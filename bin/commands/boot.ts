@@ -13,6 +13,8 @@ import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
+import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
+import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 
 /** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
 const KVM_FD_IN_STAGE = 3;
@@ -29,6 +31,16 @@ export function openKvm(): number {
   }
 }
 
+/** --cpus LIST, checked against this host before any stage starts. */
+export function cpusArg(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseHostCpuList(value);
+  } catch (err) {
+    throw new CommandError(`--cpus ${value}: ${(err as Error).message}`);
+  }
+}
+
 export default defineCommand({
   meta: { name: "boot", description: "Boot the guest kernel in bencher-run's VMM (optionally with an initramfs and a root image)" },
   args: {
@@ -38,6 +50,7 @@ export default defineCommand({
     "disk-read-only": { type: "boolean", description: "Attach the disk read-only (no overlay)" },
     cmdline: { type: "string", description: "Appended to the kernel command line" },
     vcpus: { type: "string", description: "Virtual CPUs (default 1)" },
+    cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
     "memory-mib": { type: "string", description: "Guest memory in MiB (default 256)" },
     timeout: { type: "string", description: "Stop the VM after this many seconds (default 600)", valueHint: "s" },
     "console-log": { type: "string", description: "Save the serial console to this file", valueHint: "file" },
@@ -51,6 +64,7 @@ export default defineCommand({
     const vcpus = positiveInt("vcpus", args.vcpus);
     const memoryMiB = positiveInt("memory-mib", args["memory-mib"]);
     const timeoutS = positiveInt("timeout", args.timeout);
+    const cpus = cpusArg(args.cpus);
 
     const kvmFd = openKvm();
     try {
@@ -67,6 +81,7 @@ export default defineCommand({
           // The stage cannot see /sys: tell it what kind of KVM host this is.
           pvmHost: existsSync("/sys/module/kvm_pvm"),
           consoleLog: join(dir, "console.log"),
+          ...(cpus ? { cpus } : {}),
         };
         if (disk) request.disk = args["disk-read-only"] ? { path: disk, readOnly: true } : { path: disk, overlay: join(dir, "overlay") };
         const booted = await callSandboxedStage<BootResult>("boot", request, {
@@ -82,6 +97,7 @@ export default defineCommand({
       });
       printResult(args.json ?? false, { stage: "boot", ...result }, [
         `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms`,
+        ...(result.pinning ? [`vCPU threads on host CPU ${result.pinning.vcpuCpus.join(", ")}; VMM threads on ${result.pinning.vmmCpus ? `CPU ${formatCpuList(result.pinning.vmmCpus)}` : "the same CPUs (none left over)"}`] : []),
       ]);
     } finally {
       closeSync(kvmFd);

@@ -6,6 +6,7 @@
 //   --cmd ls -l /   (or: -- ls -l /)       cmd ["ls", "-l", "/"]
 // So every other option comes before them.
 import type { PipelineOptions, RootfsKind } from "./options.js";
+import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -24,7 +25,7 @@ const VALUE_FLAGS: Record<string, string> = {
   "--image": "image", "--timeout": "timeout", "--boot-timeout": "boot-timeout", "--vcpus": "vcpus", "--memory": "memory",
   "--disk": "disk", "--env": "env", "-e": "env", "--workdir": "workdir", "-w": "workdir", "--user": "user", "-u": "user",
   "--output": "output", "--output-dir": "output-dir", "--max-output-size": "max-output-size", "--kernel": "kernel",
-  "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root",
+  "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root", "--cpus": "cpus",
 };
 const BOOLEAN_FLAGS: Record<string, string> = { "--json": "json", "--keep": "keep", "--verbose": "verbose" };
 const REPEATABLE = new Set(["env", "output"]);
@@ -100,6 +101,14 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   if (bootTimeout !== undefined) options.bootTimeoutSec = whole("--boot-timeout", bootTimeout, 1);
   const vcpus = one("vcpus");
   if (vcpus !== undefined) options.vcpus = whole("--vcpus", vcpus, 1);
+  const cpus = one("cpus");
+  if (cpus !== undefined) {
+    try {
+      options.cpus = parseHostCpuList(cpus);
+    } catch (err) {
+      throw new UsageError(`--cpus ${cpus}: ${(err as Error).message}`);
+    }
+  }
   const memory = one("memory");
   if (memory !== undefined) options.memoryMiB = whole("--memory", memory, 1);
   const disk = one("disk");

@@ -4,6 +4,7 @@
 // output survives JSON intact.
 import { jsonOutputs, jsonStreams } from "../../lib/json-text.js";
 import type { PipelineMetrics, PipelineResult } from "./result.js";
+import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -27,7 +28,7 @@ export interface PipelineJsonDocument {
   error?: string;
   guestError?: string;
   forgedFrames: number;
-  vm: { exitReason: string; detail?: string; consoleTail?: string } | null;
+  vm: { exitReason: string; detail?: string; consoleTail?: string; pinning?: CpuPinning } | null;
   runDir?: string;
 }
 

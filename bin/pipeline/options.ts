@@ -7,6 +7,7 @@ import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
 import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
 import { PipelineError } from "./errors.js";
+import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
 
 export type RootfsKind = "ext4" | "squashfs";
 export type PipelinePhase = "prepare" | "boot" | "run" | "collect";
@@ -19,6 +20,8 @@ export interface PipelineOptions {
   /** How long the guest may take to boot and start the command (default 300 s). */
   bootTimeoutSec?: number;
   vcpus?: number;
+  /** Host CPUs for the vCPU threads (vCPU i on cpus[i % n]); the VMM's other threads keep off them when CPUs are left over. */
+  cpus?: number[];
   memoryMiB?: number;
   /** ext4 disk size in MiB (default: the content plus headroom). */
   diskMiB?: number;
@@ -62,6 +65,7 @@ export interface CheckedOptions {
   timeoutMs: number | undefined;
   bootTimeoutMs: number;
   vcpus: number;
+  cpus: number[] | undefined;
   memoryMiB: number;
   diskMiB: number | undefined;
   env: string[];
@@ -112,6 +116,19 @@ function stringList(name: string, value: string[] | undefined): string[] | undef
   return value;
 }
 
+/** Distinct CPU numbers this process may use (the boot stage inherits its CPUs). */
+function hostCpuList(value: number[] | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const shown = Array.isArray(value) && value.length > 0 ? value.join(",") : JSON.stringify(value);
+  if (!Array.isArray(value) || value.some((c) => typeof c !== "number" || !Number.isSafeInteger(c) || c < 0)) {
+    throw new PipelineError(`cpus ${shown}: expected a list of host CPU numbers`);
+  }
+  if (new Set(value).size !== value.length) throw new PipelineError(`cpus ${shown}: a CPU is listed twice`);
+  const problem = cpusProblem(value, hostCpus());
+  if (problem) throw new PipelineError(`cpus ${shown}: ${problem}`);
+  return value;
+}
+
 export function checkOptions(o: PipelineOptions): CheckedOptions {
   if (typeof o.image !== "string" || o.image.trim() === "") throw new PipelineError("image: missing (an OCI layout, archive or registry reference)");
   const env = stringList("env", o.env) ?? [];
@@ -141,6 +158,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     outputDir = resolve(o.outputDir);
     if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) throw new PipelineError(`output-dir ${o.outputDir}: exists and is not a directory`);
   }
+  const cpus = hostCpuList(o.cpus);
   const timeoutSec = wholeNumber("timeout", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
   const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
   return {
@@ -148,6 +166,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
     bootTimeoutMs: bootTimeoutSec * 1000,
     vcpus: wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS,
+    cpus,
     memoryMiB: wholeNumber("memory", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
     diskMiB,
     env,

@@ -1,6 +1,7 @@
 // What one pipeline run hands back, and how its parts are decided from what
 // collect and boot reported.
 import type { BootResult } from "../../stages/boot/boot.js";
+import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import type { CollectResult, Transport } from "../../stages/collect/collect.js";
 import { exitStatusFor, RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
 
@@ -50,7 +51,7 @@ export interface PipelineResult {
   /** Frames from the guest that failed verification and were ignored. */
   forgedFrames: number;
   /** How the VM ended; the console's last lines when it did not end by the guest's own reset. */
-  vm: { exitReason: string; detail?: string; consoleTail?: string } | null;
+  vm: { exitReason: string; detail?: string; consoleTail?: string; pinning?: CpuPinning } | null;
   /** The run directory, when kept (--keep): console log, overlay, unpacked image. */
   runDir?: string;
 }

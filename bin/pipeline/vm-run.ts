@@ -24,6 +24,8 @@ export interface VmRunRequest {
   rootImage: { path: string; fs: "ext4" | "squashfs" };
   job: CollectJob;
   vcpus: number;
+  /** Host CPUs for the vCPU threads (BootRequest.cpus). */
+  cpus?: number[];
   memoryMiB: number;
   timeoutMs: number | undefined;
   bootTimeoutMs: number;
@@ -93,6 +95,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
     timeoutMs: vmMs,
     kvmFd: KVM_FD_IN_STAGE,
     pvmHost: req.pvmHost,
+    ...(req.cpus ? { cpus: req.cpus } : {}),
   };
 
   const kvmFd = openKvmDevice();

@@ -3,6 +3,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parsePipelineArgs, parseSize, UsageError } from "../../bin/pipeline/cli-args.js";
+import { allowedCpus } from "../../lib/cpu-affinity/pinning.js";
+import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 
 const parse = (...argv: string[]) => parsePipelineArgs(argv);
 
@@ -17,6 +19,17 @@ function usageError(argv: string[], pattern: RegExp): void {
   }
   assert.unreachable(`accepted ${JSON.stringify(argv)}`);
 }
+
+test("--cpus: a host CPU list, checked against this host", () => {
+  const mine = allowedCpus();
+  assert.equal(parse("--image", "i", "--cpus", String(mine[0])).options.cpus, [mine[0]]);
+  assert.equal(parse("--image", "i", `--cpus=${formatCpuList(mine)}`).options.cpus, mine);
+  usageError(["--image", "i", "--cpus", "1-"], /^--cpus 1-: "1-" is not a CPU number or range \(expected a CPU list such as 1, 2-3 or 1,3\)$/);
+  usageError(["--image", "i", "--cpus", "0,0"], /^--cpus 0,0: CPU 0 is listed twice$/);
+  usageError(["--image", "i", "--cpus", "4000"], /^--cpus 4000: CPU 4000 does not exist or is offline \(this host has CPUs /);
+  usageError(["--image", "i", "--cpus"], /^--cpus needs a value$/);
+  usageError(["--image", "i", "--cpus", "0", "--cpus", "0"], /^--cpus given twice$/);
+});
 
 test("--image alone: defaults", () => {
   const a = parse("--image", "img.oci");
