@@ -8,6 +8,7 @@ import { pthreadKill, writeFd } from "./kvm/libc.js";
 import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
 import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
 import { GuestMemory } from "./guest-memory.js";
+import { NotifyEvents } from "./notify-events.js";
 import { InterruptLine, MmioDevice } from "./devices/device.js";
 import { MmioBus, PioBus } from "./devices/bus.js";
 import { Serial } from "./devices/serial.js";
@@ -45,6 +46,8 @@ export interface MachineOptions {
   assists: boolean;
   /** Shape CPUID for a nested PVM host (see vcpu-setup.ts: no TSC-deadline timer, fewer KVM PV features). */
   pvmHostCpuid?: boolean;
+  /** Catch virtio queue notifications with ioeventfds when KVM can (default true; false: every one exits). */
+  ioeventfd?: boolean;
   /**
    * Host CPUs for the vCPU threads: vCPU i runs on cpus[i % n]. While the
    * machine runs, the process's other threads are kept on the remaining
@@ -92,6 +95,8 @@ export class Machine {
   readonly mmio = new MmioBus();
   readonly serial: Serial;
   readonly mmioSlots: MmioSlot[] = [];
+  /** Doorbell writes KVM catches without an exit (ioeventfd). */
+  readonly notifyEvents: NotifyEvents;
   /** Exits serviced here, by "pio:<port>" or "mmio:<addr>" (what costs round trips). */
   readonly exitCounts = new Map<string, number>();
   private readonly vcpus: VcpuHandle[] = [];
@@ -125,6 +130,7 @@ export class Machine {
       const ram = this.vm.addRam(0, 0, memoryMiB << 20);
       this.memAddr = ram.addr;
       this.mem = new GuestMemory(ram.bytes);
+      this.notifyEvents = new NotifyEvents(this.vm, options.ioeventfd ?? true);
       this.vm.setTssAddress(layout.kvmTss);
       this.vm.createInterruptControllers();
       const supported = this.kvm.supportedCpuid();
@@ -182,7 +188,9 @@ export class Machine {
     const irq = irqs.firstVirtio + n;
     if (irq > irqs.lastVirtio) throw new Error(`too many MMIO devices: at most ${irqs.lastVirtio - irqs.firstVirtio + 1}`);
     const slot: MmioSlot = { addr: layout.virtioMmioBase + n * layout.virtioMmioStride, size: layout.virtioMmioStride, irq, interrupt: this.interruptLine(irq) };
-    this.mmio.add(slot.addr, slot.size, create(slot));
+    const device = create(slot);
+    this.mmio.add(slot.addr, slot.size, device);
+    this.notifyEvents.watch(slot.addr, device);
     this.mmioSlots.push(slot);
     return slot;
   }
@@ -232,10 +240,13 @@ export class Machine {
     // Before the workers start, so they (and any thread started later) inherit it.
     const restoreAffinity = this.pinning?.vmmCpus ? keepProcessOn(this.pinning.vmmCpus) : undefined;
     if (this.pinning) this.options.log?.(`CPU pinning: ${describePinning(this.pinning)}`);
+    if (this.mmioSlots.length) this.options.log?.(this.notifyEvents.describe());
     try {
+      this.notifyEvents.start(() => this.drainAllPostedWrites(), (message) => this.stop("vmm-error", message));
       const workerUrl = new URL("./vcpu-worker.js", import.meta.url);
       await Promise.all(this.vcpus.map((h) => this.serve(h, workerUrl)));
     } finally {
+      await this.notifyEvents.stop();
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       if (--kickListeners === 0) process.off("SIGUSR2", onKick);
@@ -296,7 +307,7 @@ export class Machine {
           // vCPU's) first, or the read sees the device as it was before them
           // (seen: a virtio status read-back missing FEATURES_OK, so Linux
           // dropped the vsock device under load).
-          for (const other of this.vcpus) this.drainPostedWrites(other);
+          this.drainAllPostedWrites();
           this.service(h.vcpu);
         } catch (err) {
           fail(err);
@@ -309,6 +320,10 @@ export class Machine {
       if (waited.async) await waited.value;
     }
     await exited;
+  }
+
+  private drainAllPostedWrites(): void {
+    for (const h of this.vcpus) this.drainPostedWrites(h);
   }
 
   /** Performs, in order, the writes the vCPU posted without waiting. */

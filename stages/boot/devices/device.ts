@@ -5,6 +5,21 @@ export interface MmioDevice {
   readonly name: string;
   mmioRead(offset: number, data: Uint8Array): void;
   mmioWrite(offset: number, data: Uint8Array): void;
+  /** A doorbell register the VMM may catch with ioeventfds instead of exits (virtio-mmio's QueueNotify). */
+  readonly notifyRegister?: NotifyRegister;
+}
+
+/**
+ * A write-only register whose 4-byte writes of 0..values-1 only ring a
+ * doorbell: writing v means exactly ring(v), and the guest does not expect
+ * ring(v) to have run when its write completes (as with real hardware), so
+ * the VMM may deliver it later and coalesce repeats (KVM_IOEVENTFD with
+ * datamatch = v).
+ */
+export interface NotifyRegister {
+  offset: number;
+  values: number;
+  ring(value: number): void;
 }
 
 export interface PioDevice {

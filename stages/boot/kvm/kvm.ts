@@ -52,6 +52,8 @@ export interface RamMapping {
 export class Vm {
   private readonly ram: RamMapping[] = [];
   private readonly eventfds: number[] = [];
+  /** Registered ioeventfds, to unregister before their eventfds are closed. */
+  private readonly ioeventfds: Uint8Array[] = [];
   readonly hasIrqfd: boolean;
   readonly hasIoeventfd: boolean;
 
@@ -112,8 +114,14 @@ export class Vm {
   /** An eventfd KVM signals when the guest writes `addr` (MMIO), instead of exiting to us. */
   ioeventfd(addr: number, len: number, datamatch?: bigint): number {
     const fd = eventfd();
+    try {
+      ioctl(this.fd, ioctls.IOEVENTFD, encodeIoeventfd(BigInt(addr), len, fd, { datamatch }), "KVM_IOEVENTFD");
+    } catch (err) {
+      close(fd);
+      throw err;
+    }
     this.eventfds.push(fd);
-    ioctl(this.fd, ioctls.IOEVENTFD, encodeIoeventfd(BigInt(addr), len, fd, { datamatch }), "KVM_IOEVENTFD");
+    this.ioeventfds.push(encodeIoeventfd(BigInt(addr), len, fd, { datamatch, deassign: true }));
     return fd;
   }
 
@@ -122,7 +130,16 @@ export class Vm {
   }
 
   close(): void {
+    for (const deassign of this.ioeventfds) {
+      try {
+        ioctl(this.fd, ioctls.IOEVENTFD, deassign, "KVM_IOEVENTFD (deassign)");
+      } catch {
+        // Closing the VM below drops it anyway.
+      }
+    }
+    this.ioeventfds.length = 0;
     for (const fd of this.eventfds) close(fd);
+    this.eventfds.length = 0;
     close(this.fd);
     for (const r of this.ram) munmap(r.addr, r.size);
     this.ram.length = 0;

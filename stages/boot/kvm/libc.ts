@@ -14,6 +14,7 @@ const c = {
   eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
   read: libc.func("int64_t read(int fd, void *buf, size_t count)"),
   write: libc.func("int64_t write(int fd, const void *buf, size_t count)"),
+  poll: libc.func("int poll(void *fds, unsigned long nfds, int timeout)"),
   strerror: libc.func("const char *strerror(int errnum)"),
   pthreadSelf: libc.func("unsigned long pthread_self(void)"),
   pthreadKill: libc.func("int pthread_kill(unsigned long thread, int sig)"),
@@ -31,6 +32,10 @@ export const EINTR = 4;
 export const EAGAIN = 11;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
+export const POLLIN = 0x1;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
 
 export class SyscallError extends Error {
   constructor(readonly call: string, readonly errno: number) {
@@ -96,6 +101,16 @@ export function readFd(fd: number, buf: Uint8Array): number {
 export function writeFd(fd: number, buf: Uint8Array): number {
   const rc = c.write(fd, buf, buf.length);
   return rc < 0 ? -koffi.errno() : Number(rc);
+}
+
+/**
+ * poll(2) on `fds`, an array of struct pollfd (8 bytes each: int fd, short
+ * events, short revents); returns the number ready or -errno. Blocks the
+ * calling thread: for worker threads only.
+ */
+export function poll(fds: Uint8Array, timeoutMs: number): number {
+  const rc = c.poll(fds, fds.length / 8, timeoutMs);
+  return rc < 0 ? -koffi.errno() : rc;
 }
 
 export function pthreadSelf(): bigint {

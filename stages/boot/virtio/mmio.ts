@@ -7,7 +7,7 @@
 // notifications may also come from an ioeventfd on base + QUEUE_NOTIFY_OFFSET
 // (datamatch = queue index): the core then calls notify(queueIndex) itself.
 
-import type { MmioDevice, InterruptLine } from "../devices/device.js";
+import type { MmioDevice, InterruptLine, NotifyRegister } from "../devices/device.js";
 import type { GuestMemory } from "../guest-memory.js";
 import {
   F_RING_EVENT_IDX,
@@ -98,6 +98,11 @@ export class VirtioMmioTransport implements MmioDevice {
     this.onError = options.onError ?? (() => {});
     this.offered = device.deviceFeatures | TRANSPORT_FEATURES;
     this.queues = device.queueMaxSizes.map((max, i) => new Virtqueue(i, max));
+  }
+
+  /** QueueNotify, for an ioeventfd per queue (datamatch = queue index). */
+  get notifyRegister(): NotifyRegister {
+    return { offset: QUEUE_NOTIFY_OFFSET, values: this.queues.length, ring: (queue) => this.notify(queue) };
   }
 
   get queueCount(): number {
