@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { cli, runCli } from "./helpers.js";
+import { TUNING_HEADING } from "../../bin/commands/doctor.js";
 import { checkKvm } from "../../bin/doctor/kvm-check.js";
 import { checkFreeDisk } from "../../bin/doctor/disk-check.js";
 import { explainUsernsFailure } from "../../bin/doctor/userns-check.js";
@@ -34,7 +35,9 @@ test("doctor prints one line per check and its exit status matches them", async 
   assert.is(report.checks[2].status, "ok", "user namespaces work on this machine");
 
   const text = await runCli(["doctor"]);
-  assert.is(text.stdout.trim().split("\n").length, 6);
+  const lines = text.stdout.trim().split("\n");
+  assert.is(lines.indexOf(TUNING_HEADING), 6, "six readiness lines, then the tuning advice");
+  assert.is(lines.length, 7 + report.tuning.length);
   assert.is(text.exitCode, r.exitCode);
 });
 
