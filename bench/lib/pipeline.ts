@@ -14,6 +14,8 @@ import type { Sample } from "./suite.js";
 export interface PipelineOptions {
   /** An OCI layout directory (or anything `bencher-run unpack` accepts). */
   image: string;
+  /** Host CPUs for the vCPU threads (`--cpus`). */
+  cpus?: number[];
 }
 
 /** What the benchmarks read from runPipeline's result (tolerant of Buffer or string output). */
