@@ -1,6 +1,6 @@
 // Test helper: builds guest frames the way guest-init does (PROTOCOL.md), so
 // the host codec can be tested on exact, hand-made byte sequences.
-import { createHmac } from "node:crypto";
+import { guestFrameMac } from "../../../lib/guest-protocol/frame-mac.js";
 import { MessageType } from "../../../lib/guest-protocol/messages.js";
 
 export function signFrame(key: Uint8Array, type: number, seq: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -9,7 +9,7 @@ export function signFrame(key: Uint8Array, type: number, seq: number, payload: B
   head[4] = type;
   head.writeUInt32LE(seq, 5);
   const body = Buffer.concat([head, payload]);
-  return Buffer.concat([body, createHmac("sha256", Buffer.from(key)).update(body).digest()]);
+  return Buffer.concat([body, guestFrameMac(key, body)]);
 }
 
 export function exitPayload(code: number, signaled = false): Buffer {
