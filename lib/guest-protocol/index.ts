@@ -1,9 +1,8 @@
-// The host side of the guest<->host protocol (guest-init/PROTOCOL.md).
+// What guest-init and the host share of their protocol (guest-init/PROTOCOL.md):
+// message types and constants, the frame MAC, the host's JOB and ACK frames,
+// and the Docker rules that decide the JOB's command. The host's reading of
+// guest frames (verification, console fallback, result) is the collect stage.
 export * from "./messages.js";
+export * from "./frame-mac.js";
 export * from "./job.js";
-export * from "./frame-verifier.js";
-export * from "./stream-decoder.js";
-export * from "./serial-scanner.js";
-export * from "./result-collector.js";
-export * from "./guest-session.js";
 export * from "./resolve-command.js";

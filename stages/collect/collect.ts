@@ -1,9 +1,9 @@
 // The host side of one guest run (guest-init/PROTOCOL.md): listen on the Unix
 // socket the VMM bridges the guest's vsock connection to, send the JOB,
-// verify and fold every frame, ACK after DONE, and say how the run ended.
-// Frames that arrive on the serial console (guest-init's fallback when the
-// stream fails) go through the same verifier, so the result is the same
-// whichever way they came.
+// hand what arrives to GuestIntake (which verifies and folds every frame),
+// ACK after DONE, and say how the run ended. Frames that arrive on the
+// serial console (guest-init's fallback when the stream fails) go into the
+// same intake, so the result is the same whichever way they came.
 //
 // Runs alongside the boot stage: it resolves when the run is complete (DONE,
 // ACK sent), the command timed out, the guest missed its boot deadline,
@@ -12,12 +12,9 @@
 import { existsSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { GuestFrameVerifier } from "../../lib/guest-protocol/frame-verifier.js";
-import { encodeAck, encodeJob, newRunKey } from "../../lib/guest-protocol/job.js";
-import { GuestDuplicateFrameError, GuestProtocolError, type GuestMessage } from "../../lib/guest-protocol/messages.js";
-import { SerialConsoleScanner, type SerialScan } from "../../lib/guest-protocol/serial-scanner.js";
+import { encodeJob, newRunKey } from "../../lib/guest-protocol/job.js";
 import { ConsoleTail } from "./console-tail.js";
-import { GuestFrameSplitter } from "./frame-splitter.js";
+import { GuestIntake } from "./guest-intake.js";
 import { OutputFileStore, type CollectedFile } from "./output-files.js";
 import type { CollectRequest } from "./request.js";
 import { RunAssembler, type OutputStream, type RunPhase } from "./run-assembler.js";
@@ -98,8 +95,6 @@ export interface CollectResult {
 
 const CONSOLE_POLL_MS = 100;
 const STALL_CHECK_MS = 250;
-const MAX_REJECTIONS_KEPT = 20;
-const MAX_DIAGNOSTICS_KEPT = 20;
 /** How long to wait for the ACK to be handed to the socket. */
 const ACK_FLUSH_MS = 2000;
 
@@ -110,9 +105,7 @@ export async function collect(req: CollectRequest, ctx: CollectContext = {}): Pr
 class CollectRun {
   private readonly t0 = performance.now();
   private readonly key: Buffer;
-  private readonly verifier: GuestFrameVerifier;
-  private readonly splitter = new GuestFrameSplitter();
-  private readonly scanner: SerialConsoleScanner;
+  private readonly intake: GuestIntake;
   private readonly files: OutputFileStore;
   private readonly assembler: RunAssembler;
   private readonly marks: Partial<Record<CollectPhase, number>> = {};
@@ -122,12 +115,6 @@ class CollectRun {
   private console: ConsoleTail | null = null;
   private timers: NodeJS.Timeout[] = [];
   private lastHeardMs = 0;
-  private streamFrames = 0;
-  private consoleFrames = 0;
-  private duplicateFrames = 0;
-  private forgedFrames = 0;
-  private readonly rejected: string[] = [];
-  private readonly diagnostics: string[] = [];
   private timedOut = false;
   private bootTimedOut = false;
   private error: string | undefined;
@@ -136,13 +123,12 @@ class CollectRun {
 
   constructor(private readonly req: CollectRequest, private readonly ctx: CollectContext) {
     this.key = req.keyHex ? Buffer.from(req.keyHex, "hex") : newRunKey();
-    this.verifier = new GuestFrameVerifier(this.key);
-    this.scanner = new SerialConsoleScanner(this.verifier);
     this.files = new OutputFileStore(req.job.outputPaths, req.outputDir, req.job.maxFileBytes);
     this.assembler = new RunAssembler(req.job.outputPaths.length, this.files, req.job.maxOutputBytes, ctx.retainOutput ?? true, {
       onOutput: ctx.onOutput,
       onPhase: (phase) => this.enter(phase),
     });
+    this.intake = new GuestIntake(this.key, this.assembler, ctx.log);
   }
 
   async run(): Promise<CollectResult> {
@@ -206,16 +192,9 @@ class CollectRun {
   private fromStream(chunk: Buffer): void {
     if (!this.streamUsable || this.finished) return;
     this.lastHeardMs = this.now();
-    const { frames, broken } = this.splitter.push(chunk);
-    for (const frame of frames) {
-      const message = this.verify(frame);
-      if (!message) continue;
-      this.streamFrames++;
-      this.accept(message, "stream");
-      if (this.finished) return;
-    }
+    const broken = this.intake.fromStream(chunk);
+    if (this.endIfOver()) return;
     if (broken) {
-      this.reject(broken);
       this.streamUsable = false; // no frame boundaries left: the console may still bring the rest
       this.socket?.destroy();
       this.streamClosed();
@@ -225,20 +204,10 @@ class CollectRun {
   private streamClosed(): void {
     this.streamUsable = false;
     if (this.finished) return;
-    if (this.splitter.leftoverBytes > 0) this.ctx.log?.("debug", `guest stream ended inside a frame (${this.splitter.leftoverBytes} bytes)`);
+    const cut = this.intake.streamLeftoverBytes;
+    if (cut > 0) this.ctx.log?.("debug", `guest stream ended inside a frame (${cut} bytes)`);
     // Without a console to fall back to, nothing more can come.
     if (!this.console) this.finish("the guest's stream ended before DONE");
-  }
-
-  private verify(frame: Buffer): GuestMessage | null {
-    try {
-      return this.verifier.verify(frame);
-    } catch (err) {
-      if (err instanceof GuestDuplicateFrameError) this.duplicateFrames++;
-      else if (err instanceof GuestProtocolError) this.reject(err.message);
-      else throw err;
-      return null;
-    }
   }
 
   // ── the serial console ────────────────────────────────────────────────
@@ -246,52 +215,21 @@ class CollectRun {
   private fromConsole(chunk: Buffer): void {
     if (this.finished) return;
     this.lastHeardMs = this.now();
-    this.takeScan(this.scanner.push(chunk));
+    this.intake.fromConsole(chunk);
+    this.endIfOver();
   }
 
-  private takeScan(scan: SerialScan): void {
-    this.duplicateFrames += scan.duplicates;
-    for (const why of scan.rejected) this.reject(why);
-    for (const line of scan.consoleLines) {
-      const at = line.indexOf("bencher-init:");
-      if (at < 0) continue;
-      // Unverified text (the workload can write to the console too): shown, never trusted.
-      this.diagnostics.push(line.slice(at, at + 500));
-      if (this.diagnostics.length > MAX_DIAGNOSTICS_KEPT) this.diagnostics.shift();
-    }
-    for (const message of scan.messages) {
-      if (this.finished) return;
-      this.consoleFrames++;
-      this.accept(message, "console");
-    }
-  }
+  // ── ending ────────────────────────────────────────────────────────────
 
-  // ── folding and ending ────────────────────────────────────────────────
-
-  private reject(why: string): void {
-    this.forgedFrames++;
-    // A workload can print any number of fake "bencher:" lines: count them all, describe the first few.
-    if (this.rejected.length < MAX_REJECTIONS_KEPT) {
-      this.rejected.push(why);
-      this.ctx.log?.("warn", `ignored a guest frame: ${why}`);
-    } else if (this.forgedFrames === MAX_REJECTIONS_KEPT + 1) {
-      this.ctx.log?.("warn", "more guest frames failed verification: counted, not shown");
-    }
-  }
-
-  private accept(message: GuestMessage, via: "stream" | "console"): void {
-    try {
-      this.assembler.add(message);
-    } catch (err) {
-      if (!(err instanceof GuestProtocolError)) throw err;
-      // It verified, so it came from whoever holds the key: guest-init broke the protocol.
-      this.finish(`the guest broke the protocol: ${err.message}`);
-      return;
-    }
-    if (this.assembler.phase !== "done") return;
-    if (via === "stream" && this.socket && this.streamUsable) {
+  /** Ends the run if the intake says it is over (DONE, or a broken protocol); ACKs a DONE that came on the stream. */
+  private endIfOver(): boolean {
+    const { intake } = this;
+    if (this.finished || !intake.over) return this.finished;
+    if (intake.protocolError !== null) {
+      this.finish(`the guest broke the protocol: ${intake.protocolError}`);
+    } else if (intake.doneVia === "stream" && this.socket && this.streamUsable) {
       const socket = this.socket;
-      const ack = encodeAck(this.verifier.nextSeq);
+      const ack = intake.ack();
       this.finish(undefined, new Promise<void>((resolve) => {
         socket.end(ack, () => resolve()); // PROTOCOL.md: ACK, then close
         setTimeout(resolve, ACK_FLUSH_MS).unref();
@@ -299,6 +237,7 @@ class CollectRun {
     } else {
       this.finish(); // DONE came over the console: the guest gave up on the stream, no ACK to send
     }
+    return true;
   }
 
   private bootDeadline(): void {
@@ -336,7 +275,9 @@ class CollectRun {
   private lastConsoleLook(): void {
     if (!this.console || this.finished) return;
     this.console.readNew();
-    if (!this.finished) this.takeScan(this.scanner.end());
+    if (this.finished) return;
+    this.intake.endConsole();
+    this.endIfOver();
   }
 
   /** Ends the run once: everything closed, the result handed back (after the ACK is flushed, if there is one). */
@@ -359,7 +300,8 @@ class CollectRun {
     const { guestError } = this.assembler;
     if (guestError !== null) return `the guest could not run the command: ${guestError}`;
     if (this.timedOut || this.assembler.phase === "done") return undefined;
-    const said = this.diagnostics.length ? ` (guest said: ${this.diagnostics[this.diagnostics.length - 1]})` : "";
+    const { diagnostics } = this.intake;
+    const said = diagnostics.length ? ` (guest said: ${diagnostics[diagnostics.length - 1]})` : "";
     return `${error ?? "the run ended before the guest's DONE"}${said}`;
   }
 
@@ -370,6 +312,7 @@ class CollectRun {
     const outputs: Record<string, string | null> = {};
     for (const file of files) outputs[file.guestPath] = file.hostPath;
     const ms = (phase: CollectPhase) => this.marks[phase] ?? null;
+    const { streamFrames, consoleFrames, duplicateFrames, forgedFrames, rejected, diagnostics } = this.intake;
     const result: CollectResult = {
       complete: a.phase === "done",
       exitCode: exit?.kind === "exited" ? exit.code : null,
@@ -392,15 +335,15 @@ class CollectRun {
         userMs: exit ? Number(exit.userUs) / 1e3 : null,
         sysMs: exit ? Number(exit.sysUs) / 1e3 : null,
         maxRssKiB: exit ? Number(exit.maxRssKiB) : null,
-        transport: this.streamFrames && this.consoleFrames ? "vsock+serial" : this.streamFrames ? "vsock" : this.consoleFrames ? "serial" : "none",
-        streamFrames: this.streamFrames,
-        consoleFrames: this.consoleFrames,
-        duplicateFrames: this.duplicateFrames,
+        transport: streamFrames && consoleFrames ? "vsock+serial" : streamFrames ? "vsock" : consoleFrames ? "serial" : "none",
+        streamFrames,
+        consoleFrames,
+        duplicateFrames,
       },
-      forgedFrames: this.forgedFrames,
-      rejectedFrames: [...this.rejected],
+      forgedFrames,
+      rejectedFrames: [...rejected],
       guestError: a.guestError,
-      diagnostics: [...this.diagnostics],
+      diagnostics: [...diagnostics],
     };
     if (this.error !== undefined) result.error = this.error;
     return result;

@@ -1,16 +1,22 @@
 // Runs guest-init's host-test mode (the same binary the VM boots) against a
-// real Unix socket and a real root directory, and collects the result with
-// the real host-side codec. Needs root (mounts, namespaces, setuid).
-import { spawn, execFileSync } from "node:child_process";
+// real root directory, with the real host side: collect() from
+// stages/collect, the code users run, listens, sends the JOB, verifies and
+// assembles the frames and ACKs. Between the two sits a byte proxy standing
+// in for the VMM's vsock bridge: it records what guest-init sent and can
+// break the stream the ways a failing vsock would. Needs root (mounts,
+// namespaces, setuid).
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { locateGuestInit } from "../../guest-init/locate.js";
-import { encodeJob, newRunKey, type GuestJob } from "../../lib/guest-protocol/job.js";
-import { GuestSession } from "../../lib/guest-protocol/guest-session.js";
-import type { GuestMessage } from "../../lib/guest-protocol/messages.js";
-import type { GuestRunResult } from "../../lib/guest-protocol/result-collector.js";
+import { newRunKey, type GuestJob } from "../../lib/guest-protocol/job.js";
+import { collect, type CollectPhase, type CollectResult, type OutputStream } from "../../stages/collect/collect.js";
+import { GuestIntake } from "../../stages/collect/guest-intake.js";
+import { OutputFileStore } from "../../stages/collect/output-files.js";
+import { parseCollectRequest } from "../../stages/collect/request.js";
+import { RunAssembler } from "../../stages/collect/run-assembler.js";
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -52,93 +58,200 @@ export function jobFor(argv: string[], more: Partial<GuestJob> = {}): GuestJob {
   };
 }
 
-export interface HostRun {
-  result: GuestRunResult;
-  /** The host session, to feed console output into after the run. */
-  session: GuestSession;
-  /** Every byte guest-init sent on the stream, for tamper tests. */
-  streamBytes: Buffer;
-  messages: GuestMessage[];
-  /** guest-init's own exit code and stderr (diagnostics). */
-  initExitCode: number | null;
-  initStderr: string;
-  /** Arrival time (ms since connection) of each message, in order. */
-  arrivals: number[];
+export interface GuestInitProcess {
+  child: ChildProcess;
+  /** guest-init's exit code. */
+  exited: Promise<number | null>;
+  /** What it wrote to stderr (its diagnostics). */
+  stderr: () => string;
 }
 
-export interface HostRunOptions {
-  root: string;
-  /** A file standing in for the serial console. */
-  console?: string;
-  /** Called on the connection once the job is written (e.g. to cut it). */
-  afterJob?: (socket: Socket) => void;
-  /** Kill guest-init (as a VM timeout would) after this many ms. */
-  killAfterMs?: number;
-  /** Cut the stream (as a failing vsock would) once this many messages arrived. */
-  cutAfterMessages?: number;
-  /** Close after DONE without the ACK, as a host that lost the connection would. */
-  noAck?: boolean;
-  /** Raw job frame instead of encodeJob(job). */
-  rawJob?: Buffer;
-}
-
-export async function runHostTest(job: GuestJob, options: HostRunOptions): Promise<HostRun> {
-  const work = mkdtempSync(join(tmpdir(), "guest-init-sock-"));
-  const socketPath = join(work, "guest.sock");
-  const session = new GuestSession(job.key, job.outputPaths);
-  const messages: GuestMessage[] = [];
-  const arrivals: number[] = [];
-  const chunks: Buffer[] = [];
-  let started = 0;
-  session.onMessage = (m) => {
-    messages.push(m);
-    arrivals.push(Date.now() - started);
-  };
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  let streamError: Error | null = null;
-  const connection = new Promise<void>((resolve) => {
-    server.once("connection", (socket) => {
-      started = Date.now();
-      socket.write(options.rawJob ?? encodeJob(job), () => options.afterJob?.(socket));
-      socket.on("data", (chunk) => {
-        chunks.push(chunk);
-        if (streamError) return;
-        try {
-          session.fromStream(chunk);
-          if (session.done) {
-            if (options.noAck) socket.destroy();
-            else socket.end(session.ack()); // PROTOCOL.md: ACK, then close
-          }
-          else if (options.cutAfterMessages !== undefined && messages.length >= options.cutAfterMessages) socket.destroy();
-        } catch (error) {
-          streamError = error as Error;
-          socket.destroy();
-        }
-      });
-      socket.on("close", () => resolve());
-      socket.on("error", () => {});
-    });
-  });
-  const args = ["--host-test", "--socket", socketPath, "--root", options.root];
-  if (options.console) args.push("--console", options.console);
+/** Starts guest-init's host test: it connects to `socketPath` once, runs the job, waits for the ACK. */
+export function startGuestInit(socketPath: string, root: string, consoleLog?: string): GuestInitProcess {
+  const args = ["--host-test", "--socket", socketPath, "--root", root];
+  if (consoleLog) args.push("--console", consoleLog);
   const command = isRoot ? locateGuestInit() : "unshare";
   const child = spawn(command, isRoot ? args : ["--user", "--map-root-user", locateGuestInit(), ...args], {
     // fd 3: an inherited descriptor guest-init must not pass on to the workload.
     stdio: ["ignore", "ignore", "pipe", "pipe"],
   });
-  let initStderr = "";
-  child.stderr!.on("data", (d) => (initStderr += d));
-  const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
-  const initExitCode = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  clearTimeout(killer);
-  await Promise.race([connection, new Promise((r) => setTimeout(r, 1000))]);
-  server.close();
-  rmSync(work, { recursive: true, force: true });
-  if (streamError) throw streamError;
-  return { result: session.result(), session, streamBytes: Buffer.concat(chunks), messages, initExitCode, initStderr, arrivals };
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
+}
+
+/** How the proxy between guest-init and collect breaks the stream. */
+export interface StreamFaults {
+  /** Cut both ways as soon as the JOB went down. */
+  cutAfterJob?: boolean;
+  /** Pass up this many whole guest frames, then cut both ways. */
+  cutAfterFrames?: number;
+  /** Keep collect's ACK from guest-init and close its side, as a host that lost the connection would. */
+  noAck?: boolean;
+  /** Send guest-init this instead of collect's JOB frame. */
+  rawJob?: Buffer;
+}
+
+/**
+ * A Unix socket at `path` that passes one connection on to `upstream` byte
+ * for byte (half-closes included), applying `faults`. `recorded()` is every
+ * byte guest-init sent.
+ */
+export async function streamProxy(path: string, upstream: string, faults: StreamFaults = {}): Promise<{ server: Server; recorded: () => Buffer }> {
+  const sent: Buffer[] = [];
+  const server = createServer({ allowHalfOpen: true }, (guest) => {
+    const host = connect({ path: upstream, allowHalfOpen: true });
+    const cut = () => {
+      guest.destroy();
+      host.destroy();
+    };
+    guest.on("error", () => {});
+    host.on("error", () => {});
+    guest.on("close", () => host.end());
+    host.on("close", () => guest.destroy());
+
+    // Down: the JOB (or its stand-in), then the ACK unless it is withheld.
+    let job = Buffer.alloc(0);
+    let jobSent = false;
+    host.on("data", (chunk: Buffer) => {
+      if (jobSent) {
+        if (!faults.noAck) guest.write(chunk);
+        return;
+      }
+      job = Buffer.concat([job, chunk]);
+      if (job.length < 4 || job.length < 4 + job.readUInt32LE(0)) return;
+      jobSent = true;
+      const rest = job.subarray(4 + job.readUInt32LE(0));
+      guest.write(faults.rawJob ?? job.subarray(0, 4 + job.readUInt32LE(0)), () => {
+        if (faults.cutAfterJob) cut();
+      });
+      if (rest.length && !faults.noAck) guest.write(rest);
+    });
+    host.on("end", () => (faults.noAck ? guest.destroy() : guest.end()));
+
+    // Up: every byte recorded; with cutAfterFrames, only whole frames up to the cut.
+    let pending = Buffer.alloc(0);
+    let frames = 0;
+    guest.on("data", (chunk: Buffer) => {
+      sent.push(chunk);
+      if (faults.cutAfterFrames === undefined) return void host.write(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      let passed = 0;
+      while (frames < faults.cutAfterFrames && pending.length - passed >= 4 && pending.length - passed >= 4 + pending.readUInt32LE(passed)) {
+        passed += 4 + pending.readUInt32LE(passed);
+        frames++;
+      }
+      host.write(pending.subarray(0, passed));
+      pending = pending.subarray(passed);
+      if (frames === faults.cutAfterFrames) {
+        faults.cutAfterFrames = -1; // cut once
+        host.end(() => cut());
+      }
+    });
+    guest.on("end", () => host.end());
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return { server, recorded: () => Buffer.concat(sent) };
+}
+
+export interface HostRun {
+  /** What collect made of the run: what a user gets. */
+  result: CollectResult;
+  /** Every byte guest-init sent on the stream, for tamper tests and replays. */
+  streamBytes: Buffer;
+  /** collect's phases, in order. */
+  phases: CollectPhase[];
+  /** Output chunks as collect handed them on, with their arrival (ms since guest-init connected). */
+  chunks: { stream: OutputStream; data: Buffer; atMs: number }[];
+  /** guest-init's own exit code and stderr (diagnostics). */
+  initExitCode: number | null;
+  initStderr: string;
+}
+
+export interface HostRunOptions extends StreamFaults {
+  root: string;
+  /** A file standing in for the serial console; collect follows it as it follows the VMM's console log. */
+  console?: string;
+  /** Kill guest-init (as a VM timeout would) after this many ms. */
+  killAfterMs?: number;
+}
+
+/** What collect gets once guest-init has exited: it may still be reading the console, or the stream's last bytes. */
+const AFTER_GUEST_EXIT_MS = 1000;
+
+export async function runHostTest(job: GuestJob, options: HostRunOptions): Promise<HostRun> {
+  const work = mkdtempSync(join(tmpdir(), "guest-init-sock-"));
+  const { key, ...fields } = job;
+  // Through parseCollectRequest, as the collect stage gets its request.
+  const req = parseCollectRequest({
+    socketPath: join(work, "collect.sock"),
+    keyHex: Buffer.from(key).toString("hex"),
+    job: { ...fields, maxOutputBytes: Number(job.maxOutputBytes), maxFileBytes: Number(job.maxFileBytes) },
+    consoleLog: options.console,
+  });
+  const proxy = await streamProxy(join(work, "guest.sock"), req.socketPath, options);
+  const phases: CollectPhase[] = [];
+  const chunks: HostRun["chunks"] = [];
+  let connectedAt = 0;
+  let killer: NodeJS.Timeout | undefined;
+  let guestStarted!: (guest: GuestInitProcess) => void;
+  const guest = new Promise<GuestInitProcess>((resolve) => (guestStarted = resolve));
+  const vmGone = new AbortController();
+  try {
+    const collected = collect(req, {
+      signal: vmGone.signal,
+      onOutput: (stream, data) => chunks.push({ stream, data, atMs: Date.now() - connectedAt }),
+      onPhase: (phase) => {
+        phases.push(phase);
+        if (phase === "connected") connectedAt = Date.now();
+        if (phase !== "listening") return;
+        const g = startGuestInit(join(work, "guest.sock"), options.root, options.console);
+        killer = setTimeout(() => g.child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
+        guestStarted(g);
+      },
+    });
+    // collect refusing its request ends the run before any guest starts.
+    const started = await Promise.race([guest, collected.then(() => null)]);
+    if (!started) throw new Error("host harness: collect ended before it listened");
+    const initExitCode = await started.exited;
+    clearTimeout(killer);
+    // guest-init has exited, as a VM resets: collect gets a moment for what is in flight, then learns the VM is gone.
+    await Promise.race([collected, new Promise((r) => setTimeout(r, AFTER_GUEST_EXIT_MS))]);
+    vmGone.abort(new Error("guest-init exited"));
+    const result = await collected;
+    return { result, streamBytes: proxy.recorded(), phases, chunks, initExitCode, initStderr: started.stderr() };
+  } finally {
+    clearTimeout(killer);
+    proxy.server.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Bytes guest-init sent, fed afresh through collect's own intake (as collect
+ * would take them from the stream, then the console), for what collect's
+ * result does not keep: the EXIT report as sent, duplicate counts of a
+ * replay, the verdict on a tampered stream.
+ */
+export function replay(job: GuestJob, bytes: { stream?: Buffer; console?: Buffer }): { intake: GuestIntake; assembler: RunAssembler } {
+  const limit = Number(job.maxOutputBytes);
+  const files = new OutputFileStore(job.outputPaths, undefined, Number(job.maxFileBytes));
+  const assembler = new RunAssembler(job.outputPaths.length, files, limit, true);
+  const intake = new GuestIntake(job.key, assembler);
+  if (bytes.stream) intake.fromStream(bytes.stream);
+  if (bytes.console) {
+    intake.fromConsole(bytes.console);
+    intake.endConsole();
+  }
+  return { intake, assembler };
 }
 
 export function text(buffer: Buffer): string {
   return buffer.toString("utf8");
+}
+
+/** The present file's bytes, or "" when it came back without data (missing, not regular, unreadable). */
+export function fileText(file: { data: Buffer | null } | undefined): string {
+  return file?.data?.toString("utf8") ?? "";
 }

@@ -3,7 +3,7 @@
 import { rmSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
+import { fileText, jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
 
 let root = "";
 test.before(() => {
@@ -20,13 +20,12 @@ test("runs argv exactly, with the job's env and working directory", async () => 
     { root },
   );
   const r = run.result;
-  assert.ok(r.complete, run.initStderr);
-  assert.ok(r.started);
+  assert.ok(r.complete, `${r.error} ${run.initStderr}`);
+  assert.ok(r.metrics.startedMs !== null, "started");
   assert.is(text(r.stdout), "arg zero|two words|bar baz|/data|");
-  assert.equal(r.exit?.kind, "exited");
-  assert.is(r.exit?.code, 0);
-  assert.ok(r.exit!.wallNs > 0n);
-  assert.is(run.messages[0]!.type, "ready");
+  assert.equal([r.exitCode, r.signal], [0, null]);
+  assert.ok(r.metrics.runMs! > 0);
+  assert.equal(run.phases.slice(0, 3), ["listening", "connected", "ready"], "READY is the first frame");
 });
 
 test("creates a missing working directory and finds argv[0] on the job's PATH", async () => {
@@ -45,28 +44,27 @@ test("the environment is exactly the job's, plus HOME from /etc/passwd", async (
 test("reports exit codes", async () => {
   for (const code of [0, 1, 3, 255]) {
     const run = await runHostTest(jobFor(["sh", "-c", `exit ${code}`]), { root });
-    assert.equal([run.result.exit?.kind, run.result.exit?.code], ["exited", code]);
+    assert.equal([run.result.exitCode, run.result.signal], [code, null]);
   }
 });
 
 test("reports the signal that killed the command", async () => {
   const run = await runHostTest(jobFor(["crash"]), { root });
-  assert.equal(run.result.exit?.kind, "signaled");
-  assert.is(run.result.exit?.signal, 11);
-  assert.is(run.result.exit?.code, null);
+  assert.is(run.result.signal, 11);
+  assert.is(run.result.exitCode, null);
 });
 
 test("a command that is not found is an ERROR, not an exit", async () => {
   const run = await runHostTest(jobFor(["no-such-program"]), { root });
   assert.ok(run.result.complete);
-  assert.not.ok(run.result.started);
-  assert.is(run.result.exit, null);
-  assert.match(run.result.error ?? "", /cannot execute no-such-program: No such file or directory/);
+  assert.is(run.result.metrics.startedMs, null, "never started");
+  assert.is(run.result.metrics.exitedMs, null, "no EXIT");
+  assert.match(run.result.guestError ?? "", /cannot execute no-such-program: No such file or directory/);
 });
 
 test("a command that is not executable is an ERROR", async () => {
   const run = await runHostTest(jobFor(["/etc/passwd"]), { root });
-  assert.match(run.result.error ?? "", /cannot execute \/etc\/passwd: Permission denied/);
+  assert.match(run.result.guestError ?? "", /cannot execute \/etc\/passwd: Permission denied/);
 });
 
 test("stdin is /dev/null and the workload runs as PID 1 of its own namespace, as in Docker", async () => {
@@ -83,7 +81,7 @@ test("a squashfs job gets a read-only root with a fresh writable /tmp, whose fil
   );
   assert.match(text(run.result.stdout), /Read-only file system\nok\n$/);
   assert.not.match(text(run.result.stdout), /from-image/);
-  assert.is(run.result.files[0]!.data.toString(), "made");
+  assert.is(fileText(run.result.files[0]), "made");
   rmSync(`${root}/tmp/from-image`);
 });
 

@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
+import { jobFor, makeRootfs, replay, runHostTest, text } from "./host-harness.js";
 
 let root = "";
 test.before(() => {
@@ -30,34 +30,38 @@ test("a flood of 40 MB on both streams arrives whole", async () => {
   );
   assert.is(run.result.stdout.length, mb * 1_000_000);
   assert.ok(run.result.stdout.equals(run.result.stderr));
-  assert.is(run.result.exit?.code, 0);
+  assert.is(run.result.exitCode, 0);
   const expected = createHash("sha256").update(readFileSync(`${root}/tmp/flood`)).digest("hex");
   assert.is(createHash("sha256").update(run.result.stdout).digest("hex"), expected);
   rmSync(`${root}/tmp/flood`);
 });
 
 test("output past the limit is counted, not sent, and the command is not blocked", async () => {
-  const run = await runHostTest(jobFor(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], { maxOutputBytes: 100_000 }), {
-    root,
-  });
+  const job = jobFor(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], { maxOutputBytes: 100_000 });
+  const run = await runHostTest(job, { root });
+  assert.ok(run.result.complete);
   assert.is(run.result.stdout.length, 100_000);
-  assert.is(run.result.exit?.stdoutDroppedBytes, 4_900_000n);
-  assert.is(run.result.exit?.stderrDroppedBytes, 0n);
+  assert.equal(run.result.truncated, { stdout: true, stderr: false });
   assert.is(text(run.result.stderr), "done\n");
+  assert.ok(run.streamBytes.length < 200_000, `${run.streamBytes.length} bytes on the stream: the rest was not sent`);
+  // The exact counts are in the EXIT report, which collect's result sums up as `truncated`.
+  const { exit } = replay(job, { stream: run.streamBytes }).assembler;
+  assert.is(exit?.stdoutDroppedBytes, 4_900_000n);
+  assert.is(exit?.stderrDroppedBytes, 0n);
 });
 
 test("output is streamed as produced, so a killed run still returns it", async () => {
   const run = await runHostTest(jobFor(["sh", "-c", "echo before; sleep 30; echo after"]), { root, killAfterMs: 1500 });
   assert.not.ok(run.result.complete);
   assert.is(text(run.result.stdout), "before\n");
-  assert.is(run.result.exit, null);
-  assert.ok(run.arrivals[run.messages.findIndex((m) => m.type === "stdout")]! < 1000);
+  assert.is(run.result.metrics.exitedMs, null, "no EXIT");
+  assert.ok(run.chunks[0]!.atMs < 1000, `the first output came ${run.chunks[0]!.atMs} ms after the connection`);
 });
 
 test("a command that closes its outputs early is still waited for", async () => {
   const run = await runHostTest(jobFor(["sh", "-c", "exec >&- 2>&-; sleep 1; exit 7"]), { root });
-  assert.is(run.result.exit?.code, 7);
-  assert.ok(run.result.exit!.wallNs >= 1_000_000_000n);
+  assert.is(run.result.exitCode, 7);
+  assert.ok(run.result.metrics.runMs! >= 1000);
 });
 
 test.run();

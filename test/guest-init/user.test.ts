@@ -15,7 +15,7 @@ const ids = ["sh", "-c", 'echo "$(id -u) $(id -g) $(id -G) $HOME"'];
 
 async function idsAs(user: string): Promise<string> {
   const run = await runHostTest(jobFor(ids, { user }), { root });
-  assert.is(run.result.error, null, `user ${user}`);
+  assert.is(run.result.guestError, null, `user ${user}`);
   return text(run.result.stdout).trim();
 }
 
@@ -45,10 +45,10 @@ else {
 
   test("an unknown user or group is an ERROR naming it", async () => {
     const user = await runHostTest(jobFor(ids, { user: "ghost" }), { root });
-    assert.match(user.result.error ?? "", /user ghost: no such user in the image's \/etc\/passwd/);
-    assert.not.ok(user.result.started);
+    assert.match(user.result.guestError ?? "", /user ghost: no such user in the image's \/etc\/passwd/);
+    assert.is(user.result.metrics.startedMs, null, "never started");
     const group = await runHostTest(jobFor(ids, { user: "bench:ghosts" }), { root });
-    assert.match(group.result.error ?? "", /group ghosts: no such group/);
+    assert.match(group.result.guestError ?? "", /group ghosts: no such group/);
   });
 
   test("a non-root user really lacks root's powers", async () => {

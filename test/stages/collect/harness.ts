@@ -1,17 +1,16 @@
 // Runs collect() against a real peer: guest-init's host-test mode (the same
 // binary the VM boots) connecting to collect's Unix socket and running real
 // commands in a busybox root, or a hand-written fake guest for hostile cases.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { locateGuestInit } from "../../../guest-init/locate.js";
 import { newRunKey } from "../../../lib/guest-protocol/job.js";
 import { collect, type CollectContext, type CollectResult, type OutputStream } from "../../../stages/collect/collect.js";
 import { parseCollectRequest, type CollectRequest } from "../../../stages/collect/request.js";
+import { startGuestInit, type GuestInitProcess } from "../../guest-init/host-harness.js";
 
-export { makeRootfs, isRoot } from "../../guest-init/host-harness.js";
+export { makeRootfs, isRoot, startGuestInit, type GuestInitProcess } from "../../guest-init/host-harness.js";
 
 /** A directory for sockets: short, since a Unix socket path has at most 107 bytes. */
 export function socketDir(): string {
@@ -33,23 +32,6 @@ export function requestFor(socketPath: string, argv: string[], more: Record<stri
   });
 }
 
-export interface GuestInit {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-/** Starts guest-init's host test against `socketPath` (it connects once, runs the job, waits for the ACK). */
-export function startGuestInit(socketPath: string, root: string, consoleLog?: string): GuestInit {
-  const args = ["--host-test", "--socket", socketPath, "--root", root];
-  if (consoleLog) args.push("--console", consoleLog);
-  const child = spawn(locateGuestInit(), args, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
-}
-
 export interface Chunk {
   stream: OutputStream;
   data: Buffer;
@@ -63,7 +45,7 @@ export interface GuestRun {
   phases: string[];
   /** ms from the start of collect until it resolved. */
   tookMs: number;
-  guest: GuestInit | null;
+  guest: GuestInitProcess | null;
 }
 
 export interface GuestRunOptions {
@@ -83,7 +65,7 @@ export async function runWithGuest(req: CollectRequest, options: GuestRunOptions
   const chunks: Chunk[] = [];
   const phases: string[] = [];
   const start = Date.now();
-  let guest: GuestInit | null = null;
+  let guest: GuestInitProcess | null = null;
   let delay: NodeJS.Timeout | undefined;
   const result = await collect(req, {
     ...options.ctx,
@@ -98,7 +80,7 @@ export async function runWithGuest(req: CollectRequest, options: GuestRunOptions
   });
   const tookMs = Date.now() - start;
   clearTimeout(delay);
-  const g = guest as GuestInit | null;
+  const g = guest as GuestInitProcess | null;
   if (g) {
     // A complete run ends by itself (guest-init got its ACK); anything else is killed, as the VM would be.
     const ended = await Promise.race([g.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), result.complete ? 5000 : 0))]);

@@ -11,7 +11,7 @@ import { projectRoot } from "../../../lib/paths.js";
 import { newRunKey } from "../../../lib/guest-protocol/job.js";
 import type { CollectResult } from "../../../stages/collect/collect.js";
 import { outputEventLines, parseStageEvent, phaseEventLine, type CollectStageEvent } from "../../../stages/collect/stage-events.js";
-import { isRoot, makeRootfs, socketDir, socketPathIn, startGuestInit, type GuestInit } from "./harness.js";
+import { isRoot, makeRootfs, socketDir, socketPathIn, startGuestInit, type GuestInitProcess } from "./harness.js";
 
 const main = join(projectRoot, "dist/stages/collect/main.js");
 const dir = socketDir();
@@ -52,7 +52,7 @@ if (isRoot) {
     const socketPath = socketPathIn(dir);
     const events: CollectStageEvent[] = [];
     const progress: string[] = [];
-    let guest: GuestInit | null = null;
+    let guest: GuestInitProcess | null = null;
     const result = await callStage<CollectResult>(startStage(), {
       socketPath,
       keyHex: newRunKey().toString("hex"),
@@ -68,7 +68,7 @@ if (isRoot) {
         if (event.kind === "phase" && event.phase === "listening") guest = startGuestInit(socketPath, root);
       },
     });
-    await (guest as GuestInit | null)?.exited;
+    await (guest as GuestInitProcess | null)?.exited;
     assert.ok(result.complete, result.error);
     assert.is(result.exitCode, 2);
     assert.equal(result.outputBytes, { stdout: 4, stderr: 4 });
@@ -83,7 +83,7 @@ if (isRoot) {
   test("stopped by the coordinator (SIGTERM: the VM is gone), the stage still answers with what arrived", async () => {
     const socketPath = socketPathIn(dir);
     const controller = new AbortController();
-    let guest: GuestInit | null = null;
+    let guest: GuestInitProcess | null = null;
     const result = await callStage<CollectResult>(startStage(), {
       socketPath,
       job: { argv: ["sh", "-c", "echo partial; sleep 30"], env: ["PATH=/bin"] },
@@ -96,7 +96,7 @@ if (isRoot) {
         if (event?.kind === "output") controller.abort();
       },
     });
-    (guest as GuestInit | null)?.child.kill("SIGKILL");
+    (guest as GuestInitProcess | null)?.child.kill("SIGKILL");
     assert.not.ok(result.complete);
     assert.is(result.outputBytes.stdout, 8);
     assert.match(result.error!, /stopped before the guest's DONE \(collect stopped by SIGTERM\)/);

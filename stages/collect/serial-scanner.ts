@@ -5,7 +5,7 @@
 // host already has (guest-init resends its recent frames when the stream
 // fails) are counted as duplicates and ignored.
 import { GuestFrameVerifier } from "./frame-verifier.js";
-import { GuestDuplicateFrameError, GuestProtocolError, MAX_GUEST_FRAME_LENGTH, SERIAL_FRAME_PREFIX, type GuestMessage } from "./messages.js";
+import { GuestDuplicateFrameError, GuestProtocolError, MAX_GUEST_FRAME_LENGTH, SERIAL_FRAME_PREFIX, type GuestMessage } from "../../lib/guest-protocol/messages.js";
 
 const MAX_LINE = SERIAL_FRAME_PREFIX.length + Math.ceil((MAX_GUEST_FRAME_LENGTH + 4) / 3) * 4 + 2;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -1,6 +1,7 @@
 // Checks one guest frame: length bounds, HMAC-SHA256 under the run key, and
 // the sequence number; then decodes its payload. Anything off throws.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { guestFrameMac } from "../../lib/guest-protocol/frame-mac.js";
 import {
   FILE_STATUSES,
   FRAME_HEADER_BYTES,
@@ -12,7 +13,7 @@ import {
   MessageType,
   RUN_KEY_BYTES,
   type GuestMessage,
-} from "./messages.js";
+} from "../../lib/guest-protocol/messages.js";
 
 export class GuestFrameVerifier {
   private readonly key: Buffer;
@@ -32,7 +33,7 @@ export class GuestFrameVerifier {
       throw new GuestProtocolError(`guest frame: length field ${length} does not match a frame of ${frame.length} bytes`);
     const signed = frame.subarray(0, frame.length - FRAME_MAC_BYTES);
     const mac = frame.subarray(frame.length - FRAME_MAC_BYTES);
-    const expected = createHmac("sha256", this.key).update(signed).digest();
+    const expected = guestFrameMac(this.key, signed);
     const seq = frame.readUInt32LE(5);
     if (!timingSafeEqual(mac, expected)) throw new GuestProtocolError(`guest frame seq ${seq}: bad HMAC (forged or altered)`);
     if (seq < this.nextSeq) throw new GuestDuplicateFrameError(`guest frame seq ${seq}: already received`);
