@@ -6,12 +6,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { appendFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect, type Server } from "node:net";
 import { join } from "node:path";
 import { MessageType } from "../../../lib/guest-protocol/messages.js";
 import { newRunKey } from "../../../lib/guest-protocol/job.js";
 import { collect } from "../../../stages/collect/collect.js";
 import { exitPayload, signFrame } from "../../lib/guest-protocol/sign.js";
+import { streamProxy } from "../../guest-init/host-harness.js";
 import { connectFakeGuest, isRoot, makeRootfs, requestFor, runWithGuest, socketDir, socketPathIn } from "./harness.js";
 
 const dir = socketDir();
@@ -89,32 +89,12 @@ test("fake guest: the VM goes away before DONE reaches the console; the last con
   assert.match(result.error!, /VM exited/);
 });
 
-/** A proxy between guest-init and collect that passes the job down but only `passBytes` of the guest's stream up, then cuts both ways. */
-function cuttingProxy(path: string, upstreamPath: string, passBytes: number): Promise<Server> {
-  const server = createServer((guest) => {
-    const host = connect(upstreamPath);
-    host.on("data", (d) => guest.write(d));
-    host.on("error", () => {});
-    guest.on("error", () => {});
-    let passed = 0;
-    guest.on("data", (d: Buffer) => {
-      if (passed >= passBytes) return;
-      const part = d.subarray(0, passBytes - passed);
-      passed += part.length;
-      if (passed < passBytes) return void host.write(part);
-      host.end(part);
-      guest.destroy();
-    });
-  });
-  return new Promise((resolve) => server.listen(path, () => resolve(server)));
-}
-
 if (isRoot) {
   test("real guest-init: stream cut after READY; guest-init resends on the console and collect completes from it", async () => {
     const consoleLog = join(dir, "real-console.log");
     const req = requestFor(socketPathIn(dir), ["sh", "-c", "sleep 0.5; echo one; echo two >&2; exit 4"], { consoleLog });
     const proxyPath = join(dir, "proxy.sock");
-    const proxy = await cuttingProxy(proxyPath, req.socketPath, 43); // READY is 4 + 5 + 2 + 32 bytes
+    const proxy = await streamProxy(proxyPath, req.socketPath, { cutAfterFrames: 1 }); // READY only
     try {
       const { result } = await runWithGuest(req, { root, consoleLog, guestSocket: proxyPath });
       assert.ok(result.complete, `${result.error} ${JSON.stringify(result.rejectedFrames)}`);
@@ -127,7 +107,7 @@ if (isRoot) {
       assert.is(result.forgedFrames, 0);
       assert.ok(result.diagnostics.some((d) => d.startsWith("bencher-init: stream to the host failed")), JSON.stringify(result.diagnostics));
     } finally {
-      proxy.close();
+      proxy.server.close();
     }
   });
 }
