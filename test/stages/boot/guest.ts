@@ -43,6 +43,8 @@ export interface GuestOptions {
   memoryMiB?: number;
   timeoutMs?: number;
   assists?: boolean;
+  /** Catch doorbell writes with ioeventfds (default: the Machine's default, on). */
+  ioeventfd?: boolean;
   regs?: (index: number) => Partial<Regs>;
   setup?: (machine: Machine) => void;
   /** Inspect the machine after the run, before it is closed. */
@@ -52,7 +54,7 @@ export interface GuestOptions {
 export async function runGuest(o: GuestOptions): Promise<GuestRun> {
   const chunks: number[] = [];
   const machine = new Machine({
-    memoryMiB: o.memoryMiB ?? 16, vcpus: o.vcpus ?? 1, assists: o.assists ?? true,
+    memoryMiB: o.memoryMiB ?? 16, vcpus: o.vcpus ?? 1, assists: o.assists ?? true, ioeventfd: o.ioeventfd,
     console: (b) => chunks.push(...b),
   });
   const recorder = new Recorder();
