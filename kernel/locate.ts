@@ -7,13 +7,22 @@ export class KernelNotBuiltError extends Error {}
 
 /** Path of the built vmlinux for the current recipe; throws a one-line error when it is not built. */
 export function locateKernel(): string {
+  return locateBuilt("vmlinux");
+}
+
+/** The same kernel as a bzImage (the form distributions ship). */
+export function locateKernelBzImage(): string {
+  return locateBuilt("bzImage");
+}
+
+function locateBuilt(file: "vmlinux" | "bzImage"): string {
   const version = sourceVersion();
   if (!version) {
     throw new KernelNotBuiltError(`guest kernel: Debian package ${SOURCE_PACKAGE} is not installed; run ./setup`);
   }
-  const vmlinux = join(kernelCacheDir(), recipeKey(version), "vmlinux");
-  if (!existsSync(vmlinux)) {
-    throw new KernelNotBuiltError(`guest kernel: not built for this recipe (expected ${vmlinux}); run ./setup or node dist/kernel/build.js`);
+  const path = join(kernelCacheDir(), recipeKey(version), file);
+  if (!existsSync(path)) {
+    throw new KernelNotBuiltError(`guest kernel: not built for this recipe (expected ${path}); run ./setup or node dist/kernel/build.js`);
   }
-  return vmlinux;
+  return path;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { boot } from "../../../stages/boot/boot.js";
 import { parseBootRequest } from "../../../stages/boot/request.js";
-import { locateKernel } from "../../../kernel/locate.js";
+import { locateKernel, locateKernelBzImage } from "../../../kernel/locate.js";
 import { syscallCheckInitramfs } from "../../../kernel/syscall-check/initramfs.js";
 import { projectRoot } from "../../../lib/paths.js";
 import { Machine } from "../../../stages/boot/machine.js";
@@ -82,6 +82,17 @@ test("our kernel boots to /init with 320 MiB, system calls work, and its reboot 
   assert.match(log, /BIOS-e820: \[mem 0x0000000000100000-0x0000000013ffffff\] usable/, "the guest sees exactly 320 MiB");
   assert.ok(result.bootMs !== undefined && result.bootMs < result.wallMs);
   assert.is(result.consoleTail, undefined, "no tail on a clean end");
+});
+
+test("the same kernel as a bzImage (payload extracted by the VMM) boots to /init and passes the system-call check", async () => {
+  const bzImage = process.env.BENCHER_BZIMAGE ?? locateKernelBzImage();
+  assert.is(readFileSync(bzImage).readUInt32LE(0x202), 0x53726448, "a real bzImage (HdrS)");
+  const consoleLog = join(work, "bzimage-console.log");
+  const req = parseBootRequest({ kernel: bzImage, initramfs: initramfs(), vcpus: 1, memoryMiB: 128, timeoutMs: 15 * 60 * 1000, consoleLog });
+  const result = await boot(req, ctx);
+  assert.is(result.exitReason, "reset", `${result.detail}\n${result.consoleTail}`);
+  assert.ok(logs.some((l) => /^bzImage kernel entry/.test(l)), `the boot log says it loaded a bzImage: ${logs.filter((l) => /kernel entry/.test(l)).join(" | ")}`);
+  assert.match(readFileSync(consoleLog, "utf8"), /syscall-check: PASS/);
 });
 
 test("the kernel brings up every vCPU it is given (MP table, INIT/SIPI)", async () => {
