@@ -64,12 +64,13 @@ function commandOutcomeKnown(c: CollectResult): boolean {
 /** The one-line reason for a runner failure, from collect's and boot's views. */
 export function runnerFailure(collect: CollectResult, boot: BootResult | null, bootError: string | undefined): string | undefined {
   if (commandOutcomeKnown(collect)) return undefined;
+  // A panic explains everything after it (the guest reset, the stream broke off).
+  if (boot?.panic !== undefined) return `guest kernel panicked: ${boot.panic}`;
   const parts: string[] = [];
-  if (boot?.panic !== undefined) parts.push(`guest kernel panicked: ${boot.panic}`);
   if (bootError) parts.push(`boot failed: ${bootError}`);
   if (collect.error) parts.push(collect.error);
   else if (collect.guestError) parts.push(`the guest could not run the command: ${collect.guestError}`);
-  if (boot && boot.exitReason !== "aborted" && boot.exitReason !== "reset" && boot.panic === undefined) {
+  if (boot && boot.exitReason !== "aborted" && boot.exitReason !== "reset") {
     parts.push(`VM ended: ${boot.exitReason}${boot.detail ? ` (${boot.detail})` : ""}`);
   }
   return parts.length ? parts.join("; ") : "the run ended without a result from the guest";
