@@ -54,12 +54,43 @@ export function processThreadIds(): number[] {
   return readdirSync("/proc/self/task").map(Number).filter((n) => Number.isInteger(n) && n > 0);
 }
 
+/** Machines in this process currently holding its threads off their vCPUs' CPUs, and how to undo it. */
+let holders = 0;
+let undo: (() => void) | undefined;
+/** The calling thread's CPUs before the move (what the process may use). */
+let heldFrom: number[] | undefined;
+
+/**
+ * The CPUs this process may use: the calling thread's affinity, or what it
+ * was before keepProcessOn() narrowed it while a machine runs.
+ */
+export function processAffinity(): number[] {
+  return holders > 0 && heldFrom ? [...heldFrom] : getAffinity();
+}
+
 /**
  * Moves every thread of this process onto `cpus` and returns how to put each
  * back. The calling thread goes first, so threads it starts from now on
  * (vCPU workers, libuv's pool) inherit `cpus` until they narrow themselves.
+ * Several machines in one process share it: the first one's move stands
+ * until the last one is done (their vCPU threads, pinned each to its own
+ * CPU, are left alone).
  */
 export function keepProcessOn(cpus: readonly number[]): () => void {
+  if (holders === 0) {
+    heldFrom = getAffinity();
+    undo = moveAllThreads(cpus);
+  }
+  holders++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--holders === 0) undo?.();
+  };
+}
+
+function moveAllThreads(cpus: readonly number[]): () => void {
   const before = new Map<number, number[]>();
   const move = (tid: number) => {
     try {

@@ -16,7 +16,7 @@ import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
 import { cpusProblem, describePinning, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
-import { getAffinity, keepProcessOn } from "../../lib/cpu-affinity/sched-affinity.js";
+import { keepProcessOn, processAffinity } from "../../lib/cpu-affinity/sched-affinity.js";
 import {
   CONTROL_BYTES, DOORBELL, ENDED, EXITED, POSTED_PIO, RING_ENTRIES, RING_ENTRY_BYTES, RING_HEAD, RING_TAIL, RUNNING, SAMPLE,
   STATE, STOP, THREAD, VcpuEnd, VcpuPinned, VcpuSample, VcpuWorkerData,
@@ -114,7 +114,7 @@ export class Machine {
       throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
     }
     if (options.cpus) {
-      const allowed = getAffinity();
+      const allowed = processAffinity();
       const problem = cpusProblem(options.cpus, { allowed });
       if (problem) throw new Error(`cpus: ${problem}`);
       this.pinning = planPinning(options.cpus, vcpus, allowed);

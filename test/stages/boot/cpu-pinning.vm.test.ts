@@ -106,6 +106,23 @@ test("more vCPUs than CPUs: vCPU i goes to cpus[i % n]", async () => {
   });
 });
 
+test("two pinned machines at once in one process: each vCPU stays on its CPU while the other starts and ends", async () => {
+  const allowed = getAffinity();
+  const target = allowed.at(-1)!;
+  const inner: number[] = [];
+  await spinWhile([target], 1, async (_outer, [outerTid]) => {
+    await spinWhile([target], 1, async (_m, [innerTid]) => {
+      inner.push(innerTid!);
+      assert.is(allowedList(outerTid!), String(target), "the first machine's vCPU was not moved by the second");
+      assert.is(allowedList(innerTid!), String(target));
+    });
+    assert.is(allowedList(outerTid!), String(target), "nor when the second ended");
+    if (allowed.length > 1) assert.is(allowedList(process.pid), formatCpuList(allowed.slice(0, -1)), "the main thread stays off it until the first ends");
+  });
+  assert.is(inner.length, 1);
+  assert.is(allowedList(process.pid), formatCpuList(allowed), "all back afterwards");
+});
+
 test("CPUs this process may not use are refused before anything is made", () => {
   const allowed = getAffinity();
   assert.throws(
