@@ -4,16 +4,17 @@
 import { Worker } from "node:worker_threads";
 import { Kvm, Vm } from "./kvm/kvm.js";
 import { Vcpu } from "./kvm/vcpu.js";
-import { pthreadKill, writeFd } from "./kvm/libc.js";
+import { pthreadKill, view, writeFd } from "./kvm/libc.js";
 import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
 import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
-import { GuestMemory } from "./guest-memory.js";
+import { GuestMemory, MAX_VIEW_BYTES } from "./guest-memory.js";
+import { availableHostMiB, memoryProblem } from "./host-memory.js";
 import { NotifyEvents } from "./notify-events.js";
 import { InterruptLine, MmioDevice } from "./devices/device.js";
 import { MmioBus, PioBus } from "./devices/bus.js";
 import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
-import { irqs, layout } from "./loader/layout.js";
+import { irqs, layout, ramRegions } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
 import { cpusProblem, describePinning, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import { keepProcessOn, processAffinity } from "../../lib/cpu-affinity/sched-affinity.js";
@@ -48,6 +49,8 @@ export interface MachineOptions {
   pvmHostCpuid?: boolean;
   /** Catch virtio queue notifications with ioeventfds when KVM can (default true; false: every one exits). */
   ioeventfd?: boolean;
+  /** The host's free memory in MiB (default: MemAvailable from /proc/meminfo); more guest RAM is refused. */
+  hostAvailableMiB?: number;
   /**
    * Host CPUs for the vCPU threads: vCPU i runs on cpus[i % n]. While the
    * machine runs, the process's other threads are kept on the remaining
@@ -68,7 +71,12 @@ export interface MmioSlot {
 }
 
 export const MAX_VCPUS = 64;
-export const MAX_MEMORY_MIB = layout.ramLimit / (1 << 20);
+/**
+ * 3 GiB below the MMIO hole and 1 GiB from 4 GiB: vcpu-worker.ts views all
+ * of guest RAM as one Uint8Array, at most 4 GiB in Node 20 (more aborts the
+ * process). With GuestMemory.fromHost there, this can grow to 3 + 4 GiB.
+ */
+export const MAX_MEMORY_MIB = MAX_VIEW_BYTES / 2 ** 20;
 
 interface VcpuHandle {
   vcpu: Vcpu;
@@ -113,6 +121,8 @@ export class Machine {
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16 || memoryMiB > MAX_MEMORY_MIB) {
       throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
     }
+    const unbacked = memoryProblem(memoryMiB, options.hostAvailableMiB ?? availableHostMiB());
+    if (unbacked) throw new Error(`memoryMiB: ${unbacked}`);
     if (options.cpus) {
       const allowed = processAffinity();
       const problem = cpusProblem(options.cpus, { allowed });
@@ -127,9 +137,9 @@ export class Machine {
       throw err;
     }
     try {
-      const ram = this.vm.addRam(0, 0, memoryMiB << 20);
+      const ram = this.vm.addRam(ramRegions(memoryMiB * 2 ** 20));
       this.memAddr = ram.addr;
-      this.mem = new GuestMemory(ram.bytes);
+      this.mem = GuestMemory.fromHost(ram.addr, ram.size, view);
       this.notifyEvents = new NotifyEvents(this.vm, options.ioeventfd ?? true);
       this.vm.setTssAddress(layout.kvmTss);
       this.vm.createInterruptControllers();

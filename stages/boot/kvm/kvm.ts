@@ -42,11 +42,10 @@ export class Kvm {
   }
 }
 
-/** Guest RAM: one anonymous shared mapping, guest physical 0 at its start. */
+/** Guest RAM: one anonymous shared mapping holding every region back to back. */
 export interface RamMapping {
   addr: bigint;
   size: number;
-  bytes: Uint8Array;
 }
 
 export class Vm {
@@ -66,13 +65,21 @@ export class Vm {
     return new Vm(kvm, ioctlValue(kvm.fd, ioctls.CREATE_VM, 0, "KVM_CREATE_VM"));
   }
 
-  /** Allocates `size` bytes of RAM and maps it at guest physical `gpa`. */
-  addRam(slot: number, gpa: number, size: number): RamMapping {
+  /**
+   * Allocates RAM for `regions` as one mapping (regions back to back, in
+   * order) and gives KVM one memory slot per region, numbered from 0.
+   */
+  addRam(regions: readonly { gpa: number; size: number }[]): RamMapping {
+    const size = regions.reduce((n, r) => n + r.size, 0);
     const addr = mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory");
-    const region = { addr, size, bytes: view(addr, size) };
-    this.ram.push(region);
-    ioctl(this.fd, ioctls.SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(gpa), BigInt(size), addr), "KVM_SET_USER_MEMORY_REGION");
-    return region;
+    const mapping = { addr, size };
+    this.ram.push(mapping);
+    let offset = 0n;
+    regions.forEach((r, slot) => {
+      ioctl(this.fd, ioctls.SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(r.gpa), BigInt(r.size), addr + offset), `KVM_SET_USER_MEMORY_REGION (slot ${slot} at 0x${r.gpa.toString(16)})`);
+      offset += BigInt(r.size);
+    });
+    return mapping;
   }
 
   /**

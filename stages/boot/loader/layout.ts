@@ -15,8 +15,10 @@ export const layout = {
   lowRamEnd: 0x9fc00,
   highRamStart: 0x100000,
   kernelDefault: 0x1000000, // 16 MiB: where a non-relocatable x86_64 kernel is linked
-  /** 3 GiB: RAM must end below the MMIO hole (virtio-mmio, IOAPIC, LAPIC, KVM's TSS). */
+  /** 3 GiB: low RAM ends here, below the MMIO hole (virtio-mmio, IOAPIC, LAPIC, KVM's TSS). */
   ramLimit: 0xc0000000,
+  /** 4 GiB: RAM beyond what fits below the hole continues here. */
+  highRamBase: 0x100000000,
   virtioMmioBase: 0xd0000000,
   virtioMmioStride: 0x1000,
   ioapic: 0xfec00000,
@@ -26,3 +28,21 @@ export const layout = {
 
 /** Legacy IRQs: 4 is COM1; virtio devices get 5 and up (IOAPIC has 24 pins). */
 export const irqs = { serial: 4, firstVirtio: 5, lastVirtio: 23 } as const;
+
+/** A run of guest RAM: guest physical [gpa, gpa + size). */
+export interface RamRegion {
+  gpa: number;
+  size: number;
+}
+
+/**
+ * Where `bytes` of guest RAM go: from 0 up to the MMIO hole, and whatever
+ * does not fit there from 4 GiB. The host maps the regions back to back, in
+ * this order, so this is also the layout of the host mapping.
+ */
+export function ramRegions(bytes: number): RamRegion[] {
+  const low = Math.min(bytes, layout.ramLimit);
+  const regions: RamRegion[] = [{ gpa: 0, size: low }];
+  if (bytes > low) regions.push({ gpa: layout.highRamBase, size: bytes - low });
+  return regions;
+}

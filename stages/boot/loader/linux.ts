@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { buildBootParams, buildSetupData, E820_RAM, E820Entry, initrdAddrMax, SETUP_RNG_SEED } from "./boot-params.js";
 import { isBzImage, parseBzImage } from "./bzimage.js";
 import { isElf, loadElfKernel } from "./elf.js";
-import { layout } from "./layout.js";
+import { layout, RamRegion } from "./layout.js";
 import { buildMpTable } from "./mptable.js";
 import { longModeSregs, writeLongModeTables } from "./cpu-state.js";
 
@@ -26,10 +26,13 @@ export interface LoadedLinux {
 
 const PAGE = 4096;
 
-export function e820Map(memBytes: number): E820Entry[] {
+/** RAM for the e820 table: base memory below the MP table, then each region (the first from 1 MiB). */
+export function e820Map(regions: readonly RamRegion[]): E820Entry[] {
+  const [low, ...high] = regions;
   return [
     { addr: 0, size: layout.lowRamEnd, type: E820_RAM },
-    { addr: layout.highRamStart, size: memBytes - layout.highRamStart, type: E820_RAM },
+    { addr: layout.highRamStart, size: low.gpa + low.size - layout.highRamStart, type: E820_RAM },
+    ...high.map((r) => ({ addr: r.gpa, size: r.size, type: E820_RAM })),
   ];
 }
 
@@ -51,7 +54,8 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   let initrd: LoadedLinux["initrd"];
   if (image.initramfs && image.initramfs.length > 0) {
     // As high as allowed, so it stays clear of the kernel's early allocations.
-    const top = Math.min(mem.size, initrdAddrMax(setupHeader));
+    const low = mem.regions[0];
+    const top = Math.min(low.gpa + low.size, initrdAddrMax(setupHeader));
     const addr = Math.floor((top - image.initramfs.length) / PAGE) * PAGE;
     if (addr < kernel.end) {
       throw new Error(`memory: ${mem.size >> 20} MiB is too small for the kernel (ends at ${Math.ceil(kernel.end / 2 ** 20)} MiB) and a ${Math.ceil(image.initramfs.length / 2 ** 20)} MiB initramfs`);
@@ -70,7 +74,7 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   // before it parses random.trust_bootloader= on the command line.
   mem.write(layout.setupData, buildSetupData(SETUP_RNG_SEED, randomBytes(32)));
   mem.write(layout.zeroPage, buildBootParams({
-    setupHeader, cmdlineAddr: layout.cmdline, cmdlineSize: cmdline.length - 1, initrd, e820: e820Map(mem.size),
+    setupHeader, cmdlineAddr: layout.cmdline, cmdlineSize: cmdline.length - 1, initrd, e820: e820Map(mem.regions),
     setupData: layout.setupData,
   }));
   mem.write(layout.mptable, buildMpTable(machine.vcpuCount));

@@ -37,10 +37,10 @@ export class Virtqueue {
   usedRingAddr = 0n;
 
   private memory: GuestMemory | null = null;
-  private view: DataView | null = null;
-  private desc = 0;
-  private avail = 0;
-  private used = 0;
+  // One view per ring (each checked to lie inside one region of guest RAM).
+  private descView: DataView | null = null;
+  private availView: DataView | null = null;
+  private usedView: DataView | null = null;
   private indirectAllowed = false;
   private eventIdx = false;
   private nextAvail = 0;
@@ -56,7 +56,7 @@ export class Virtqueue {
 
   /** True between a successful activate() and reset()/stop(). */
   get active(): boolean {
-    return this.view !== null && !this.stopped;
+    return this.availView !== null && !this.stopped;
   }
 
   /** Why the driver's configuration cannot work in `memory`, or null when it can. */
@@ -82,11 +82,9 @@ export class Virtqueue {
     const problem = this.configError(memory);
     if (problem) throw new VirtqueueError(this.index, problem);
     this.memory = memory;
-    const bytes = memory.bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.desc = Number(this.descTableAddr);
-    this.avail = Number(this.availRingAddr);
-    this.used = Number(this.usedRingAddr);
+    this.descView = memory.dataView(this.descTableAddr, DESC_SIZE * this.size);
+    this.availView = memory.dataView(this.availRingAddr, 6 + 2 * this.size);
+    this.usedView = memory.dataView(this.usedRingAddr, 6 + 8 * this.size);
     this.indirectAllowed = (features & F_RING_INDIRECT_DESC) !== 0n;
     this.eventIdx = (features & F_RING_EVENT_IDX) !== 0n;
     this.nextAvail = 0;
@@ -102,7 +100,7 @@ export class Virtqueue {
     this.ready = false;
     this.descTableAddr = this.availRingAddr = this.usedRingAddr = 0n;
     this.memory = null;
-    this.view = null;
+    this.descView = this.availView = this.usedView = null;
     this.stopped = false;
   }
 
@@ -114,7 +112,7 @@ export class Virtqueue {
   /** True when the driver has made a chain available that pop() would return. */
   hasAvailable(): boolean {
     if (!this.active) return false;
-    return this.view!.getUint16(this.avail + 2, true) !== this.nextAvail;
+    return this.availView!.getUint16(2, true) !== this.nextAvail;
   }
 
   /**
@@ -123,14 +121,14 @@ export class Virtqueue {
    */
   pop(): DescriptorChain | VirtqueueError | null {
     if (!this.active) return null;
-    const view = this.view!;
-    const availIdx = view.getUint16(this.avail + 2, true);
+    const avail = this.availView!;
+    const availIdx = avail.getUint16(2, true);
     if (availIdx === this.nextAvail) return null;
     const pending = (availIdx - this.nextAvail) & 0xffff;
     if (pending > this.size) {
       return this.fail(`available index ${availIdx} is ${pending} ahead of the device's ${this.nextAvail}, more than the queue size ${this.size}`);
     }
-    const head = view.getUint16(this.avail + 4 + 2 * (this.nextAvail % this.size), true);
+    const head = avail.getUint16(4 + 2 * (this.nextAvail % this.size), true);
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
     const chain = this.walk(head);
     return typeof chain === "string" ? this.fail(`chain at head ${head}: ${chain}`) : chain;
@@ -146,15 +144,15 @@ export class Virtqueue {
 
   /** Returns a chain to the driver with `len` bytes written into its writable buffers. */
   addUsed(head: number, len: number): void {
-    if (this.view === null) return;
-    const view = this.view;
-    const slot = this.used + 4 + 8 * (this.nextUsed % this.size);
+    if (this.usedView === null) return;
+    const view = this.usedView;
+    const slot = 4 + 8 * (this.nextUsed % this.size);
     view.setUint32(slot, head, true);
     view.setUint32(slot + 4, len >>> 0, true);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
     // The element is written before the index that publishes it; x86 keeps
     // stores in order, and the JIT does not reorder these typed-array stores.
-    view.setUint16(this.used + 2, this.nextUsed, true);
+    view.setUint16(2, this.nextUsed, true);
     this.usedSinceSignal = true;
   }
 
@@ -163,17 +161,17 @@ export class Virtqueue {
    * last one (honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with event idx).
    */
   needsInterrupt(): boolean {
-    if (this.view === null || !this.usedSinceSignal) return false;
-    const view = this.view;
+    if (this.availView === null || !this.usedSinceSignal) return false;
+    const view = this.availView;
     memoryFence(); // our used index must be visible before we read the driver's wishes
     this.usedSinceSignal = false;
     if (this.eventIdx) {
-      const usedEvent = view.getUint16(this.avail + 4 + 2 * this.size, true);
+      const usedEvent = view.getUint16(4 + 2 * this.size, true);
       const old = this.signalledUsed;
       this.signalledUsed = this.nextUsed;
       return ((this.nextUsed - usedEvent - 1) & 0xffff) < ((this.nextUsed - old) & 0xffff);
     }
-    return (view.getUint16(this.avail, true) & AVAIL_F_NO_INTERRUPT) === 0;
+    return (view.getUint16(0, true) & AVAIL_F_NO_INTERRUPT) === 0;
   }
 
   /**
@@ -184,7 +182,7 @@ export class Virtqueue {
   enableNotification(): boolean {
     if (!this.active) return false;
     if (!this.eventIdx) return false; // we never suppress notifications without event idx
-    this.view!.setUint16(this.used + 4 + 8 * this.size, this.nextAvail, true);
+    this.usedView!.setUint16(4 + 8 * this.size, this.nextAvail, true);
     memoryFence(); // avail_event must be visible before we re-read the available index
     return this.hasAvailable();
   }
@@ -196,11 +194,10 @@ export class Virtqueue {
 
   /** Follows a chain from `head`, checking everything; a string says what is wrong. */
   private walk(head: number): DescriptorChain | string {
-    const view = this.view!;
     const memory = this.memory!;
     if (head >= this.size) return `head index ${head} is not below the queue size ${this.size}`;
     const buffers: ChainBuffer[] = [];
-    let table = this.desc;
+    let table = this.descView!;
     let tableEntries = this.size;
     let indirect = false;
     let index = head;
@@ -214,11 +211,11 @@ export class Virtqueue {
     for (;;) {
       const limit = indirect ? Math.max(this.size, this.maxSize) : this.size;
       if (buffers.length >= limit) return `more than ${limit} descriptors (a loop?)`;
-      const at = table + DESC_SIZE * index;
-      const addr = view.getBigUint64(at, true);
-      const len = view.getUint32(at + 8, true);
-      const flags = view.getUint16(at + 12, true);
-      const next = view.getUint16(at + 14, true);
+      const at = DESC_SIZE * index;
+      const addr = table.getBigUint64(at, true);
+      const len = table.getUint32(at + 8, true);
+      const flags = table.getUint16(at + 12, true);
+      const next = table.getUint16(at + 14, true);
       const where = indirect ? `indirect descriptor ${index}` : `descriptor ${index}`;
 
       if (flags & DESC_F_INDIRECT) {
@@ -227,7 +224,7 @@ export class Virtqueue {
         if (flags & DESC_F_NEXT) return `${where} has both INDIRECT and NEXT`;
         if (len === 0 || len % DESC_SIZE !== 0) return `${where} points to an indirect table of ${len} bytes, not a non-zero multiple of ${DESC_SIZE}`;
         if (!memory.contains(addr, len)) return `${where}'s indirect table 0x${addr.toString(16)}+${len} is outside guest memory`;
-        table = Number(addr);
+        table = memory.dataView(addr, len);
         tableEntries = len / DESC_SIZE;
         indirect = true;
         index = 0;
