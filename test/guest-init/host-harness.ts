@@ -133,9 +133,11 @@ export async function streamProxy(path: string, upstream: string, faults: Stream
     // Up: every byte recorded; with cutAfterFrames, only whole frames up to the cut.
     let pending = Buffer.alloc(0);
     let frames = 0;
+    let cutDone = false;
     guest.on("data", (chunk: Buffer) => {
       sent.push(chunk);
       if (faults.cutAfterFrames === undefined) return void host.write(chunk);
+      if (cutDone) return;
       pending = Buffer.concat([pending, chunk]);
       let passed = 0;
       while (frames < faults.cutAfterFrames && pending.length - passed >= 4 && pending.length - passed >= 4 + pending.readUInt32LE(passed)) {
@@ -145,7 +147,7 @@ export async function streamProxy(path: string, upstream: string, faults: Stream
       host.write(pending.subarray(0, passed));
       pending = pending.subarray(passed);
       if (frames === faults.cutAfterFrames) {
-        faults.cutAfterFrames = -1; // cut once
+        cutDone = true;
         host.end(() => cut());
       }
     });
@@ -177,7 +179,7 @@ export interface HostRunOptions extends StreamFaults {
   killAfterMs?: number;
 }
 
-/** What collect gets once guest-init has exited: it may still be reading the console, or the stream's last bytes. */
+/** How long collect may go on once guest-init has exited (the stream's last bytes, the console's last lines) before it hears the "VM" is gone. */
 const AFTER_GUEST_EXIT_MS = 1000;
 
 export async function runHostTest(job: GuestJob, options: HostRunOptions): Promise<HostRun> {
