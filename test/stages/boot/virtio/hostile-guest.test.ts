@@ -239,6 +239,59 @@ test("virtqueue: random rings never yield a chain outside memory, loop, or throw
   console.log(`  virtqueue: ${iterations} iterations`);
 });
 
+// Two regions with a hole between them, like low RAM and RAM from 4 GiB.
+const SPLIT = [{ gpa: 0, size: 0x2000 }, { gpa: 0x4000, size: 0x2000 }];
+const inOneRegion = (addr: bigint, len: number) =>
+  SPLIT.some((r) => addr >= BigInt(r.gpa) && addr + BigInt(len) <= BigInt(r.gpa + r.size));
+
+/** Half inside a region, the rest mostly near a region's edge: inside, in the hole, or running across an end. */
+function edgyAddr(rng: Rng, align: number): bigint {
+  const edges = [0x2000, 0x4000, 0x6000];
+  const r = rng.float();
+  const raw = r < 0.5 ? rng.pick(SPLIT).gpa + rng.int(0x1c00) : r < 0.85 ? rng.pick(edges) + rng.int(0x200) - 0x100 : rng.int(0x7000);
+  return BigInt(Math.max(0, raw - (raw % align)));
+}
+
+test("virtqueue, two regions: no ring, table or buffer in the hole or across a region's end", async () => {
+  let chains = 0;
+  const iterations = await fuzz("virtqueue-split", 0.15, (rng) => {
+    const memory = new GuestMemory(rng.bytes(0x4000), SPLIT);
+    const size = rng.pick([1, 2, 4, 8, 16, 32]);
+    const q = new Virtqueue(0, 32);
+    q.size = size;
+    q.descTableAddr = edgyAddr(rng, 16);
+    q.availRingAddr = edgyAddr(rng, 2);
+    q.usedRingAddr = edgyAddr(rng, 4);
+    const rings: Array<[bigint, number]> = [[q.descTableAddr, 16 * size], [q.availRingAddr, 6 + 2 * size], [q.usedRingAddr, 6 + 8 * size]];
+    const problem = q.configError(memory);
+    assert.is(problem === null, rings.every(([a, n]) => inOneRegion(a, n)), `rings ${rings.map(([a, n]) => `0x${a.toString(16)}+${n}`).join(", ")}: ${problem}`);
+    if (problem) return;
+    q.activate(memory, F_RING_INDIRECT_DESC | F_RING_EVENT_IDX);
+    // Descriptors and indirect tables pointing at the edges.
+    const table = memory.dataView(q.descTableAddr, 16 * size);
+    for (let i = 0; i < size; i++) {
+      const indirect = rng.chance(0.15);
+      table.setBigUint64(16 * i, edgyAddr(rng, indirect ? 16 : 1), true);
+      table.setUint32(16 * i + 8, indirect ? 16 * (1 + rng.int(4)) : rng.int(0x300), true);
+      table.setUint16(16 * i + 12, (indirect ? DESC_F_INDIRECT : 0) | (rng.chance(0.4) ? DESC_F_NEXT : 0) | (rng.chance(0.5) ? DESC_F_WRITE : 0), true);
+      table.setUint16(16 * i + 14, rng.int(size), true);
+    }
+    const avail = memory.dataView(q.availRingAddr, 6 + 2 * size);
+    const n = 1 + rng.int(size);
+    for (let k = 0; k < n; k++) avail.setUint16(4 + 2 * k, rng.int(size), true);
+    avail.setUint16(2, n, true);
+    for (;;) {
+      const c = q.pop();
+      if (c === null || c instanceof VirtqueueError) break;
+      chains++;
+      for (const b of [...c.readable, ...c.writable]) assert.ok(inOneRegion(BigInt(b.addr), b.len), `buffer 0x${b.addr.toString(16)}+${b.len}`);
+      q.addUsed(c.head, rng.int(100));
+      q.needsInterrupt();
+    }
+  });
+  console.log(`  virtqueue, two regions: ${iterations} iterations, ${chains} chains accepted`);
+});
+
 test("virtio-mmio: random register traffic never throws", async () => {
   const memory = new GuestMemory(new Uint8Array(MEMORY_SIZE));
   const disk = CowOverlayDisk.open(baseImage(), { overlayPath: path.join(tmp, "mmio.overlay") });

@@ -1,0 +1,73 @@
+// Guest RAM above the 4 GiB MMIO hole on a real VM: a long-mode guest reads
+// what the host put above 4 GiB and writes there, up to the last byte of RAM,
+// and the host sees its writes; oversized RAM is refused in one line.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { RESET, REPORT_PORT, runGuest } from "./guest.js";
+import { Machine, MAX_MEMORY_MIB } from "../../../stages/boot/machine.js";
+import { layout } from "../../../stages/boot/loader/layout.js";
+
+const GiB = 2 ** 30;
+/** A page directory mapping guest virtual 4..5 GiB to the same physical range (free: below the test code at 0x10000). */
+const HIGH_PD = 0xf000;
+
+function imm64(v: number | bigint): number[] {
+  const out: number[] = [];
+  let x = BigInt(v);
+  for (let i = 0; i < 8; i++, x >>= 8n) out.push(Number(x & 0xffn));
+  return out;
+}
+
+test("a guest with 4 GiB reads and writes RAM above the hole, to its last byte, and the host sees it", async () => {
+  const memoryMiB = 4096; // 3 GiB below the hole, 1 GiB from 4 GiB
+  const fromHost = 4 * GiB + 0x1000;
+  const last = 5 * GiB - 8;
+  const code = [
+    0x48, 0xbb, ...imm64(fromHost), // mov rbx, 4 GiB + 0x1000
+    0x48, 0x8b, 0x03, // mov rax, [rbx]
+    0x48, 0x83, 0xc0, 0x01, // add rax, 1
+    0x48, 0x89, 0x43, 0x08, // mov [rbx+8], rax
+    0x48, 0xb9, ...imm64(last), // mov rcx, 5 GiB - 8
+    0x48, 0xba, ...imm64(0x11223344_55667788n), // mov rdx, 0x1122334455667788
+    0x48, 0x89, 0x11, // mov [rcx], rdx
+    0xba, REPORT_PORT & 0xff, REPORT_PORT >> 8, 0x00, 0x00, // mov edx, REPORT_PORT
+    0xef, // out dx, eax: what the guest read, plus one
+    ...RESET,
+  ];
+  let wrote = 0n;
+  let lastQword = 0n;
+  let regions: Machine["mem"]["regions"] = [];
+  const run = await runGuest({
+    mode: "long", code, memoryMiB,
+    setup: (m) => {
+      regions = m.mem.regions;
+      const pdpt = m.mem.dataView(layout.pdpt, 4096);
+      pdpt.setBigUint64(4 * 8, BigInt(HIGH_PD) | 0x03n, true);
+      const pd = m.mem.dataView(HIGH_PD, 4096);
+      for (let i = 0; i < 512; i++) pd.setBigUint64(i * 8, BigInt(4 * GiB + i * 2 ** 21) | 0x83n, true);
+      m.mem.dataView(fromHost, 8).setBigUint64(0, 0xab_cdef_0123n, true);
+    },
+    after: (m) => {
+      wrote = m.mem.dataView(fromHost + 8, 8).getBigUint64(0, true);
+      lastQword = m.mem.dataView(last, 8).getBigUint64(0, true);
+    },
+  });
+  assert.is(run.exit.exitReason, "reset", `${run.exit.exitReason}: ${run.exit.detail ?? ""}`);
+  assert.equal(regions, [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: GiB }]);
+  assert.equal(run.recorder.values, [0xcdef0124]);
+  assert.is(wrote, 0xab_cdef_0124n);
+  assert.is(lastQword, 0x11223344_55667788n);
+});
+
+test("guest RAM the host cannot back, or beyond the limit, is refused in one line", () => {
+  assert.throws(
+    () => new Machine({ memoryMiB: 2048, hostAvailableMiB: 1000, vcpus: 1, assists: false, console: () => {} }),
+    (e: Error) => e.message === "memoryMiB: 2048 MiB cannot be backed: the host has 1000 MiB available (MemAvailable in /proc/meminfo)",
+  );
+  assert.throws(
+    () => new Machine({ memoryMiB: MAX_MEMORY_MIB + 1, vcpus: 1, assists: false, console: () => {} }),
+    (e: Error) => e.message === `memoryMiB: ${MAX_MEMORY_MIB + 1} is not a whole number from 16 to ${MAX_MEMORY_MIB}`,
+  );
+});
+
+test.run();
