@@ -8,7 +8,7 @@ import { pthreadKill, view, writeFd } from "./kvm/libc.js";
 import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
 import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
 import { GuestMemory, MAX_VIEW_BYTES } from "./guest-memory.js";
-import { availableHostMiB, memoryProblem } from "./host-memory.js";
+import { availableHostMiB, memoryProblem, transparentHugePages } from "./host-memory.js";
 import { NotifyEvents } from "./notify-events.js";
 import { InterruptLine, MmioDevice } from "./devices/device.js";
 import { MmioBus, PioBus } from "./devices/bus.js";
@@ -49,6 +49,8 @@ export interface MachineOptions {
   pvmHostCpuid?: boolean;
   /** Catch virtio queue notifications with ioeventfds when KVM can (default true; false: every one exits). */
   ioeventfd?: boolean;
+  /** Back guest RAM with transparent huge pages when the host offers them (default true). */
+  hugePages?: boolean;
   /** The host's free memory in MiB (default: MemAvailable from /proc/meminfo); more guest RAM is refused. */
   hostAvailableMiB?: number;
   /**
@@ -103,6 +105,8 @@ export class Machine {
   readonly mmio = new MmioBus();
   readonly serial: Serial;
   readonly mmioSlots: MmioSlot[] = [];
+  /** Guest RAM is marked for transparent huge pages. */
+  readonly hugePages: boolean = false;
   /** Doorbell writes KVM catches without an exit (ioeventfd). */
   readonly notifyEvents: NotifyEvents;
   /** Exits serviced here, by "pio:<port>" or "mmio:<addr>" (what costs round trips). */
@@ -137,7 +141,12 @@ export class Machine {
       throw err;
     }
     try {
-      const ram = this.vm.addRam(ramRegions(memoryMiB * 2 ** 20));
+      const thp = transparentHugePages();
+      const hugePages = (options.hugePages ?? true) && (thp === "always" || thp === "madvise");
+      const regions = ramRegions(memoryMiB * 2 ** 20);
+      const ram = this.vm.addRam(regions, { hugePages });
+      this.hugePages = ram.hugePages;
+      options.log?.(`guest RAM: ${memoryMiB} MiB in ${regions.length} region(s); transparent huge pages: ${hugePages ? `MADV_HUGEPAGE (host mode ${thp})` : `not used (host mode ${thp ?? "unknown"}${options.hugePages === false ? ", turned off" : ""})`}`);
       this.memAddr = ram.addr;
       this.mem = GuestMemory.fromHost(ram.addr, ram.size, view);
       this.notifyEvents = new NotifyEvents(this.vm, options.ioeventfd ?? true);

@@ -1,8 +1,8 @@
 // The /dev/kvm system handle and the VM handle: creating a VM, its memory,
 // its in-kernel interrupt controllers and timer, its vCPUs and interrupt lines.
 import {
-  close, eventfd, ioctl, ioctlValue, mmap, MAP_ANONYMOUS, MAP_NORESERVE, MAP_SHARED, munmap, openDevice,
-  PROT_READ, PROT_WRITE, view,
+  close, eventfd, ioctl, ioctlValue, MADV_HUGEPAGE, madvise, mmap, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+  munmap, openDevice, PROT_READ, PROT_WRITE,
 } from "./libc.js";
 import { caps, ioctls, KVM_API_VERSION } from "./constants.js";
 import {
@@ -42,11 +42,15 @@ export class Kvm {
   }
 }
 
-/** Guest RAM: one anonymous shared mapping holding every region back to back. */
+/** Guest RAM: one anonymous mapping holding every region back to back. */
 export interface RamMapping {
   addr: bigint;
   size: number;
+  /** Marked MADV_HUGEPAGE (transparent huge pages), 2 MiB aligned. */
+  hugePages: boolean;
 }
+
+const HUGE_PAGE = 2n ** 21n;
 
 export class Vm {
   private readonly ram: RamMapping[] = [];
@@ -69,14 +73,15 @@ export class Vm {
    * Allocates RAM for `regions` as one mapping (regions back to back, in
    * order) and gives KVM one memory slot per region, numbered from 0.
    */
-  addRam(regions: readonly { gpa: number; size: number }[]): RamMapping {
+  addRam(regions: readonly { gpa: number; size: number }[], opts: { hugePages?: boolean } = {}): RamMapping {
     const size = regions.reduce((n, r) => n + r.size, 0);
-    const addr = mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory");
-    const mapping = { addr, size };
+    const mapping = opts.hugePages
+      ? { addr: hugePageMapping(size), size, hugePages: true }
+      : { addr: mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory"), size, hugePages: false };
     this.ram.push(mapping);
     let offset = 0n;
     regions.forEach((r, slot) => {
-      ioctl(this.fd, ioctls.SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(r.gpa), BigInt(r.size), addr + offset), `KVM_SET_USER_MEMORY_REGION (slot ${slot} at 0x${r.gpa.toString(16)})`);
+      ioctl(this.fd, ioctls.SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(r.gpa), BigInt(r.size), mapping.addr + offset), `KVM_SET_USER_MEMORY_REGION (slot ${slot} at 0x${r.gpa.toString(16)})`);
       offset += BigInt(r.size);
     });
     return mapping;
@@ -151,4 +156,26 @@ export class Vm {
     for (const r of this.ram) munmap(r.addr, r.size);
     this.ram.length = 0;
   }
+}
+
+/**
+ * Guest RAM for transparent huge pages: private anonymous memory (shared
+ * anonymous memory is shmem, which follows shmem_enabled, often "never"),
+ * 2 MiB aligned so guest physical and host huge pages line up, and marked
+ * MADV_HUGEPAGE (needed when THP is "madvise", harmless when "always").
+ */
+function hugePageMapping(size: number): bigint {
+  const raw = mmap(size + Number(HUGE_PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory");
+  const addr = (raw + HUGE_PAGE - 1n) & ~(HUGE_PAGE - 1n);
+  const end = addr + BigInt(size);
+  if (addr > raw) munmap(raw, Number(addr - raw));
+  const rawEnd = raw + BigInt(size) + HUGE_PAGE;
+  if (rawEnd > end) munmap(end, Number(rawEnd - end));
+  try {
+    madvise(addr, size, MADV_HUGEPAGE, "guest memory (MADV_HUGEPAGE)");
+  } catch (err) {
+    munmap(addr, size);
+    throw err;
+  }
+  return addr;
 }

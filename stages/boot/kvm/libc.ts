@@ -11,6 +11,7 @@ const c = {
   ioctlInt: libc.func("int ioctl(int fd, unsigned long request, unsigned long arg)"),
   mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
   munmap: libc.func("int munmap(void *addr, size_t len)"),
+  madvise: libc.func("int madvise(void *addr, size_t len, int advice)"),
   eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
   read: libc.func("int64_t read(int fd, void *buf, size_t count)"),
   write: libc.func("int64_t write(int fd, const void *buf, size_t count)"),
@@ -28,6 +29,7 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_NORESERVE = 0x4000;
+export const MADV_HUGEPAGE = 14;
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const EFD_CLOEXEC = 0o2000000;
@@ -82,6 +84,10 @@ export function mmap(len: number, prot: number, flags: number, fd: number, what:
 
 export function munmap(addr: bigint, len: number): void {
   c.munmap(koffi.as(addr, "void *") as unknown, len);
+}
+
+export function madvise(addr: bigint, len: number, advice: number, what: string): void {
+  check(`madvise ${what}`, c.madvise(koffi.as(addr, "void *") as unknown, len, advice));
 }
 
 /** A view of mapped memory at `addr`; aliases it (no copy). */
