@@ -130,6 +130,24 @@ test("with ioeventfds off, doorbell writes exit and are posted like any other wr
   assert.is(state!.exitedDoorbellWrites.length, N + 1);
 });
 
+test("a doorbell KVM refuses (here: one already registered) keeps the exit path, and the log says why", async () => {
+  let state: ReturnType<typeof ackingDevice>["state"] | undefined;
+  let path = "";
+  const run = await runGuest({
+    mode: "long", code: ackLoop(20), timeoutMs: 30_000,
+    setup: (m) => {
+      const acking = ackingDevice(m);
+      state = acking.state;
+      m.addMmioDevice(() => acking.device);
+      m.notifyEvents.watch(BASE, acking.device); // the same address and values again: EEXIST
+      path = m.notifyEvents.describe();
+    },
+  });
+  assert.is(run.exit.exitReason, "reset", `${run.exit.exitReason}: ${run.exit.detail ?? ""}`);
+  assert.match(path, /^queue notifications: ioeventfd \(2 doorbells\); others by MMIO exit \(acking-doorbell: KVM_IOEVENTFD failed: File exists/);
+  assert.equal(state!.rings, [20, 0]);
+});
+
 test("every eventfd is closed and the poller thread gone when the machine is closed", async () => {
   const before = eventfdCount();
   let during = 0;
