@@ -53,6 +53,10 @@ export function checkExpectations(expect: Expectations, outcome: RunOutcome): st
   same("truncated.stderr", r.truncated.stderr, expect.truncated?.stderr);
   if (expect.stdout) problems.push(...checkBytes("stdout", r.stdout, expect.stdout));
   if (expect.stderr) problems.push(...checkBytes("stderr", r.stderr, expect.stderr));
+  if (expect.guestError) {
+    if (r.guestError === null) problems.push("guestError: expected the guest to report why it could not run the command; it reported nothing");
+    else problems.push(...checkBytes("guestError", Buffer.from(r.guestError), expect.guestError));
+  }
   for (const [path, e] of Object.entries(expect.outputs ?? {})) {
     const got = r.outputs[path];
     if (e === null) {

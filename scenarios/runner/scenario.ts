@@ -39,6 +39,8 @@ export interface Expectations {
   outputs?: Record<string, BytesExpectation | null>;
   /** The runner must fail (status 125), with a reason like this. */
   error?: BytesExpectation;
+  /** Why the guest could not run the command (e.g. "cannot execute X: No such file or directory"). */
+  guestError?: BytesExpectation;
 }
 
 /** The pipeline arguments, as runPipeline() takes them (all optional). */
@@ -76,7 +78,7 @@ export const SCENARIO_DIR = join(projectRoot, "scenarios");
 const FORMATS: readonly ImageFormat[] = ["oci-dir", "oci-archive", "docker-archive", "docker-dir"];
 const TOP_FIELDS = ["name", "description", "image", "imageFormat", "run", "expect"];
 const RUN_FIELDS = ["cmd", "entrypoint", "env", "envFill", "workdir", "user", "timeoutSec", "vcpus", "memoryMiB", "diskMiB", "outputs", "maxOutputSize", "rootfs"];
-const EXPECT_FIELDS = ["status", "exitCode", "signal", "timedOut", "stdout", "stderr", "truncated", "outputs", "error"];
+const EXPECT_FIELDS = ["status", "exitCode", "signal", "timedOut", "stdout", "stderr", "truncated", "outputs", "error", "guestError"];
 const BYTES_FIELDS = ["equals", "contains", "notContains", "matches", "base64", "bytes", "sha256"];
 
 export class ScenarioFileError extends Error {}
@@ -154,7 +156,7 @@ export function parseScenario(raw: unknown, file: string): Scenario {
   if (e.status !== undefined) whole(e.status, "expect.status", 0);
   for (const key of ["exitCode", "signal"]) if (e[key] !== undefined && e[key] !== null) whole(e[key], `expect.${key}`, 0);
   if (e.timedOut !== undefined && typeof e.timedOut !== "boolean") fail("expect.timedOut", "must be true or false");
-  for (const key of ["stdout", "stderr", "error"]) if (e[key] !== undefined) bytes(e[key], `expect.${key}`);
+  for (const key of ["stdout", "stderr", "error", "guestError"]) if (e[key] !== undefined) bytes(e[key], `expect.${key}`);
   if (e.truncated !== undefined) {
     if (!isObject(e.truncated)) fail("expect.truncated", "must be {stdout?, stderr?}");
     only(e.truncated as Record<string, unknown>, ["stdout", "stderr"], "expect.truncated.");

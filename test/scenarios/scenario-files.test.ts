@@ -83,6 +83,13 @@ test("expectations: status, outputs, runner failures", () => {
   assert.match(checkExpectations({ status: 0 }, { result: result({ error: "no guest", status: 125 }) }).join("|"), /the runner failed: no guest/);
 });
 
+test("expectations: the guest's reason for not running the command", () => {
+  const notFound = result({ status: 127, exitCode: null, guestError: "cannot execute /nope: No such file or directory" });
+  assert.equal(checkExpectations({ status: 127, guestError: { contains: ["/nope"] } }, { result: notFound }), []);
+  assert.match(checkExpectations({ guestError: { contains: ["/other"] } }, { result: notFound }).join("|"), /guestError: does not contain "\/other"/);
+  assert.match(checkExpectations({ guestError: { contains: ["/nope"] } }, { result: result() }).join("|"), /guestError: expected the guest to report/);
+});
+
 test("envFill makes the variables the scenario asks for", () => {
   const env = filledEnv({ prefix: "BIG_", count: 3, valueBytes: 5 });
   assert.equal(env, ["BIG_0=0:0:0", "BIG_1=1:1:1", "BIG_2=2:2:2"]);
