@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { Vm } from "./kvm/kvm.js";
 import { close, eventfd, writeFd } from "./kvm/libc.js";
 import type { MmioDevice } from "./devices/device.js";
-import { NOTIFY_BELL, NOTIFY_PENDING, notifyControlBytes, NotifyPollerData } from "./notify-channel.js";
+import { NOTIFY_BELL, NOTIFY_PENDING, notifyControlBytes, notifyCountSlot, NotifyPollerData } from "./notify-channel.js";
 
 // Atomics.waitAsync is in Node 20 but not in the ES2022 library types.
 const waitAsync = (Atomics as unknown as {
@@ -47,6 +47,15 @@ export class NotifyEvents {
   /** Number of doorbells KVM catches (0: every notification exits). */
   get count(): number {
     return this.doorbells.length;
+  }
+
+  /** Guest doorbell writes KVM caught so far (each would have been an exit), over every doorbell. */
+  get writesCaught(): number {
+    const control = this.control;
+    if (!control) return 0;
+    let n = 0;
+    for (let i = 0; i < this.doorbells.length; i++) n += Atomics.load(control, notifyCountSlot(this.doorbells.length, i)) >>> 0;
+    return n;
   }
 
   /** True while the poller thread runs (between start() and the end of stop()). */

@@ -4,7 +4,7 @@
 // cannot block, and libuv cannot watch an eventfd, so this thread does.
 import { parentPort, workerData } from "node:worker_threads";
 import { EAGAIN, EINTR, poll, POLLERR, POLLIN, POLLNVAL, readFd } from "./kvm/libc.js";
-import { NOTIFY_BELL, NOTIFY_PENDING, NotifyPollerData } from "./notify-channel.js";
+import { NOTIFY_BELL, NOTIFY_PENDING, notifyCountSlot, NotifyPollerData } from "./notify-channel.js";
 
 const data = workerData as NotifyPollerData;
 const control = new Int32Array(data.control);
@@ -16,6 +16,7 @@ all.forEach((fd, i) => {
   pv.setInt16(i * 8 + 4, POLLIN, true);
 });
 const counter = new Uint8Array(8);
+const counterView = new DataView(counter.buffer);
 
 function loop(): string | undefined {
   for (;;) {
@@ -31,6 +32,7 @@ function loop(): string | undefined {
       // Reading resets the eventfd's counter: repeats since the last read coalesce into one.
       const n = readFd(all[i], counter);
       if (n < 0 && n !== -EAGAIN) return `read of eventfd ${all[i]} failed with errno ${-n}`;
+      if (n === 8) Atomics.add(control, notifyCountSlot(data.fds.length, i - 1), Number(counterView.getBigUint64(0, true) & 0x7fffffffn));
       Atomics.store(control, NOTIFY_PENDING + i - 1, 1);
       fired = true;
     }
