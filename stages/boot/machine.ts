@@ -8,7 +8,7 @@ import { pthreadKill, view, writeFd } from "./kvm/libc.js";
 import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
 import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
 import { GuestMemory, MAX_VIEW_BYTES } from "./guest-memory.js";
-import { availableHostMiB, memoryProblem, transparentHugePages } from "./host-memory.js";
+import { availableHostMiB, describeHugePages, memoryProblem, transparentHugePages } from "./host-memory.js";
 import { NotifyEvents } from "./notify-events.js";
 import { InterruptLine, MmioDevice } from "./devices/device.js";
 import { MmioBus, PioBus } from "./devices/bus.js";
@@ -142,11 +142,12 @@ export class Machine {
     }
     try {
       const thp = transparentHugePages();
-      const hugePages = (options.hugePages ?? true) && (thp === "always" || thp === "madvise");
+      const wanted = options.hugePages ?? true;
       const regions = ramRegions(memoryMiB * 2 ** 20);
-      const ram = this.vm.addRam(regions, { hugePages });
-      this.hugePages = ram.hugePages;
-      options.log?.(`guest RAM: ${memoryMiB} MiB in ${regions.length} region(s); transparent huge pages: ${hugePages ? `MADV_HUGEPAGE (host mode ${thp})` : `not used (host mode ${thp ?? "unknown"}${options.hugePages === false ? ", turned off" : ""})`}`);
+      const ram = this.vm.addRam(regions, { hugePages: wanted && thp !== "never" });
+      const huge = describeHugePages(wanted, thp, ram);
+      this.hugePages = huge.used;
+      options.log?.(`guest RAM: ${memoryMiB} MiB in ${regions.length} region(s); transparent huge pages: ${huge.text}`);
       this.memAddr = ram.addr;
       this.mem = GuestMemory.fromHost(ram.addr, ram.size, view);
       this.notifyEvents = new NotifyEvents(this.vm, options.ioeventfd ?? true);

@@ -48,6 +48,8 @@ export interface RamMapping {
   size: number;
   /** Marked MADV_HUGEPAGE (transparent huge pages), 2 MiB aligned. */
   hugePages: boolean;
+  /** Why MADV_HUGEPAGE was refused, when it was asked for and refused (e.g. a kernel without THP). */
+  hugePagesRefused?: string;
 }
 
 const HUGE_PAGE = 2n ** 21n;
@@ -76,7 +78,7 @@ export class Vm {
   addRam(regions: readonly { gpa: number; size: number }[], opts: { hugePages?: boolean } = {}): RamMapping {
     const size = regions.reduce((n, r) => n + r.size, 0);
     const mapping = opts.hugePages
-      ? { addr: hugePageMapping(size), size, hugePages: true }
+      ? { size, ...hugePageMapping(size) }
       : { addr: mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory"), size, hugePages: false };
     this.ram.push(mapping);
     let offset = 0n;
@@ -164,7 +166,7 @@ export class Vm {
  * 2 MiB aligned so guest physical and host huge pages line up, and marked
  * MADV_HUGEPAGE (needed when THP is "madvise", harmless when "always").
  */
-function hugePageMapping(size: number): bigint {
+function hugePageMapping(size: number): { addr: bigint; hugePages: boolean; hugePagesRefused?: string } {
   const raw = mmap(size + Number(HUGE_PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory");
   const addr = (raw + HUGE_PAGE - 1n) & ~(HUGE_PAGE - 1n);
   const end = addr + BigInt(size);
@@ -174,8 +176,7 @@ function hugePageMapping(size: number): bigint {
   try {
     madvise(addr, size, MADV_HUGEPAGE, "guest memory (MADV_HUGEPAGE)");
   } catch (err) {
-    munmap(addr, size);
-    throw err;
+    return { addr, hugePages: false, hugePagesRefused: (err as Error).message };
   }
-  return addr;
+  return { addr, hugePages: true };
 }

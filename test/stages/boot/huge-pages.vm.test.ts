@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { Machine } from "../../../stages/boot/machine.js";
-import { transparentHugePages } from "../../../stages/boot/host-memory.js";
+import { describeHugePages, thpEligible, transparentHugePages } from "../../../stages/boot/host-memory.js";
 
 const MEMORY_MIB = 72; // a size no other mapping of this process has
 
@@ -42,12 +42,12 @@ test("with THP on the host, touched guest RAM is backed by huge pages, and the l
   const { machine, hugeKiB, log } = touchedMachine(true);
   if (thp !== "always" && thp !== "madvise") {
     assert.is(machine.hugePages, false);
-    assert.match(log.join("\n"), /transparent huge pages: not used \(host mode/);
-    console.log(`  (host THP mode ${thp}: huge pages not offered, checked that none are asked for)`);
+    assert.match(log.join("\n"), /transparent huge pages: not used \(host mode never\)|THPeligible 0/);
+    console.log(`  (host THP mode ${thp}: huge pages not offered, checked that none are used)`);
     return;
   }
   assert.is(machine.hugePages, true);
-  assert.match(log.join("\n"), new RegExp(`guest RAM: ${MEMORY_MIB} MiB in 1 region\\(s\\); transparent huge pages: MADV_HUGEPAGE \\(host mode ${thp}\\)`));
+  assert.match(log.join("\n"), new RegExp(`guest RAM: ${MEMORY_MIB} MiB in 1 region\\(s\\); transparent huge pages: MADV_HUGEPAGE \\(host mode ${thp}, THPeligible 1\\)`));
   assert.ok(hugeKiB >= 2048, `AnonHugePages ${hugeKiB} kB after touching 16 MiB`);
 });
 
@@ -55,7 +55,26 @@ test("turned off, guest RAM gets no huge pages", () => {
   const { machine, hugeKiB, log } = touchedMachine(false);
   assert.is(machine.hugePages, false);
   assert.is(hugeKiB, 0);
-  assert.match(log.join("\n"), /transparent huge pages: not used \(host mode \w+, turned off\)/);
+  assert.match(log.join("\n"), /transparent huge pages: not used \(turned off\)$/m);
+});
+
+test("where /sys is hidden (the stage sandbox), huge pages are asked for and smaps says whether they apply", () => {
+  const smaps = [
+    "7f0000000000-7f0004800000 rw-p 00000000 00:00 0 ",
+    "Size:              73728 kB",
+    "THPeligible:    1",
+    "7f0004800000-7f0004a00000 rw-p 00000000 00:00 0 ",
+    "THPeligible:    0",
+    "",
+  ].join("\n");
+  assert.is(thpEligible(0x7f0000000000n, smaps), true);
+  assert.is(thpEligible(0x7f0004800000n, smaps), false);
+  assert.is(thpEligible(0x7f0009000000n, smaps), undefined);
+  const ram = { addr: 0x7f0000000000n, hugePages: true };
+  assert.equal(describeHugePages(true, undefined, ram, smaps), { text: "MADV_HUGEPAGE (host mode unknown, THPeligible 1)", used: true });
+  assert.equal(describeHugePages(true, undefined, { ...ram, addr: 0x7f0004800000n }, smaps), { text: "MADV_HUGEPAGE (host mode unknown, THPeligible 0)", used: false });
+  assert.equal(describeHugePages(true, "never", ram, smaps), { text: "not used (host mode never)", used: false });
+  assert.equal(describeHugePages(true, "madvise", { addr: 0n, hugePages: false, hugePagesRefused: "madvise failed: Invalid argument (errno 22)" }), { text: "MADV_HUGEPAGE refused: madvise failed: Invalid argument (errno 22)", used: false });
 });
 
 test.run();
