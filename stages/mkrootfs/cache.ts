@@ -19,6 +19,8 @@ import { MKE2FS_OPTIONS } from "./ext4.js";
 import { isDigest } from "./input.js";
 import type { RootfsType } from "./request.js";
 import { MKSQUASHFS_OPTIONS } from "./squashfs.js";
+import { buildToolIdentity } from "./tool-identity.js";
+import { UNPACK_VERSION } from "../unpack/version.js";
 
 /** Bump when the stage's output changes for the same input (new options, fixes in the plan). */
 export const MKROOTFS_VERSION = 1;
@@ -39,6 +41,8 @@ export interface CacheKeyInput {
   fs: RootfsType;
   /** ext4 disk size; undefined is "content plus default headroom". */
   diskMiB?: number;
+  /** The build tool's identity (default: the installed one, see tool-identity.ts). */
+  tool?: string;
 }
 
 export interface CachedImage {
@@ -68,6 +72,8 @@ export function cacheKey(input: CacheKeyInput): string {
     fs: input.fs,
     diskMiB: input.fs === "ext4" ? input.diskMiB ?? null : null,
     options: input.fs === "ext4" ? MKE2FS_OPTIONS : MKSQUASHFS_OPTIONS,
+    tool: input.tool ?? buildToolIdentity(input.fs),
+    unpack: UNPACK_VERSION,
   };
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
 }

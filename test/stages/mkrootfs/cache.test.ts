@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, write
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheKey, listCache, lookupCached, pruneCache, rootfsCacheDir } from "../../../stages/mkrootfs/cache.js";
+import { buildToolIdentity } from "../../../stages/mkrootfs/tool-identity.js";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { makeUnpackedImage, tempDir, type FixtureEntry } from "./fixture.js";
 import { fsck, listDir } from "./inspect.js";
@@ -59,7 +60,7 @@ test("the coordinator can check the cache before unpacking: cacheKey + lookupCac
   assert.is(hit.fs, "ext4");
 });
 
-test("the key changes with digest, file system type and disk size, and nothing else", () => {
+test("the key changes with digest, file system type, disk size and build tool, and nothing else", () => {
   const base = { digest: `sha256:${"c".repeat(64)}`, fs: "ext4" as const };
   const key = cacheKey(base);
   assert.match(key, /^[0-9a-f]{64}$/);
@@ -68,8 +69,18 @@ test("the key changes with digest, file system type and disk size, and nothing e
   assert.is.not(cacheKey({ ...base, fs: "squashfs" }), key);
   assert.is.not(cacheKey({ ...base, diskMiB: 512 }), key);
   assert.is.not(cacheKey({ ...base, diskMiB: 512 }), cacheKey({ ...base, diskMiB: 1024 }));
+  // An upgraded mke2fs may build a different image from the same tree.
+  assert.is(cacheKey({ ...base, tool: buildToolIdentity("ext4") }), key);
+  assert.is.not(cacheKey({ ...base, tool: "/usr/sbin/mke2fs 1 2" }), key);
   assert.throws(() => cacheKey({ ...base, digest: "../../etc" }), /not an image digest/);
   assert.throws(() => lookupCached("../x"), /not a cache key/);
+});
+
+test("the build tool is identified by its installed file, without running it", () => {
+  const ext4 = buildToolIdentity("ext4");
+  assert.match(ext4, /mke2fs \d+ \d+$/, "mkfs.ext4 resolves to mke2fs, with its size and mtime");
+  assert.match(buildToolIdentity("squashfs"), /mksquashfs \d+ \d+$/);
+  assert.is(buildToolIdentity("ext4", [join(work, "no-tools-here")]), "missing");
 });
 
 test("out gets a writable sparse copy; the cache keeps the read-only base", async () => {
