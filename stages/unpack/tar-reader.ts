@@ -60,10 +60,26 @@ export function parseNumber(block: Buffer, offset: number, width: number, what: 
   return parseInt(text, 8);
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A member's name or link target. Names that are not UTF-8 are refused: the
+ * tree is written through strings, and replacing the bad bytes would put the
+ * file at a different path than the image says, silently.
+ */
+export function nameText(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    const shown = bytes.toString("latin1").replace(/[^\x20-\x7e]/g, "?");
+    throw new TarFormatError(`member name ${JSON.stringify(shown)} is not valid UTF-8 (bytes ${bytes.toString("hex")}); such names cannot be kept exactly`);
+  }
+}
+
 export function cString(block: Buffer, offset: number, width: number): string {
   const field = block.subarray(offset, offset + width);
   const nul = field.indexOf(0);
-  return field.subarray(0, nul < 0 ? width : nul).toString("utf8");
+  return nameText(field.subarray(0, nul < 0 ? width : nul));
 }
 
 export function checksumOk(block: Buffer): boolean {
@@ -250,8 +266,8 @@ export class TarReader {
     if (this.longLink !== null) member.linkname = this.longLink;
     const records = new Map([...(this.globalPax ?? []), ...(this.pax ?? [])]);
     for (const [key, value] of records) {
-      if (key === "path") member.name = value.toString("utf8");
-      else if (key === "linkpath") member.linkname = value.toString("utf8");
+      if (key === "path") member.name = nameText(value);
+      else if (key === "linkpath") member.linkname = nameText(value);
       else if (key === "size") member.size = paxNumber(value, "size");
       else if (key === "uid") member.uid = paxNumber(value, "uid");
       else if (key === "gid") member.gid = paxNumber(value, "gid");
@@ -268,7 +284,7 @@ export class TarReader {
     else if (type === "g") this.globalPax = parsePax(data);
     else {
       const nul = data.indexOf(0);
-      const text = data.subarray(0, nul < 0 ? data.length : nul).toString("utf8");
+      const text = nameText(data.subarray(0, nul < 0 ? data.length : nul));
       if (type === "L") this.longName = text;
       else this.longLink = text;
     }

@@ -99,6 +99,22 @@ test("unsupported member types and malformed PAX records are refused", () => {
   assert.throws(() => parse(Buffer.concat([pax, END_OF_ARCHIVE])), /malformed PAX record|checksum/);
 });
 
+test("a name that is not UTF-8 is refused, not rewritten (plain, long and PAX names, link targets)", () => {
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in Latin-1
+  const plain = encodeTarHeader({ name: "placeholder", type: "file" });
+  plain.fill(0, 0, 100);
+  latin1.copy(plain, 0);
+  plain.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of plain) sum += b;
+  plain.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
+  assert.throws(() => parse(Buffer.concat([plain, END_OF_ARCHIVE])), /member name "caf\?" is not valid UTF-8 \(bytes 636166e9\)/);
+  const pax = encodeTarHeader({ name: "p", type: "symlink", linkname: "t", pax: { linkpath: latin1 } });
+  assert.throws(() => parse(Buffer.concat([pax, END_OF_ARCHIVE])), /not valid UTF-8/);
+  // Real UTF-8 is kept as it is.
+  assert.equal(parse(tarBytes([{ name: "café/ü", type: "file", data: "x" }])).map((m) => m.name), ["café/ü"]);
+});
+
 test("data after the end-of-archive marker is ignored", () => {
   const seen = parse(Buffer.concat([sample, Buffer.from("trailing garbage")]));
   assert.is(seen.length, 7);
