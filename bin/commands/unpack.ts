@@ -1,7 +1,7 @@
 // bencher-run unpack: an OCI image → rootfs/, metadata.jsonl, config.json.
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { UnpackResult } from "../../stages/unpack/unpack.js";
 import { commonArgs } from "../cli/common-args.js";
@@ -11,15 +11,15 @@ import { printResult } from "../cli/output.js";
 import { outputDir } from "../cli/paths.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
-const LOCAL_PREFIXES = ["oci:", "oci-archive:", "docker-archive:"];
-
-/** A local image (file or directory) gets bound read-only; anything else is a registry reference and needs the network. */
-export function classifyImage(image: string): { request: string; local: string | null } {
-  const prefix = LOCAL_PREFIXES.find((p) => image.startsWith(p)) ?? "";
-  const rest = image.slice(prefix.length);
-  const local = resolve(rest);
-  if (prefix || existsSync(local)) return { request: prefix + local, local };
-  return { request: image, local: null };
+/**
+ * A local image (file or directory) is bound read-only; anything else is a
+ * registry reference and needs the network. A local path that does not exist
+ * is left to the stage, which reports it.
+ */
+export function classifyImage(image: string): { request: string; bind: string | null; network: boolean } {
+  const local = parseLocalImage(image);
+  if (!local) return { request: image, bind: null, network: true };
+  return { request: formatLocalImage(local), bind: existsSync(local.path) ? local.path : null, network: false };
 }
 
 export default defineCommand({
@@ -40,9 +40,9 @@ export default defineCommand({
     if (args["plain-http"]) request.plainHttp = true;
     try {
       const result = await callSandboxedStage<UnpackResult>("unpack", request, {
-        readOnly: image.local ? [image.local] : [],
+        readOnly: image.bind ? [image.bind] : [],
         writable: [out.path],
-        network: image.local === null,
+        network: image.network,
       }, createReporter({ verbose: args.verbose }));
       printResult(args.json ?? false, { stage: "unpack", out: out.path, ...result }, [
         `unpacked ${result.digest} (${result.layers} layers, ${result.files} files, ${result.bytes} bytes) into ${out.path}`,

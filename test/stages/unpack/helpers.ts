@@ -1,7 +1,7 @@
 // Shared by the unpack tests: crafting tarballs, snapshotting trees, errors.
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeTarHeader, paddingFor, END_OF_ARCHIVE, type TarHeader } from "../../../lib/oci/tar-header.js";
 
@@ -69,4 +69,31 @@ export function snapshot(root: string): Record<string, string> {
 
 export function readMetadata(file: string): Array<Record<string, unknown>> {
   return readFileSync(file, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+/**
+ * What `docker save a b` writes, from single-image docker-save directories:
+ * every file of each, one manifest.json listing all their entries (and one
+ * index.json / repositories when they have them). Shared layers are the same
+ * file in each.
+ */
+export function mergeDockerSaves(dirs: string[], out: string): void {
+  const manifest: unknown[] = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  let index: { manifests: unknown[] } | undefined;
+  for (const dir of dirs) {
+    cpSync(dir, out, { recursive: true });
+    manifest.push(...JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+    for (const [repo, tags] of Object.entries(JSON.parse(readFileSync(join(dir, "repositories"), "utf8")))) {
+      repositories[repo] = { ...repositories[repo], ...(tags as Record<string, string>) };
+    }
+    if (existsSync(join(dir, "index.json"))) {
+      const own = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+      if (index) index.manifests.push(...own.manifests);
+      else index = own;
+    }
+  }
+  writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest));
+  writeFileSync(join(out, "repositories"), JSON.stringify(repositories));
+  if (index) writeFileSync(join(out, "index.json"), JSON.stringify(index));
 }
