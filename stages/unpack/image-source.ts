@@ -9,6 +9,7 @@ import { resolveDockerSave } from "./docker-save-source.js";
 import { resolveRegistryImage } from "./registry-source.js";
 import { parseReference } from "./reference.js";
 import { parseLocalImage } from "./local-image.js";
+import { readRegistryCa } from "./registry-ca.js";
 import type { Platform } from "./platform.js";
 import type { ResolvedImage } from "./resolved-image.js";
 import type { UnpackRequest } from "./request.js";
@@ -37,5 +38,6 @@ export async function resolveImage(req: UnpackRequest, platform: Platform, signa
     throw new UnpackError(`image ${req.image}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
   }
   const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
-  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, platform, signal });
+  const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
+  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, signal });
 }

@@ -1,5 +1,5 @@
 // A client for the OCI distribution API (pull side): manifests and blobs
-// over HTTP(S), with anonymous, basic and bearer-token auth (the token flow
+// over HTTPS (or plain HTTP: see registryScheme), with anonymous, basic and bearer-token auth (the token flow
 // of Docker's registry auth spec) and retries on transient failures,
 // including resuming a blob download that broke off midway (Range requests).
 
@@ -7,10 +7,14 @@ import { Readable } from "node:stream";
 import { UnpackError } from "./image-root.js";
 import type { Reference } from "./reference.js";
 import type { RegistryAuth } from "./request.js";
+import { describeTlsError, httpGet, HttpAgents } from "./http-get.js";
 
 export interface RegistryOptions {
   auth?: RegistryAuth;
+  /** true: plain HTTP; false: HTTPS even on loopback; unset: see registryScheme. */
   plainHttp?: boolean;
+  /** Extra CA certificates (PEM) to trust for HTTPS, besides the usual roots. */
+  ca?: string[];
   signal?: AbortSignal;
   /** Attempts per request (first try included). */
   attempts?: number;
@@ -24,6 +28,20 @@ const MAX_RETRY_AFTER_MS = 10_000;
 function isLoopback(registry: string): boolean {
   const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/**
+ * HTTPS, except when told plainHttp, or for a loopback registry (a test or
+ * local registry, plain HTTP as Docker and crane assume) unless something asks
+ * for TLS: plainHttp false, or a CA to check its certificate against.
+ */
+export function registryScheme(registry: string, options: Pick<RegistryOptions, "plainHttp" | "ca">): "http" | "https" {
+  const wantsTls = options.plainHttp === false || (options.ca?.length ?? 0) > 0;
+  if (options.plainHttp === true) {
+    if (wantsTls) throw new UnpackError(`${registry}: a registry CA is for HTTPS, but plain HTTP was asked for`);
+    return "http";
+  }
+  return wantsTls || !isLoopback(registry) ? "https" : "http";
 }
 
 /** Parses `Bearer realm="…",service="…",scope="…"`. */
@@ -50,10 +68,11 @@ export class RegistryClient {
   private authorization: string | undefined;
   private readonly attempts: number;
   private readonly retryDelayMs: number;
+  private readonly agents: HttpAgents;
 
   constructor(readonly ref: Reference, private readonly options: RegistryOptions = {}) {
-    const scheme = options.plainHttp || isLoopback(ref.registry) ? "http" : "https";
-    this.base = `${scheme}://${ref.registry}/v2/${ref.repository}`;
+    this.base = `${registryScheme(ref.registry, options)}://${ref.registry}/v2/${ref.repository}`;
+    this.agents = new HttpAgents(options.ca);
     this.attempts = options.attempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 250;
     if (options.auth?.token) this.authorization = `Bearer ${options.auth.token}`;
@@ -74,12 +93,14 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
-        response = await fetch(`${this.base}/${path}`, {
+        response = await httpGet(`${this.base}/${path}`, this.agents, {
           headers: { ...headers, ...(this.authorization ? { Authorization: this.authorization } : {}) },
           signal: this.options.signal,
         });
       } catch (err) {
         if (this.options.signal?.aborted) throw err;
+        const tls = describeTlsError(err);
+        if (tls) throw new UnpackError(`registry ${this.ref.registry}: ${tls}`);
         if (attempt >= this.attempts) {
           throw new UnpackError(`${this.ref.registry}: ${what}: ${describeFetchError(err)} (after ${attempt} attempts)`);
         }
@@ -100,7 +121,8 @@ export class RegistryClient {
       }
       if (!response.ok) {
         const body = (await response.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ").trim();
-        const hint = response.status === 401 || response.status === 403 ? " (credentials missing or refused)" : "";
+        const hint = response.status === 401 || response.status === 403 ? " (credentials missing or refused)"
+          : response.status === 400 && /HTTP request to an HTTPS server/.test(body) ? " (it speaks HTTPS: ask for it with --no-plain-http or --registry-ca FILE)" : "";
         throw new UnpackError(`${this.ref.registry}: ${what}: HTTP ${response.status}${hint}${body ? `: ${body}` : ""}`);
       }
       return response;
@@ -131,8 +153,10 @@ export class RegistryClient {
     let response: Response | undefined;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       try {
-        response = await fetch(url, { headers: basic ? { Authorization: basic } : {}, signal: this.options.signal });
+        response = await httpGet(url, this.agents, { headers: basic ? { Authorization: basic } : {}, signal: this.options.signal });
       } catch (err) {
+        const tls = describeTlsError(err);
+        if (tls) throw new UnpackError(`token service ${url.origin}: ${tls}`);
         if (this.options.signal?.aborted || attempt === this.attempts) {
           throw new UnpackError(`token service ${url.origin}: ${describeFetchError(err)}`);
         }

@@ -19,8 +19,13 @@ export interface UnpackRequest {
   /** "os/arch[/variant]"; default linux/amd64. */
   platform?: string;
   auth?: RegistryAuth;
-  /** Talk plain HTTP to the registry (always done for loopback hosts). */
+  /**
+   * true: talk plain HTTP to the registry; false: HTTPS, even to a loopback
+   * host. Unset: HTTPS, except plain HTTP to a loopback host given no registryCa.
+   */
   plainHttp?: boolean;
+  /** A PEM file of CA certificates to trust for the registry's HTTPS, besides the usual roots. */
+  registryCa?: string;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -36,7 +41,7 @@ function optionalString(raw: Record<string, unknown>, key: string, where = "unpa
 
 export function parseUnpackRequest(raw: unknown): UnpackRequest {
   if (!isObject(raw)) throw new Error("unpack request: expected an object");
-  const known = new Set(["image", "out", "platform", "auth", "plainHttp"]);
+  const known = new Set(["image", "out", "platform", "auth", "plainHttp", "registryCa"]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`unpack request: unknown field "${key}"`);
   const image = optionalString(raw, "image");
   const out = optionalString(raw, "out");
@@ -65,5 +70,7 @@ export function parseUnpackRequest(raw: unknown): UnpackRequest {
     if (typeof raw.plainHttp !== "boolean") throw new Error('unpack request: "plainHttp" must be a boolean');
     req.plainHttp = raw.plainHttp;
   }
+  const registryCa = optionalString(raw, "registryCa");
+  if (registryCa !== undefined) req.registryCa = registryCa;
   return req;
 }

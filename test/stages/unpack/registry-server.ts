@@ -1,5 +1,5 @@
 // A real registry (Debian's docker-registry, distribution 2.8) on loopback for
-// tests, optionally behind htpasswd or token auth, plus a token service and a
+// tests, optionally serving HTTPS and behind htpasswd or token auth, plus a token service and a
 // misbehaving TCP proxy to exercise retries. Everything stops in stop().
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket, type AddressInfo } from "node:net";
@@ -81,6 +81,10 @@ export interface Registry {
   /** "127.0.0.1:PORT" */
   host: string;
   storage: string;
+  /** The docker-registry process (gone after stop()). */
+  pid: number;
+  /** Its config and storage (removed by stop()). */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -88,7 +92,12 @@ export type RegistryAuthConfig =
   | { kind: "htpasswd"; user: string; password: string }
   | { kind: "token"; tokens: TokenService };
 
-export async function startRegistry(auth?: RegistryAuthConfig): Promise<Registry> {
+export interface RegistryOptions {
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
+}
+
+export async function startRegistry(auth?: RegistryAuthConfig, options: RegistryOptions = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), "test-registry-"));
   const port = await freePort();
   let authYaml = "";
@@ -99,14 +108,16 @@ export async function startRegistry(auth?: RegistryAuthConfig): Promise<Registry
     const t = auth.tokens;
     authYaml = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${t.service}\n    issuer: ${t.issuer}\n    rootcertbundle: ${t.certFile}\n`;
   }
+  const tlsYaml = options.tls ? `  tls:\n    certificate: ${options.tls.cert}\n    key: ${options.tls.key}\n` : "";
   const config = join(dir, "config.yml");
-  writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: bencher-test\n${authYaml}`);
+  writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: bencher-test\n${tlsYaml}${authYaml}`);
   const child: ResultPromise = execa("docker-registry", ["serve", config], { reject: false, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d) => (stderr += d));
   const host = `127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
+      // Any answer means it listens (over TLS, plain HTTP gets "400 Client sent an HTTP request to an HTTPS server").
       const res = await fetch(`http://${host}/v2/`);
       await res.body?.cancel();
       break;
@@ -122,6 +133,8 @@ export async function startRegistry(auth?: RegistryAuthConfig): Promise<Registry
   return {
     host,
     storage: join(dir, "data"),
+    pid: child.pid!,
+    dir,
     stop: async () => {
       child.kill("SIGTERM");
       await child;

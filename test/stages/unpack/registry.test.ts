@@ -1,11 +1,14 @@
 // Pulling over the OCI distribution API from a real registry on loopback:
 // anonymous, basic and bearer-token auth, multi-platform indexes, retries on
-// transient failures, and blobs the registry serves corrupted.
+// transient failures, redirects, and blobs the registry serves corrupted.
+// (HTTPS: registry-tls.test.ts.)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { execa } from "execa";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
@@ -120,6 +123,29 @@ test("transient failures are retried: refused connections, 503s, and a download 
     assert.ok(proxy.sent.some((s) => /\r\nrange: bytes=\d+-/i.test(s)), "resumed with a Range request");
   } finally {
     await proxy.close();
+  }
+});
+
+test("redirects are followed, and credentials do not follow them to another origin", async () => {
+  // The registry behind a faulty proxy that forwards faithfully (it records what clients send), reached as
+  // localhost: another origin than the 127.0.0.1 front that redirects every request there, as registries send blobs to a CDN.
+  const cdn = await startFaultyProxy(anonymous.host, { kind: "reset", count: 0 });
+  const seenByFront: string[] = [];
+  const front = createServer((req, res) => {
+    seenByFront.push(req.headers.authorization ?? "");
+    res.writeHead(307, { location: `http://localhost:${cdn.host.split(":")[1]}${req.url}` }).end();
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  try {
+    const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const r = await unpack({ image: `${host}/bench/img:v1`, out: freshOut(), auth: { token: "sekrit" } });
+    assert.equal(snapshot(r.rootfs), localTree);
+    assert.ok(seenByFront.length >= 4 && seenByFront.every((a) => a === "Bearer sekrit"), "the front got the token");
+    assert.ok(cdn.sent.length > 0);
+    assert.not.ok(cdn.sent.some((s) => /\r\nauthorization:/i.test(s)), "the other origin did not");
+  } finally {
+    await new Promise((resolve) => front.close(resolve));
+    await cdn.close();
   }
 });
 

@@ -1,0 +1,101 @@
+// HTTP(S) GET for the registry client, on node:http/node:https rather than
+// fetch: Node 20's fetch cannot be given extra CA certificates (its undici is
+// not importable), and a registry with a private CA is common. Answers are
+// web Responses, as fetch gives them. Redirects are followed (registries send
+// blob downloads to a CDN), without the Authorization header once they leave
+// the origin it was meant for, as fetch does.
+
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from "node:http";
+import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
+import { rootCertificates } from "node:tls";
+import { Readable } from "node:stream";
+
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** A connection silent this long is given up (fetch's default too). */
+const IDLE_TIMEOUT_MS = 300_000;
+
+/** Connection pools for one client; `ca` adds trusted CA certificates (PEM) to the usual roots. */
+export class HttpAgents {
+  readonly http = new HttpAgent({ keepAlive: true });
+  readonly https: HttpsAgent;
+  constructor(ca: string[] = []) {
+    this.https = new HttpsAgent({ keepAlive: true, ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}) });
+  }
+}
+
+export interface HttpGetOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+function send(url: URL, headers: Record<string, string>, agents: HttpAgents, signal?: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const options = { headers, signal };
+    const req = url.protocol === "https:"
+      ? httpsRequest(url, { ...options, agent: agents.https }, resolve)
+      : httpRequest(url, { ...options, agent: agents.http }, resolve);
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function toResponse(res: IncomingMessage, url: URL): Response {
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status > 599) {
+    res.destroy();
+    throw new Error(`${url.origin} answered with status ${status}`);
+  }
+  const headers = new Headers();
+  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+  const body = status === 204 || status === 205 || status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+  if (!body) res.resume();
+  return new Response(body, { status, headers });
+}
+
+/** GETs `url`, following redirects; rejects with the network or TLS error (see describeTlsError). */
+export async function httpGet(url: URL | string, agents: HttpAgents, options: HttpGetOptions = {}): Promise<Response> {
+  let current = new URL(url);
+  const origin = current.origin;
+  for (let redirects = 0; ; redirects++) {
+    if (current.protocol !== "http:" && current.protocol !== "https:") throw new Error(`cannot fetch ${current.protocol} URLs`);
+    const headers = { ...options.headers };
+    if (current.origin !== origin) {
+      for (const name of Object.keys(headers)) if (name.toLowerCase() === "authorization") delete headers[name];
+    }
+    const res = await send(current, headers, agents, options.signal);
+    const location = res.headers.location;
+    if (!REDIRECT_STATUS.has(res.statusCode ?? 0) || !location) return toResponse(res, current);
+    res.resume();
+    if (redirects >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    current = new URL(location, current);
+  }
+}
+
+const UNTRUSTED = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_UNTRUSTED", "CERT_SIGNATURE_FAILURE",
+]);
+const REFUSED = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_REVOKED", "CERT_REJECTED", "INVALID_CA", "INVALID_PURPOSE"]);
+
+/**
+ * What went wrong, when `err` is a TLS failure (which no retry fixes): the
+ * server's certificate is not trusted, not for this host or otherwise
+ * refused, or the server does not speak TLS at all. Null for anything else.
+ */
+export function describeTlsError(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return null;
+  if (UNTRUSTED.has(code)) return `its TLS certificate is not trusted (${err.message}); give the CA certificate that signed it with --registry-ca FILE`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    const names = (err as { cert?: { subjectaltname?: string } }).cert?.subjectaltname;
+    return `its TLS certificate is not valid for this host (${err.message.replace(/:\s*$/, "")}${names ? `; it is for ${names}` : ""})`;
+  }
+  if (REFUSED.has(code)) return `its TLS certificate is refused (${err.message})`;
+  // OpenSSL's answer to a peer that is not speaking TLS: "…:SSL routines:ssl3_get_record:wrong version number:…".
+  const reason = /SSL routines:[^:]*:(wrong version number|packet length too long|http request)/.exec(err.message)?.[1];
+  if (reason) return `TLS handshake failed (${reason}): does it speak plain HTTP? (--plain-http)`;
+  return null;
+}
