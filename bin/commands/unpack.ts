@@ -8,7 +8,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { outputDir } from "../cli/paths.js";
+import { inputPath, outputDir } from "../cli/paths.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /**
@@ -25,22 +25,29 @@ export function classifyImage(image: string): { request: string; bind: string | 
 export default defineCommand({
   meta: { name: "unpack", description: "Unpack an OCI image (layout, archive, docker save, or registry) into a directory: rootfs/, metadata.jsonl, config.json" },
   args: {
-    image: { type: "string", required: true, description: "OCI layout dir, OCI/docker archive, or registry reference host[:port]/name[:tag|@digest]", valueHint: "image" },
+    image: { type: "string", required: true, description: "OCI layout dir (DIR:REF for one of several), OCI/docker archive (docker-archive:FILE:REPO:TAG for one of several), or registry reference host[:port]/name[:tag|@digest]", valueHint: "image" },
     out: { type: "string", required: true, description: "Directory to create (or an empty one) for the unpacked image", valueHint: "dir" },
     platform: { type: "string", description: "os/arch[/variant] (default linux/amd64)" },
-    "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (always done for loopback)" },
+    "plain-http": {
+      type: "boolean",
+      description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca)",
+      negativeDescription: "Talk HTTPS even to a loopback registry",
+    },
+    "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
     json: commonArgs.json,
     verbose: commonArgs.verbose,
   },
   async run({ args }) {
     const image = classifyImage(args.image);
+    const registryCa = args["registry-ca"] ? inputPath("registry-ca", args["registry-ca"], "file") : undefined;
     const out = outputDir("out", args.out);
     const request: UnpackRequest = { image: image.request, out: out.path };
     if (args.platform) request.platform = args.platform;
-    if (args["plain-http"]) request.plainHttp = true;
+    if (args["plain-http"] !== undefined) request.plainHttp = args["plain-http"];
+    if (registryCa) request.registryCa = registryCa;
     try {
       const result = await callSandboxedStage<UnpackResult>("unpack", request, {
-        readOnly: image.bind ? [image.bind] : [],
+        readOnly: [...(image.bind ? [image.bind] : []), ...(registryCa ? [registryCa] : [])],
         writable: [out.path],
         network: image.network,
       }, createReporter({ verbose: args.verbose }));

@@ -1,0 +1,72 @@
+// `bencher-run unpack` as a user runs it, the stage in its sandbox: HTTPS
+// from a registry whose CA is given with --registry-ca (the file is bound into
+// the sandbox), and one image of a multi-image docker-save archive.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildImage } from "../../../lib/oci/build-image.js";
+import { tarDirectory } from "../../../lib/oci/tar-directory.js";
+import { classifyImage } from "../../../bin/commands/unpack.js";
+import { runCli } from "../helpers.js";
+import { mergeDockerSaves } from "../../stages/unpack/helpers.js";
+import { pushWithSkopeo, startRegistry, type Registry } from "../../stages/unpack/registry-server.js";
+import { issueServerCert, makeTestCa, type TestCa } from "../../stages/unpack/test-certs.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-unpack-test-"));
+const env = { BENCHER_RUN_CACHE: join(work, "cache") };
+let ca: TestCa;
+let registry: Registry;
+
+const image = (which: string) => ({ base: "scratch" as const, layers: [{ entries: [{ type: "file" as const, path: "/which", content: which }] }] });
+
+test.before(async () => {
+  const layout = join(work, "layout");
+  await buildImage(image("from the registry"), { format: "oci-dir", out: layout });
+  ca = await makeTestCa(work);
+  registry = await startRegistry(undefined, { tls: await issueServerCert(ca, join(work, "server"), ["IP:127.0.0.1"]) });
+  await pushWithSkopeo(layout, `${registry.host}/bench/img:v1`);
+});
+
+test.after(async () => {
+  await registry?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("--registry-ca: the sandboxed stage pulls over HTTPS", async () => {
+  const out = join(work, "https-out");
+  const r = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--registry-ca", ca.cert], env);
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.is(readFileSync(join(out, "rootfs", "which"), "utf8"), "from the registry");
+});
+
+test("without it, or with a missing file, one line and nothing left", async () => {
+  const out = join(work, "untrusted-out");
+  const untrusted = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--no-plain-http"], env);
+  assert.is(untrusted.exitCode, 1);
+  assert.match(untrusted.stderr, new RegExp(`^bencher-run: unpack: registry ${registry.host}: its TLS certificate is not trusted .*--registry-ca FILE$`));
+  assert.not.ok(existsSync(out));
+  const missing = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--registry-ca", join(work, "nope.pem")], env);
+  assert.is(missing.stderr, `bencher-run: --registry-ca ${join(work, "nope.pem")}: no such file or directory`);
+  assert.not.ok(existsSync(out));
+});
+
+test("docker-archive:FILE:REPO:TAG: the archive is bound, the tag picks the image", async () => {
+  const parts = join(work, "parts");
+  mkdirSync(parts);
+  for (const tag of ["one:v1", "two:v1"]) await buildImage(image(tag), { format: "docker-dir", out: join(parts, tag), tag });
+  mergeDockerSaves([join(parts, "one:v1"), join(parts, "two:v1")], join(work, "both"));
+  const tar = join(work, "both.tar");
+  await tarDirectory(join(work, "both"), tar);
+  assert.equal(classifyImage(`docker-archive:${tar}:two:v1`), { request: `docker-archive:${tar}:two:v1`, bind: tar, network: false });
+
+  const out = join(work, "two-out");
+  const r = await runCli(["unpack", "--image", `docker-archive:${tar}:two:v1`, "--out", out], env);
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.is(readFileSync(join(out, "rootfs", "which"), "utf8"), "two:v1");
+  const none = await runCli(["unpack", "--image", tar, "--out", join(work, "none-out")], env);
+  assert.match(none.stderr, /^bencher-run: unpack: .*both\.tar: manifest\.json holds 2 images \(one:v1; two:v1\); name one as docker-archive:.*both\.tar:REPO:TAG$/);
+});
+
+test.run();
