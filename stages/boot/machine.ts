@@ -257,11 +257,12 @@ export class Machine {
       : undefined;
     if (kickListeners++ === 0) process.on("SIGUSR2", onKick);
     const startupMs = performance.now() - this.created;
-    // Before the workers start, so they (and any thread started later) inherit it.
-    const restoreAffinity = this.pinning?.vmmCpus ? keepProcessOn(this.pinning.vmmCpus) : undefined;
     if (this.pinning) this.options.log?.(`CPU pinning: ${describePinning(this.pinning)}`);
+    let restoreAffinity: (() => void) | undefined;
     if (this.mmioSlots.length) this.options.log?.(this.notifyEvents.describe());
     try {
+      // Before any thread starts, so they inherit it (vCPU workers then narrow themselves).
+      if (this.pinning?.vmmCpus) restoreAffinity = keepProcessOn(this.pinning.vmmCpus);
       this.notifyEvents.start(() => this.drainAllPostedWrites(), (message) => this.stop("vmm-error", message));
       const workerUrl = new URL("./vcpu-worker.js", import.meta.url);
       await Promise.all(this.vcpus.map((h) => this.serve(h, workerUrl)));
