@@ -8,7 +8,7 @@
 // the coordinator: they parse JSON from the image, checked field by field,
 // and touch no layer content. Anything unusual returns null and the run
 // falls back to the sandboxed unpack stage, which reports real errors.
-import { existsSync } from "node:fs";
+import { parseLocalImage } from "../../stages/unpack/local-image.js";
 import { resolveImage } from "../../stages/unpack/image-source.js";
 import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from "../../stages/unpack/platform.js";
 import type { RunConfig } from "../../stages/unpack/unpack.js";
@@ -20,15 +20,9 @@ export interface ImageIdentity {
   runConfig: RunConfig;
 }
 
-const LOCAL_PREFIXES = ["oci:", "oci-archive:", "docker-archive:"];
-
 /** True when `image` names a file or directory on this host (else it is a registry reference). */
 export function isLocalImage(image: string): boolean {
-  if (LOCAL_PREFIXES.some((p) => image.startsWith(p))) return true;
-  if (image.startsWith("/") || image.startsWith(".") || existsSync(image)) return true;
-  // DIR:REF of an OCI layout
-  const colon = image.lastIndexOf(":");
-  return colon > image.lastIndexOf("/") && colon > 0 && existsSync(image.slice(0, colon));
+  return parseLocalImage(image) !== null;
 }
 
 /** The identity of a local image (request string as unpack takes it), or null when it cannot be read cheaply. */

@@ -4,7 +4,6 @@
 // registry image is always unpacked (its digest needs the network), and
 // mkrootfs then finds the cached image without building it.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { PipelineError } from "./errors.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
@@ -13,7 +12,8 @@ import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
-import { isLocalImage, peekLocalImage } from "./image-identity.js";
+import { peekLocalImage } from "./image-identity.js";
+import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
 
@@ -28,22 +28,12 @@ export interface RootImage {
   prepareMs: number;
 }
 
-const LOCAL_PREFIXES = ["oci:", "oci-archive:", "docker-archive:"];
-
 /** The image string for unpack (local paths made absolute) and the host path to bind read-only, if local. */
 export function locateImage(image: string): { request: string; bind: string | null } {
-  const prefix = LOCAL_PREFIXES.find((p) => image.startsWith(p)) ?? "";
-  if (!isLocalImage(image)) return { request: image, bind: null };
-  let path = resolve(image.slice(prefix.length));
-  let ref = "";
-  // DIR:REF: bind the directory, keep the ref in the request.
-  const colon = path.lastIndexOf(":");
-  if (colon > path.lastIndexOf("/") && !existsSync(path) && existsSync(path.slice(0, colon))) {
-    ref = path.slice(colon);
-    path = path.slice(0, colon);
-  }
-  if (!existsSync(path)) throw new PipelineError(`image ${image}: no such file or directory`);
-  return { request: prefix + path + ref, bind: path };
+  const local = parseLocalImage(image);
+  if (!local) return { request: image, bind: null };
+  if (!existsSync(local.path)) throw new PipelineError(`image ${image}: no such file or directory`);
+  return { request: formatLocalImage(local), bind: local.path };
 }
 
 export async function prepareRootImage(
