@@ -82,9 +82,8 @@ export interface CheckedOptions {
   workRoot: string | undefined;
 }
 
-/** The VMM's limits (stages/boot/machine.ts; not imported: it loads the KVM bindings). */
-export const MAX_VCPUS = 64;
-export const MAX_MEMORY_MIB = 3072;
+export { MAX_MEMORY_MIB, MAX_VCPUS } from "../../stages/boot/limits.js";
+import { MAX_MEMORY_MIB, MAX_VCPUS } from "../../stages/boot/limits.js";
 export const DEFAULT_VCPUS = 1;
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_BOOT_TIMEOUT_SEC = 300;

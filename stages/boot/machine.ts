@@ -7,7 +7,7 @@ import { Vcpu } from "./kvm/vcpu.js";
 import { pthreadKill, view, writeFd } from "./kvm/libc.js";
 import { exitReasons, KVM_MP_STATE_RUNNABLE } from "./kvm/constants.js";
 import { KVM_EXIT_IO_OUT, runOffsets } from "./kvm/structs.js";
-import { GuestMemory, MAX_VIEW_BYTES } from "./guest-memory.js";
+import { GuestMemory } from "./guest-memory.js";
 import { availableHostMiB, describeHugePages, memoryProblem, transparentHugePages } from "./host-memory.js";
 import { NotifyEvents } from "./notify-events.js";
 import { InterruptLine, MmioDevice } from "./devices/device.js";
@@ -72,13 +72,8 @@ export interface MmioSlot {
   interrupt: InterruptLine;
 }
 
-export const MAX_VCPUS = 64;
-/**
- * 3 GiB below the MMIO hole and 1 GiB from 4 GiB: vcpu-worker.ts views all
- * of guest RAM as one Uint8Array, at most 4 GiB in Node 20 (more aborts the
- * process). With GuestMemory.fromHost there, this can grow to 3 + 4 GiB.
- */
-export const MAX_MEMORY_MIB = MAX_VIEW_BYTES / 2 ** 20;
+export { MAX_MEMORY_MIB, MAX_VCPUS } from "./limits.js";
+import { MAX_MEMORY_MIB, MAX_VCPUS } from "./limits.js";
 
 interface VcpuHandle {
   vcpu: Vcpu;

@@ -20,7 +20,7 @@ const control = new Int32Array(data.control);
 new BigInt64Array(data.control)[THREAD] = pthreadSelf();
 
 const vcpu = new Vcpu(data.vcpuFd, data.index, data.runSize, data.runAddr);
-const mem = new GuestMemory(view(data.memAddr, data.memSize));
+const mem = GuestMemory.fromHost(data.memAddr, data.memSize, view);
 const assistCounts: Record<string, number> = {};
 const ring = new Uint8Array(data.ring);
 const ringView = new DataView(data.ring);

@@ -59,6 +59,41 @@ test("a guest with 4 GiB reads and writes RAM above the hole, to its last byte, 
   assert.is(lastQword, 0x11223344_55667788n);
 });
 
+test("at the limit (3 GiB + 4 GiB from 4 GiB) every thread maps RAM and the guest writes its last byte", async () => {
+  const memoryMiB = MAX_MEMORY_MIB;
+  const TOP_PD = 0x14000; // maps guest virtual 7..8 GiB (free: past the test code)
+  const last = 8 * GiB - 8;
+  const code = [
+    0x48, 0xb9, ...imm64(last), // mov rcx, 8 GiB - 8
+    0x48, 0xba, ...imm64(0x0badc0de_feedf00dn), // mov rdx, 0x0badc0defeedf00d
+    0x48, 0x89, 0x11, // mov [rcx], rdx
+    0x48, 0x8b, 0x01, // mov rax, [rcx]
+    0x48, 0xc1, 0xe8, 0x20, // shr rax, 32
+    0xba, REPORT_PORT & 0xff, REPORT_PORT >> 8, 0x00, 0x00, // mov edx, REPORT_PORT
+    0xef, // out dx, eax: the high half it read back
+    ...RESET,
+  ];
+  let regions: Machine["mem"]["regions"] = [];
+  let lastQword = 0n;
+  const run = await runGuest({
+    mode: "long", code, memoryMiB,
+    setup: (m) => {
+      regions = m.mem.regions;
+      m.mem.dataView(layout.pdpt, 4096).setBigUint64(7 * 8, BigInt(TOP_PD) | 0x03n, true);
+      const pd = m.mem.dataView(TOP_PD, 4096);
+      for (let i = 0; i < 512; i++) pd.setBigUint64(i * 8, BigInt(7 * GiB + i * 2 ** 21) | 0x83n, true);
+    },
+    after: (m) => {
+      lastQword = m.mem.dataView(last, 8).getBigUint64(0, true);
+    },
+  });
+  assert.is(memoryMiB, 7168);
+  assert.is(run.exit.exitReason, "reset", `${run.exit.exitReason}: ${run.exit.detail ?? ""}`);
+  assert.equal(regions, [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 4 * GiB }]);
+  assert.equal(run.recorder.values, [0x0badc0de]);
+  assert.is(lastQword, 0x0badc0de_feedf00dn);
+});
+
 test("guest RAM the host cannot back, or beyond the limit, is refused in one line", () => {
   assert.throws(
     () => new Machine({ memoryMiB: 2048, hostAvailableMiB: 1000, vcpus: 1, assists: false, console: () => {} }),
