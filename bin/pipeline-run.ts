@@ -53,7 +53,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   try {
     options.onPhase?.("prepare");
     progress("preparing the root image");
-    const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks);
+    const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks, o.registry);
     const job = jobFor(o, root.runConfig);
 
     const stdout: Buffer[] = [];

@@ -65,6 +65,8 @@ export default defineCommand({
     "output-dir": { type: "string", description: "Where to save the --output files (created if missing)", valueHint: "dir" },
     "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
     kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
+    "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
+    "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca); --no-plain-http: HTTPS even on loopback" },
     rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
     iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each", valueHint: "n" },
     keep: { type: "boolean", description: "Keep the run directory (console log, overlay) for debugging" },

@@ -25,9 +25,11 @@ const VALUE_FLAGS: Record<string, string> = {
   "--image": "image", "--timeout": "timeout", "--boot-timeout": "boot-timeout", "--vcpus": "vcpus", "--memory": "memory",
   "--disk": "disk", "--env": "env", "-e": "env", "--workdir": "workdir", "-w": "workdir", "--user": "user", "-u": "user",
   "--output": "output", "--output-dir": "output-dir", "--max-output-size": "max-output-size", "--kernel": "kernel",
-  "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root", "--cpus": "cpus",
+  "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root", "--cpus": "cpus", "--registry-ca": "registry-ca",
 };
-const BOOLEAN_FLAGS: Record<string, string> = { "--json": "json", "--keep": "keep", "--verbose": "verbose" };
+const BOOLEAN_FLAGS: Record<string, string> = {
+  "--json": "json", "--keep": "keep", "--verbose": "verbose", "--plain-http": "plain-http", "--no-plain-http": "no-plain-http",
+};
 const REPEATABLE = new Set(["env", "output"]);
 
 /** A whole number from min up; `what` names the flag in the error. */
@@ -141,6 +143,11 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   if (maxOutput !== undefined) options.maxOutputSize = parseSize("--max-output-size", maxOutput);
   const kernel = one("kernel");
   if (kernel !== undefined) options.kernel = kernel;
+  const registryCa = one("registry-ca");
+  if (registryCa !== undefined) options.registryCa = registryCa;
+  if (flags.has("plain-http") && flags.has("no-plain-http")) throw new UsageError("--plain-http and --no-plain-http contradict each other");
+  if (flags.has("plain-http")) options.plainHttp = true;
+  if (flags.has("no-plain-http")) options.plainHttp = false;
   const rootfs = one("rootfs");
   if (rootfs !== undefined) {
     if (rootfs !== "ext4" && rootfs !== "squashfs") throw new UsageError(`--rootfs ${rootfs}: expected ext4 or squashfs`);

@@ -43,6 +43,10 @@ export interface PipelineOptions {
   maxOutputSize?: number;
   /** vmlinux or bzImage (default: the built guest kernel). */
   kernel?: string;
+  /** PEM file of CA certificates trusted for the registry's HTTPS, besides the usual ones. */
+  registryCa?: string;
+  /** true: plain HTTP to the registry; false: HTTPS even on loopback; unset: HTTPS except to a loopback registry. */
+  plainHttp?: boolean;
   /** Keep the run directory (console log, overlay, unpacked image) for debugging. */
   keep?: boolean;
   rootfs?: RootfsKind;
@@ -77,6 +81,7 @@ export interface CheckedOptions {
   outputDir: string | undefined;
   maxOutputBytes: number;
   kernel: string | undefined;
+  registry: { ca: string | undefined; plainHttp: boolean | undefined };
   keep: boolean;
   rootfs: RootfsKind;
   workRoot: string | undefined;
@@ -152,6 +157,13 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     kernel = resolve(o.kernel);
     if (!existsSync(kernel) || !statSync(kernel).isFile()) throw new PipelineError(`kernel ${o.kernel}: no such file`);
   }
+  let registryCa: string | undefined;
+  if (o.registryCa !== undefined) {
+    registryCa = resolve(o.registryCa);
+    if (!existsSync(registryCa) || !statSync(registryCa).isFile()) throw new PipelineError(`registry-ca ${o.registryCa}: no such file`);
+  }
+  if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") throw new PipelineError("plainHttp: expected true or false");
+  if (o.plainHttp === true && registryCa !== undefined) throw new PipelineError("registry-ca: a CA is for HTTPS, but plain HTTP was asked for");
   let outputDir: string | undefined;
   if (o.outputDir !== undefined) {
     outputDir = resolve(o.outputDir);
@@ -177,6 +189,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     outputDir,
     maxOutputBytes: wholeNumber("max output size", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
     kernel,
+    registry: { ca: registryCa, plainHttp: o.plainHttp },
     keep: o.keep ?? false,
     rootfs,
     workRoot: o.workRoot === undefined ? undefined : isAbsolute(o.workRoot) ? o.workRoot : resolve(o.workRoot),

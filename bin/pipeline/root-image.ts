@@ -36,12 +36,19 @@ export function locateImage(image: string): { request: string; bind: string | nu
   return { request: formatLocalImage(local), bind: local.path };
 }
 
+/** How to reach a registry: an extra CA to trust, plain HTTP or not (unpack's defaults when unset). */
+export interface RegistryAccess {
+  ca?: string | undefined;
+  plainHttp?: boolean | undefined;
+}
+
 export async function prepareRootImage(
   image: string,
   fs: RootfsKind,
   diskMiB: number | undefined,
   workdir: RunWorkdir,
   hooks: StageHooks,
+  registry: RegistryAccess = {},
 ): Promise<RootImage> {
   const local = locateImage(image);
   if (local.bind) {
@@ -54,8 +61,10 @@ export async function prepareRootImage(
   const started = performance.now();
   const out = workdir.stageDir("unpack");
   const unpackRequest: UnpackRequest = { image: local.request, out };
+  if (registry.ca !== undefined) unpackRequest.registryCa = registry.ca;
+  if (registry.plainHttp !== undefined) unpackRequest.plainHttp = registry.plainHttp;
   const unpacked = await runStage<UnpackResult>("unpack", unpackRequest, {
-    readOnly: local.bind ? [local.bind] : [],
+    readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
     writable: [out],
     network: local.bind === null,
   }, hooks);

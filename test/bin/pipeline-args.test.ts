@@ -75,6 +75,14 @@ test("every option, both spellings; --env and --output repeat", () => {
   assert.equal([a.iter, a.json, a.verbose], [3, true, true]);
 });
 
+test("registry access: --registry-ca, --plain-http, --no-plain-http", () => {
+  assert.equal(parse("--image", "r.example/a:1", "--registry-ca", "ca.pem").options, { image: "r.example/a:1", registryCa: "ca.pem" });
+  assert.is(parse("--image", "x", "--plain-http").options.plainHttp, true);
+  assert.is(parse("--image", "x", "--no-plain-http").options.plainHttp, false);
+  assert.is(parse("--image", "x").options.plainHttp, undefined);
+  assert.throws(() => parse("--image", "x", "--plain-http", "--no-plain-http"), /contradict/);
+});
+
 test("sizes: bytes and K/M/G suffixes", () => {
   assert.is(parseSize("--x", "1000"), 1000);
   assert.is(parseSize("--x", "4K"), 4096);
