@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +38,14 @@ struct vsock_address {
   unsigned int port, cid;
   unsigned char zero[4];
 };
+// linux/vm_sockets.h: the connect timeout (a struct timeval on 64-bit), set
+// at level AF_VSOCK (what Linux 6.1 checks).
+#define SO_VM_SOCKETS_CONNECT_TIMEOUT 6
+// Linux gives up a vsock connect after 2 s. A busy host (several VMs on a
+// nested PVM host) can take longer to answer; a retry then reaches a host
+// side that has already accepted the first, abandoned connection and stopped
+// listening, so the run is lost. Wait as long as the host may take to boot.
+#define CONNECT_TIMEOUT_SEC 120
 
 static int host_test;
 
@@ -56,6 +65,9 @@ static int connect_vsock(long port) {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct vsock_address a = {.family = AF_VSOCK, .port = (unsigned)port, .cid = HOST_CID};
+    struct timeval patience = {.tv_sec = CONNECT_TIMEOUT_SEC};
+    if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof patience) < 0)
+      diag("vsock connect timeout: %s (the kernel's 2 s stays)", strerror(errno));
     if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
     int saved = errno;
     close(fd);
