@@ -82,7 +82,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       m.addMmioDevice((slot) => new VirtioMmioTransport(blk, { memory: m.mem, interrupt: slot.interrupt, onError: mmioError }));
     }
     if (req.vsockUds) {
-      const vsock = await VirtioVsock.create({ guestCid: req.guestCid ?? 3, udsPath: req.vsockUds });
+      const vsock = await VirtioVsock.create({ guestCid: req.guestCid ?? 3, udsPath: req.vsockUds, log: (m) => ctx.log("warn", `vsock: ${m}`) });
       cleanups.push(() => vsock.close());
       m.addMmioDevice((slot) => new VirtioMmioTransport(vsock, { memory: m.mem, interrupt: slot.interrupt, onError: mmioError }));
     }

@@ -39,6 +39,8 @@ export interface VirtioVsockOptions {
   /** How long a host client waits for the guest to accept (default 30 s). */
   connectTimeoutMs?: number;
   name?: string;
+  /** Why a guest's connection was refused (the guest only sees a reset). */
+  log?: (message: string) => void;
 }
 
 export class VirtioVsock implements VirtioDevice, ConnectionOwner {
@@ -63,6 +65,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   private pumping = false;
   private readonly connectTimeoutMs: number;
   private readonly udsPath: string;
+  private readonly log: (message: string) => void;
 
   private constructor(options: VirtioVsockOptions) {
     const cid = options.guestCid;
@@ -73,6 +76,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
     this.udsPath = options.udsPath;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.name = options.name ?? "virtio-vsock";
+    this.log = options.log ?? (() => {});
   }
 
   /** Creates the device and starts listening on `udsPath` for host clients. */
@@ -221,7 +225,10 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
 
   /** A guest connects to host port P: connect to the Unix socket `<path>_P`. */
   private guestConnect(h: VsockHeader): void {
-    if (this.connections.size >= MAX_CONNECTIONS) return this.replyRst(h);
+    if (this.connections.size >= MAX_CONNECTIONS) {
+      this.log(`guest connection to port ${h.dstPort} refused: ${MAX_CONNECTIONS} connections already open`);
+      return this.replyRst(h);
+    }
     const conn = VsockConnection.fromGuestRequest(this, this.guestCid, h);
     this.connections.set(conn.key, conn);
     const socket = connectToHostPort(this.udsPath, h.dstPort);
@@ -229,7 +236,8 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
       socket.removeAllListeners("error");
       conn.hostConnected(socket);
     });
-    socket.once("error", () => {
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      this.log(`guest connection to port ${h.dstPort} (from its port ${h.srcPort}) refused: ${this.udsPath}_${h.dstPort}: ${err.code ?? err.message}`);
       socket.destroy();
       conn.reset(); // no such service: the guest's connect() fails with ECONNRESET
     });

@@ -20,9 +20,10 @@ let n = 0;
 
 async function setup() {
   const uds = path.join(tmp, `v${n++}.sock`);
-  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds, connectTimeoutMs: 2000 });
+  const logs: string[] = [];
+  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds, connectTimeoutMs: 2000, log: (m) => logs.push(m) });
   const guest = new VsockGuest(device);
-  return { uds, device, guest };
+  return { uds, device, guest, logs };
 }
 
 /** A host service on `<uds>_<port>` that records what it receives. */
@@ -121,9 +122,11 @@ test("guest connects to host port P through <uds>_P, data flows both ways, full 
 });
 
 test("guest connection to a port nobody serves is reset; packets for unknown connections too", async () => {
-  const { device, guest } = await setup();
+  const { uds, device, guest, logs } = await setup();
   guest.send({ op: OP_REQUEST, srcPort: 5001, dstPort: 999 });
   await guest.waitFor("RST", isOp(OP_RST, 5001));
+  // The guest only sees a reset; the VMM's log says why.
+  assert.equal(logs, [`guest connection to port 999 (from its port 5001) refused: ${uds}_999: ENOENT`]);
   guest.send({ op: OP_RW, srcPort: 5002, dstPort: 998 }, Buffer.from("x"));
   await guest.waitFor("RST", isOp(OP_RST, 5002));
   guest.send({ op: OP_RST, srcPort: 5003, dstPort: 997 });
