@@ -3,9 +3,11 @@
 // authenticated channel (PROTOCOL.md) and resets the VM.
 //
 // The same binary, started as any PID but 1, is a host test harness:
-//   init --host-test --socket PATH --root DIR [--console FILE]
+//   init --host-test --socket PATH --root DIR [--console FILE] [--cpus LIST]
 //   init --hmac-test KEYHEX < data      (prints HMAC-SHA256 in hex)
+//   init --cpulist-test LIST            (prints the CPU list as parsed)
 #define _GNU_SOURCE
+#include "cpus.h"
 #include "hmac_sha256.h"
 #include "outputs.h"
 #include "protocol.h"
@@ -48,6 +50,9 @@ struct vsock_address {
 #define CONNECT_TIMEOUT_SEC 120
 
 static int host_test;
+// The CPUs the workload is kept on (bencher.cpus= in the guest, --cpus in a
+// host test); NULL: wherever the kernel schedules it.
+static const char *workload_cpus;
 
 _Noreturn static void finish(int code) {
   sync();
@@ -147,13 +152,16 @@ static void run_job(int stream_fd, const char *root) {
     mount_root_extras(root, host_test, read_only);
     int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct run_user user;
+    cpu_set_t cpus;
     if (root_fd < 0) {
       channel_send_error("open root %s: %s", root, strerror(errno));
     } else if (resolve_user(root_fd, job.user, &user, error, sizeof error) < 0) {
       channel_send_error("%s", error);
+    } else if (workload_cpus && cpulist_parse(workload_cpus, &cpus) < 0) {
+      channel_send_error("bencher.cpus=%.64s: expected a CPU list such as 1 or 1-3", workload_cpus);
     } else {
       add_home(&job, user.home);
-      if (run_workload(&job, root, &user, host_test) == 0) {
+      if (run_workload(&job, root, &user, host_test, workload_cpus ? &cpus : NULL) == 0) {
         if (!host_test) phase("command ended");
         send_outputs(&job, root_fd);
       }
@@ -165,7 +173,7 @@ static void run_job(int stream_fd, const char *root) {
 }
 
 _Noreturn static void usage(void) {
-  fprintf(stderr, "usage: init --host-test --socket PATH --root DIR [--console FILE] | init --hmac-test KEYHEX\n");
+  fprintf(stderr, "usage: init --host-test --socket PATH --root DIR [--console FILE] [--cpus LIST] | init --hmac-test KEYHEX | init --cpulist-test LIST\n");
   exit(2);
 }
 
@@ -180,6 +188,8 @@ int main(int argc, char **argv) {
     else console_fd = 1;
     phase("started");
     if (loopback_up() < 0) diag("loopback: %s", strerror(errno));
+    static char cpus_value[256];
+    if (cmdline_value("bencher.cpus", cpus_value, sizeof cpus_value) == 0) workload_cpus = cpus_value;
     long port = cmdline_port();
     if (port < 0) {
       diag("no bencher.port=N on the kernel command line");
@@ -195,12 +205,14 @@ int main(int argc, char **argv) {
   }
 
   if (argc == 3 && !strcmp(argv[1], "--hmac-test")) return hmac_test(argv[2]);
+  if (argc == 3 && !strcmp(argv[1], "--cpulist-test")) return cpulist_test(argv[2]);
   const char *socket_path = NULL, *root = NULL, *console = NULL;
   if (argc < 2 || strcmp(argv[1], "--host-test")) usage();
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--socket")) socket_path = argv[i + 1];
     else if (!strcmp(argv[i], "--root")) root = argv[i + 1];
     else if (!strcmp(argv[i], "--console")) console = argv[i + 1];
+    else if (!strcmp(argv[i], "--cpus")) workload_cpus = argv[i + 1];
     else usage();
   }
   if (!socket_path || !root || argc % 2) usage();

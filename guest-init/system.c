@@ -40,7 +40,7 @@ int loopback_up(void) {
   return rc;
 }
 
-long cmdline_port(void) {
+int cmdline_value(const char *name, char *out, size_t size) {
   char buf[4096];
   int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -48,14 +48,23 @@ long cmdline_port(void) {
   close(fd);
   if (n <= 0) return -1;
   buf[n] = 0;
+  size_t name_len = strlen(name);
   for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-    if (strncmp(tok, "bencher.port=", 13)) continue;
-    char *end;
-    long port = strtol(tok + 13, &end, 10);
-    if (*end || port <= 0 || port > 0xffffffffL) return -1;
-    return port;
+    if (strncmp(tok, name, name_len) || tok[name_len] != '=') continue;
+    if (strlen(tok + name_len + 1) >= size) return -1;
+    strcpy(out, tok + name_len + 1);
+    return 0;
   }
   return -1;
+}
+
+long cmdline_port(void) {
+  char value[32];
+  if (cmdline_value("bencher.port", value, sizeof value) < 0) return -1;
+  char *end;
+  long port = strtol(value, &end, 10);
+  if (*end || port <= 0 || port > 0xffffffffL) return -1;
+  return port;
 }
 
 int mount_root_image(const char *dir, const char *type, char *error, size_t size) {

@@ -8,6 +8,9 @@
 void mount_early(void);
 // Brings up the loopback interface (the kernel gives it 127.0.0.1/8).
 int loopback_up(void);
+// Copies the value of NAME=value on /proc/cmdline into out; -1 if absent
+// or longer than size - 1.
+int cmdline_value(const char *name, char *out, size_t size);
 // Reads bencher.port=N from /proc/cmdline; -1 if absent.
 long cmdline_port(void);
 

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "workload.h"
+#include "cpus.h"
 #include "system.h"
 #include "util.h"
 #include <errno.h>
@@ -83,8 +84,14 @@ static void mount_in_chroot(const char *dir, const char *type, unsigned long fla
 }
 
 _Noreturn static void child(const struct job *job, const char *root, const struct run_user *user, int host_test,
-                            int out_fd, int err_fd, int status_fd) {
+                            const cpu_set_t *cpus, int out_fd, int err_fd, int status_fd) {
   channel_forget_key();
+  // On the quiet CPUs from the start, so everything the workload starts stays there too.
+  if (cpus && sched_setaffinity(0, sizeof *cpus, cpus) < 0) {
+    char list[256];
+    cpulist_format(cpus, list, sizeof list);
+    child_fail(status_fd, 127, "run on CPUs", list);
+  }
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (unshare(CLONE_NEWNS | (host_test ? CLONE_NEWNET : 0)) < 0) child_fail(status_fd, 127, "unshare", NULL);
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) child_fail(status_fd, 127, "make mounts private", NULL);
@@ -155,7 +162,7 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
 }
 
-int run_workload(const struct job *job, const char *root, const struct run_user *user, int host_test) {
+int run_workload(const struct job *job, const char *root, const struct run_user *user, int host_test, const cpu_set_t *cpus) {
   int out[2], err[2], status[2];
   if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) {
     channel_send_error("pipe: %s", strerror(errno));
@@ -171,7 +178,7 @@ int run_workload(const struct job *job, const char *root, const struct run_user 
     channel_send_error("fork: %s", strerror(errno));
     return -1;
   }
-  if (pid == 0) child(job, root, user, host_test, out[1], err[1], status[1]);
+  if (pid == 0) child(job, root, user, host_test, cpus, out[1], err[1], status[1]);
   close(out[1]), close(err[1]), close(status[1]);
 
   static uint8_t buf[MAX_CHUNK];

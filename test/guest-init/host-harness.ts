@@ -67,9 +67,10 @@ export interface GuestInitProcess {
 }
 
 /** Starts guest-init's host test: it connects to `socketPath` once, runs the job, waits for the ACK. */
-export function startGuestInit(socketPath: string, root: string, consoleLog?: string): GuestInitProcess {
+export function startGuestInit(socketPath: string, root: string, consoleLog?: string, cpus?: string): GuestInitProcess {
   const args = ["--host-test", "--socket", socketPath, "--root", root];
   if (consoleLog) args.push("--console", consoleLog);
+  if (cpus !== undefined) args.push("--cpus", cpus);
   const command = isRoot ? locateGuestInit() : "unshare";
   const child = spawn(command, isRoot ? args : ["--user", "--map-root-user", locateGuestInit(), ...args], {
     // fd 3: an inherited descriptor guest-init must not pass on to the workload.
@@ -177,6 +178,8 @@ export interface HostRunOptions extends StreamFaults {
   console?: string;
   /** Kill guest-init (as a VM timeout would) after this many ms. */
   killAfterMs?: number;
+  /** The workload's CPUs (guest-init's --cpus, standing in for bencher.cpus= on the kernel command line). */
+  cpus?: string;
 }
 
 /** How long collect may go on once guest-init has exited (the stream's last bytes, the console's last lines) before it hears the "VM" is gone. */
@@ -208,7 +211,7 @@ export async function runHostTest(job: GuestJob, options: HostRunOptions): Promi
         phases.push(phase);
         if (phase === "connected") connectedAt = Date.now();
         if (phase !== "listening") return;
-        const g = startGuestInit(join(work, "guest.sock"), options.root, options.console);
+        const g = startGuestInit(join(work, "guest.sock"), options.root, options.console, options.cpus);
         killer = setTimeout(() => g.child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
         guestStarted(g);
       },
