@@ -64,6 +64,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       job,
       vcpus: o.vcpus,
       ...(o.cpus ? { cpus: o.cpus } : {}),
+      ...(o.quietCpus ? { quietCpus: true } : {}),
       memoryMiB: o.memoryMiB,
       timeoutMs: o.timeoutMs,
       bootTimeoutMs: o.bootTimeoutMs,

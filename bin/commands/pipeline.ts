@@ -56,6 +56,7 @@ export default defineCommand({
     "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300; 1200 on nested PVM hosts)", valueHint: "s" },
     vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
     cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
+    "quiet-cpus": { type: "boolean", description: "Steadier timings: vCPU 0 keeps the guest kernel's housekeeping, the command runs on the other vCPUs with no timer tick (needs --vcpus 2 or more; the command sees one CPU fewer)" },
     memory: { type: "string", description: "Guest memory in MiB (default 256)", valueHint: "MiB" },
     disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
     env: { type: "string", description: "KEY=VALUE over the image's env (repeatable; -e)", valueHint: "KEY=VALUE" },

@@ -29,6 +29,7 @@ const VALUE_FLAGS: Record<string, string> = {
 };
 const BOOLEAN_FLAGS: Record<string, string> = {
   "--json": "json", "--keep": "keep", "--verbose": "verbose", "--plain-http": "plain-http", "--no-plain-http": "no-plain-http",
+  "--quiet-cpus": "quiet-cpus",
 };
 const REPEATABLE = new Set(["env", "output"]);
 
@@ -157,6 +158,7 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   const workRoot = one("work-root");
   if (workRoot !== undefined) options.workRoot = workRoot;
   if (flags.has("keep")) options.keep = true;
+  if (flags.has("quiet-cpus")) options.quietCpus = true;
   if (entrypoint) options.entrypoint = entrypoint;
   if (cmd && cmd.length > 0) options.cmd = cmd;
   const iterText = one("iter");

@@ -22,6 +22,12 @@ export interface PipelineOptions {
   vcpus?: number;
   /** Host CPUs for the vCPU threads (vCPU i on cpus[i % n]); the VMM's other threads keep off them when CPUs are left over. */
   cpus?: number[];
+  /**
+   * vCPU 0 keeps the guest kernel's housekeeping (timer tick, RCU, device
+   * interrupts); the command runs on vCPUs 1..n-1, which have no timer tick
+   * while it runs. Needs vcpus >= 2; the command sees vcpus - 1 CPUs.
+   */
+  quietCpus?: boolean;
   memoryMiB?: number;
   /** ext4 disk size in MiB (default: the content plus headroom). */
   diskMiB?: number;
@@ -70,6 +76,7 @@ export interface CheckedOptions {
   bootTimeoutMs: number;
   vcpus: number;
   cpus: number[] | undefined;
+  quietCpus: boolean;
   memoryMiB: number;
   diskMiB: number | undefined;
   env: string[];
@@ -170,14 +177,18 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) throw new PipelineError(`output-dir ${o.outputDir}: exists and is not a directory`);
   }
   const cpus = hostCpuList(o.cpus);
+  const vcpus = wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS;
+  if (o.quietCpus !== undefined && typeof o.quietCpus !== "boolean") throw new PipelineError("quiet-cpus: expected true or false");
+  if (o.quietCpus && vcpus < 2) throw new PipelineError(`quiet-cpus: needs vcpus 2 or more (vCPU 0 keeps the guest kernel's housekeeping), not ${vcpus}`);
   const timeoutSec = wholeNumber("timeout", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
   const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
   return {
     image: o.image,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
     bootTimeoutMs: bootTimeoutSec * 1000,
-    vcpus: wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS,
+    vcpus,
     cpus,
+    quietCpus: o.quietCpus ?? false,
     memoryMiB: wholeNumber("memory", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
     diskMiB,
     env,

@@ -26,6 +26,8 @@ export interface VmRunRequest {
   vcpus: number;
   /** Host CPUs for the vCPU threads (BootRequest.cpus). */
   cpus?: number[];
+  /** BootRequest.quietCpus: the command on tickless vCPUs 1..n-1. */
+  quietCpus?: boolean;
   memoryMiB: number;
   timeoutMs: number | undefined;
   bootTimeoutMs: number;
@@ -96,6 +98,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
     kvmFd: KVM_FD_IN_STAGE,
     pvmHost: req.pvmHost,
     ...(req.cpus ? { cpus: req.cpus } : {}),
+    ...(req.quietCpus ? { quietCpus: true } : {}),
   };
 
   const kvmFd = openKvmDevice();

@@ -86,7 +86,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       cleanups.push(() => vsock.close());
       m.addMmioDevice((slot) => new VirtioMmioTransport(vsock, { memory: m.mem, interrupt: slot.interrupt, onError: mmioError }));
     }
-    const cmdline = buildCmdline({ extra: req.cmdline, virtio: m.mmioSlots, pvmHost });
+    const cmdline = buildCmdline({ extra: req.cmdline, virtio: m.mmioSlots, pvmHost, ...(req.quietCpus ? { quietCpusOf: req.vcpus } : {}) });
     const loaded = loadLinux(m, { kernel, initramfs, cmdline });
     ctx.log("info", `${loaded.format} kernel entry 0x${loaded.entry.toString(16)}, ${req.vcpus} vCPU(s), ${req.memoryMiB} MiB${pvmHost ? ", nested PVM host: assists on" : ""}; cmdline: ${cmdline}`);
 

@@ -37,6 +37,12 @@ export interface BootRequest {
    * threads keep off them when this process may use other CPUs too.
    */
   cpus?: number[];
+  /**
+   * vCPU 0 keeps the guest kernel's housekeeping; the command runs on
+   * vCPUs 1..n-1, which have no timer tick while it runs (loader/cmdline.ts
+   * quietCpuArgs). Needs vcpus >= 2; the command sees n - 1 CPUs.
+   */
+  quietCpus?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
@@ -49,7 +55,7 @@ const int = fields.wholeNumber;
 export function parseBootRequest(raw: unknown): BootRequest {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("boot request: must be an object");
   const r = raw as Record<string, unknown>;
-  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost", "cpus"]);
+  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost", "cpus", "quietCpus"]);
   for (const key of Object.keys(r)) if (!known.has(key)) fail(key, "is not a boot request field");
 
   const cmdline = r.cmdline;
@@ -71,11 +77,14 @@ export function parseBootRequest(raw: unknown): BootRequest {
   }
   if (r.pvmHost !== undefined && typeof r.pvmHost !== "boolean") fail("pvmHost", "must be true or false");
   const cpus = hostCpus(r.cpus);
+  const vcpus = int(r, "vcpus", 1, MAX_VCPUS, 1)!;
+  if (r.quietCpus !== undefined && typeof r.quietCpus !== "boolean") fail("quietCpus", "must be true or false");
+  if (r.quietCpus === true && vcpus < 2) fail("quietCpus", "needs vcpus 2 or more (vCPU 0 keeps the housekeeping)");
   return {
     kernel: path(r, "kernel", true)!,
     initramfs: path(r, "initramfs", false),
     cmdline: (cmdline as string | undefined) ?? undefined,
-    vcpus: int(r, "vcpus", 1, MAX_VCPUS, 1)!,
+    vcpus,
     memoryMiB: int(r, "memoryMiB", 16, MAX_MEMORY_MIB, 256)!,
     disk,
     vsockUds: path(r, "vsockUds", false),
@@ -85,6 +94,7 @@ export function parseBootRequest(raw: unknown): BootRequest {
     kvmFd: int(r, "kvmFd", 0, 1 << 20, undefined),
     pvmHost: r.pvmHost as boolean | undefined,
     ...(cpus ? { cpus } : {}),
+    ...(r.quietCpus === true ? { quietCpus: true } : {}),
   };
 }
 

@@ -35,8 +35,15 @@ test("bad requests name the field", () => {
     [{ kernel: "/k", cpus: [0.5] }, /cpus must hold whole numbers/],
     [{ kernel: "/k", cpus: [9000] }, /cpus must hold whole numbers/],
     [{ kernel: "/k", cpus: [1, 1] }, /cpus names CPU 1 twice/],
+    [{ kernel: "/k", quietCpus: true }, /^boot request: quietCpus needs vcpus 2 or more/],
+    [{ kernel: "/k", vcpus: 2, quietCpus: "yes" }, /quietCpus must be true or false/],
   ];
   for (const [raw, re] of bad) assert.throws(() => parseBootRequest(raw), re, JSON.stringify(raw));
+});
+
+test("quietCpus with 2 vCPUs is kept; false or absent leaves no field", () => {
+  assert.is(parseBootRequest({ kernel: "/k", vcpus: 2, quietCpus: true }).quietCpus, true);
+  assert.not.ok("quietCpus" in parseBootRequest({ kernel: "/k", vcpus: 2, quietCpus: false }));
 });
 
 test.run();
