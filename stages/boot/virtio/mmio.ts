@@ -85,6 +85,13 @@ export class VirtioMmioTransport implements MmioDevice {
   private driverFeatures = 0n;
   private queueSel = 0;
   private interruptStatus = 0;
+  /**
+   * Bits raised since the driver last read InterruptStatus. Its ACK only
+   * acknowledges what it read, and writes reach us posted, maybe after a
+   * newer raise: clearing that bit would lose the interrupt (the driver's
+   * handler, run for it, would find the status 0 and never look at the ring).
+   */
+  private raisedSinceRead = 0;
   /** Our devices' config spaces never change while running, so this stays 0. */
   private readonly configGeneration = 0;
   /** Bumped on every reset so a context from an older activation goes inert. */
@@ -165,6 +172,7 @@ export class VirtioMmioTransport implements MmioDevice {
     this.driverFeatures = 0n;
     this.queueSel = 0;
     this.interruptStatus = 0;
+    this.raisedSinceRead = 0;
     this.failedReason = null;
   }
 
@@ -179,7 +187,9 @@ export class VirtioMmioTransport implements MmioDevice {
         return this.deviceFeaturesSel > 1 ? 0 : Number((this.offered >> BigInt(32 * this.deviceFeaturesSel)) & 0xffff_ffffn);
       case REG.queueNumMax: return q ? q.maxSize : 0;
       case REG.queueReady: return q && q.ready ? 1 : 0;
-      case REG.interruptStatus: return this.interruptStatus;
+      case REG.interruptStatus:
+        this.raisedSinceRead = 0;
+        return this.interruptStatus;
       case REG.status: return this.status;
       case REG.configGeneration: return this.configGeneration;
       default: return 0; // write-only and unknown registers read as zero
@@ -193,7 +203,7 @@ export class VirtioMmioTransport implements MmioDevice {
       case REG.driverFeatures: return this.writeDriverFeatures(value);
       case REG.queueSel: this.queueSel = value; return;
       case REG.queueNotify: return this.notify(value);
-      case REG.interruptAck: this.interruptStatus &= ~value; return;
+      case REG.interruptAck: this.interruptStatus &= ~(value & ~this.raisedSinceRead); return;
       case REG.status: return this.writeStatus(value);
       case REG.queueNum:
       case REG.queueReady:
@@ -321,6 +331,7 @@ export class VirtioMmioTransport implements MmioDevice {
 
   private raise(bit: number): void {
     this.interruptStatus |= bit;
+    this.raisedSinceRead |= bit;
     this.interrupt.trigger();
   }
 }

@@ -99,6 +99,28 @@ test("a driver brings the device up, notifies, gets used buffers and an interrup
   assert.is(d.queues[1].takeUsed().length, 1);
 });
 
+test("an ACK that arrives after a newer interrupt does not clear it (writes reach the device posted)", () => {
+  const dev = new ReverseDevice();
+  const d = new TestDriver(dev, { accept: F_VERSION_1 }); // no event idx: an interrupt for every used buffer
+  d.queues[0].addChain([{ data: new Uint8Array([1]) }, { writable: 1 }]);
+  d.kick(0);
+  // The driver's handler reads the status (1), handles the ring, and writes ACK(1);
+  // the ACK is still in flight when the device uses another buffer and raises again.
+  const seen = reg32(d.transport, 0x60);
+  assert.is(seen, 1);
+  assert.equal(d.queues[0].takeUsed().length, 1);
+  d.queues[0].addChain([{ data: new Uint8Array([2]) }, { writable: 1 }]);
+  const before = d.interrupt.count;
+  d.transport.notify(0);
+  assert.is(d.interrupt.count, before + 1, "a second interrupt for the second buffer");
+  write32(d.transport, 0x64, seen); // the late ACK of what the handler saw
+  assert.is(reg32(d.transport, 0x60), 1, "the newer interrupt is still pending for the handler it triggers");
+  assert.equal(d.queues[0].takeUsed().length, 1);
+  // Read, then ACK: cleared as usual.
+  assert.is(d.ackInterrupt(), 1);
+  assert.is(reg32(d.transport, 0x60), 0);
+});
+
 test("FEATURES_OK is refused without VERSION_1 or with features not offered", () => {
   for (const features of [[1 << 3, 0], [1 << 3 | 1 << 5, 1]]) {
     const errors: string[] = [];
@@ -131,7 +153,7 @@ test("status steps out of order are ignored; clearing bits is ignored; 0 resets"
 
 test("reset forgets queues, features and interrupt status", () => {
   const dev = new ReverseDevice();
-  const d = new TestDriver(dev);
+  const d = new TestDriver(dev, { accept: F_VERSION_1 }); // no event idx: an interrupt for every used buffer
   d.queues[0].addChain([{ data: new Uint8Array([1]) }, { writable: 1 }]);
   d.kick(0);
   write32(d.transport, 0x70, 0);
