@@ -16,6 +16,9 @@ export interface PipelineOptions {
   image: string;
   /** Host CPUs for the vCPU threads (`--cpus`). */
   cpus?: number[];
+  vcpus?: number;
+  /** `--quiet-cpus`: the command on tickless vCPUs 1..n-1, vCPU 0 keeps the housekeeping. */
+  quietCpus?: boolean;
 }
 
 /** What the benchmarks read from runPipeline's result (tolerant of Buffer or string output). */
