@@ -32,7 +32,20 @@ const { values } = parseArgs({
     one: { type: "string" }, // internal: boot one VM from this initramfs
   },
 });
-const vcpus = Number(values.vcpus);
+function count(name: "vms" | "vcpus", max: number): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    console.error(`smp-exec-crash: --${name} ${values[name]}: must be a whole number from 1 to ${max}`);
+    process.exit(2);
+  }
+  return n;
+}
+if (!["ours", "qemu", "tcg"].includes(values.vmm!)) {
+  console.error(`smp-exec-crash: --vmm ${values.vmm}: must be ours, qemu or tcg`);
+  process.exit(2);
+}
+const vms = count("vms", 8);
+const vcpus = count("vcpus", 8);
 const kernel = values.kernel ?? locateKernel();
 
 /** The guest's console lines that matter: the checks' results and the kernel's crash reports. */
@@ -87,8 +100,8 @@ if (values.one) {
     const initramfs = buildInitramfs(dir);
     const self = fileURLToPath(import.meta.url);
     const args = ["--vmm", values.vmm!, "--vcpus", String(vcpus), "--kernel", kernel, "--run", values.run!, "--one", initramfs];
-    console.log(`${values.vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}; guest runs: ${values.run}`);
-    const runs = Array.from({ length: Number(values.vms) }, () => execa(process.execPath, [self, ...args], { reject: false }));
+    console.log(`${vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}; guest runs: ${values.run}`);
+    const runs = Array.from({ length: vms }, () => execa(process.execPath, [self, ...args], { reject: false }));
     for (const [i, r] of (await Promise.all(runs)).entries()) {
       const line = (r.stdout || r.stderr).trim();
       keep ||= !/crash reports: 0\b/.test(line) || /[1-9]\d* crashed/.test(line);
