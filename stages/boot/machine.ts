@@ -315,7 +315,16 @@ export class Machine {
         fail(err);
       }
       const state = Atomics.load(h.control, STATE);
-      if (state === ENDED) break;
+      if (state === ENDED) {
+        // The worker may have posted its last writes (e.g. console bytes
+        // just before a triple fault) between the drain above and ENDED.
+        try {
+          this.drainPostedWrites(h);
+        } catch (err) {
+          fail(err);
+        }
+        break;
+      }
       if (state === EXITED) {
         try {
           // A vCPU posts its writes before it hands over a read, but they may

@@ -148,6 +148,28 @@ test("a triple fault ends the VM with that reason", async () => {
   assert.is(run.exit.exitReason, "triple-fault");
 });
 
+test("every console byte written just before a triple fault reaches the console", async () => {
+  // The vCPU posts port writes without waiting and ends right after them. A
+  // slow device write first keeps the main thread busy while the vCPU posts
+  // the rest and ends: those writes must still be drained, not dropped.
+  const text = "the last words of a guest before its triple fault\n";
+  const code = [0x66, 0xba, 0x10, 0x05, 0xee]; // mov dx, 0x510; out dx, al (the slow device)
+  code.push(0x66, 0xba, 0xf8, 0x03); // mov dx, 0x3f8
+  for (const c of Buffer.from(text)) code.push(0xb0, c, 0xee); // mov al, c; out dx, al
+  code.push(0x0f, 0x0b); // ud2 with no usable IDT: triple fault
+  const slow = {
+    name: "slow-device",
+    pioRead() {},
+    pioWrite() {
+      const until = performance.now() + 200;
+      while (performance.now() < until); // the main thread is busy, as in a GC pause
+    },
+  };
+  const run = await runGuest({ mode: "long", code, setup: (m) => m.pio.add(0x510, 1, slow) });
+  assert.is(run.exit.exitReason, "triple-fault");
+  assert.is(run.console, text);
+});
+
 test("an aborted run stops with reason aborted", async () => {
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error("test abort")), 200);
