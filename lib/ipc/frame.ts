@@ -2,7 +2,10 @@
 // payload. One frame carries one message. The decoder is incremental so it can
 // be fed pipe chunks of any size, and it refuses an oversized length as soon
 // as the header arrives, before buffering anything.
-import { Packr } from "msgpackr";
+// "msgpackr/pack" is msgpackr without its optional native string extractor:
+// loading that addon costs every stage process ~15 ms at start-up, and our
+// frames are small metadata, where it gains nothing.
+import { Packr } from "msgpackr/pack";
 import type { Readable } from "node:stream";
 import { ProtocolError } from "./errors.js";
 

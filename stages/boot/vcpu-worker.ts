@@ -12,7 +12,7 @@ import {
   STOP, THREAD, VcpuEnd, VcpuPinned, VcpuSample, VcpuWorkerData,
 } from "./vcpu-channel.js";
 import { KVM_EXIT_IO_OUT } from "./kvm/structs.js";
-import { performAssist } from "./assists/perform.js";
+import type { performAssist as PerformAssist } from "./assists/perform.js";
 import { getAffinity, setAffinity, threadId } from "../../lib/cpu-affinity/sched-affinity.js";
 
 const data = workerData as VcpuWorkerData;
@@ -68,7 +68,12 @@ function end(reason: VcpuEnd["reason"], detail?: string): void {
   ringDoorbell();
 }
 
-function loop(): void {
+// The assists (and iced-x86, the decoder they use) load at the first
+// emulation failure: that takes ~80 ms, which a guest that never needs an
+// assist (every guest on a hardware-KVM host) should not pay at start-up.
+let performAssist: typeof PerformAssist | undefined;
+
+async function loop(): Promise<void> {
   for (;;) {
     if (Atomics.load(control, STOP)) return end("stopped");
     const rc = vcpu.enter();
@@ -88,7 +93,8 @@ function loop(): void {
         break;
       case exitReasons.INTERNAL_ERROR: {
         const suberror = vcpu.runView.getUint32(runOffsets.internalSuberror, true);
-        const outcome = data.assists && suberror === 1 ? performAssist(vcpu, mem) : undefined;
+        if (data.assists && suberror === 1) performAssist ??= (await import("./assists/perform.js")).performAssist;
+        const outcome = performAssist && data.assists && suberror === 1 ? performAssist(vcpu, mem) : undefined;
         if (outcome?.handled) {
           assistCounts[outcome.name] = (assistCounts[outcome.name] ?? 0) + 1;
           break;
@@ -149,7 +155,7 @@ function describeRip(): string {
 }
 
 try {
-  if (data.hostCpu === undefined || pin(data.hostCpu)) loop();
+  if (data.hostCpu === undefined || pin(data.hostCpu)) await loop();
 } catch (err) {
   end("error", `vCPU ${data.index}: ${err instanceof Error ? err.message : String(err)}`);
 }
