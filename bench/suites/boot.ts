@@ -5,7 +5,8 @@
 // diagnostic saying so, after which it resets the VM: both VMMs then exit.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { guestCmdline, isNestedPvmHost } from "../../kernel/cmdline.js";
+import { guestCmdline } from "../../kernel/cmdline.js";
+import { qemuCpuModel } from "../../lib/reference/qemu-microvm.js";
 import { locateKernel } from "../../kernel/locate.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
 import { callStage } from "../../lib/ipc/call.js";
@@ -94,14 +95,9 @@ export async function bootOurs(files: BootFiles, dir: string, run: number): Prom
   return { ...boot, startupMs: result?.startupMs, exitReason: result?.exitReason };
 }
 
-/** CPU model for QEMU on KVM; on a nested PVM host the same choice as lib/reference/qemu-microvm.ts (Intel vendor, no xsave/popcnt/cx16). */
-function qemuCpu(): string {
-  return isNestedPvmHost() ? "qemu64,vendor=GenuineIntel,-xsave,-popcnt,-cx16" : "host";
-}
-
 export async function bootQemu(files: BootFiles): Promise<VmBoot> {
   const p = spawnMeasured("qemu-system-x86_64", [
-    "-enable-kvm", "-M", "microvm,acpi=off", "-cpu", qemuCpu(), "-m", String(MEMORY_MIB), "-smp", "1",
+    "-enable-kvm", "-M", "microvm,acpi=off", "-cpu", qemuCpuModel(), "-m", String(MEMORY_MIB), "-smp", "1",
     "-kernel", files.kernel, "-initrd", files.initramfs, "-append", guestCmdline(),
     // snapshot=on: writes stay in QEMU's temporary overlay, as ours go to a per-run overlay.
     "-drive", `id=root,file=${files.disk},format=raw,if=none,snapshot=on`, "-device", "virtio-blk-device,drive=root",

@@ -23,7 +23,7 @@ export interface QemuBootResult {
 }
 
 /** CPU model for KVM on a nested PVM host: an Intel vendor keeps Linux off the AMD fnclex path the host cannot emulate. */
-function cpuModel(accel: "kvm" | "tcg"): string {
+export function qemuCpuModel(accel: "kvm" | "tcg" = "kvm"): string {
   if (accel === "tcg") return "max";
   return isNestedPvmHost() ? "qemu64,vendor=GenuineIntel,-xsave,-popcnt,-cx16" : "host";
 }
@@ -36,7 +36,7 @@ export async function bootWithQemu(options: QemuBootOptions): Promise<QemuBootRe
     [
       ...(accel === "kvm" ? ["-enable-kvm"] : ["-accel", "tcg"]),
       "-M", "microvm,acpi=off",
-      "-cpu", cpuModel(accel),
+      "-cpu", qemuCpuModel(accel),
       "-m", String(options.memoryMiB ?? 256),
       "-smp", String(options.vcpus ?? 1),
       "-kernel", options.kernel,

@@ -1,0 +1,131 @@
+// The VMM's own cost, without a guest kernel in the way: our VMM (the boot
+// stage executable) and QEMU's microvm machine each boot a guest of a few
+// hundred bytes that prints one line and triple-faults (bench/lib/marker-guest.ts).
+// Timed from process start to the guest's line and to process exit: start-up,
+// VM creation, a handful of exits and teardown. On a nested PVM host this is
+// the part of a boot the VMM controls (the guest kernel's boot is the host
+// emulating kernel code, the same for both); on hardware KVM, where a Linux
+// boot takes 0.1-0.2 s, it is a large share of the whole.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { callStage } from "../../lib/ipc/call.js";
+import { projectRoot } from "../../lib/paths.js";
+import { qemuCpuModel } from "../../lib/reference/qemu-microvm.js";
+import type { BootRequest } from "../../stages/boot/request.js";
+import type { BootResult } from "../../stages/boot/boot.js";
+import { watchFile, watchStream, type MarkerWatch } from "../lib/console-marker.js";
+import { markerGuestElf } from "../lib/marker-guest.js";
+import { spawnMeasured, type MeasuredProcess } from "../lib/measure.js";
+import { median } from "../lib/stats.js";
+import { emptyResult, failedRow, type BenchContext, type Sample, type Suite, type SuiteResult } from "../lib/suite.js";
+import { formatMiB, formatSeconds } from "../lib/table.js";
+
+const MARKER = "bencher-marker-guest: up";
+const MEMORY_MIB = 256;
+const TIMEOUT_MS = 30_000;
+/** Runs per side: each is a fraction of a second, so more than the Linux-boot suites take. */
+const RUNS = { quick: 10, full: 30 };
+
+interface TinyBoot extends Sample {
+  /** Seconds from process start to the guest's line. */
+  toLine: number;
+  /** Our VMM only: ms before the first KVM_RUN. */
+  startupMs?: number;
+}
+
+async function finish(who: string, p: MeasuredProcess, watch: MarkerWatch): Promise<TinyBoot> {
+  const timer = setTimeout(() => p.stop(), TIMEOUT_MS);
+  const m = await p.done.finally(() => clearTimeout(timer));
+  watch.stop();
+  if (watch.seenAt === undefined) {
+    throw new Error(`${who}: the guest's line never came (exit ${m.exitCode ?? m.signal}): ${watch.text.slice(-200).replace(/\s+/g, " ")}`);
+  }
+  if (m.exitCode !== 0) throw new Error(`${who}: exited with ${m.exitCode ?? m.signal}`);
+  return { seconds: m.seconds, peakKiB: m.peakKiB, toLine: (watch.seenAt - p.startedAt) / 1000 };
+}
+
+async function runOurs(kernel: string, consoleLog: string): Promise<TinyBoot> {
+  const request: BootRequest = { kernel, vcpus: 1, memoryMiB: MEMORY_MIB, consoleLog, timeoutMs: TIMEOUT_MS };
+  const p = spawnMeasured(process.execPath, [join(projectRoot, "dist/stages/boot/main.js")], { stdio: ["pipe", "pipe", "pipe"] });
+  const watch = watchFile(consoleLog, MARKER, 1);
+  let result: BootResult | undefined;
+  let error: unknown;
+  try {
+    result = await callStage<BootResult>(p.child, request, { stage: "boot" });
+  } catch (err) {
+    error = err;
+  }
+  const boot = await finish("our VMM", p, watch);
+  if (error) throw new Error(`our VMM: ${(error as Error).message}`);
+  if (result?.exitReason !== "triple-fault") throw new Error(`our VMM: the VM ended by ${result?.exitReason}, not the guest's triple fault`);
+  return { ...boot, startupMs: result.startupMs };
+}
+
+async function runQemu(kernel: string): Promise<TinyBoot> {
+  const p = spawnMeasured("qemu-system-x86_64", [
+    "-enable-kvm", "-M", "microvm,acpi=off", "-cpu", qemuCpuModel(), "-m", String(MEMORY_MIB), "-smp", "1",
+    // -no-reboot: the triple fault ends QEMU, as it ends our VMM.
+    "-kernel", kernel, "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  p.child.stderr!.resume();
+  return finish("QEMU", p, watchStream(p.child.stdout!, MARKER));
+}
+
+export const vmmCostSuite: Suite = {
+  name: "vmm",
+  async run(ctx: BenchContext): Promise<SuiteResult> {
+    const result = emptyResult();
+    const name = "VMM's own cost: start, run a 300-byte guest, exit";
+    const dir = join(ctx.work, "vmm");
+    const kernel = join(dir, "marker-guest.elf");
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(kernel, markerGuestElf(MARKER));
+    } catch (err) {
+      result.rows.push(failedRow(name, err));
+      return result;
+    }
+    const runs = ctx.quick ? RUNS.quick : RUNS.full;
+    ctx.log(`${name}: ${runs} runs per side`);
+    const ours: TinyBoot[] = [];
+    const qemu: TinyBoot[] = [];
+    const failures: string[] = [];
+    for (let run = 0; run < runs; run++) {
+      for (const who of run % 2 === 0 ? ["ours", "qemu"] : ["qemu", "ours"]) {
+        try {
+          if (who === "ours") ours.push(await runOurs(kernel, join(dir, `console-${run}.log`)));
+          else qemu.push(await runQemu(kernel));
+        } catch (err) {
+          failures.push((err as Error).message.split("\n")[0]);
+        }
+      }
+    }
+    if (!ours.length && !qemu.length) {
+      result.rows.push({ benchmark: name, skipped: `failed: ${failures[0]}` });
+      return result;
+    }
+    result.rows.push({
+      benchmark: name,
+      ...(ours.length ? { ours: { label: "our VMM (boot stage)", samples: ours } } : { skipped: `failed: ${failures[0]}` }),
+      ...(qemu.length ? { peer: { label: "QEMU microvm", samples: qemu } } : {}),
+    });
+    const med = (xs: (number | undefined)[]) => {
+      const ys = xs.filter((x): x is number => x !== undefined);
+      return ys.length ? median(ys) : undefined;
+    };
+    const startup = med(ours.map((b) => b.startupMs));
+    result.tables.push({
+      title: `VMM's own cost (the 300-byte guest, ${MEMORY_MIB} MiB, 1 vCPU; medians of ${runs})`,
+      headers: ["", "our VMM", "QEMU microvm"],
+      rows: [
+        ["process start to the guest's line", formatSeconds(med(ours.map((b) => b.toLine))), formatSeconds(med(qemu.map((b) => b.toLine)))],
+        ["process start to exit", formatSeconds(med(ours.map((b) => b.seconds))), formatSeconds(med(qemu.map((b) => b.seconds)))],
+        ["VM set-up before the first KVM_RUN", formatSeconds(startup === undefined ? undefined : startup / 1000), "–"],
+        ["peak RSS", formatMiB(med(ours.map((b) => b.peakKiB))), formatMiB(med(qemu.map((b) => b.peakKiB)))],
+      ],
+      data: { ours, qemu, failures },
+    });
+    result.notes.push(...failures.map((f) => `vmm: ${f}`));
+    return result;
+  },
+};
