@@ -1,7 +1,8 @@
 // Is KVM usable: /dev/kvm opens read-write and answers KVM_GET_API_VERSION
 // with 12; and is the host the nested PVM kind (docs: kvm-on-these-machines).
-import { closeSync, existsSync, openSync } from "node:fs";
-import koffi from "koffi";
+import { closeSync, openSync } from "node:fs";
+import { libc } from "../../lib/native/libc.js";
+import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import type { CheckResult } from "./check.js";
 
 const KVM_GET_API_VERSION = 0xae00; // _IO(KVMIO, 0x00)
@@ -9,13 +10,11 @@ const KVM_API_VERSION = 12;
 
 let ioctl: ((fd: number, request: number, arg: number) => number) | undefined;
 function kvmIoctl(fd: number, request: number): number {
-  ioctl ??= koffi.load("libc.so.6").func("int ioctl(int fd, unsigned long request, unsigned long arg)") as unknown as typeof ioctl;
+  ioctl ??= libc().func("int ioctl(int fd, unsigned long request, unsigned long arg)") as unknown as typeof ioctl;
   return ioctl!(fd, request, 0);
 }
 
-export function isNestedPvmHost(): boolean {
-  return existsSync("/sys/module/kvm_pvm");
-}
+export { isNestedPvmHost };
 
 export function checkKvm(device = "/dev/kvm"): CheckResult {
   const name = "kvm";

@@ -1,25 +1,23 @@
 // Which host CPUs a thread may run on: sched_getaffinity / sched_setaffinity
-// through koffi (as stages/boot/kvm/libc.ts calls libc). Both act on one
+// through koffi (lib/native/libc.ts). Both act on one
 // thread (tid 0: the calling one), not on the whole process: Linux keeps an
 // affinity per thread, and a new thread inherits its creator's.
 import { readdirSync } from "node:fs";
-import koffi from "koffi";
+import { lastErrno, libc as loadLibc, SyscallError } from "../native/libc.js";
 import { MAX_CPU } from "./cpu-list.js";
 
-const libc = koffi.load("libc.so.6");
+const libc = loadLibc();
 const c = {
   getAffinity: libc.func("int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)"),
   setAffinity: libc.func("int sched_setaffinity(int pid, size_t size, const uint8_t *mask)"),
   gettid: libc.func("int gettid(void)"),
-  strerror: libc.func("const char *strerror(int errnum)"),
 };
 
 /** Room for every CPU number Linux allows (one bit each). */
 const MASK_BYTES = (MAX_CPU + 1) / 8;
 
 function failure(call: string): Error {
-  const errno = koffi.errno();
-  return new Error(`${call} failed: ${c.strerror(errno)} (errno ${errno})`);
+  return new SyscallError(call, lastErrno());
 }
 
 /** The CPUs thread `tid` may run on (0: the calling thread), ascending. */

@@ -1,9 +1,11 @@
 // The few libc calls the VMM needs, through koffi. Every wrapper throws a
 // one-line error naming the call and errno, so callers never check -1.
 import koffi from "koffi";
+import { libc as loadLibc, SyscallError } from "../../../lib/native/libc.js";
 
-const libc = koffi.load("libc.so.6");
+export { SyscallError };
 
+const libc = loadLibc();
 const c = {
   open: libc.func("int open(const char *path, int flags, int mode)"),
   close: libc.func("int close(int fd)"),
@@ -16,7 +18,6 @@ const c = {
   read: libc.func("int64_t read(int fd, void *buf, size_t count)"),
   write: libc.func("int64_t write(int fd, const void *buf, size_t count)"),
   poll: libc.func("int poll(void *fds, unsigned long nfds, int timeout)"),
-  strerror: libc.func("const char *strerror(int errnum)"),
   pthreadSelf: libc.func("unsigned long pthread_self(void)"),
   pthreadKill: libc.func("int pthread_kill(unsigned long thread, int sig)"),
 };
@@ -38,12 +39,6 @@ export const POLLIN = 0x1;
 export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
-
-export class SyscallError extends Error {
-  constructor(readonly call: string, readonly errno: number) {
-    super(`${call} failed: ${c.strerror(errno)} (errno ${errno})`);
-  }
-}
 
 function check(call: string, rc: number): number {
   if (rc < 0) throw new SyscallError(call, koffi.errno());
