@@ -49,9 +49,10 @@ export const PVM_HOST_ARGS: readonly string[] = [
   `clearcpuid=${PVM_CLEARED_CPU_FEATURES.join(",")}`,
 ];
 
-/** Always: serial console, reboot through the keyboard controller (the VMM ends the VM on reset), no hang on panic. */
-export const BASE_ARGS: readonly string[] = ["console=ttyS0", "reboot=k", "panic=-1", "quiet"];
+/** Every boot of our kernel, whichever VMM: serial console, reboot through the keyboard controller (the VMM ends the VM on reset), no hang on panic. */
+export const BASE_ARGS: readonly string[] = ["console=ttyS0", "reboot=k", "panic=-1"];
 
+/** The command line for QEMU, the reference VMM of tests and benchmarks (our VMM builds its own: stages/boot/loader/cmdline.ts). */
 export function guestCmdline(extra: readonly string[] = [], pvmHost = isNestedPvmHost()): string {
-  return [...BASE_ARGS, ...(pvmHost ? PVM_HOST_ARGS : []), ...extra].join(" ");
+  return [...BASE_ARGS, "quiet", ...(pvmHost ? PVM_HOST_ARGS : []), ...extra].join(" ");
 }

@@ -1,14 +1,14 @@
 // The guest kernel command line: ours, the virtio-mmio devices, the nested
 // PVM host's masks (from kernel/cmdline.ts, one list for QEMU and us), the
 // quiet-CPU arguments when asked for, then the caller's.
-import { PVM_HOST_ARGS } from "../../../kernel/cmdline.js";
+import { BASE_ARGS, PVM_HOST_ARGS } from "../../../kernel/cmdline.js";
 import { layout } from "./layout.js";
 
 export interface VirtioMmioSlot { addr: number; size: number; irq: number }
 
-// reboot=k: Linux resets through the i8042, which ends the VM. The i8042
-// options keep its probe short (no mouse port, no multiplexer, no PnP).
-export const VMM_BASE_ARGS = ["console=ttyS0", "reboot=k", "panic=-1", "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd"];
+// BASE_ARGS has reboot=k: Linux resets through the i8042, which ends the VM.
+// The i8042 options keep its probe short (no mouse port, no multiplexer, no PnP).
+export const VMM_BASE_ARGS = [...BASE_ARGS, "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd"];
 
 export function virtioMmioArg(d: VirtioMmioSlot): string {
   const size = d.size % 1024 === 0 ? `${d.size / 1024}K` : String(d.size);
