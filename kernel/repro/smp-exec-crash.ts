@@ -3,7 +3,7 @@
 // busybox initramfs that runs exec-check.c, and prints what each one saw.
 //
 //   node dist/kernel/repro/smp-exec-crash.js [--vmm ours|qemu|tcg] [--vms 2]
-//        [--vcpus 2] [--kernel PATH] [--run "exec-check execp 150 /bin/busybox true"]
+//        [--vcpus 2] [--kernel PATH] [--cmdline "ARGS"] [--run "exec-check execp 150 /bin/busybox true"]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     vcpus: { type: "string", default: "2" },
     kernel: { type: "string" },
     run: { type: "string", default: `exec-check execp 150 ${BUSYBOX} true` },
+    cmdline: { type: "string", default: "" }, // extra kernel arguments (e.g. an experiment's switch)
     one: { type: "string" }, // internal: boot one VM from this initramfs
   },
 });
@@ -58,11 +59,11 @@ function summary(console: string): string {
 async function bootOne(initramfs: string, consoleLog: string): Promise<string> {
   if (values.vmm === "ours") {
     const ctx = { progress: () => {}, log: () => {}, signal: new AbortController().signal };
-    const r = await boot(parseBootRequest({ kernel, initramfs, vcpus, memoryMiB: 256, timeoutMs: TIMEOUT_MS, consoleLog }), ctx);
+    const r = await boot(parseBootRequest({ kernel, initramfs, cmdline: values.cmdline, vcpus, memoryMiB: 256, timeoutMs: TIMEOUT_MS, consoleLog }), ctx);
     return `${summary(readFileSync(consoleLog, "utf8"))} (VM ended: ${r.exitReason})`;
   }
   const accel = values.vmm === "tcg" ? "tcg" : "kvm";
-  const r = await bootWithQemu({ kernel, initramfs, cmdline: guestCmdline(), vcpus, accel, timeoutMs: TIMEOUT_MS });
+  const r = await bootWithQemu({ kernel, initramfs, cmdline: guestCmdline(values.cmdline ? values.cmdline.split(/\s+/) : []), vcpus, accel, timeoutMs: TIMEOUT_MS });
   writeFileSync(consoleLog, r.console);
   return summary(r.console);
 }
@@ -99,8 +100,8 @@ if (values.one) {
   try {
     const initramfs = buildInitramfs(dir);
     const self = fileURLToPath(import.meta.url);
-    const args = ["--vmm", values.vmm!, "--vcpus", String(vcpus), "--kernel", kernel, "--run", values.run!, "--one", initramfs];
-    console.log(`${vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}; guest runs: ${values.run}`);
+    const args = ["--vmm", values.vmm!, "--vcpus", String(vcpus), "--kernel", kernel, "--run", values.run!, "--cmdline", values.cmdline!, "--one", initramfs];
+    console.log(`${vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}${values.cmdline ? `; extra kernel arguments: ${values.cmdline}` : ""}; guest runs: ${values.run}`);
     const runs = Array.from({ length: vms }, () => execa(process.execPath, [self, ...args], { reject: false }));
     for (const [i, r] of (await Promise.all(runs)).entries()) {
       const line = (r.stdout || r.stderr).trim();
