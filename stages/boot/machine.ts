@@ -243,6 +243,8 @@ export class Machine {
    */
   async run(opts: { timeoutMs?: number; signal?: AbortSignal; startAll?: boolean } = {}): Promise<MachineExit> {
     if (this.closed) throw new Error("machine: run after close");
+    // The VM's set-up (the PIT's mode, done in the background) is complete before a vCPU runs.
+    await this.vm.ready();
     if (opts.startAll) for (const h of this.vcpus.slice(1)) h.vcpu.setMpState(KVM_MP_STATE_RUNNABLE);
     const onAbort = () => this.stop("aborted", String(opts.signal?.reason ?? "aborted"));
     if (opts.signal?.aborted) onAbort();

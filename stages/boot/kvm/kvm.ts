@@ -1,7 +1,7 @@
 // The /dev/kvm system handle and the VM handle: creating a VM, its memory,
 // its in-kernel interrupt controllers and timer, its vCPUs and interrupt lines.
 import {
-  close, eventfd, ioctl, ioctlValue, MADV_HUGEPAGE, madvise, mmap, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+  close, eventfd, ioctl, ioctlInBackground, ioctlValue, MADV_HUGEPAGE, madvise, mmap, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   munmap, openDevice, PROT_READ, PROT_WRITE,
 } from "./libc.js";
 import { caps, ioctls, KVM_API_VERSION } from "./constants.js";
@@ -56,6 +56,9 @@ const HUGE_PAGE = 2n ** 21n;
 
 export class Vm {
   private readonly ram: RamMapping[] = [];
+  private readonly background: Promise<unknown>[] = [];
+  private backgroundRunning = 0;
+  private closed = false;
   private readonly eventfds: number[] = [];
   /** Registered ioeventfds, to unregister before their eventfds are closed. */
   private readonly ioeventfds: Uint8Array[] = [];
@@ -98,7 +101,25 @@ export class Vm {
   createInterruptControllers(): void {
     ioctlValue(this.fd, ioctls.CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
     ioctl(this.fd, ioctls.CREATE_PIT2, new Uint8Array(64), "KVM_CREATE_PIT2");
-    ioctl(this.fd, ioctls.REINJECT_CONTROL, new Uint8Array(32), "KVM_REINJECT_CONTROL"); // pit_reinject = 0
+    // pit_reinject = 0. KVM then drops the PIT's interrupt-ack notifier and
+    // waits out an SRCU grace period (up to 15 ms measured): done in the
+    // background while the caller builds the rest; ready() waits for it.
+    this.inBackground(ioctlInBackground(this.fd, ioctls.REINJECT_CONTROL, new Uint8Array(32), "KVM_REINJECT_CONTROL"));
+  }
+
+  /** Settles when the VM's background ioctls have ended; rejects with the first failure. */
+  async ready(): Promise<void> {
+    await Promise.all(this.background);
+  }
+
+  private inBackground(call: Promise<unknown>): void {
+    this.backgroundRunning++;
+    const done = call.finally(() => {
+      // close() leaves the descriptor to the last background call to end.
+      if (--this.backgroundRunning === 0 && this.closed) close(this.fd);
+    });
+    done.catch(() => {}); // reported through ready()
+    this.background.push(done);
   }
 
   /** Where KVM (VMX) keeps its real-mode TSS and identity map: 4 pages below the 4 GiB MMIO hole's top. */
@@ -154,7 +175,8 @@ export class Vm {
     this.ioeventfds.length = 0;
     for (const fd of this.eventfds) close(fd);
     this.eventfds.length = 0;
-    close(this.fd);
+    this.closed = true;
+    if (this.backgroundRunning === 0) close(this.fd);
     for (const r of this.ram) munmap(r.addr, r.size);
     this.ram.length = 0;
   }

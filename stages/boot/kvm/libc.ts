@@ -63,6 +63,20 @@ export function ioctlValue(fd: number, request: number, arg: number, what: strin
   return check(what, c.ioctlInt(fd, request, arg));
 }
 
+/**
+ * ioctl on a libuv thread, for a slow one the caller need not wait on. On
+ * failure it is repeated here, in the foreground, for the errno (the
+ * background call cannot report it): so only for idempotent requests.
+ */
+export function ioctlInBackground(fd: number, request: number, arg: Uint8Array, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    c.ioctlPtr.async(fd, request, arg, (err: unknown, rc: number) => {
+      if (err) reject(err);
+      else resolve(rc);
+    });
+  }).then((rc) => (rc < 0 ? ioctl(fd, request, arg, what) : rc));
+}
+
 /** ioctl that returns -errno instead of throwing (for KVM_RUN's EINTR). */
 export function ioctlRaw(fd: number, request: number, arg: number): number {
   const rc = c.ioctlInt(fd, request, arg);
