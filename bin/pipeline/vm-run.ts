@@ -128,17 +128,22 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
   // The VM starts only once collect listens; a collect stage that fails before that starts no VM.
   let collectSettled = false;
   const settled = collectDone.then(() => void (collectSettled = true), () => void (collectSettled = true));
+  let vmNotStarted!: (why: Error) => void;
+  const collectListens = new Promise<void>((resolve, reject) => {
+    void isListening.then(resolve);
+    vmNotStarted = reject;
+  });
 
   try {
-    await Promise.race([isListening, settled]);
-    if (collectSettled) {
-      const early = await collectDone; // throws the stage's error if it failed
-      return { collect: early, boot: null, bootError: "the VM was not started", outputDir, consoleLog };
-    }
+    // The boot stage starts now, beside collect, so that its sandbox and
+    // Node start-up (a quarter of a second) overlap collect's; its request,
+    // and so the VM, waits until collect listens.
     let bootError: string | undefined;
     let boot: BootResult | null = null;
+    let vmStarted = false;
+    const vmGo = collectListens.then(() => void (vmStarted = true));
+    vmGo.catch(() => {}); // a boot stage that never started never looks at it
     const bootDone = (async () => {
-      if (stopBoot.signal.aborted) return;
       try {
         boot = await runStage<BootResult>("boot", bootRequest, {
           readOnly: [req.kernel, initramfs, req.rootImage.path],
@@ -146,14 +151,22 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
           kvmFd,
           // The VMM's own diagnosis switch (RIP samples, busiest exits) passes through; the sandbox passes no other host env.
           ...(process.env.BENCHER_BOOT_DEBUG ? { env: { BENCHER_BOOT_DEBUG: process.env.BENCHER_BOOT_DEBUG } } : {}),
-        }, { ...hooks, signal: both(stopBoot) });
+        }, { ...hooks, signal: both(stopBoot) }, vmGo);
       } catch (err) {
         bootError = describeError(err);
       } finally {
         // The VM is gone: collect takes a last look at the console and ends with what arrived.
-        stopCollect.abort(new Error(boot ? `the VM stopped (${(boot as BootResult).exitReason})` : "the VMM failed"));
+        stopCollect.abort(new Error(boot ? `the VM stopped (${(boot as BootResult).exitReason})` : vmStarted ? "the VMM failed" : "the VMM failed to start"));
       }
     })();
+
+    await Promise.race([isListening, settled]);
+    if (collectSettled) {
+      vmNotStarted(new Error("the VM was not started"));
+      await bootDone;
+      const early = await collectDone; // throws the stage's error if it failed
+      return { collect: early, boot: null, bootError: bootError ?? "the VM was not started", outputDir, consoleLog };
+    }
     let collected: CollectResult;
     try {
       collected = await collectDone;

@@ -28,6 +28,12 @@ export interface CallOptions<Res> {
   parseResult?: (raw: unknown) => Res;
   /** Aborting asks the stage to stop (SIGTERM, then SIGKILL after `killAfterMs`). */
   signal?: AbortSignal;
+  /**
+   * Hold the request until this resolves (the process starts up meanwhile);
+   * if it rejects, the stage is stopped without one and the call rejects
+   * with that reason.
+   */
+  sendWhen?: Promise<void>;
   killAfterMs?: number;
 }
 
@@ -49,7 +55,18 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
 
   // A stage that died early makes this write fail with EPIPE; its exit explains why.
   child.stdin.on("error", () => {});
-  child.stdin.end(encodeFrame({ type: "request", body: request }));
+  const stdin = child.stdin;
+  const send = () => void stdin.end(encodeFrame({ type: "request", body: request }));
+  let notSent: { reason: unknown } | undefined;
+  if (options.sendWhen) {
+    options.sendWhen.then(send, (reason: unknown) => {
+      notSent = { reason };
+      stdin.end(); // a stage waiting for its request ends at EOF, before any signal's grace period
+      stop();
+    });
+  } else {
+    send();
+  }
 
   let final: { type: "result"; body: unknown } | { type: "error"; error: WireError } | null = null;
   let protocolFailure: unknown = null;
@@ -70,6 +87,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
   }
 
   const { code, signal } = await exited;
+  if (notSent) throw notSent.reason;
   if (protocolFailure) {
     if (protocolFailure instanceof StageError) throw protocolFailure;
     throw new StageError(stage, `protocol error: ${describeError(protocolFailure)}`, { cause: protocolFailure });
