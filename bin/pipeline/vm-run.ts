@@ -1,5 +1,6 @@
 // One VM run: the collect stage listens on the vsock socket, then the boot
-// stage starts the VM; the guest connects, runs the job and sends back its
+// stage (started beside collect, waiting for its request) starts the VM;
+// the guest connects, runs the job and sends back its
 // output. Whichever of the two ends first ends the other: collect finishing
 // (done, timed out, guest gone) stops the VM, and a VM that stops (reset,
 // crash, deadline) tells collect to take a last look at the console and
