@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
+import { multiVcpuWarning } from "./pipeline/host-warnings.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
 import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
 import { describeError } from "../lib/ipc/errors.js";
@@ -48,6 +49,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       progress(`${stage}: ${message}${fraction === null ? "" : ` (${Math.round(fraction * 100)}%)`}`),
     onLog: (stage: string, level: "debug" | "info" | "warn", message: string) => options.onLog?.(stage, level, message),
   };
+
+  const hostWarning = multiVcpuWarning(o.vcpus, isNestedPvmHost());
+  if (hostWarning) options.onLog?.("pipeline", "warn", hostWarning);
 
   const workdir = createWorkdir(o);
   try {
