@@ -9,10 +9,8 @@ import { guestCmdline } from "../../kernel/cmdline.js";
 import { qemuCpuModel } from "../../lib/reference/qemu-microvm.js";
 import { locateKernel } from "../../kernel/locate.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
-import { callStage } from "../../lib/ipc/call.js";
-import { projectRoot } from "../../lib/paths.js";
 import type { BootRequest } from "../../stages/boot/request.js";
-import type { BootResult } from "../../stages/boot/boot.js";
+import { startBootStage } from "../lib/boot-stage.js";
 import { GUEST_INIT_MARKER, watchFile, watchStream, type MarkerWatch } from "../lib/console-marker.js";
 import { echoRootImage } from "../lib/echo-root.js";
 import { spawnMeasured, type MeasuredProcess } from "../lib/measure.js";
@@ -80,18 +78,12 @@ export async function bootOurs(files: BootFiles, dir: string, run: number): Prom
     kernel: files.kernel, initramfs: files.initramfs, cmdline: QUIET, vcpus: 1, memoryMiB: MEMORY_MIB,
     disk: { path: files.disk, overlay: join(dir, `overlay-${run}`) }, consoleLog, timeoutMs: TIMEOUT_MS,
   };
-  const p = spawnMeasured(process.execPath, [join(projectRoot, "dist/stages/boot/main.js")], { stdio: ["pipe", "pipe", "pipe"] });
+  const stage = startBootStage(request);
   const watch = watchFile(consoleLog, GUEST_INIT_MARKER);
-  const guestRam = sampleGuestRam(p);
-  let result: BootResult | undefined;
-  let error: unknown;
-  try {
-    result = await callStage<BootResult>(p.child, request, { stage: "boot" });
-  } catch (err) {
-    error = err;
-  }
-  const boot = await finish(p, watch, guestRam);
-  if (error) throw new Error(`our VMM: ${(error as Error).message}`);
+  const guestRam = sampleGuestRam(stage.process);
+  const { result, error } = await stage.outcome;
+  const boot = await finish(stage.process, watch, guestRam);
+  if (error) throw new Error(`our VMM: ${error.message}`);
   return { ...boot, startupMs: result?.startupMs, exitReason: result?.exitReason };
 }
 

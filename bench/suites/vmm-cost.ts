@@ -8,11 +8,8 @@
 // boot takes 0.1-0.2 s, it is a large share of the whole.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { callStage } from "../../lib/ipc/call.js";
-import { projectRoot } from "../../lib/paths.js";
 import { qemuCpuModel } from "../../lib/reference/qemu-microvm.js";
-import type { BootRequest } from "../../stages/boot/request.js";
-import type { BootResult } from "../../stages/boot/boot.js";
+import { startBootStage } from "../lib/boot-stage.js";
 import { watchFile, watchStream, type MarkerWatch } from "../lib/console-marker.js";
 import { markerGuestElf } from "../lib/marker-guest.js";
 import { spawnMeasured, type MeasuredProcess } from "../lib/measure.js";
@@ -45,18 +42,11 @@ async function finish(who: string, p: MeasuredProcess, watch: MarkerWatch): Prom
 }
 
 async function runOurs(kernel: string, consoleLog: string): Promise<TinyBoot> {
-  const request: BootRequest = { kernel, vcpus: 1, memoryMiB: MEMORY_MIB, consoleLog, timeoutMs: TIMEOUT_MS };
-  const p = spawnMeasured(process.execPath, [join(projectRoot, "dist/stages/boot/main.js")], { stdio: ["pipe", "pipe", "pipe"] });
+  const run = startBootStage({ kernel, vcpus: 1, memoryMiB: MEMORY_MIB, consoleLog, timeoutMs: TIMEOUT_MS });
   const watch = watchFile(consoleLog, MARKER, 1);
-  let result: BootResult | undefined;
-  let error: unknown;
-  try {
-    result = await callStage<BootResult>(p.child, request, { stage: "boot" });
-  } catch (err) {
-    error = err;
-  }
-  const boot = await finish("our VMM", p, watch);
-  if (error) throw new Error(`our VMM: ${(error as Error).message}`);
+  const { result, error } = await run.outcome;
+  const boot = await finish("our VMM", run.process, watch);
+  if (error) throw new Error(`our VMM: ${error.message}`);
   if (result?.exitReason !== "triple-fault") throw new Error(`our VMM: the VM ended by ${result?.exitReason}, not the guest's triple fault`);
   return { ...boot, startupMs: result.startupMs };
 }
