@@ -28,13 +28,13 @@ export interface CallOptions<Res> {
   parseResult?: (raw: unknown) => Res;
   /** Aborting asks the stage to stop (SIGTERM, then SIGKILL after `killAfterMs`). */
   signal?: AbortSignal;
+  killAfterMs?: number;
   /**
    * Hold the request until this resolves (the process starts up meanwhile);
    * if it rejects, the stage is stopped without one and the call rejects
    * with that reason.
    */
   sendWhen?: Promise<void>;
-  killAfterMs?: number;
 }
 
 const STDERR_TAIL_BYTES = 4096;
