@@ -99,7 +99,8 @@ export async function serveStage<Req, Res>(options: ServeOptions<Req, Res>): Pro
 
   let request: Req;
   try {
-    request = options.parseRequest(parseRequestMessage(await readOneFrame(options.input)).body);
+    // Stopped while still waiting for the request: nothing to wind down, end now.
+    request = options.parseRequest(parseRequestMessage(await untilAborted(readOneFrame(options.input), signal)).body);
   } catch (err) {
     return fail(err);
   }
@@ -122,6 +123,15 @@ export async function serveStage<Req, Res>(options: ServeOptions<Req, Res>): Pro
   } catch (err) {
     return fail(err);
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 async function readOneFrame(input: Readable): Promise<unknown> {

@@ -65,4 +65,23 @@ test("undefined results travel as null; progress fractions are clamped", async (
   ]);
 });
 
+test("stopped before its request arrives, a stage ends at once with the reason as its error", async () => {
+  const stdin = new PassThrough(); // the coordinator never sends a request
+  const stdout = new PassThrough();
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error("t stopped by SIGTERM")), 50);
+  let handled = false;
+  const code = await serveStage({
+    name: "t", parseRequest: (raw) => raw, handler: async () => (handled = true), input: stdin, output: stdout, signal: controller.signal,
+  });
+  stdout.end();
+  const messages: any[] = [];
+  for await (const m of readFrames(stdout)) messages.push(m);
+  assert.is(code, 1);
+  assert.not.ok(handled);
+  assert.is(messages.length, 1);
+  assert.is(messages[0].type, "error");
+  assert.match(messages[0].error.message, /stopped by SIGTERM/);
+});
+
 test.run();
