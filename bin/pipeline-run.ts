@@ -50,7 +50,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     onLog: (stage: string, level: "debug" | "info" | "warn", message: string) => options.onLog?.(stage, level, message),
   };
 
-  const hostWarning = multiVcpuWarning(o.vcpus, isNestedPvmHost());
+  const pvmHost = isNestedPvmHost();
+  const hostWarning = multiVcpuWarning(o.vcpus, pvmHost);
   if (hostWarning) options.onLog?.("pipeline", "warn", hostWarning);
 
   const workdir = createWorkdir(o);
@@ -73,7 +74,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       timeoutMs: o.timeoutMs,
       bootTimeoutMs: o.bootTimeoutMs,
       keyHex: newRunKey().toString("hex"),
-      pvmHost: isNestedPvmHost(),
+      pvmHost,
     }, workdir, {
       ...hooks,
       onOutput: (stream, data) => {

@@ -14,8 +14,6 @@ function kvmIoctl(fd: number, request: number): number {
   return ioctl!(fd, request, 0);
 }
 
-export { isNestedPvmHost };
-
 export function checkKvm(device = "/dev/kvm"): CheckResult {
   const name = "kvm";
   let fd: number;

@@ -1,7 +1,6 @@
 // One VM run: the collect stage listens on the vsock socket, then the boot
 // stage (started beside collect, waiting for its request) starts the VM;
-// the guest connects, runs the job and sends back its
-// output. Whichever of the two ends first ends the other: collect finishing
+// the guest connects, runs the job and sends back its output. Whichever of the two ends first ends the other: collect finishing
 // (done, timed out, guest gone) stops the VM, and a VM that stops (reset,
 // crash, deadline) tells collect to take a last look at the console and
 // report what arrived.
@@ -107,8 +106,14 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
   const stopBoot = new AbortController();
   const both = (own: AbortController) => (hooks.signal ? AbortSignal.any([own.signal, hooks.signal]) : own.signal);
 
+  // Resolved when collect listens (the boot stage then gets its request); rejected when collect ended first.
   let listening!: () => void;
-  const isListening = new Promise<void>((resolve) => (listening = resolve));
+  let neverListened!: (why: Error) => void;
+  const isListening = new Promise<void>((resolve, reject) => {
+    listening = resolve;
+    neverListened = reject;
+  });
+  isListening.catch(() => {}); // seen by the race below and by the boot stage's call
   const collectDone = runStage<CollectResult>("collect", collectRequest, {
     readOnly: [bootDir],
     writable: [vsockDir, outputDir],
@@ -129,11 +134,6 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
   // The VM starts only once collect listens; a collect stage that fails before that starts no VM.
   let collectSettled = false;
   const settled = collectDone.then(() => void (collectSettled = true), () => void (collectSettled = true));
-  let vmNotStarted!: (why: Error) => void;
-  const collectListens = new Promise<void>((resolve, reject) => {
-    void isListening.then(resolve);
-    vmNotStarted = reject;
-  });
 
   try {
     // The boot stage starts now, beside collect, so that its sandbox and
@@ -141,9 +141,6 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
     // and so the VM, waits until collect listens.
     let bootError: string | undefined;
     let boot: BootResult | null = null;
-    let vmStarted = false;
-    const vmGo = collectListens.then(() => void (vmStarted = true));
-    vmGo.catch(() => {}); // a boot stage that never started never looks at it
     const bootDone = (async () => {
       try {
         boot = await runStage<BootResult>("boot", bootRequest, {
@@ -152,18 +149,19 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
           kvmFd,
           // The VMM's own diagnosis switch (RIP samples, busiest exits) passes through; the sandbox passes no other host env.
           ...(process.env.BENCHER_BOOT_DEBUG ? { env: { BENCHER_BOOT_DEBUG: process.env.BENCHER_BOOT_DEBUG } } : {}),
-        }, { ...hooks, signal: both(stopBoot) }, vmGo);
+        }, { ...hooks, signal: both(stopBoot) }, isListening);
       } catch (err) {
         bootError = describeError(err);
       } finally {
         // The VM is gone: collect takes a last look at the console and ends with what arrived.
-        stopCollect.abort(new Error(boot ? `the VM stopped (${(boot as BootResult).exitReason})` : vmStarted ? "the VMM failed" : "the VMM failed to start"));
+        stopCollect.abort(new Error(boot ? `the VM stopped (${(boot as BootResult).exitReason})` : "the VMM failed"));
       }
     })();
 
     await Promise.race([isListening, settled]);
     if (collectSettled) {
-      vmNotStarted(new Error("the VM was not started"));
+      neverListened(new Error("the VM was not started"));
+      stopBoot.abort(new Error("collect ended before it listened")); // in case its request had gone out
       await bootDone;
       const early = await collectDone; // throws the stage's error if it failed
       return { collect: early, boot: null, bootError: bootError ?? "the VM was not started", outputDir, consoleLog };

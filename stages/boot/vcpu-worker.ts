@@ -93,8 +93,11 @@ async function loop(): Promise<void> {
         break;
       case exitReasons.INTERNAL_ERROR: {
         const suberror = vcpu.runView.getUint32(runOffsets.internalSuberror, true);
-        if (data.assists && suberror === 1) performAssist ??= (await import("./assists/perform.js")).performAssist;
-        const outcome = performAssist && data.assists && suberror === 1 ? performAssist(vcpu, mem) : undefined;
+        let outcome: ReturnType<typeof PerformAssist> | undefined;
+        if (data.assists && suberror === 1) {
+          performAssist ??= (await import("./assists/perform.js")).performAssist;
+          outcome = performAssist(vcpu, mem);
+        }
         if (outcome?.handled) {
           assistCounts[outcome.name] = (assistCounts[outcome.name] ?? 0) + 1;
           break;
