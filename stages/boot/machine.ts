@@ -1,7 +1,7 @@
 // A virtual machine: KVM VM, guest RAM, vCPU worker threads, the port I/O and
 // MMIO buses with their devices, and the event loop that services exits until
 // the guest stops, the deadline passes or the caller aborts.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { Kvm, Vm } from "./kvm/kvm.js";
 import { Vcpu } from "./kvm/vcpu.js";
 import { pthreadKill, view, writeFd } from "./kvm/libc.js";
@@ -16,6 +16,8 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout, ramRegions } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
+import { VCPU_WORKER_SCRIPT } from "./thread-scripts.js";
+import { startWorker } from "./worker-spares.js";
 import { cpusProblem, describePinning, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import { keepProcessOn, processAffinity } from "../../lib/cpu-affinity/sched-affinity.js";
 import {
@@ -261,8 +263,7 @@ export class Machine {
       // Before any thread starts, so they inherit it (vCPU workers then narrow themselves).
       if (this.pinning?.vmmCpus) restoreAffinity = keepProcessOn(this.pinning.vmmCpus);
       this.notifyEvents.start(() => this.drainAllPostedWrites(), (message) => this.stop("vmm-error", message));
-      const workerUrl = new URL("./vcpu-worker.js", import.meta.url);
-      await Promise.all(this.vcpus.map((h) => this.serve(h, workerUrl)));
+      await Promise.all(this.vcpus.map((h) => this.serve(h)));
     } finally {
       await this.notifyEvents.stop();
       clearTimeout(timer);
@@ -279,7 +280,7 @@ export class Machine {
   }
 
   /** One vCPU: start its worker, then service its exits until it ends. */
-  private async serve(h: VcpuHandle, workerUrl: URL): Promise<void> {
+  private async serve(h: VcpuHandle): Promise<void> {
     const data: VcpuWorkerData = {
       index: h.vcpu.index, vcpuFd: h.vcpu.fd, runAddr: h.vcpu.runAddr, runSize: h.vcpu.runSize,
       memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer, ring: h.ring,
@@ -287,7 +288,7 @@ export class Machine {
       hostCpu: this.pinning?.vcpuCpus[h.vcpu.index],
     };
     if (this.stopReason) return;
-    const worker = new Worker(workerUrl, { workerData: data });
+    const worker = startWorker(VCPU_WORKER_SCRIPT, data);
     h.worker = worker;
     const exited = new Promise<void>((resolve) => {
       worker.on("message", (m: VcpuEnd | VcpuSample | VcpuPinned) => {

@@ -4,7 +4,9 @@
 // loop on the main thread that rings the device for each one that fired.
 // When KVM has no ioeventfds, or refuses one, that doorbell's writes keep
 // exiting and arrive as posted MMIO writes like any other register.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { NOTIFY_POLLER_SCRIPT } from "./thread-scripts.js";
+import { prestartWorker, startWorker } from "./worker-spares.js";
 import type { Vm } from "./kvm/kvm.js";
 import { close, eventfd, writeFd } from "./kvm/libc.js";
 import type { MmioDevice } from "./devices/device.js";
@@ -78,6 +80,9 @@ export class NotifyEvents {
       }
       this.doorbells.push({ fd, ring: () => register.ring(value) });
     }
+    // The poller will be needed: its thread starts now and parks, so that
+    // start() does not wait for it.
+    if (this.doorbells.length > 0) prestartWorker(NOTIFY_POLLER_SCRIPT);
   }
 
   /**
@@ -103,7 +108,7 @@ export class NotifyEvents {
     const control = new Int32Array(shared);
     this.control = control;
     const data: NotifyPollerData = { fds: this.doorbells.map((d) => d.fd), stopFd: this.stopFd, control: shared };
-    const worker = new Worker(new URL("./notify-poller.js", import.meta.url), { workerData: data });
+    const worker = startWorker(NOTIFY_POLLER_SCRIPT, data);
     this.worker = worker;
     worker.on("message", (m: { error?: string }) => {
       if (m.error) fail(`ioeventfd poller: ${m.error}`);

@@ -2,11 +2,12 @@
 // when the guest writes a doorbell register (virtio QueueNotify), and tells
 // the main thread which ones fired through shared memory. The main thread
 // cannot block, and libuv cannot watch an eventfd, so this thread does.
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { EAGAIN, EINTR, poll, POLLERR, POLLIN, POLLNVAL, readFd } from "./kvm/libc.js";
 import { NOTIFY_BELL, NOTIFY_PENDING, notifyCountSlot, NotifyPollerData } from "./notify-channel.js";
+import { workerInput } from "./worker-spares.js";
 
-const data = workerData as NotifyPollerData;
+const data = await workerInput<NotifyPollerData>();
 const control = new Int32Array(data.control);
 const all = [data.stopFd, ...data.fds];
 const pollfds = new Uint8Array(8 * all.length);

@@ -1,7 +1,7 @@
 // A vCPU thread: runs KVM_RUN in a loop (it blocks, so it gets its own
 // worker_thread), performs instruction assists itself, and hands port I/O
 // and MMIO exits to the main thread through the shared control block.
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { EAGAIN, EINTR, pthreadSelf, view } from "./kvm/libc.js";
 import { Vcpu } from "./kvm/vcpu.js";
 import { exitReasonName, exitReasons, systemEvents } from "./kvm/constants.js";
@@ -14,8 +14,9 @@ import {
 import { KVM_EXIT_IO_OUT } from "./kvm/structs.js";
 import type { performAssist as PerformAssist } from "./assists/perform.js";
 import { getAffinity, setAffinity, threadId } from "../../lib/cpu-affinity/sched-affinity.js";
+import { workerInput } from "./worker-spares.js";
 
-const data = workerData as VcpuWorkerData;
+const data = await workerInput<VcpuWorkerData>();
 const control = new Int32Array(data.control);
 new BigInt64Array(data.control)[THREAD] = pthreadSelf();
 
