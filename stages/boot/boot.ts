@@ -1,12 +1,12 @@
 // The boot stage's work: build the machine, load Linux, attach the devices,
 // run until the guest stops, and say why it stopped and how long it took.
-import { readFileSync } from "node:fs";
 import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import type { StageContext } from "../../lib/ipc/stage.js";
 import { ConsoleLog } from "./console-log.js";
 import { ExitReason, Machine } from "./machine.js";
 import { buildCmdline } from "./loader/cmdline.js";
 import { loadLinux } from "./loader/linux.js";
+import { openFileReader } from "./loader/image-reader.js";
 import { BootRequest } from "./request.js";
 import { VirtioMmioTransport } from "./virtio/mmio.js";
 import { VirtioBlock } from "./devices/virtio-blk.js";
@@ -47,26 +47,23 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
   const start = performance.now();
   const cleanups: Cleanup[] = [];
   const pvmHost = req.pvmHost ?? isNestedPvmHost();
-  const read = (what: string, p: string): Uint8Array => {
-    try {
-      return readFileSync(p);
-    } catch (err) {
-      throw new Error(`${what} ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const kernel = read("kernel", req.kernel);
-  const initramfs = req.initramfs ? read("initramfs", req.initramfs) : undefined;
-
-  let bootMs: number | undefined;
-  const console = new ConsoleLog(req.consoleLog);
-  cleanups.push(() => console.close());
-  console.watch(INIT_MARKER, () => {
-    bootMs = performance.now() - start;
-    ctx.progress(null, `guest kernel started /init after ${Math.round(bootMs)} ms`);
-  });
-
   let machine: Machine | undefined;
   try {
+    // Opened now, so a missing file is reported before any VM is made; read
+    // while loading, straight into guest RAM.
+    const kernel = openFileReader(req.kernel, "kernel");
+    cleanups.push(() => kernel.close());
+    const initramfs = req.initramfs ? openFileReader(req.initramfs, "initramfs") : undefined;
+    if (initramfs) cleanups.push(() => initramfs.close());
+
+    let bootMs: number | undefined;
+    const console = new ConsoleLog(req.consoleLog);
+    cleanups.push(() => console.close());
+    console.watch(INIT_MARKER, () => {
+      bootMs = performance.now() - start;
+      ctx.progress(null, `guest kernel started /init after ${Math.round(bootMs)} ms`);
+    });
+
     machine = new Machine({
       memoryMiB: req.memoryMiB, vcpus: req.vcpus, kvmFd: req.kvmFd, assists: pvmHost, pvmHostCpuid: pvmHost, cpus: req.cpus,
       console: (b) => console.write(b), log: (m) => ctx.log("info", m),
@@ -88,6 +85,9 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     }
     const cmdline = buildCmdline({ extra: req.cmdline, virtio: m.mmioSlots, pvmHost, ...(req.quietCpus ? { quietCpusOf: req.vcpus } : {}) });
     const loaded = loadLinux(m, { kernel, initramfs, cmdline });
+    // Loaded: the VM does not need the files any more.
+    kernel.close();
+    initramfs?.close();
     ctx.log("info", `${loaded.format} kernel entry 0x${loaded.entry.toString(16)}, ${req.vcpus} vCPU(s), ${req.memoryMiB} MiB${pvmHost ? ", nested PVM host: assists on" : ""}; cmdline: ${cmdline}`);
 
     // BENCHER_BOOT_DEBUG=1: report the busiest exits every 5 s while the guest runs.

@@ -7,15 +7,20 @@ import { randomBytes } from "node:crypto";
 import { buildBootParams, buildSetupData, E820_RAM, E820Entry, initrdAddrMax, SETUP_RNG_SEED } from "./boot-params.js";
 import { isBzImage, parseBzImage } from "./bzimage.js";
 import { isElf, loadElfKernel } from "./elf.js";
+import { bufferReader, readAll, type ImageReader } from "./image-reader.js";
 import { layout, RamRegion } from "./layout.js";
 import { buildMpTable } from "./mptable.js";
 import { longModeSregs, writeLongModeTables } from "./cpu-state.js";
 
 export interface LinuxImage {
-  kernel: Uint8Array;
-  initramfs?: Uint8Array;
+  /** An ELF vmlinux or a bzImage; a file reader lets an ELF's segments go straight into guest RAM. */
+  kernel: Uint8Array | ImageReader;
+  initramfs?: Uint8Array | ImageReader;
   cmdline: string;
 }
+
+/** Enough of the image to tell an ELF (4 bytes) from a bzImage (its header, up to 0x260). */
+const SNIFF_BYTES = 0x260;
 
 export interface LoadedLinux {
   entry: number;
@@ -38,12 +43,15 @@ export function e820Map(regions: readonly RamRegion[]): E820Entry[] {
 
 export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   const mem = machine.mem;
-  let elf = image.kernel;
+  const kernelImage = image.kernel instanceof Uint8Array ? bufferReader(image.kernel, "kernel") : image.kernel;
+  const head = new Uint8Array(Math.min(SNIFF_BYTES, kernelImage.size));
+  kernelImage.read(0, head);
+  let elf: Uint8Array | ImageReader = kernelImage;
   let setupHeader: Uint8Array | undefined;
   let format: LoadedLinux["format"] = "elf";
-  if (!isElf(elf)) {
-    if (!isBzImage(elf)) throw new Error("kernel: neither an ELF vmlinux nor a bzImage");
-    const bz = parseBzImage(elf);
+  if (!isElf(head)) {
+    if (!isBzImage(head)) throw new Error("kernel: neither an ELF vmlinux nor a bzImage");
+    const bz = parseBzImage(readAll(kernelImage));
     elf = bz.vmlinux;
     setupHeader = bz.setupHeader;
     format = "bzImage";
@@ -52,16 +60,17 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   if (kernel.start < layout.highRamStart) throw new Error(`kernel: loads at 0x${kernel.start.toString(16)}, below 1 MiB`);
 
   let initrd: LoadedLinux["initrd"];
-  if (image.initramfs && image.initramfs.length > 0) {
+  const initramfs = image.initramfs instanceof Uint8Array ? bufferReader(image.initramfs, "initramfs") : image.initramfs;
+  if (initramfs && initramfs.size > 0) {
     // As high as allowed, so it stays clear of the kernel's early allocations.
     const low = mem.regions[0];
     const top = Math.min(low.gpa + low.size, initrdAddrMax(setupHeader));
-    const addr = Math.floor((top - image.initramfs.length) / PAGE) * PAGE;
+    const addr = Math.floor((top - initramfs.size) / PAGE) * PAGE;
     if (addr < kernel.end) {
-      throw new Error(`memory: ${mem.size >> 20} MiB is too small for the kernel (ends at ${Math.ceil(kernel.end / 2 ** 20)} MiB) and a ${Math.ceil(image.initramfs.length / 2 ** 20)} MiB initramfs`);
+      throw new Error(`memory: ${mem.size >> 20} MiB is too small for the kernel (ends at ${Math.ceil(kernel.end / 2 ** 20)} MiB) and a ${Math.ceil(initramfs.size / 2 ** 20)} MiB initramfs`);
     }
-    mem.write(addr, image.initramfs);
-    initrd = { addr, size: image.initramfs.length };
+    initramfs.read(0, mem.slice(addr, initramfs.size));
+    initrd = { addr, size: initramfs.size };
   }
 
   const cmdline = Buffer.from(image.cmdline + "\0", "latin1");

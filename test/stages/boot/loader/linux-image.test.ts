@@ -5,6 +5,10 @@ import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
 import { GuestMemory } from "../../../../stages/boot/guest-memory.js";
 import { loadElfKernel } from "../../../../stages/boot/loader/elf.js";
+import { openFileReader } from "../../../../stages/boot/loader/image-reader.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { isBzImage, parseBzImage } from "../../../../stages/boot/loader/bzimage.js";
 import { buildBootParams, buildSetupData, initrdAddrMax } from "../../../../stages/boot/loader/boot-params.js";
 
@@ -43,6 +47,46 @@ test("ELF: refuses segments outside guest memory, other machines and entries out
   assert.throws(() => loadElfKernel(elf({ paddr: 0x1000, data: new Uint8Array(16), machine: 3 }), mem), /not x86_64/);
   assert.throws(() => loadElfKernel(elf({ paddr: 0x1000, data: new Uint8Array(16), entry: 0x9000 }), mem), /entry/);
   assert.throws(() => loadElfKernel(Uint8Array.of(0x7f, 0x45, 0x4c, 0x46), mem), /ELF/);
+});
+
+test("ELF from a file: segments read straight into guest memory; a segment past the file's end is refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "elf-file-"));
+  try {
+    const path = join(dir, "vmlinux");
+    writeFileSync(path, elf({ paddr: 0x80000, data: Uint8Array.of(9, 8, 7, 6), memsz: 6 }));
+    const mem = new GuestMemory(new Uint8Array(1 << 20).fill(0xee));
+    const file = openFileReader(path, "kernel");
+    try {
+      assert.equal(loadElfKernel(file, mem), { entry: 0x80000, start: 0x80000, end: 0x80006 });
+    } finally {
+      file.close();
+    }
+    assert.equal([...mem.read(0x80000, 7)], [9, 8, 7, 6, 0, 0, 0xee]);
+
+    // filesz claims more than the file holds.
+    const short = elf({ paddr: 0x80000, data: new Uint8Array(16) });
+    new DataView(short.buffer).setBigUint64(64 + 32, 0x1000n, true);
+    new DataView(short.buffer).setBigUint64(64 + 40, 0x1000n, true);
+    writeFileSync(path, short);
+    const cut = openFileReader(path, "kernel");
+    try {
+      assert.throws(() => loadElfKernel(cut, mem), /segment 0 lies outside the file/);
+    } finally {
+      cut.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("ELF: absurd program header tables are refused before they are read", () => {
+  const mem = new GuestMemory(new Uint8Array(1 << 20));
+  const many = elf({ paddr: 0x1000, data: new Uint8Array(16) });
+  new DataView(many.buffer).setUint16(56, 0xffff, true);
+  assert.throws(() => loadElfKernel(many, mem), /program headers out of the file/);
+  const far = elf({ paddr: 0x1000, data: new Uint8Array(16) });
+  new DataView(far.buffer).setBigUint64(32, 0xffffffffffffff00n, true);
+  assert.throws(() => loadElfKernel(far, mem), /program headers out of the file/);
 });
 
 function bzImage(payload: Uint8Array): Uint8Array {
