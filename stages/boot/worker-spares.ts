@@ -6,8 +6,8 @@
 import { once } from "node:events";
 import { parentPort, Worker, workerData } from "node:worker_threads";
 
-/** Parked workers, at most one per script. */
-const spares = new Map<string, Worker>();
+/** Parked workers, at most one per script, with the listener that drops one that fails while parked. */
+const spares = new Map<string, { worker: Worker; drop: () => void }>();
 
 /** Starts a worker for `script` that parks until startWorker hands it its data. */
 export function prestartWorker(script: URL): void {
@@ -18,22 +18,26 @@ export function prestartWorker(script: URL): void {
   // it down: it is dropped, and startWorker starts a fresh one.
   worker.unref();
   const drop = () => {
-    if (spares.get(key) === worker) spares.delete(key);
+    if (spares.get(key)?.worker === worker) spares.delete(key);
   };
   worker.on("error", drop);
   worker.on("exit", drop);
-  spares.set(key, worker);
+  spares.set(key, { worker, drop });
 }
 
-/** A worker for `script` that gets `data`: the parked one if there is one, else a new one. */
+/** A worker for `script` that gets `data` (not null: a fresh worker would then wait for it): the parked one if there is one, else a new one. */
 export function startWorker(script: URL, data: unknown): Worker {
+  if (data === null || data === undefined) throw new Error(`worker ${script.pathname}: no data to start it with`);
   const spare = spares.get(script.href);
   spares.delete(script.href);
   if (!spare) return new Worker(script, { workerData: data });
-  spare.removeAllListeners();
-  spare.ref();
-  spare.postMessage(data);
-  return spare;
+  const { worker, drop } = spare;
+  // From here on its errors and its exit are the caller's to handle.
+  worker.off("error", drop);
+  worker.off("exit", drop);
+  worker.ref();
+  worker.postMessage(data);
+  return worker;
 }
 
 /** In a worker: its data, given at start or (a worker started ahead) as its first message. */

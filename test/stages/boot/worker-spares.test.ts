@@ -56,6 +56,11 @@ test("a spare that fails while parked is dropped without taking the process down
   assert.ok(loadedAt >= asked - 5, "not the failed spare");
 });
 
+test("a start without data is refused (a fresh worker would wait for it forever)", () => {
+  assert.throws(() => startWorker(ECHO, undefined), /echo-worker\.js: no data to start it with/);
+  assert.throws(() => startWorker(ECHO, null), /no data/);
+});
+
 test("a parked spare does not keep its process alive", () => {
   const script = `import { prestartWorker } from ${JSON.stringify(new URL("../../../stages/boot/worker-spares.js", import.meta.url).href)};
 prestartWorker(new URL(${JSON.stringify(ECHO.href)}));
