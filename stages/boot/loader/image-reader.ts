@@ -12,14 +12,19 @@ export interface ImageReader {
   read(offset: number, into: Uint8Array): void;
 }
 
+/** Throws unless [offset, offset+length) lies inside an image of `size` bytes; `name` says which image. */
+function checkRange(name: string, offset: number, length: number, size: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > size) {
+    throw new Error(`${name}: ${length} bytes at offset ${offset} lie outside its ${size} bytes`);
+  }
+}
+
 export function bufferReader(bytes: Uint8Array, what: string): ImageReader {
   return {
     what,
     size: bytes.length,
     read(offset, into) {
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset + into.length > bytes.length) {
-        throw new Error(`${what}: ${into.length} bytes at offset ${offset} lie outside its ${bytes.length} bytes`);
-      }
+      checkRange(what, offset, into.length, bytes.length);
       into.set(bytes.subarray(offset, offset + into.length));
     },
   };
@@ -43,9 +48,7 @@ export function openFileReader(path: string, what: string): ImageReader & { clos
       size,
       read(offset, into) {
         if (!open) throw new Error(`${what} ${path}: read after close`);
-        if (!Number.isSafeInteger(offset) || offset < 0 || offset + into.length > size) {
-          throw new Error(`${what} ${path}: ${into.length} bytes at offset ${offset} lie outside its ${size} bytes`);
-        }
+        checkRange(`${what} ${path}`, offset, into.length, size);
         for (let done = 0; done < into.length;) {
           const n = readSync(fd, into, done, into.length - done, offset + done);
           // The file shrank since it was opened.
