@@ -81,4 +81,25 @@ test("host mount flags come from the deepest mount above a path", () => {
   assert.equal(hostMountFlags("/tmpfoo", table), ["relatime"]);
 });
 
+test("root links named like their target are made by one ln, others each by their own; device files by the shell", () => {
+  const script = renderMountScript({
+    links: [
+      { path: "/bin", target: "usr/bin" },
+      { path: "/lib64", target: "usr/lib64" },
+      { path: "/libx32", target: "usr/lib32" }, // another name: ln would make /lib32
+      { path: "/sbin", target: "usr/sbin/" }, // a trailing slash: ln's name would not be sbin for sure
+    ],
+    binds: [],
+    masked: [],
+    devices: ["null", "zero"],
+  }, "/nowhere");
+  const lines = script.split("\n");
+  assert.ok(lines.includes(`ln -s 'usr/bin' 'usr/lib64' "$R/"`), script);
+  assert.ok(lines.includes(`ln -s 'usr/lib32' "$R"'/libx32'`), script);
+  assert.ok(lines.includes(`ln -s 'usr/sbin/' "$R"'/sbin'`), script);
+  assert.is(lines.filter((l) => l.startsWith("ln -s 'usr/")).length, 3);
+  assert.ok(lines.includes(`: > "$R/dev/null"`) && lines.includes(`: > "$R/dev/zero"`), script);
+  assert.not.ok(script.includes("touch"), "no touch process for device files");
+});
+
 test.run();
