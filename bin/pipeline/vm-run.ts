@@ -1,9 +1,9 @@
 // One VM run: the collect stage listens on the vsock socket, then the boot
 // stage (started beside collect, waiting for its request) starts the VM;
-// the guest connects, runs the job and sends back its output. Whichever of the two ends first ends the other: collect finishing
-// (done, timed out, guest gone) stops the VM, and a VM that stops (reset,
-// crash, deadline) tells collect to take a last look at the console and
-// report what arrived.
+// the guest connects, runs the job and sends back its output. Whichever of
+// the two ends first ends the other: collect finishing (done, timed out,
+// guest gone) stops the VM, and a VM that stops (reset, crash, deadline)
+// tells collect to take a last look at the console and report what arrived.
 import { closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootRequest } from "../../stages/boot/request.js";
