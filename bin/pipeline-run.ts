@@ -20,7 +20,7 @@ import { hostNameForOutput } from "../stages/collect/output-names.js";
 import { PipelineError } from "./pipeline/errors.js";
 import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelinePhase } from "./pipeline/options.js";
 import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
-import { runnerFailure, statusFor, type PipelineResult } from "./pipeline/result.js";
+import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "./pipeline/result.js";
 import { runVm } from "./pipeline/vm-run.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
@@ -131,7 +131,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       image: { digest: root.runConfig.digest, cached: root.cached },
       guestError: c.guestError,
       forgedFrames: c.forgedFrames,
-      vm: vm.boot ? { exitReason: vm.boot.exitReason, ...(vm.boot.detail ? { detail: vm.boot.detail } : {}), ...(vm.boot.pinning ? { pinning: vm.boot.pinning } : {}), ...(vm.boot.consoleTail && failure !== undefined ? { consoleTail: vm.boot.consoleTail } : {}) } : null,
+      vm: vm.boot ? vmEnding(vm.boot, vm.stoppedAfterCollect, failure) : null,
     };
     if (failure !== undefined) result.error = failure;
     if (o.keep) result.runDir = workdir.path;

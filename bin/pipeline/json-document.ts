@@ -3,8 +3,7 @@
 // plain strings; anything else also gets an exact base64 twin, so binary
 // output survives JSON intact.
 import { jsonOutputs, jsonStreams } from "../../lib/json-text.js";
-import type { PipelineMetrics, PipelineResult } from "./result.js";
-import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
+import type { PipelineMetrics, PipelineResult, VmEnding } from "./result.js";
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -28,7 +27,7 @@ export interface PipelineJsonDocument {
   error?: string;
   guestError?: string;
   forgedFrames: number;
-  vm: { exitReason: string; detail?: string; consoleTail?: string; pinning?: CpuPinning } | null;
+  vm: VmEnding | null;
   runDir?: string;
 }
 

@@ -50,8 +50,8 @@ export interface PipelineResult {
   guestError: string | null;
   /** Frames from the guest that failed verification and were ignored. */
   forgedFrames: number;
-  /** How the VM ended; the console's last lines when it did not end by the guest's own reset. */
-  vm: { exitReason: string; detail?: string; consoleTail?: string; pinning?: CpuPinning } | null;
+  /** How the VM ended (vmEnding); the console's last lines when the runner failed. */
+  vm: VmEnding | null;
   /** The run directory, when kept (--keep): console log, overlay, unpacked image. */
   runDir?: string;
 }
@@ -74,6 +74,30 @@ export function runnerFailure(collect: CollectResult, boot: BootResult | null, b
     parts.push(`VM ended: ${boot.exitReason}${boot.detail ? ` (${boot.detail})` : ""}`);
   }
   return parts.length ? parts.join("; ") : "the run ended without a result from the guest";
+}
+
+export interface VmEnding {
+  /** The boot stage's exit reason, or "stopped": the runner stopped the VM once collect had finished. */
+  exitReason: BootResult["exitReason"] | "stopped";
+  detail?: string;
+  consoleTail?: string;
+  pinning?: CpuPinning;
+}
+
+/**
+ * How the VM ended, as the run reports it. The runner stops the VM as soon
+ * as collect has finished rather than wait for guest-init's reset (0.4 s on a
+ * nested host): the boot stage then says "aborted", which would read as a
+ * failure, so the run names it for what it was.
+ */
+export function vmEnding(boot: BootResult, stoppedAfterCollect: boolean, failure: string | undefined): VmEnding {
+  const stopped = stoppedAfterCollect && boot.exitReason === "aborted";
+  return {
+    exitReason: stopped ? "stopped" : boot.exitReason,
+    ...(stopped ? { detail: "stopped by the runner once collect had finished" } : boot.detail ? { detail: boot.detail } : {}),
+    ...(boot.pinning ? { pinning: boot.pinning } : {}),
+    ...(boot.consoleTail && failure !== undefined ? { consoleTail: boot.consoleTail } : {}),
+  };
 }
 
 export function statusFor(collect: CollectResult, failure: string | undefined): number {

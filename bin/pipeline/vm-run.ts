@@ -46,6 +46,8 @@ export interface VmRunOutcome {
   /** Null when the boot stage itself failed (bootError says why). */
   boot: BootResult | null;
   bootError?: string;
+  /** The runner stopped the VM because collect had finished (the usual end: it does not wait for the guest's reset). */
+  stoppedAfterCollect: boolean;
   /** Where collect saved the output files. */
   outputDir: string;
   consoleLog: string;
@@ -164,16 +166,18 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
       stopBoot.abort(new Error("collect ended before it listened")); // in case its request had gone out
       await bootDone;
       const early = await collectDone; // throws the stage's error if it failed
-      return { collect: early, boot: null, bootError: bootError ?? "the VM was not started", outputDir, consoleLog };
+      return { collect: early, boot: null, bootError: bootError ?? "the VM was not started", stoppedAfterCollect: false, outputDir, consoleLog };
     }
     let collected: CollectResult;
+    let stoppedAfterCollect = false;
     try {
       collected = await collectDone;
     } finally {
+      stoppedAfterCollect = boot === null && bootError === undefined; // the VM was still running
       stopBoot.abort(new Error("collect finished"));
       await bootDone;
     }
-    return { collect: collected, boot, ...(bootError !== undefined ? { bootError } : {}), outputDir, consoleLog };
+    return { collect: collected, boot, ...(bootError !== undefined ? { bootError } : {}), stoppedAfterCollect, outputDir, consoleLog };
   } finally {
     stopBoot.abort();
     closeSync(kvmFd);

@@ -46,6 +46,8 @@ test("four pipelines at once never mix their outputs", async () => {
     assert.ok(Buffer.concat(live.get(id)!).equals(r.stdout), `live stdout of run ${id}`);
     assert.is(r.outputs["/marker"]?.toString(), `run-${id}\n`);
     assert.is(r.forgedFrames, 0);
+    // The usual end: collect finished and the runner stopped the VM, reported as such rather than as "aborted".
+    assert.equal(r.vm && { exitReason: r.vm.exitReason, detail: r.vm.detail }, { exitReason: "stopped", detail: "stopped by the runner once collect had finished" }, `run ${id}`);
   });
   // One root image for all four: built once (or found cached), not once per run.
   assert.is(new Set(results.map((r) => r.image.digest)).size, 1);

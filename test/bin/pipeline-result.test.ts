@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { CollectResult } from "../../stages/collect/collect.js";
 import type { BootResult } from "../../stages/boot/boot.js";
-import { runnerFailure, statusFor, type PipelineResult } from "../../bin/pipeline/result.js";
+import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "../../bin/pipeline/result.js";
 import { toJsonDocument } from "../../bin/pipeline/json-document.js";
 import { statusNotes } from "../../bin/commands/pipeline.js";
 
@@ -75,6 +75,17 @@ function pipelineResult(over: Partial<PipelineResult> = {}): PipelineResult {
     ...over,
   };
 }
+
+test("vm ending: a VM the runner stopped after collect is 'stopped', not 'aborted'", () => {
+  const tail = { consoleTail: "[ 1.0] last line" };
+  assert.equal(vmEnding({ ...bootEnded("aborted", "Error: boot stopped by SIGTERM"), ...tail }, true, undefined),
+    { exitReason: "stopped", detail: "stopped by the runner once collect had finished" });
+  // Stopped for another reason (the user's interrupt, collect never listening): the stage's word stands.
+  assert.equal(vmEnding(bootEnded("aborted", "Error: boot stopped by SIGTERM"), false, undefined), { exitReason: "aborted", detail: "Error: boot stopped by SIGTERM" });
+  // The VM had ended on its own before collect finished: its own reason, and the console tail when the run failed.
+  assert.equal(vmEnding({ ...bootEnded("triple-fault", "at rip 0x0"), ...tail }, true, "no DONE"), { exitReason: "triple-fault", detail: "at rip 0x0", ...tail });
+  assert.equal(vmEnding({ ...bootEnded("reset"), ...tail }, false, undefined), { exitReason: "reset" });
+});
 
 test("--json: text fields, base64 twins only for bytes that are not UTF-8", () => {
   const binary = Buffer.from([0, 0xff, 0xfe, 0x41]);
