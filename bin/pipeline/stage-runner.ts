@@ -11,11 +11,9 @@ export interface StageHooks {
   onLog?(stage: StageName, level: LogLevel, message: string): boolean | void;
 }
 
-/** `sendWhen`: start the stage now, send its request once this resolves (CallOptions.sendWhen). */
-export function runStage<Res>(stage: StageName, request: unknown, paths: StagePaths, hooks: StageHooks, sendWhen?: Promise<void>): Promise<Res> {
+export function runStage<Res>(stage: StageName, request: unknown, paths: StagePaths, hooks: StageHooks): Promise<Res> {
   return runSandboxed<Res>(stageSandboxSpec(stage, paths), request, {
     signal: hooks.signal,
-    ...(sendWhen ? { sendWhen } : {}),
     onProgress: (fraction, message) => hooks.onProgress?.(stage, fraction, message),
     onLog: (level, message) => void hooks.onLog?.(stage, level, message),
   });

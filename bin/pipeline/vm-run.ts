@@ -1,6 +1,6 @@
-// One VM run: the collect stage listens on the vsock socket, then the boot
-// stage (started beside collect, waiting for its request) starts the VM;
-// the guest connects, runs the job and sends back its output. Whichever of
+// One VM run: the boot stage starts beside collect and sets its VM up at
+// once, holding the vCPUs until collect's vsock socket exists; the guest
+// connects, runs the job and sends back its output. Whichever of
 // the two ends first ends the other: collect finishing (done, timed out,
 // guest gone) stops the VM, and a VM that stops (reset, crash, deadline)
 // tells collect to take a last look at the console and report what arrived.
@@ -96,6 +96,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
     disk: req.rootImage.fs === "squashfs" ? { path: req.rootImage.path, readOnly: true } : { path: req.rootImage.path, overlay: join(bootDir, "overlay") },
     vsockUds: udsBase,
     consoleLog,
+    holdUntilExists: collectRequest.socketPath,
     timeoutMs: vmMs,
     kvmFd: KVM_FD_IN_STAGE,
     pvmHost: req.pvmHost,
@@ -108,14 +109,14 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
   const stopBoot = new AbortController();
   const both = (own: AbortController) => (hooks.signal ? AbortSignal.any([own.signal, hooks.signal]) : own.signal);
 
-  // Resolved when collect listens (the boot stage then gets its request); rejected when collect ended first.
+  // Resolved when collect listens; rejected when collect ended first.
   let listening!: () => void;
   let neverListened!: (why: Error) => void;
   const isListening = new Promise<void>((resolve, reject) => {
     listening = resolve;
     neverListened = reject;
   });
-  isListening.catch(() => {}); // seen by the race below and by the boot stage's call
+  isListening.catch(() => {}); // seen by the race below
   const collectDone = runStage<CollectResult>("collect", collectRequest, {
     readOnly: [bootDir],
     writable: [vsockDir, outputDir],
@@ -133,14 +134,15 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
       return true;
     },
   });
-  // The VM starts only once collect listens; a collect stage that fails before that starts no VM.
+  // The vCPUs start only once collect's socket exists; a collect stage that fails before that stops the held VM.
   let collectSettled = false;
   const settled = collectDone.then(() => void (collectSettled = true), () => void (collectSettled = true));
 
   try {
-    // The boot stage starts now, beside collect, so that its sandbox and
-    // Node start-up (a quarter of a second) overlap collect's; its request,
-    // and so the VM, waits until collect listens.
+    // The boot stage starts now, beside collect, and gets its request at
+    // once, so that its sandbox, Node start-up (a quarter of a second) and
+    // VM set-up overlap collect's; it holds the vCPUs until collect's
+    // socket exists (the guest's first connection then finds a listener).
     let bootError: string | undefined;
     let boot: BootResult | null = null;
     const bootDone = (async () => {
@@ -151,7 +153,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
           kvmFd,
           // The VMM's own diagnosis switch (RIP samples, busiest exits) passes through; the sandbox passes no other host env.
           ...(process.env.BENCHER_BOOT_DEBUG ? { env: { BENCHER_BOOT_DEBUG: process.env.BENCHER_BOOT_DEBUG } } : {}),
-        }, { ...hooks, signal: both(stopBoot) }, isListening);
+        }, { ...hooks, signal: both(stopBoot) });
       } catch (err) {
         bootError = describeError(err);
       } finally {
@@ -163,7 +165,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
     await Promise.race([isListening, settled]);
     if (collectSettled) {
       neverListened(new Error("the VM was not started"));
-      stopBoot.abort(new Error("collect ended before it listened")); // in case its request had gone out
+      stopBoot.abort(new Error("collect ended before it listened")); // its VM is held, not running
       await bootDone;
       const early = await collectDone; // throws the stage's error if it failed
       return { collect: early, boot: null, bootError: bootError ?? "the VM was not started", stoppedAfterCollect: false, outputDir, consoleLog };

@@ -14,17 +14,20 @@ import { BlockDisk, CowOverlayDisk, RawFileDisk } from "./devices/virtio-blk-dis
 import { VirtioVsock } from "./devices/virtio-vsock.js";
 import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import { kernelPanicMessage } from "./kernel-panic.js";
+import { pathAppears } from "./path-appears.js";
 
 export interface BootResult {
   exitReason: ExitReason;
   /** Why, in words (e.g. the instruction an emulation failure stopped at). */
   detail?: string;
-  /** ms from the start until the kernel started /init (its "Run /init" line); absent if it never did. */
+  /** ms from the start until the kernel started /init (its "Run /init" line); absent if it never did. Excludes heldMs. */
   bootMs?: number;
-  /** ms the whole VM took, from the start of boot() to the end. */
+  /** ms the whole VM took, from the start of boot() to the end. Excludes heldMs. */
   wallMs: number;
-  /** ms the VMM took before the first KVM_RUN. */
+  /** ms the VMM took before the first KVM_RUN could start (excludes heldMs). */
   startupMs: number;
+  /** ms the ready VM waited for `holdUntilExists`, when the request named it. */
+  heldMs?: number;
   /** Path of the console log, if one was asked for. */
   consoleLog?: string;
   /** The console's last lines, when the VM did not end by the guest's own power-off or reset (or it reset because its kernel panicked). */
@@ -48,7 +51,13 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
   const cleanups: Cleanup[] = [];
   const pvmHost = req.pvmHost ?? isNestedPvmHost();
   let machine: Machine | undefined;
+  // The VM's own time: a hold (holdUntilExists) is not part of it.
+  const sinceStart = () => performance.now() - start - (machine?.heldMs ?? 0);
   try {
+    const stopWaiting = new AbortController();
+    cleanups.push(() => stopWaiting.abort());
+    const hold = req.holdUntilExists ? pathAppears(req.holdUntilExists, "holdUntilExists", stopWaiting.signal) : undefined;
+    hold?.catch(() => {}); // a failed watch is m.run's to report, even if it fails during set-up
     // Opened now, so a missing file is reported before any VM is made; read
     // while loading, straight into guest RAM.
     const kernel = openFileReader(req.kernel, "kernel");
@@ -60,7 +69,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     const console = new ConsoleLog(req.consoleLog);
     cleanups.push(() => console.close());
     console.watch(INIT_MARKER, () => {
-      bootMs = performance.now() - start;
+      bootMs = sinceStart();
       ctx.progress(null, `guest kernel started /init after ${Math.round(bootMs)} ms`);
     });
 
@@ -98,9 +107,9 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
           m.sampleRips();
         }, Number(process.env.BENCHER_BOOT_DEBUG) > 1 ? Number(process.env.BENCHER_BOOT_DEBUG) : 5000)
       : undefined;
-    const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal }).finally(() => clearInterval(debug));
+    const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal, hold }).finally(() => clearInterval(debug));
     ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; doorbell writes caught by ioeventfds: ${m.notifyEvents.writesCaught}; assists: ${JSON.stringify(exit.assists)}`);
-    const wallMs = performance.now() - start;
+    const wallMs = sinceStart();
     console.flush();
     const panic = kernelPanicMessage(console.tailText(8192));
     const clean = CLEAN.includes(exit.exitReason) && panic === undefined;
@@ -110,6 +119,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       ...(bootMs !== undefined ? { bootMs: Math.round(bootMs) } : {}),
       wallMs: Math.round(wallMs),
       startupMs: Math.round(exit.startupMs),
+      ...(hold ? { heldMs: Math.round(m.heldMs) } : {}),
       ...(req.consoleLog ? { consoleLog: req.consoleLog } : {}),
       ...(clean ? {} : { consoleTail: console.tailText(4096) }),
       ...(panic !== undefined ? { panic } : {}),

@@ -36,7 +36,7 @@ export interface MachineExit {
   detail?: string;
   /** Instruction assists performed, by name (nested PVM hosts only). */
   assists: Record<string, number>;
-  /** ms from the machine's creation to the first KVM_RUN being started. */
+  /** ms from the machine's creation until its vCPUs could start (a hold not included). */
   startupMs: number;
 }
 
@@ -112,6 +112,11 @@ export class Machine {
   private readonly memAddr: bigint;
   private readonly created = performance.now();
   private stopReason: { exitReason: ExitReason; detail?: string } | undefined;
+  /** ms the ready machine waited for run()'s `hold` before its vCPUs started. */
+  heldMs = 0;
+  private onStopped: () => void = () => {};
+  /** Resolved by stop(): ends a hold early. */
+  private readonly stopped = new Promise<void>((resolve) => (this.onStopped = resolve));
   private closed = false;
   /** Where the vCPU threads and the VMM's other threads run, when `cpus` was given. */
   readonly pinning: CpuPinning | undefined;
@@ -229,6 +234,7 @@ export class Machine {
   stop(exitReason: ExitReason, detail?: string): void {
     if (this.stopReason) return;
     this.stopReason = { exitReason, detail };
+    this.onStopped();
     for (const h of this.vcpus) {
       Atomics.store(h.control, STOP, 1);
       h.vcpu.run[runOffsets.immediateExit] = 1;
@@ -241,10 +247,15 @@ export class Machine {
   /**
    * Starts every vCPU and services exits until the machine stops.
    * `startAll`: make the APs runnable at once (test guests) instead of
-   * waiting for the BSP's INIT/SIPI (Linux).
+   * waiting for the BSP's INIT/SIPI (Linux). `hold`: the vCPUs start only
+   * when it resolves (the machine is ready meanwhile, so its set-up is off
+   * the caller's critical path); the timeout and the signal apply from the
+   * call, and a hold that rejects ends the run as a VMM error.
    */
-  async run(opts: { timeoutMs?: number; signal?: AbortSignal; startAll?: boolean } = {}): Promise<MachineExit> {
+  async run(opts: { timeoutMs?: number; signal?: AbortSignal; startAll?: boolean; hold?: Promise<unknown> } = {}): Promise<MachineExit> {
     if (this.closed) throw new Error("machine: run after close");
+    // Handled from here on, even while the set-up below is awaited.
+    const held = opts.hold?.then(() => undefined, (err: unknown) => (err instanceof Error ? err.message : String(err)));
     // The VM's set-up (the PIT's mode, done in the background) is complete before a vCPU runs.
     await this.vm.ready();
     if (opts.startAll) for (const h of this.vcpus.slice(1)) h.vcpu.setMpState(KVM_MP_STATE_RUNNABLE);
@@ -255,15 +266,22 @@ export class Machine {
       ? setTimeout(() => this.stop("timeout", `no end after ${opts.timeoutMs} ms`), opts.timeoutMs)
       : undefined;
     if (kickListeners++ === 0) process.on("SIGUSR2", onKick);
-    const startupMs = performance.now() - this.created;
+    const readyAt = performance.now();
     if (this.pinning) this.options.log?.(`CPU pinning: ${describePinning(this.pinning)}`);
     let restoreAffinity: (() => void) | undefined;
     if (this.mmioSlots.length) this.options.log?.(this.notifyEvents.describe());
     try {
-      // Before any thread starts, so they inherit it (vCPU workers then narrow themselves).
-      if (this.pinning?.vmmCpus) restoreAffinity = keepProcessOn(this.pinning.vmmCpus);
-      this.notifyEvents.start(() => this.drainAllPostedWrites(), (message) => this.stop("vmm-error", message));
-      await Promise.all(this.vcpus.map((h) => this.serve(h)));
+      if (held) {
+        const failure = await Promise.race([held, this.stopped]);
+        if (failure !== undefined) this.stop("vmm-error", `waiting to start: ${failure}`);
+        this.heldMs = performance.now() - readyAt;
+      }
+      if (!this.stopReason) {
+        // Before any thread starts, so they inherit it (vCPU workers then narrow themselves).
+        if (this.pinning?.vmmCpus) restoreAffinity = keepProcessOn(this.pinning.vmmCpus);
+        this.notifyEvents.start(() => this.drainAllPostedWrites(), (message) => this.stop("vmm-error", message));
+        await Promise.all(this.vcpus.map((h) => this.serve(h)));
+      }
     } finally {
       await this.notifyEvents.stop();
       clearTimeout(timer);
@@ -276,7 +294,7 @@ export class Machine {
       for (const [name, n] of Object.entries(h.end?.assists ?? {})) assists[name] = (assists[name] ?? 0) + n;
     }
     const stop = this.stopReason ?? { exitReason: "vmm-error" as const, detail: "every vCPU stopped without a reason" };
-    return { ...stop, assists, startupMs };
+    return { ...stop, assists, startupMs: readyAt - this.created };
   }
 
   /** One vCPU: start its worker, then service its exits until it ends. */

@@ -26,6 +26,12 @@ export interface BootRequest {
   guestCid?: number;
   /** Where the serial console is saved. */
   consoleLog?: string;
+  /**
+   * Set the VM up at once but start its vCPUs only when this path exists
+   * (e.g. the Unix socket the guest will connect to): the set-up then
+   * overlaps the listener's start-up. The timeout counts from the request.
+   */
+  holdUntilExists?: string;
   /** The VM is stopped after this long (exit reason "timeout"). */
   timeoutMs: number;
   /** An open /dev/kvm handed over by the coordinator; opened here when absent. */
@@ -55,7 +61,7 @@ const int = fields.wholeNumber;
 export function parseBootRequest(raw: unknown): BootRequest {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("boot request: must be an object");
   const r = raw as Record<string, unknown>;
-  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "timeoutMs", "kvmFd", "pvmHost", "cpus", "quietCpus"]);
+  const known = new Set(["kernel", "initramfs", "cmdline", "vcpus", "memoryMiB", "disk", "vsockUds", "guestCid", "consoleLog", "holdUntilExists", "timeoutMs", "kvmFd", "pvmHost", "cpus", "quietCpus"]);
   for (const key of Object.keys(r)) if (!known.has(key)) fail(key, "is not a boot request field");
 
   const cmdline = r.cmdline;
@@ -90,6 +96,7 @@ export function parseBootRequest(raw: unknown): BootRequest {
     vsockUds: path(r, "vsockUds", false),
     guestCid: int(r, "guestCid", 3, 0xffffffff, undefined),
     consoleLog: path(r, "consoleLog", false),
+    holdUntilExists: path(r, "holdUntilExists", false),
     timeoutMs: int(r, "timeoutMs", 1, 24 * 3600 * 1000, DEFAULT_TIMEOUT_MS)!,
     kvmFd: int(r, "kvmFd", 0, 1 << 20, undefined),
     pvmHost: r.pvmHost as boolean | undefined,

@@ -17,6 +17,7 @@ import { Machine } from "../../../stages/boot/machine.js";
 import { loadLinux } from "../../../stages/boot/loader/linux.js";
 import { buildCmdline } from "../../../stages/boot/loader/cmdline.js";
 import { isNestedPvmHost } from "../../../kernel/cmdline.js";
+import { markerGuestElf } from "../../../bench/lib/marker-guest.js";
 
 const work = mkdtempSync(join(tmpdir(), "bencher-boot-test-"));
 const logs: string[] = [];
@@ -55,6 +56,31 @@ test("a kernel that is not one is refused with a one-line error", async () => {
   const req = parseBootRequest({ kernel: bogus, timeoutMs: 5000 });
   assert.match(await failure(boot(req, ctx)), /^kernel: neither an ELF vmlinux nor a bzImage$/);
   assert.match(await failure(boot(parseBootRequest({ kernel: join(work, "missing"), timeoutMs: 5000 }), ctx)), /^kernel .*missing: ENOENT$/);
+});
+
+test("holdUntilExists: the VM is made at once, its guest runs only once the path appears, and the wait is not VM time", async () => {
+  const guest = join(work, "marker-guest.elf");
+  writeFileSync(guest, markerGuestElf("held guest runs"));
+  const consoleLog = join(work, "held-console.log");
+  const listener = join(work, "v_1024");
+  const started = performance.now();
+  const running = boot(parseBootRequest({ kernel: guest, consoleLog, holdUntilExists: listener, timeoutMs: 20_000 }), ctx);
+  await new Promise((r) => setTimeout(r, 600));
+  const before = existsSync(consoleLog) ? readFileSync(consoleLog, "latin1") : "";
+  writeFileSync(listener, "");
+  const result = await running;
+  const elapsed = performance.now() - started;
+  assert.is(before, "", "nothing ran while held");
+  assert.is(result.exitReason, "triple-fault");
+  assert.is(readFileSync(consoleLog, "latin1"), "held guest runs\n");
+  assert.ok(result.heldMs !== undefined && result.heldMs >= 300, `heldMs ${result.heldMs}`);
+  assert.ok(result.wallMs <= elapsed - result.heldMs! + 1, `wallMs ${result.wallMs} leaves out the ${result.heldMs} ms held (elapsed ${Math.round(elapsed)})`);
+});
+
+test("holdUntilExists in a directory that is not there: one line before any VM is made", async () => {
+  const missing = join(work, "no-such-dir", "v_1024");
+  const message = await failure(boot(parseBootRequest({ kernel: kernel(), holdUntilExists: missing, timeoutMs: 5000 }), ctx));
+  assert.is(message, `holdUntilExists ${missing}: its directory: ENOENT`);
 });
 
 test("the deadline stops a booting kernel and the result carries the console tail", async () => {

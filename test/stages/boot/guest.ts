@@ -45,6 +45,8 @@ export interface GuestOptions {
   assists?: boolean;
   /** Catch doorbell writes with ioeventfds (default: the Machine's default, on). */
   ioeventfd?: boolean;
+  /** run()'s hold: the vCPUs start when it resolves. */
+  hold?: Promise<unknown>;
   regs?: (index: number) => Partial<Regs>;
   setup?: (machine: Machine) => void;
   /** Inspect the machine after the run, before it is closed. */
@@ -71,7 +73,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestRun> {
     }
     o.setup?.(machine);
     const start = performance.now();
-    const exit = await machine.run({ timeoutMs: o.timeoutMs ?? 20000, startAll: true });
+    const exit = await machine.run({ timeoutMs: o.timeoutMs ?? 20000, startAll: true, ...(o.hold ? { hold: o.hold } : {}) });
     const wallMs = performance.now() - start;
     o.after?.(machine);
     return { exit, console: Buffer.from(chunks).toString("latin1"), recorder, wallMs, machine };

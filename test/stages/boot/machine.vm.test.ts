@@ -170,6 +170,42 @@ test("every console byte written just before a triple fault reaches the console"
   assert.is(run.console, text);
 });
 
+test("a held machine runs no guest code until its hold resolves, then runs to the end", async () => {
+  let releasedAt = Infinity;
+  let firstWriteAt: number | undefined;
+  const hold = new Promise<void>((resolve) => setTimeout(() => {
+    releasedAt = performance.now();
+    resolve();
+  }, 300));
+  const code = [0xe6, 0x99, ...RESET]; // out 0x99, al; reset
+  const run = await runGuest({
+    mode: "real", code, hold,
+    setup: (m) => m.pio.add(0x99, 1, { name: "first-write", pioRead() {}, pioWrite() { firstWriteAt ??= performance.now(); } }),
+  });
+  assert.is(run.exit.exitReason, "reset");
+  assert.ok(firstWriteAt !== undefined && firstWriteAt >= releasedAt, "the guest ran only after the release");
+  assert.ok(run.machine.heldMs >= 250, `held ${run.machine.heldMs} ms`);
+  assert.ok(run.exit.startupMs < run.machine.heldMs, "start-up does not count the hold");
+});
+
+test("a machine stopped while held ends at once without running a vCPU", async () => {
+  let ran = false;
+  const never = new Promise<void>(() => {});
+  const run = await runGuest({
+    mode: "real", code: [0xe6, 0x99, 0xeb, 0xfe], hold: never, timeoutMs: 300, // out 0x99, al; jmp $
+    setup: (m) => m.pio.add(0x99, 1, { name: "ran", pioRead() {}, pioWrite() { ran = true; } }),
+  });
+  assert.is(run.exit.exitReason, "timeout");
+  assert.not.ok(ran, "no guest instruction ran");
+  assert.ok(run.wallMs < 5000, `stopped after ${run.wallMs} ms`);
+});
+
+test("a hold that fails ends the run as a VMM error that says so", async () => {
+  const run = await runGuest({ mode: "real", code: [0xeb, 0xfe], hold: Promise.reject(new Error("the watch broke")) });
+  assert.is(run.exit.exitReason, "vmm-error");
+  assert.is(run.exit.detail, "waiting to start: the watch broke");
+});
+
 test("an aborted run stops with reason aborted", async () => {
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error("test abort")), 200);

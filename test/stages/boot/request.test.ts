@@ -4,12 +4,13 @@ import { parseBootRequest } from "../../../stages/boot/request.js";
 
 test("defaults and a full request", () => {
   const r = parseBootRequest({ kernel: "/k/vmlinux", timeoutMs: 1000 });
-  assert.equal(r, { kernel: "/k/vmlinux", initramfs: undefined, cmdline: undefined, vcpus: 1, memoryMiB: 256, disk: undefined, vsockUds: undefined, guestCid: undefined, consoleLog: undefined, timeoutMs: 1000, kvmFd: undefined, pvmHost: undefined });
+  assert.equal(r, { kernel: "/k/vmlinux", initramfs: undefined, cmdline: undefined, vcpus: 1, memoryMiB: 256, disk: undefined, vsockUds: undefined, guestCid: undefined, consoleLog: undefined, holdUntilExists: undefined, timeoutMs: 1000, kvmFd: undefined, pvmHost: undefined });
   const full = parseBootRequest({
     kernel: "/k", initramfs: "/i", cmdline: "quiet", vcpus: 4, memoryMiB: 1024, disk: { path: "/d.ext4", overlay: "/run/o" },
-    vsockUds: "/run/v.sock", guestCid: 3, consoleLog: "/run/console.log", timeoutMs: 5000, kvmFd: 3, pvmHost: false,
+    vsockUds: "/run/v.sock", guestCid: 3, consoleLog: "/run/console.log", holdUntilExists: "/run/v.sock_1024", timeoutMs: 5000, kvmFd: 3, pvmHost: false,
   });
   assert.is(full.vcpus, 4);
+  assert.is(full.holdUntilExists, "/run/v.sock_1024");
   assert.equal(full.disk, { path: "/d.ext4", overlay: "/run/o", readOnly: undefined });
   assert.equal(parseBootRequest({ kernel: "/k", cpus: [3, 1] }).cpus, [3, 1], "host CPUs, in order");
 });
@@ -29,6 +30,8 @@ test("bad requests name the field", () => {
     [{ kernel: "/k", guestCid: 2 }, /guestCid/],
     [{ kernel: "/k", colour: "red" }, /colour is not a boot request field/],
     [{ kernel: "/k", timeoutMs: -1 }, /timeoutMs/],
+    [{ kernel: "/k", holdUntilExists: "v.sock_1024" }, /holdUntilExists must be an absolute path/],
+    [{ kernel: "/k", holdUntilExists: 7 }, /holdUntilExists/],
     [{ kernel: "/k", cpus: [] }, /^boot request: cpus must be a non-empty list of host CPU numbers$/],
     [{ kernel: "/k", cpus: "1" }, /cpus must be a non-empty list/],
     [{ kernel: "/k", cpus: [1, -1] }, /cpus must hold whole numbers from 0 to 8191, got -1/],
