@@ -13,6 +13,10 @@ function namedLikeTarget(link: RootLink): boolean {
   return posix.dirname(link.path) === "/" && !link.target.endsWith("/") && posix.basename(link.target) === posix.basename(link.path);
 }
 
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir === "/" ? "/" : dir + "/");
+}
+
 export function renderMountScript(plan: MountPlan, rootMountpoint: string): string {
   const lines: string[] = [
     "set -eu",
@@ -25,14 +29,19 @@ export function renderMountScript(plan: MountPlan, rootMountpoint: string): stri
   const grouped = plan.links.filter(namedLikeTarget);
   if (grouped.length > 0) lines.push(`ln -s ${grouped.map((l) => q(l.target)).join(" ")} "$R/"`);
   for (const link of plan.links) if (!grouped.includes(link)) lines.push(`ln -s ${q(link.target)} "$R"${q(link.path)}`);
+  // Mount points on the new root, all made by one mkdir (after /tmp's tmpfs,
+  // so those under /tmp land on it). A bind inside another bind needs none:
+  // its path is there already, seen through the outer bind.
+  const outermost = plan.binds.filter((b) => !plan.binds.some((outer) => outer !== b && isInside(b.path, outer.path)));
+  const dirs = outermost.map((b) => (b.kind === "dir" ? b.path : posix.dirname(b.path))).filter((d) => d !== "/");
+  if (dirs.length > 0) lines.push(`mkdir -p ${dirs.map((d) => `"$R"${q(d)}`).join(" ")}`);
+  for (const b of outermost) if (b.kind === "file") lines.push(`: > "$R"${q(b.path)}`);
   for (const bind of plan.binds) {
     const target = `"$R"${q(bind.path)}`;
-    if (bind.kind === "dir") lines.push(`mkdir -p ${target}`);
-    else lines.push(`mkdir -p "$(dirname ${target})"`, `[ -e ${target} ] || touch ${target}`);
-    lines.push(`mount --rbind ${q(bind.path)} ${target}`);
     // nosuid and nodev on everything: nothing on an input may gain privilege or reach a device.
-    const flags = new Set(["bind", bind.writable ? "rw" : "ro", "nosuid", "nodev", ...bind.hostFlags]);
-    lines.push(`mount -o remount,${[...flags].join(",")} ${target}`);
+    // mount binds, then remounts with these flags itself (the remount does not reach submounts).
+    const flags = new Set([bind.writable ? "rw" : "ro", "nosuid", "nodev", ...bind.hostFlags]);
+    lines.push(`mount --rbind -o ${[...flags].join(",")} ${q(bind.path)} ${target}`);
     if (!bind.writable) {
       for (const sub of bind.submounts) {
         const subFlags = new Set(["bind", "ro", "nosuid", "nodev", ...sub.hostFlags]);

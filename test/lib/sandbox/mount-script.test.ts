@@ -5,10 +5,15 @@ import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderMountScript } from "../../../lib/sandbox/mount-script.js";
-import { planMounts } from "../../../lib/sandbox/mount-plan.js";
+import { planMounts, STAGE_DEVICES } from "../../../lib/sandbox/mount-plan.js";
+import { mkfsToolPaths } from "../../../lib/sandbox/blocked-tools.js";
 import { hostMountFlags, readMountTable } from "../../../lib/sandbox/host-mount-flags.js";
 import { probeAs, probeCommand } from "./helpers.js";
 import { runSandboxed } from "../../../lib/sandbox/run-sandboxed.js";
+import { projectRoot } from "../../../lib/paths.js";
+import { realpathSync } from "node:fs";
+
+const projectRootPath = () => realpathSync(projectRoot);
 
 const work = mkdtempSync(join(tmpdir(), "mount-script-test-"));
 const nasty = join(work, "it's $(touch PWNED) `x` \"q\" dir");
@@ -23,6 +28,29 @@ test("paths with quotes, spaces and $() are quoted, not run", async () => {
   assert.is(r.ok, true, r.code);
   assert.is(readFileSync(join(nasty, "out"), "utf8"), "ok");
   assert.not.ok(existsSync("PWNED") || existsSync(join(work, "PWNED")));
+});
+
+test("inside the stage every mount is nosuid and nodev, inputs and system dirs read-only, outputs writable", async () => {
+  const input = join(work, "flags-in");
+  const output = join(work, "flags-out");
+  mkdirSync(input);
+  mkdirSync(output);
+  const r = await probeAs("mkrootfs", { act: "read", path: "/proc/self/mountinfo" }, { readOnly: [input], writable: [output] });
+  assert.is(r.ok, true, r.code);
+  // mountinfo: ID parent major:minor root mountpoint options ...
+  const mounts = new Map((r.value as string).trim().split("\n").map((line) => {
+    const f = line.split(" ");
+    return [f[4].replace(/\\040/g, " "), f[5].split(",")] as const;
+  }));
+  // Device nodes must stay usable; masked tools are /dev/null bound over them.
+  const deviceBinds = new Set([...STAGE_DEVICES.map((d) => `/dev/${d}`), ...mkfsToolPaths().map((p) => realpathSync(p))]);
+  for (const [point, options] of mounts) {
+    if (point === "/proc" || deviceBinds.has(point)) continue; // proc: nosuid,nodev,noexec, checked below
+    assert.ok(options.includes("nosuid") && options.includes("nodev"), `${point}: ${options.join(",")}`);
+  }
+  for (const point of ["/usr", "/etc", projectRootPath(), input]) assert.ok(mounts.get(point)?.includes("ro"), `${point} read-only: ${mounts.get(point)}`);
+  assert.ok(mounts.get(output)?.includes("rw"), `${output} writable: ${mounts.get(output)}`);
+  assert.ok(mounts.get("/proc")?.includes("noexec"));
 });
 
 test("a read-only input's own submounts are read-only inside the stage too", async () => {
@@ -100,6 +128,29 @@ test("root links named like their target are made by one ln, others each by thei
   assert.is(lines.filter((l) => l.startsWith("ln -s 'usr/")).length, 3);
   assert.ok(lines.includes(`: > "$R/dev/null"`) && lines.includes(`: > "$R/dev/zero"`), script);
   assert.not.ok(script.includes("touch"), "no touch process for device files");
+});
+
+test("one mkdir makes every outermost mount point; each bind is one mount with its flags; nested binds need no mount point", () => {
+  const bind = (path: string, kind: "dir" | "file", writable: boolean) => ({ path, kind, writable, hostFlags: ["relatime"], submounts: [] });
+  const script = renderMountScript({
+    links: [],
+    binds: [bind("/usr", "dir", false), bind("/srv/in", "dir", false), bind("/srv/in/deeper", "dir", true), bind("/srv/k/vmlinux", "file", false), bind("/out", "dir", true)],
+    masked: [],
+    devices: [],
+  }, "/nowhere");
+  const lines = script.split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("mkdir -p")), [`mkdir -p "$R"'/usr' "$R"'/srv/in' "$R"'/srv/k' "$R"'/out'`]);
+  assert.ok(lines.indexOf(`mkdir -p "$R"'/usr' "$R"'/srv/in' "$R"'/srv/k' "$R"'/out'`) > lines.findIndex((l) => l.includes("bencher-stage-tmp")), "after /tmp's tmpfs");
+  assert.ok(lines.includes(`: > "$R"'/srv/k/vmlinux'`), "a file's mount point is made by the shell");
+  assert.equal(lines.filter((l) => l.startsWith("mount --rbind")), [
+    `mount --rbind -o ro,nosuid,nodev,relatime '/usr' "$R"'/usr'`,
+    `mount --rbind -o ro,nosuid,nodev,relatime '/srv/in' "$R"'/srv/in'`,
+    `mount --rbind -o rw,nosuid,nodev,relatime '/srv/in/deeper' "$R"'/srv/in/deeper'`,
+    `mount --rbind -o ro,nosuid,nodev,relatime '/srv/k/vmlinux' "$R"'/srv/k/vmlinux'`,
+    `mount --rbind -o rw,nosuid,nodev,relatime '/out' "$R"'/out'`,
+  ]);
+  assert.not.ok(script.includes("remount"), "mount applies the flags itself");
+  assert.not.ok(script.includes("touch"));
 });
 
 test.run();
