@@ -12,7 +12,10 @@
 //   <command>                         PID 1 of its own PID namespace
 // The process group is the sandbox: signals go to the group (the unshare in
 // front ignores SIGTERM, the stage gets it), SIGKILL ends everything.
-import { execa, type Options } from "execa";
+// Spawned with node:child_process, not execa: nothing here needs execa's
+// buffering or errors, and importing it costs ~100 ms on these machines,
+// paid by every command that starts a stage.
+import { spawn, type StdioOptions } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -104,25 +107,19 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
   const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", BENCHER_RUN_CACHE: cacheRoot(), ...spec.env };
   if (spec.kvmFd !== undefined) env[KVM_FD_ENV] = String(KVM_CHILD_FD);
 
-  const subprocess = execa(program, args, {
-    // execa's types allow only small literal fds in extra slots; any open descriptor works at run time.
-    stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])] as unknown as Options["stdio"],
+  const subprocess = spawn(program, args, {
+    stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])] as StdioOptions,
     env,
-    extendEnv: false,
     detached: true, // its own process group: the sandbox can be signalled as a whole
-    buffer: false,
-    reject: false,
-    cleanup: false,
-    stripFinalNewline: false,
   });
+  // Seen as an undefined pid below (a spawn that failed) or as the exit that follows.
+  subprocess.on("error", () => {});
   const pid = subprocess.pid;
   if (pid === undefined) throw new Error(`${spec.stage}: could not start the sandbox (setpriv/unshare missing?)`);
   // If the coordinator exits (or is forced out by a second Ctrl-C) without waiting, the sandbox goes too.
   const unregister = registerCleanup(() => killGroup(pid, "SIGKILL"));
-  const exited = subprocess.then(
-    () => undefined,
-    () => undefined,
-  ).finally(unregister);
+  // "close": the process has exited and its pipes are closed (no one in the group holds them).
+  const exited = new Promise<void>((resolve) => subprocess.once("close", () => resolve())).finally(unregister);
 
   return {
     pid,
