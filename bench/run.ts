@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     return;
   }
   const out: string[] = [];
-  out.push(`bencher-run benchmarks (${opts.quick ? "quick, " : ""}medians of ${opts.runs} run${opts.runs === 1 ? "" : "s"} per side; ratios from the same invocation)`);
+  out.push(`bencher-run benchmarks (${opts.quick ? "quick, " : ""}medians of ${opts.runs} run${opts.runs === 1 ? "" : "s"} per side unless a row's runs say otherwise; ratios from the same invocation)`);
   out.push(`machine: ${machineLine(machine)}`);
   out.push(`command: ${command}`);
   out.push(`peak RSS: largest over the runs, ${peakMemorySource()}`);
