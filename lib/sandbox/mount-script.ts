@@ -6,15 +6,11 @@
 // command for several operations where the result is the same.
 import { posix } from "node:path";
 import { shellQuote as q } from "./shell-quote.js";
-import type { MountPlan, RootLink } from "./mount-plan.js";
+import { isUnder, type MountPlan, type RootLink } from "./mount-plan.js";
 
 /** /bin -> usr/bin: a link that `ln -s TARGET... DIR` makes under its target's own name. */
 function namedLikeTarget(link: RootLink): boolean {
   return posix.dirname(link.path) === "/" && !link.target.endsWith("/") && posix.basename(link.target) === posix.basename(link.path);
-}
-
-function isInside(path: string, dir: string): boolean {
-  return path.startsWith(dir === "/" ? "/" : dir + "/");
 }
 
 export function renderMountScript(plan: MountPlan, rootMountpoint: string): string {
@@ -32,7 +28,7 @@ export function renderMountScript(plan: MountPlan, rootMountpoint: string): stri
   // Mount points on the new root, all made by one mkdir (after /tmp's tmpfs,
   // so those under /tmp land on it). A bind inside another bind needs none:
   // its path is there already, seen through the outer bind.
-  const outermost = plan.binds.filter((b) => !plan.binds.some((outer) => outer !== b && isInside(b.path, outer.path)));
+  const outermost = plan.binds.filter((b) => !plan.binds.some((outer) => outer.path !== b.path && isUnder(b.path, outer.path)));
   const dirs = outermost.map((b) => (b.kind === "dir" ? b.path : posix.dirname(b.path))).filter((d) => d !== "/");
   if (dirs.length > 0) lines.push(`mkdir -p ${dirs.map((d) => `"$R"${q(d)}`).join(" ")}`);
   for (const b of outermost) if (b.kind === "file") lines.push(`: > "$R"${q(b.path)}`);
