@@ -3,7 +3,7 @@
 //   node dist/test/run.js [--unit] [--jobs N] [filter...]
 // --unit skips *.vm.test.js (tests that boot VMs). Without /dev/kvm the VM
 // tests are skipped with a note, except under CI, where they must run.
-import { readdirSync, statSync, accessSync, constants } from "node:fs";
+import { readdirSync, statSync, accessSync, constants, existsSync } from "node:fs";
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
@@ -24,6 +24,12 @@ function findTests(dir: string): string[] {
     if (statSync(path).isDirectory()) return findTests(path);
     return name.endsWith(".test.js") ? [path] : [];
   });
+}
+
+/** tsc never deletes what it compiled: a test whose source was removed would still run from dist/. */
+function sourceExists(compiled: string): boolean {
+  const source = join(dirname(dirname(testRoot)), "test", relative(testRoot, compiled)).replace(/\.js$/, ".ts");
+  return existsSync(source);
 }
 
 function kvmUsable(): boolean {
@@ -64,6 +70,9 @@ function runFile(file: string): Promise<FileResult> {
 
 async function main(): Promise<void> {
   let files = findTests(testRoot).sort();
+  const stale = files.filter((f) => !sourceExists(f));
+  if (stale.length) console.log(`test: skipping ${stale.length} compiled test file(s) whose source is gone: ${stale.map((f) => relative(testRoot, f)).join(", ")}`);
+  files = files.filter((f) => !stale.includes(f));
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
   let vmFiles = files.filter((f) => f.endsWith(".vm.test.js"));
   const unitFiles = files.filter((f) => !f.endsWith(".vm.test.js"));
