@@ -40,11 +40,14 @@ export function explainUsernsFailure(knobs: UsernsKnobs, stderr: string): { deta
       fix: "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile allowing userns for node)",
     };
   }
-  if (/command not found|ENOENT|No such file/.test(stderr) && /unshare|setpriv/.test(stderr)) {
+  if (/bwrap not found/.test(stderr)) {
+    return { detail: "bwrap (bubblewrap) missing", fix: "sudo apt-get install bubblewrap" };
+  }
+  if (/not found|ENOENT|No such file/.test(stderr) && /unshare|setpriv/.test(stderr)) {
     return { detail: "unshare/setpriv missing", fix: "sudo apt-get install util-linux" };
   }
   const last = stderr.trim().split("\n").pop() ?? "";
-  return { detail: `the stage sandbox could not start${last ? `: ${last}` : ""}`, fix: "check that unshare --user --map-root-user --mount --pid --fork true works for this user" };
+  return { detail: `the stage sandbox could not start${last ? `: ${last}` : ""}`, fix: "check that bwrap --unshare-user --unshare-pid --dev-bind / / unshare --user --map-root-user true works for this user" };
 }
 
 export async function checkUserNamespaces(): Promise<CheckResult> {

@@ -1,22 +1,32 @@
 // Starts a program in a stage sandbox:
 //   setpriv --pdeathsig KILL          the sandbox dies with the coordinator
-//   unshare [--user] --mount --pid --fork --kill-child --mount-proc [--net]
-//     sh -c <mount script>            build the stage's root, pivot into it
+//   unshare [--user --map-root-user] --pid --fork --kill-child
+//                                     a PID namespace whose end the coordinator
+//                                     can wait for: unshare returns only once
+//                                     every process in it is gone
+//   bwrap --unshare-pid [--unshare-net] <bwrap-args.ts>
+//                                     PID 1 there; a new mount namespace holding
+//                                     only the stage's root, and the stage's own
+//                                     PID namespace, whose init (bwrap's) reaps
 //   [setpriv --reuid=65534 ...]       under a root runner: leave host root
 //   unshare --user --map-root-user --mount
 //                                     a user namespace owning a copy of that
-//                                     mount tree: every mount the setup made is
+//                                     mount tree: every mount bwrap made is
 //                                     now locked and cannot be undone
 //   setpriv --no-new-privs --bounding-set=-all --inh-caps=-all
 //                                     no capabilities left, even in the namespace
-//   <command>                         PID 1 of its own PID namespace
-// The process group is the sandbox: signals go to the group (the unshare in
-// front ignores SIGTERM, the stage gets it), SIGKILL ends everything.
+//   <command>                         PID 2 of its PID namespace
+// The process group is the sandbox: signals go to the group. SIGTERM reaches
+// the stage; unshare ignores it and the two bwraps, each the init of a PID
+// namespace, cannot get it from outside. SIGKILL ends everything.
+// bubblewrap builds the root with system calls in one process: the shell
+// script of mount commands it replaced took ~25 processes and ~35 ms per stage
+// start here, this chain ~12 ms with the same binds.
 // Spawned with node:child_process, not execa: nothing here needs execa's
 // buffering or errors, and importing it costs ~100 ms on these machines,
 // paid by every command that starts a stage.
 import { spawn, type StdioOptions } from "node:child_process";
-import { mkdirSync, statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { cacheRoot } from "../paths.js";
@@ -24,7 +34,7 @@ import type { StageChild } from "../ipc/call.js";
 import { mkfsToolPaths } from "./blocked-tools.js";
 import { KVM_FD_ENV } from "./kvm-fd.js";
 import { planMounts } from "./mount-plan.js";
-import { renderMountScript } from "./mount-script.js";
+import { bwrapRootArgs } from "./bwrap-args.js";
 import { unprivilegedStageIds } from "./stage-identity.js";
 import { registerCleanup } from "../workdir/interrupts.js";
 
@@ -60,15 +70,23 @@ export interface SandboxedStage extends StageChild {
 const KVM_CHILD_FD = 3;
 const STAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** An empty directory the stage's new root is mounted on (inside the stage's mount namespace only). */
-export function sandboxMountpoint(): string {
-  const dir = join(cacheRoot(), "sandbox-root");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
+/** bubblewrap's path on the coordinator's PATH; a one-line error if it is not installed. */
+export function bwrapPath(searchPath = process.env.PATH ?? STAGE_PATH): string {
+  for (const dir of searchPath.split(":")) {
+    if (!dir.startsWith("/")) continue;
+    const candidate = join(dir, "bwrap");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error("sandbox: bwrap not found on PATH (Debian package bubblewrap; ./setup installs it)");
 }
 
 /** The argv (program first) that runs spec.command in its sandbox. */
-export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint()): string[] {
+export function sandboxArgv(spec: SandboxSpec, bwrap = bwrapPath()): string[] {
   const asRoot = process.getuid?.() === 0;
   const plan = planMounts({
     readOnly: spec.readOnly ?? [],
@@ -76,19 +94,15 @@ export function sandboxArgv(spec: SandboxSpec, mountpoint = sandboxMountpoint())
     masked: spec.allowMkfs ? [] : mkfsToolPaths(),
     network: spec.network,
   });
-  const script = renderMountScript(plan, mountpoint);
   const ids = asRoot ? unprivilegedStageIds() : null;
   return [
     "setpriv", "--pdeathsig", "KILL", "--",
-    "unshare", ...(asRoot ? [] : ["--user", "--map-root-user"]),
-    "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
-    ...(spec.network ? [] : ["--net"]), "--",
-    "/bin/sh", "-c", script, "bencher-stage-setup",
+    "unshare", ...(asRoot ? [] : ["--user", "--map-root-user"]), "--pid", "--fork", "--kill-child", "--",
+    bwrap, "--unshare-pid", ...(spec.network ? [] : ["--unshare-net"]),
+    ...bwrapRootArgs(plan), "--",
     ...(ids ? ["setpriv", `--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--clear-groups", "--"] : []),
     "unshare", "--user", "--map-root-user", "--mount", "--",
-    // Again here: a credential change (--reuid above, the user namespace) clears the parent-death signal
-    // unshare --kill-child set, and without it a SIGKILLed coordinator would leave the stage (a VMM) running.
-    "setpriv", "--pdeathsig", "KILL", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
+    "setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
     ...spec.command,
   ];
 }

@@ -7,20 +7,12 @@
 import { lstatSync, readlinkSync, statSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { projectRoot } from "../paths.js";
-import { hostMountFlags, readMountTable } from "./host-mount-flags.js";
 
 export interface BindMount {
   /** Host path, bound at the same path inside the stage. */
   path: string;
   kind: "dir" | "file";
   writable: boolean;
-  /** Flags the host mount holding `path` has and a remount must keep (see host-mount-flags.ts). */
-  hostFlags: string[];
-  /**
-   * Host mounts below `path` (a recursive bind brings them along). A read-only
-   * bind remounts each of them read-only too: a remount does not recurse.
-   */
-  submounts: { path: string; hostFlags: string[] }[];
 }
 
 export interface RootLink {
@@ -53,7 +45,6 @@ export interface MountRequest {
 
 export function planMounts(request: MountRequest): MountPlan {
   const links: RootLink[] = [];
-  const table = readMountTable();
   const binds = new Map<string, BindMount>();
   const add = (path: string, writable: boolean) => {
     const real = realPath(path);
@@ -64,10 +55,6 @@ export function planMounts(request: MountRequest): MountPlan {
       path: real,
       kind,
       writable: writable || (existing?.writable ?? false),
-      hostFlags: hostMountFlags(real, table),
-      submounts: table
-        .filter((m) => m.mountPoint !== real && isUnder(m.mountPoint, real))
-        .map((m) => ({ path: m.mountPoint, hostFlags: hostMountFlags(m.mountPoint, table) })),
     });
   };
 

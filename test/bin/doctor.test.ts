@@ -72,6 +72,7 @@ test("user namespace failures are explained from the kernel's knobs", () => {
   assert.match(explainUsernsFailure({ ...base, unprivilegedClone: "0" }, "").fix, /unprivileged_userns_clone=1/);
   assert.match(explainUsernsFailure({ ...base, maxUserNamespaces: "0" }, "").fix, /max_user_namespaces=15000/);
   assert.match(explainUsernsFailure(base, "unshare: unshare failed: Operation not permitted").detail, /could not start: unshare: unshare failed/);
+  assert.match(explainUsernsFailure(base, "sandbox: bwrap not found on PATH (Debian package bubblewrap; ./setup installs it)").fix, /apt-get install bubblewrap/);
 });
 
 test("free disk: fails below the minimum, warns below the comfortable amount", () => {

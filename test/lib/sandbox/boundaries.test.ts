@@ -38,10 +38,10 @@ test("a stage is not host root: unprivileged host uid, no capabilities, no new p
   assert.is(owner, process.getuid!() === 0 ? 65534 : process.getuid!());
 });
 
-test("a stage is PID 1 of its own PID namespace and sees no other process", async () => {
+test("a stage has its own PID namespace: it sees only itself and the sandbox's init", async () => {
   const r = await probeAs("collect", { act: "identity" });
-  assert.is(r.value.pid, 1);
-  assert.equal(r.value.processes, ["1"]);
+  assert.is(r.value.pid, 2);
+  assert.equal(r.value.processes, ["1", "2"]);
 });
 
 test("a non-boot stage cannot open /dev/kvm (by any path)", async () => {

@@ -1,13 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync, statSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync, statSync, chmodSync } from "node:fs";
 import { execa } from "execa";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderMountScript } from "../../../lib/sandbox/mount-script.js";
-import { planMounts, STAGE_DEVICES } from "../../../lib/sandbox/mount-plan.js";
+import { bwrapRootArgs } from "../../../lib/sandbox/bwrap-args.js";
+import { bwrapPath, sandboxArgv } from "../../../lib/sandbox/launch.js";
+import { planMounts, STAGE_DEVICES, type BindMount } from "../../../lib/sandbox/mount-plan.js";
 import { mkfsToolPaths } from "../../../lib/sandbox/blocked-tools.js";
-import { hostMountFlags, readMountTable } from "../../../lib/sandbox/host-mount-flags.js";
 import { probeAs, probeCommand } from "./helpers.js";
 import { runSandboxed } from "../../../lib/sandbox/run-sandboxed.js";
 import { projectRoot } from "../../../lib/paths.js";
@@ -15,15 +15,13 @@ import { realpathSync } from "node:fs";
 
 const projectRootPath = () => realpathSync(projectRoot);
 
-const work = mkdtempSync(join(tmpdir(), "mount-script-test-"));
+const work = mkdtempSync(join(tmpdir(), "bwrap-args-test-"));
 const nasty = join(work, "it's $(touch PWNED) `x` \"q\" dir");
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
-test("paths with quotes, spaces and $() are quoted, not run", async () => {
+test("paths with quotes, spaces and $() are arguments, never run", async () => {
   mkdirSync(nasty, { mode: 0o755 });
-  const plan = planMounts({ readOnly: [], writable: [nasty], masked: [] });
-  const script = renderMountScript(plan, "/nowhere");
-  assert.ok(script.includes(`'${work}/it'\\''s $(touch PWNED) \`x\` "q" dir'`));
+  assert.ok(sandboxArgv({ stage: "probe", command: ["true"], writable: [nasty] }).includes(nasty), "passed whole, as one argument");
   const r = await probeAs("unpack", { act: "write", path: join(nasty, "out"), data: "ok" }, { writable: [nasty] });
   assert.is(r.ok, true, r.code);
   assert.is(readFileSync(join(nasty, "out"), "utf8"), "ok");
@@ -97,60 +95,60 @@ test("parents are bound before children; writable wins over read-only", () => {
   assert.is(plan.binds.find((b) => b.path === inner)!.writable, true);
 });
 
-test("host mount flags come from the deepest mount above a path", () => {
-  const table = readMountTable([
-    "1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw",
-    "2 1 0:5 / /tmp rw,nosuid,nodev,noexec - tmpfs tmpfs rw",
-    "3 1 0:6 / /my\\040dir rw,noatime - tmpfs tmpfs rw",
-  ].join("\n"));
-  assert.equal(hostMountFlags("/usr/bin", table), ["relatime"]);
-  assert.equal(hostMountFlags("/tmp/x", table), ["nosuid", "nodev", "noexec"]);
-  assert.equal(hostMountFlags("/my dir/y", table), ["noatime"]);
-  assert.equal(hostMountFlags("/tmpfoo", table), ["relatime"]);
+test("a stage reaches its paths through host directories it could not enter (the root's are made 0755)", async () => {
+  // As under a root runner's cache in /root: the stage's host uid may read the files but not walk the host's path to them.
+  const closed = join(work, "closed");
+  const input = join(closed, "in");
+  mkdirSync(input, { recursive: true });
+  writeFileSync(join(input, "data"), "through");
+  chmodSync(closed, 0o700);
+  const r = await probeAs("mkrootfs", { act: "read", path: join(input, "data") }, { readOnly: [input] });
+  assert.is(r.value, "through", r.code);
+  const modes = await probeAs("mkrootfs", { act: "stat", path: closed }, { readOnly: [input] });
+  assert.is(modes.value.mode & 0o777, 0o755);
 });
 
-test("root links named like their target are made by one ln, others each by their own; device files by the shell", () => {
-  const script = renderMountScript({
-    links: [
-      { path: "/bin", target: "usr/bin" },
-      { path: "/lib64", target: "usr/lib64" },
-      { path: "/libx32", target: "usr/lib32" }, // another name: ln would make /lib32
-      { path: "/sbin", target: "usr/sbin/" }, // a trailing slash: ln's name would not be sbin for sure
-    ],
-    binds: [],
-    masked: [],
-    devices: ["null", "zero"],
-  }, "/nowhere");
-  const lines = script.split("\n");
-  assert.ok(lines.includes(`ln -s 'usr/bin' 'usr/lib64' "$R/"`), script);
-  assert.ok(lines.includes(`ln -s 'usr/lib32' "$R"'/libx32'`), script);
-  assert.ok(lines.includes(`ln -s 'usr/sbin/' "$R"'/sbin'`), script);
-  assert.is(lines.filter((l) => l.startsWith("ln -s 'usr/")).length, 3);
-  assert.ok(lines.includes(`: > "$R/dev/null"`) && lines.includes(`: > "$R/dev/zero"`), script);
-  assert.not.ok(script.includes("touch"), "no touch process for device files");
+test("a read-only input on a noexec,nosuid,nodev host mount keeps those flags inside", async () => {
+  if (process.getuid!() !== 0) return; // needs a host mount to set up
+  const input = join(work, "locked-flags");
+  mkdirSync(input, { mode: 0o755 });
+  await execa("mount", ["-t", "tmpfs", "-o", "mode=0755,noexec,nosuid,nodev", "flags-test", input]);
+  try {
+    const r = await probeAs("unpack", { act: "read", path: "/proc/self/mountinfo" }, { readOnly: [input] });
+    const line = (r.value as string).split("\n").find((l) => l.split(" ")[4] === input);
+    assert.ok(line, `${input} is mounted in the stage`);
+    const options = line!.split(" ")[5].split(",");
+    for (const flag of ["ro", "noexec", "nosuid", "nodev"]) assert.ok(options.includes(flag), `${flag}: ${options.join(",")}`);
+  } finally {
+    await execa("umount", [input]);
+  }
 });
 
-test("one mkdir makes every outermost mount point; each bind is one mount with its flags; nested binds need no mount point", () => {
-  const bind = (path: string, kind: "dir" | "file", writable: boolean) => ({ path, kind, writable, hostFlags: ["relatime"], submounts: [] });
-  const script = renderMountScript({
-    links: [],
-    binds: [bind("/usr", "dir", false), bind("/srv/in", "dir", false), bind("/srv/in/deeper", "dir", true), bind("/srv/k/vmlinux", "file", false), bind("/out", "dir", true)],
-    masked: [],
-    devices: [],
-  }, "/nowhere");
-  const lines = script.split("\n");
-  assert.equal(lines.filter((l) => l.startsWith("mkdir -p")), [`mkdir -p "$R"'/usr' "$R"'/srv/in' "$R"'/srv/k' "$R"'/out'`]);
-  assert.ok(lines.indexOf(`mkdir -p "$R"'/usr' "$R"'/srv/in' "$R"'/srv/k' "$R"'/out'`) > lines.findIndex((l) => l.includes("bencher-stage-tmp")), "after /tmp's tmpfs");
-  assert.ok(lines.includes(`: > "$R"'/srv/k/vmlinux'`), "a file's mount point is made by the shell");
-  assert.equal(lines.filter((l) => l.startsWith("mount --rbind")), [
-    `mount --rbind -o ro,nosuid,nodev,relatime '/usr' "$R"'/usr'`,
-    `mount --rbind -o ro,nosuid,nodev,relatime '/srv/in' "$R"'/srv/in'`,
-    `mount --rbind -o rw,nosuid,nodev,relatime '/srv/in/deeper' "$R"'/srv/in/deeper'`,
-    `mount --rbind -o ro,nosuid,nodev,relatime '/srv/k/vmlinux' "$R"'/srv/k/vmlinux'`,
-    `mount --rbind -o rw,nosuid,nodev,relatime '/out' "$R"'/out'`,
-  ]);
-  assert.not.ok(script.includes("remount"), "mount applies the flags itself");
-  assert.not.ok(script.includes("touch"));
+test("without bwrap on PATH: a one-line error naming it and its package", () => {
+  assert.throws(() => bwrapPath("/no/such/dir:relative"), /^sandbox: bwrap not found on PATH \(Debian package bubblewrap; \.\/setup installs it\)$/);
+  assert.match(bwrapPath(), /\/bwrap$/);
+});
+
+test("the root: /tmp's tmpfs first, then each mount point's parents (0755), binds in plan order, devices, masks, /proc", () => {
+  const bind = (path: string, kind: "dir" | "file", writable: boolean): BindMount => ({ path, kind, writable });
+  const args = bwrapRootArgs({
+    links: [{ path: "/bin", target: "usr/bin" }],
+    binds: [bind("/usr", "dir", false), bind("/srv/in", "dir", false), bind("/srv/in/deeper/x", "dir", true), bind("/srv/k/vmlinux", "file", false), bind("/tmp/work/out", "dir", true)],
+    masked: ["/usr/sbin/mke2fs"],
+    devices: ["null"],
+  });
+  const text = args.join(" ");
+  assert.ok(text.startsWith("--perms 1777 --tmpfs /tmp "), text);
+  const dirs = [...text.matchAll(/--perms 0755 --dir (\S+)/g)].map((m) => m[1]);
+  // /srv/in/deeper is inside the /srv/in bind: it is there already and needs no directory.
+  assert.equal(dirs, ["/dev", "/srv", "/srv/k", "/tmp/work"]);
+  const binds = [...text.matchAll(/--(ro-bind|bind) (\S+) (\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  assert.equal(binds, ["ro-bind /usr", "ro-bind /srv/in", "bind /srv/in/deeper/x", "ro-bind /srv/k/vmlinux", "bind /tmp/work/out", "ro-bind /dev/null"]);
+  assert.ok(text.includes("--symlink usr/bin /bin"));
+  assert.ok(text.includes("--dev-bind /dev/null /dev/null"));
+  assert.ok(text.includes("--ro-bind /dev/null /usr/sbin/mke2fs"));
+  assert.ok(text.includes("--perms 1777 --tmpfs /dev/shm"));
+  assert.ok(text.endsWith("--proc /proc --chdir /"), text);
 });
 
 test.run();
