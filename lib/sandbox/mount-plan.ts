@@ -4,14 +4,13 @@
 // private /tmp, /proc of the stage's own PID namespace, and exactly the
 // input (read-only) and output (read-write) paths the caller names, each at
 // its host path. Everything else on the host is simply not there.
-import { lstatSync, readlinkSync, statSync, realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { projectRoot } from "../paths.js";
 
 export interface BindMount {
   /** Host path, bound at the same path inside the stage. */
   path: string;
-  kind: "dir" | "file";
   writable: boolean;
 }
 
@@ -48,14 +47,8 @@ export function planMounts(request: MountRequest): MountPlan {
   const binds = new Map<string, BindMount>();
   const add = (path: string, writable: boolean) => {
     const real = realPath(path);
-    const kind = statSync(real).isDirectory() ? "dir" : "file";
-    const existing = binds.get(real);
     // Named both ways: writable wins (an output may also be read).
-    binds.set(real, {
-      path: real,
-      kind,
-      writable: writable || (existing?.writable ?? false),
-    });
+    binds.set(real, { path: real, writable: writable || (binds.get(real)?.writable ?? false) });
   };
 
   for (const dir of SYSTEM_DIRS) add(dir, false);

@@ -130,10 +130,10 @@ test("without bwrap on PATH: a one-line error naming it and its package", () => 
 });
 
 test("the root: /tmp's tmpfs first, then each mount point's parents (0755), binds in plan order, devices, masks, /proc", () => {
-  const bind = (path: string, kind: "dir" | "file", writable: boolean): BindMount => ({ path, kind, writable });
+  const bind = (path: string, writable: boolean): BindMount => ({ path, writable });
   const args = bwrapRootArgs({
     links: [{ path: "/bin", target: "usr/bin" }],
-    binds: [bind("/usr", "dir", false), bind("/srv/in", "dir", false), bind("/srv/in/deeper/x", "dir", true), bind("/srv/k/vmlinux", "file", false), bind("/tmp/work/out", "dir", true)],
+    binds: [bind("/usr", false), bind("/srv/in", false), bind("/srv/in/deeper/x", true), bind("/srv/k/vmlinux", false), bind("/tmp/work/out", true)],
     masked: ["/usr/sbin/mke2fs"],
     devices: ["null"],
   });
