@@ -1,7 +1,7 @@
 // Paths named on the command line, made absolute and checked, since stages
 // run with / as their working directory and see only what is bound in.
-import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { CommandError } from "./command-error.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
@@ -33,6 +33,36 @@ export function outputDir(flag: string, value: string): { path: string; created:
   mkdirSync(abs, { mode: 0o755 });
   giveToStage(abs);
   return { path: realpathSync(abs), created: true };
+}
+
+/**
+ * A Unix socket a stage will make, in a directory the stages share (boot's
+ * vsock sockets beside the one collect listens on). The socket must not
+ * exist. Its directory is made if missing; an existing one may hold nothing
+ * but sockets (it is bound writable into the stage: nothing else of the
+ * user's belongs there), and is given to the stages' uid. `created` says
+ * whether to remove the directory if the command fails.
+ */
+export function socketPath(flag: string, value: string): { path: string; dir: string; created: boolean } {
+  const abs = resolve(value);
+  if (existsSync(abs)) throw new CommandError(`--${flag} ${value}: already exists`);
+  const parent = dirname(abs);
+  if (!existsSync(parent)) {
+    try {
+      const made = outputDir(flag, parent);
+      return { path: join(made.path, basename(abs)), dir: made.path, created: true };
+    } catch (err) {
+      // Made meanwhile by the other stage's command, started beside this one: use it as it is.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+  if (!statSync(parent).isDirectory()) throw new CommandError(`--${flag} ${value}: ${parent} is not a directory`);
+  const dir = realpathSync(parent);
+  if (readdirSync(dir).some((name) => !lstatSync(join(dir, name)).isSocket())) {
+    throw new CommandError(`--${flag} ${value}: ${parent} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
+  }
+  giveToStage(dir);
+  return { path: join(dir, basename(abs)), dir, created: false };
 }
 
 /** An output file: its parent must exist; the file itself must not (no silent overwrite). */

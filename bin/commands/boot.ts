@@ -1,7 +1,7 @@
 // bencher-run boot: boot a kernel (and optionally a root image) in our VMM.
 import { defineCommand } from "citty";
-import { closeSync, existsSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { BootRequest } from "../../stages/boot/request.js";
 import type { BootResult } from "../../stages/boot/boot.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -9,12 +9,14 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
+import { inputPath, outputFile, positiveInt, socketPath } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
 import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
+import { guestInitramfs } from "../../guest-init/initramfs.js";
+import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
 const KVM_FD_IN_STAGE = 3;
@@ -46,6 +48,7 @@ export default defineCommand({
   args: {
     kernel: { type: "string", description: "vmlinux or bzImage (default: the built guest kernel)", valueHint: "file" },
     initramfs: { type: "string", description: "newc cpio initramfs", valueHint: "file" },
+    "guest-init": { type: "boolean", description: "Boot bencher-run's guest-init (the initramfs collect talks to; with --cmdline bencher.port=PORT)" },
     disk: { type: "string", description: "Root image as /dev/vda; writes go to a throw-away overlay", valueHint: "file" },
     "disk-read-only": { type: "boolean", description: "Attach the disk read-only (no overlay)" },
     cmdline: { type: "string", description: "Appended to the kernel command line" },
@@ -54,22 +57,33 @@ export default defineCommand({
     "memory-mib": { type: "string", description: "Guest memory in MiB (default 256)" },
     timeout: { type: "string", description: "Stop the VM after this many seconds (default 600)", valueHint: "s" },
     "console-log": { type: "string", description: "Save the serial console to this file", valueHint: "file" },
+    vsock: { type: "string", description: "virtio-vsock bridged to Unix sockets (Firecracker's way): a guest connection to port P reaches <path>_P (collect's --socket); a host client connects to <path> and writes \"CONNECT <port>\\n\"", valueHint: "path" },
+    "wait-for": { type: "string", description: "Set the VM up at once, start its vCPUs only once this path exists (collect's socket: then the two can start in any order)", valueHint: "path" },
     ...commonArgs,
   },
   async run({ args }) {
     const kernel = args.kernel ? inputPath("kernel", args.kernel, "file") : findKernel();
-    const initramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
+    if (args["guest-init"] && args.initramfs) throw new CommandError("--guest-init and --initramfs: give one of them (guest-init is an initramfs)");
+    const userInitramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
     const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
     const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
     const vcpus = positiveInt("vcpus", args.vcpus);
     const memoryMiB = positiveInt("memory-mib", args["memory-mib"]);
     const timeoutS = positiveInt("timeout", args.timeout);
     const cpus = cpusArg(args.cpus);
-
-    const kvmFd = openKvm();
+    const vsock = args.vsock ? socketPath("vsock", args.vsock) : undefined;
+    let kvmFd: number | undefined;
     try {
+      // The directory the path will appear in must exist (and be seen by the stage) before the VM is made.
+      const waitFor = args["wait-for"] ? join(inputPath("wait-for", dirname(resolve(args["wait-for"])), "dir"), basename(resolve(args["wait-for"]))) : undefined;
+      kvmFd = openKvm();
       const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {
         const dir = workdir.stageDir("boot");
+        let initramfs = userInitramfs;
+        if (args["guest-init"]) {
+          initramfs = join(workdir.stageDir("guest"), "initramfs.cpio");
+          writeFileSync(initramfs, guestInitramfs(), { mode: 0o644 });
+        }
         const request: BootRequest = {
           kernel,
           initramfs,
@@ -82,11 +96,13 @@ export default defineCommand({
           pvmHost: existsSync("/sys/module/kvm_pvm"),
           consoleLog: join(dir, "console.log"),
           ...(cpus ? { cpus } : {}),
+          ...(vsock ? { vsockUds: vsock.path } : {}),
+          ...(waitFor ? { holdUntilExists: waitFor } : {}),
         };
         if (disk) request.disk = args["disk-read-only"] ? { path: disk, readOnly: true } : { path: disk, overlay: join(dir, "overlay") };
         const booted = await callSandboxedStage<BootResult>("boot", request, {
-          readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : [])],
-          writable: [dir],
+          readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : []), ...(waitFor && dirname(waitFor) !== vsock?.dir ? [dirname(waitFor)] : [])],
+          writable: [dir, ...(vsock ? [vsock.dir] : [])],
           kvmFd,
         }, createReporter({ verbose: args.verbose }));
         if (consoleOut && existsSync(join(dir, "console.log"))) {
@@ -99,8 +115,11 @@ export default defineCommand({
         `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms`,
         ...(result.pinning ? [`vCPU threads on host CPU ${result.pinning.vcpuCpus.join(", ")}; VMM threads on ${result.pinning.vmmCpus ? `CPU ${formatCpuList(result.pinning.vmmCpus)}` : "the same CPUs (none left over)"}`] : []),
       ]);
+    } catch (err) {
+      if (vsock?.created) removeTree(vsock.dir);
+      throw err;
     } finally {
-      closeSync(kvmFd);
+      if (kvmFd !== undefined) closeSync(kvmFd);
     }
   },
 });

@@ -11,7 +11,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputDir, positiveInt } from "../cli/paths.js";
+import { inputPath, outputDir, positiveInt, socketPath } from "../cli/paths.js";
 import { CommandError } from "../cli/command-error.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
@@ -47,7 +47,6 @@ export default defineCommand({
   async run({ args }) {
     if (args.json && !args.out) throw new CommandError("--json needs --out (stdout carries the manifest, the guest's output goes to files)");
     // Everything that can be refused is checked before anything is made.
-    const socketPath = resolve(args.socket);
     const job = readJob(inputPath("job", args.job, "file"));
     const consoleLog = args["console-log"] ? resolve(args["console-log"]) : undefined;
     const consoleDir = consoleLog ? inputPath("console-log", dirname(consoleLog), "dir") : undefined;
@@ -55,16 +54,16 @@ export default defineCommand({
     const bootTimeoutS = positiveInt("boot-timeout", args["boot-timeout"]);
     const keyHex = args["key-file"] ? readKey(args["key-file"]) : undefined;
     // The socket's directory is the stage's (and boot's) to write in: a new or empty one, never a shared one like /tmp.
-    const sockets = outputDir("socket", dirname(socketPath));
+    const sockets = socketPath("socket", args.socket);
     let out: ReturnType<typeof outputDir> | undefined;
     try {
       out = args.out ? outputDir("out", args.out) : undefined;
     } catch (err) {
-      if (sockets.created) removeTree(sockets.path);
+      if (sockets.created) removeTree(sockets.dir);
       throw err;
     }
 
-    const request: Record<string, unknown> = { socketPath: join(sockets.path, basename(socketPath)), job };
+    const request: Record<string, unknown> = { socketPath: sockets.path, job };
     if (consoleLog && consoleDir) request.consoleLog = join(consoleDir, basename(consoleLog));
     if (timeoutS) request.timeoutMs = timeoutS * 1000;
     if (bootTimeoutS) request.bootTimeoutMs = bootTimeoutS * 1000;
@@ -81,7 +80,7 @@ export default defineCommand({
       const sink = streams ?? { stdout: process.stdout, stderr: process.stderr };
       const result = await callSandboxedStage<CollectResult>("collect", request as unknown as CollectRequest, {
         readOnly: consoleDir ? [consoleDir] : [],
-        writable: [sockets.path, ...(out ? [join(out.path, "files")] : [])],
+        writable: [sockets.dir, ...(out ? [join(out.path, "files")] : [])],
       }, createReporter({ verbose: args.verbose }), {
         interceptLog: (level, message) => {
           const event = parseStageEvent(level, message);
@@ -101,7 +100,7 @@ export default defineCommand({
       streams?.stdout.destroy();
       streams?.stderr.destroy();
       if (out?.created) removeTree(out.path);
-      if (sockets.created) removeTree(sockets.path);
+      if (sockets.created) removeTree(sockets.dir);
       throw err;
     }
   },

@@ -58,7 +58,7 @@ test("collect refuses a shared socket directory and --json without --out", async
   writeFileSync(job, JSON.stringify({ argv: ["true"] }));
   const shared = await runCli(["collect", "--socket", join(tmpdir(), "s_1024"), "--job", job]);
   assert.is(shared.exitCode, 1);
-  assert.is(shared.stderr, `bencher-run: --socket ${tmpdir()}: directory is not empty`);
+  assert.is(shared.stderr, `bencher-run: --socket ${join(tmpdir(), "s_1024")}: ${tmpdir()} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   const json = await runCli(["collect", "--socket", join(work, "x", "s_1024"), "--job", job, "--json"]);
   assert.is(json.stderr, "bencher-run: --json needs --out (stdout carries the manifest, the guest's output goes to files)");
 });
