@@ -46,6 +46,10 @@ export const PVM_HOST_ARGS: readonly string[] = [
   // 5.5 s of emulated work per boot here, for hardening a one-workload guest
   // does not need.
   "rodata=off",
+  // A 1-vCPU guest rewrites every `lock` prefix in its text at boot (the
+  // SMP-to-UP alternatives), one emulated text_poke_early per site: 2.4 s
+  // here, 0.7 s without. The prefixes staying costs nothing measurable.
+  "noreplace-smp",
   `clearcpuid=${PVM_CLEARED_CPU_FEATURES.join(",")}`,
 ];
 
