@@ -16,6 +16,7 @@ import { findKernel } from "../doctor/guest-artifacts.js";
 import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
+import { DEFAULT_VSOCK_PORT } from "../../stages/collect/request.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
@@ -48,7 +49,7 @@ export default defineCommand({
   args: {
     kernel: { type: "string", description: "vmlinux or bzImage (default: the built guest kernel)", valueHint: "file" },
     initramfs: { type: "string", description: "newc cpio initramfs", valueHint: "file" },
-    "guest-init": { type: "boolean", description: "Boot bencher-run's guest-init (the initramfs collect talks to; with --cmdline bencher.port=PORT)" },
+    "guest-init": { type: "boolean", description: "Boot bencher-run's guest-init, the initramfs collect talks to (with --vsock: on port 1024 unless --cmdline has bencher.port=PORT)" },
     disk: { type: "string", description: "Root image as /dev/vda; writes go to a throw-away overlay", valueHint: "file" },
     "disk-read-only": { type: "boolean", description: "Attach the disk read-only (no overlay)" },
     cmdline: { type: "string", description: "Appended to the kernel command line" },
@@ -84,10 +85,12 @@ export default defineCommand({
           initramfs = join(workdir.stageDir("guest"), "initramfs.cpio");
           writeFileSync(initramfs, guestInitramfs(), { mode: 0o644 });
         }
+        // guest-init finds collect at the host port on its command line: collect's default unless the user named one.
+        const portArg = args["guest-init"] && vsock && !/(^|\s)bencher\.port=/.test(args.cmdline ?? "") ? `bencher.port=${DEFAULT_VSOCK_PORT}` : undefined;
         const request: BootRequest = {
           kernel,
           initramfs,
-          cmdline: args.cmdline,
+          cmdline: [args.cmdline, portArg].filter(Boolean).join(" ") || undefined,
           vcpus: vcpus ?? 1,
           memoryMiB: memoryMiB ?? 256,
           timeoutMs: (timeoutS ?? 600) * 1000,

@@ -53,7 +53,7 @@ export default defineCommand({
     const timeoutS = positiveInt("timeout", args.timeout);
     const bootTimeoutS = positiveInt("boot-timeout", args["boot-timeout"]);
     const keyHex = args["key-file"] ? readKey(args["key-file"]) : undefined;
-    // The socket's directory is the stage's (and boot's) to write in: a new or empty one, never a shared one like /tmp.
+    // The socket's directory is the stage's (and boot's) to write in: a new one, or one holding only sockets, never a shared one like /tmp.
     const sockets = socketPath("socket", args.socket);
     let out: ReturnType<typeof outputDir> | undefined;
     try {

@@ -1,10 +1,10 @@
 // Renders a MountPlan as the bubblewrap options that build the stage's root:
 // a fresh tmpfs holding the binds, links, device nodes and private tmpfs
 // mounts the plan names, pivoted into before the command runs.
-// bwrap makes every bind nosuid, read-only binds also nodev and read-only all
-// the way down (each submount too), keeps the flags the kernel locked on the
-// source (noexec, atime), and mounts /proc of the new PID namespace with
-// nosuid,nodev,noexec: all of that is its code, not ours.
+// bwrap makes every bind nosuid and nodev (but --dev-bind's device nodes),
+// read-only binds read-only all the way down (each submount too), keeps the
+// flags the kernel locked on the source (noexec, atime), and mounts /proc of
+// the new PID namespace nosuid,nodev,noexec: all of that is its code, not ours.
 import { posix } from "node:path";
 import { isUnder, type MountPlan } from "./mount-plan.js";
 

@@ -34,8 +34,9 @@ test("unpack, mkrootfs, boot --guest-init --vsock --wait-for, collect: the bench
   const out = join(work, "results");
 
   // boot first: it makes the socket directory and waits for collect's socket in it.
+  // No bencher.port on the command line: with --vsock, guest-init gets collect's default port.
   const boot = execa(cli, ["boot", "--disk", rootImage, "--guest-init", "--vsock", join(sockets, "v"), "--wait-for", join(sockets, "v_1024"),
-    "--cmdline", "bencher.port=1024", "--timeout", "600", "--json"], { reject: false, stdin: "ignore" });
+    "--timeout", "600", "--json"], { reject: false, stdin: "ignore" });
   for (let i = 0; i < 500 && !existsSync(join(sockets, "v")); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(existsSync(join(sockets, "v")), "boot listens for host clients at its --vsock path");
   const collect = await execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--out", out, "--json", "--timeout", "300"], { reject: false, stdin: "ignore" });
