@@ -6,10 +6,7 @@ import { UnpackError } from "./image-root.js";
 import { ArchiveFiles, DirectoryFiles, type ImageFiles } from "./image-files.js";
 import { resolveLayout } from "./layout-source.js";
 import { resolveDockerSave } from "./docker-save-source.js";
-import { resolveRegistryImage } from "./registry-source.js";
-import { parseReference } from "./reference.js";
 import { parseLocalImage } from "./local-image.js";
-import { readRegistryCa } from "./registry-ca.js";
 import type { Platform } from "./platform.js";
 import type { ResolvedImage } from "./resolved-image.js";
 import type { UnpackRequest } from "./request.js";
@@ -37,6 +34,10 @@ export async function resolveImage(req: UnpackRequest, platform: Platform, signa
     if (local.prefix !== "") throw new UnpackError(`image ${req.image}: not an OCI layout (no index.json)`);
     throw new UnpackError(`image ${req.image}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
   }
+  // Loaded only for a registry: the HTTP client and TLS would cost every local run ~5 ms (the pipeline's coordinator resolves images too).
+  const [{ parseReference }, { readRegistryCa }, { resolveRegistryImage }] = await Promise.all([
+    import("./reference.js"), import("./registry-ca.js"), import("./registry-source.js"),
+  ]);
   const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
   const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
   return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, signal });
