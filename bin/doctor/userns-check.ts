@@ -69,7 +69,7 @@ export async function checkUserNamespaces(): Promise<CheckResult> {
   }
   if (code === 0) {
     const who = process.getuid?.() === 0 ? "as root, stages drop to uid 65534" : "as an ordinary user";
-    return { name, status: "ok", detail: `stage sandbox works (user, mount, PID, network namespaces; ${who})` };
+    return { name, status: "ok", detail: `stage sandbox works (bubblewrap; user, mount, PID, network namespaces; ${who})` };
   }
   return { name, status: "fail", ...explainUsernsFailure(readUsernsKnobs(), stderr) };
 }
