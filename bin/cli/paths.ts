@@ -65,6 +65,21 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
   return { path: join(dir, basename(abs)), dir, created: false };
 }
 
+/**
+ * A path a stage waits for (boot --wait-for). Its directory must exist and is
+ * bound into the stage, so it may hold nothing but sockets and the path itself
+ * (a new directory, or the --vsock one): never a shared one like /tmp.
+ */
+export function waitedPath(flag: string, value: string): { path: string; dir: string } {
+  const abs = resolve(value);
+  const dir = inputPath(flag, dirname(abs), "dir");
+  const name = basename(abs);
+  if (readdirSync(dir).some((entry) => entry !== name && !lstatSync(join(dir, entry)).isSocket())) {
+    throw new CommandError(`--${flag} ${value}: ${dirname(abs)} holds other files, which the stage would see (name a path in a new directory, or in the one the sockets are in)`);
+  }
+  return { path: join(dir, name), dir };
+}
+
 /** An output file: its parent must exist; the file itself must not (no silent overwrite). */
 export function outputFile(flag: string, value: string, overwrite = false): string {
   const abs = resolve(value);

@@ -1,7 +1,7 @@
 // bencher-run boot: boot a kernel (and optionally a root image) in our VMM.
 import { defineCommand } from "citty";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import type { BootRequest } from "../../stages/boot/request.js";
 import type { BootResult } from "../../stages/boot/boot.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, positiveInt, socketPath } from "../cli/paths.js";
+import { inputPath, outputFile, positiveInt, socketPath, waitedPath } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
@@ -76,7 +76,8 @@ export default defineCommand({
     let kvmFd: number | undefined;
     try {
       // The directory the path will appear in must exist (and be seen by the stage) before the VM is made.
-      const waitFor = args["wait-for"] ? join(inputPath("wait-for", dirname(resolve(args["wait-for"])), "dir"), basename(resolve(args["wait-for"]))) : undefined;
+      const waited = args["wait-for"] ? waitedPath("wait-for", args["wait-for"]) : undefined;
+      const waitFor = waited?.path;
       kvmFd = openKvm();
       const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {
         const dir = workdir.stageDir("boot");
@@ -104,7 +105,7 @@ export default defineCommand({
         };
         if (disk) request.disk = args["disk-read-only"] ? { path: disk, readOnly: true } : { path: disk, overlay: join(dir, "overlay") };
         const booted = await callSandboxedStage<BootResult>("boot", request, {
-          readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : []), ...(waitFor && dirname(waitFor) !== vsock?.dir ? [dirname(waitFor)] : [])],
+          readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : []), ...(waited && waited.dir !== vsock?.dir ? [waited.dir] : [])],
           writable: [dir, ...(vsock ? [vsock.dir] : [])],
           kvmFd,
         }, createReporter({ verbose: args.verbose }));
@@ -115,7 +116,7 @@ export default defineCommand({
         return { ...booted, consoleLog: undefined };
       });
       printResult(args.json ?? false, { stage: "boot", ...result }, [
-        `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms`,
+        `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms${result.heldMs ? ` (held ${result.heldMs} ms before that, waiting for ${waitFor})` : ""}`,
         ...(result.pinning ? [`vCPU threads on host CPU ${result.pinning.vcpuCpus.join(", ")}; VMM threads on ${result.pinning.vmmCpus ? `CPU ${formatCpuList(result.pinning.vmmCpus)}` : "the same CPUs (none left over)"}`] : []),
       ]);
     } catch (err) {

@@ -30,6 +30,20 @@ test("boot --json: the guest runs and resets; the console log lands where asked"
   assert.equal(readdirSync(join(cache, "runs")), [], "no run directory left");
 });
 
+test("boot --wait-for: the vCPUs start once the path appears; the summary says how long the VM was held", async () => {
+  mkdirSync(join(work, "trigger"), { mode: 0o755 });
+  const trigger = join(work, "trigger", "go");
+  const booting = execa(cli, ["boot", "--kernel", kernel, "--timeout", "60", "--wait-for", trigger], { reject: false, env: { BENCHER_RUN_CACHE: cache }, stdin: "ignore" });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.is(booting.exitCode, null, "still held: the guest would have reset at once");
+  writeFileSync(trigger, "");
+  const r = await booting;
+  assert.is(r.exitCode, 0, String(r.stderr));
+  assert.match(String(r.stdout), new RegExp(`^VM ended: reset .* after \\d+ ms \\(held \\d+ ms before that, waiting for ${trigger}\\)$`));
+  const held = Number(/held (\d+) ms/.exec(String(r.stdout))![1]);
+  assert.ok(held >= 500, `held ${held} ms`);
+});
+
 test("boot without access to /dev/kvm: one line pointing at doctor", async () => {
   if (process.getuid!() !== 0) return;
   const userCache = join(work, "user-cache");

@@ -67,7 +67,10 @@ test("bad vsock and guest-init arguments: one line naming them, nothing made", a
   const r4 = await runCli(["boot", "--vsock", join(notSockets, "v"), "--wait-for", join(work, "nowhere", "v_1024")]);
   assert.is(r4.stderr, `bencher-run: --wait-for ${join(work, "nowhere")}: no such file or directory`);
   assert.not.ok(existsSync(notSockets), "the socket directory made for --vsock is removed again");
-  for (const r of [r1, r2, r3, r4]) assert.is(r.exitCode, 1);
+  // The waited-for path's directory is shown to the stage: not one holding the user's files.
+  const r5 = await runCli(["boot", "--wait-for", join(tmpdir(), "go")]);
+  assert.is(r5.stderr, `bencher-run: --wait-for ${join(tmpdir(), "go")}: ${tmpdir()} holds other files, which the stage would see (name a path in a new directory, or in the one the sockets are in)`);
+  for (const r of [r1, r2, r3, r4, r5]) assert.is(r.exitCode, 1);
 });
 
 test.run();
