@@ -58,7 +58,7 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
   }
   if (!statSync(parent).isDirectory()) throw new CommandError(`--${flag} ${value}: ${parent} is not a directory`);
   const dir = realpathSync(parent);
-  if (readdirSync(dir).some((name) => !lstatSync(join(dir, name)).isSocket())) {
+  if (holdsOtherThanSockets(dir)) {
     throw new CommandError(`--${flag} ${value}: ${parent} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   }
   giveToStage(dir);
@@ -74,10 +74,22 @@ export function waitedPath(flag: string, value: string): { path: string; dir: st
   const abs = resolve(value);
   const dir = inputPath(flag, dirname(abs), "dir");
   const name = basename(abs);
-  if (readdirSync(dir).some((entry) => entry !== name && !lstatSync(join(dir, entry)).isSocket())) {
+  if (holdsOtherThanSockets(dir, name)) {
     throw new CommandError(`--${flag} ${value}: ${dirname(abs)} holds other files, which the stage would see (name a path in a new directory, or in the one the sockets are in)`);
   }
   return { path: join(dir, name), dir };
+}
+
+/** Whether `dir` holds anything but Unix sockets (and `except`): a directory shown to a stage must not. */
+function holdsOtherThanSockets(dir: string, except?: string): boolean {
+  return readdirSync(dir).some((name) => {
+    if (name === except) return false;
+    try {
+      return !lstatSync(join(dir, name)).isSocket();
+    } catch {
+      return false; // gone meanwhile (the other stage's socket, removed as it ended)
+    }
+  });
 }
 
 /** An output file: its parent must exist; the file itself must not (no silent overwrite). */
