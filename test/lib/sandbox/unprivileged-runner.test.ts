@@ -1,6 +1,7 @@
 // The sandbox must hold for an ordinary user too, not only for root. Run as
-// root, this re-runs the whole boundary suite as uid 65534 (an ordinary user
-// whose stages are that same uid inside their namespaces).
+// root, this re-runs the boundary suite and the launch suite (signals, a
+// killed coordinator) as uid 65534: an ordinary user whose stages are that
+// same uid inside their namespaces.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execa } from "execa";
@@ -9,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const suite = fileURLToPath(new URL("./boundaries.test.js", import.meta.url));
+const suites = ["boundaries", "launch"].map((name) => fileURLToPath(new URL(`./${name}.test.js`, import.meta.url)));
 
-test("the boundary suite passes when the runner is an ordinary user", async () => {
+for (const suite of suites) test(`${suite.split("/").pop()} passes when the runner is an ordinary user`, async () => {
   if (process.getuid!() !== 0) {
-    console.log("  (already an ordinary user: boundaries.test.js covers this case)");
+    console.log(`  (already an ordinary user: ${suite.split("/").pop()} itself covers this case)`);
     return;
   }
   // An ordinary user must be able to read the checkout (a clone under /root is not).
