@@ -56,7 +56,7 @@ export default defineCommand({
     vcpus: { type: "string", description: "Virtual CPUs (default 1)" },
     cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
     "memory-mib": { type: "string", description: "Guest memory in MiB (default 256)" },
-    timeout: { type: "string", description: "Stop the VM after this many seconds (default 600)", valueHint: "s" },
+    timeout: { type: "string", description: "Stop the VM after this many seconds (default 600; time held by --wait-for counts)", valueHint: "s" },
     "console-log": { type: "string", description: "Save the serial console to this file", valueHint: "file" },
     vsock: { type: "string", description: "virtio-vsock bridged to Unix sockets (Firecracker's way): a guest connection to port P reaches <path>_P (collect's --socket); a host client connects to <path> and writes \"CONNECT <port>\\n\"", valueHint: "path" },
     "wait-for": { type: "string", description: "Set the VM up at once, start its vCPUs only once this path exists (collect's socket: then the two can start in any order)", valueHint: "path" },
