@@ -29,12 +29,6 @@ export interface CallOptions<Res> {
   /** Aborting asks the stage to stop (SIGTERM, then SIGKILL after `killAfterMs`). */
   signal?: AbortSignal;
   killAfterMs?: number;
-  /**
-   * Hold the request until this resolves (the process starts up meanwhile);
-   * if it rejects, the stage is stopped without one and the call rejects
-   * with that reason.
-   */
-  sendWhen?: Promise<void>;
 }
 
 const STDERR_TAIL_BYTES = 4096;
@@ -55,18 +49,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
 
   // A stage that died early makes this write fail with EPIPE; its exit explains why.
   child.stdin.on("error", () => {});
-  const stdin = child.stdin;
-  const send = () => void stdin.end(encodeFrame({ type: "request", body: request }));
-  let notSent: { reason: unknown } | undefined;
-  if (options.sendWhen) {
-    options.sendWhen.then(send, (reason: unknown) => {
-      notSent = { reason };
-      stdin.end(); // a stage waiting for its request ends at EOF, before any signal's grace period
-      stop();
-    });
-  } else {
-    send();
-  }
+  child.stdin.end(encodeFrame({ type: "request", body: request }));
 
   let final: { type: "result"; body: unknown } | { type: "error"; error: WireError } | null = null;
   let protocolFailure: unknown = null;
@@ -87,7 +70,6 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
   }
 
   const { code, signal } = await exited;
-  if (notSent) throw notSent.reason;
   if (protocolFailure) {
     if (protocolFailure instanceof StageError) throw protocolFailure;
     throw new StageError(stage, `protocol error: ${describeError(protocolFailure)}`, { cause: protocolFailure });

@@ -103,29 +103,4 @@ test("a request frame that is truncated is reported by the stage", async () => {
   assert.match(Buffer.concat(out).toString("latin1"), /truncated frame/);
 });
 
-test("sendWhen: the stage starts at once and gets its request only when the promise resolves", async () => {
-  const child = start();
-  let release!: () => void;
-  const when = new Promise<void>((resolve) => (release = resolve));
-  const started = Date.now();
-  setTimeout(release, 300);
-  const result = await callStage(child, { act: "echo", value: "late" }, { stage: "fixture", sendWhen: when });
-  assert.equal(result, { echoed: "late" });
-  assert.ok(Date.now() - started >= 290, "the request went out only after the promise resolved");
-});
-
-test("sendWhen rejected: the waiting stage is stopped and the call rejects with that reason", async () => {
-  const child = start();
-  const reason = new Error("the VM was not started");
-  const when = new Promise<void>((_, reject) => setTimeout(() => reject(reason), 200));
-  let caught: unknown;
-  try {
-    await callStage(child, { act: "echo", value: 1 }, { stage: "fixture", sendWhen: when, killAfterMs: 2000 });
-  } catch (err) {
-    caught = err;
-  }
-  assert.is(caught, reason);
-  assert.ok(child.exitCode !== null || child.signalCode !== null, "the stage process has ended");
-});
-
 test.run();
