@@ -41,7 +41,7 @@ import { registerCleanup } from "../workdir/interrupts.js";
 export interface SandboxSpec {
   /** Used in errors. */
   stage: string;
-  /** Program and arguments, as seen inside the sandbox (host paths under the project or /usr work). */
+  /** Program and arguments, as seen inside the sandbox (host paths under the project's dist or node_modules, or /usr, work). */
   command: string[];
   /** Host paths the stage may read, bound at the same path. */
   readOnly?: string[];

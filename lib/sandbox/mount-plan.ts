@@ -1,11 +1,11 @@
 // What a stage's filesystem contains. The sandbox builds a fresh root (a
-// tmpfs) holding only: the system directories read-only, the project (for
-// node_modules and dist) read-only, a handful of harmless device nodes, a
+// tmpfs) holding only: the system directories read-only, the project's
+// runtime (dist, node_modules, package.json) read-only, a handful of harmless device nodes, a
 // private /tmp, /proc of the stage's own PID namespace, and exactly the
 // input (read-only) and output (read-write) paths the caller names, each at
 // its host path. Everything else on the host is simply not there.
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { projectRoot } from "../paths.js";
 
 export interface BindMount {
@@ -62,7 +62,7 @@ export function planMounts(request: MountRequest): MountPlan {
     if (stat.isSymbolicLink()) links.push({ path: dir, target: readlinkSync(dir) });
     else if (stat.isDirectory()) add(dir, false);
   }
-  add(projectRoot, false);
+  for (const path of projectRuntime()) add(path, false);
   // Node installed outside /usr (nvm, a tarball): bring its prefix along.
   const nodePrefix = dirname(dirname(realPath(process.execPath)));
   if (!isUnder(realPath(process.execPath), "/usr")) add(nodePrefix, false);
@@ -78,6 +78,24 @@ export function planMounts(request: MountRequest): MountPlan {
   // Parents before children, so a nested bind lands inside its parent's bind.
   const ordered = [...binds.values()].sort((a, b) => depth(a.path) - depth(b.path) || a.path.localeCompare(b.path));
   return { links, binds: ordered, masked: request.masked.map(realPath), devices: STAGE_DEVICES };
+}
+
+/**
+ * What a stage needs of the project to run: its compiled code, the
+ * package.json that makes it ES modules, and every node_modules directory
+ * Node's resolution walks from the project up (a hoisted install puts the
+ * dependencies in the enclosing one). Not the whole project: a cache or a
+ * run directory kept inside a checkout would otherwise show through to every
+ * stage, and a stage running as another uid would have to walk its 0700 run
+ * directories to reach its own paths.
+ */
+export function projectRuntime(root = projectRoot): string[] {
+  const parts = ["package.json", "dist"].map((name) => join(root, name)).filter((path) => existsSync(path));
+  for (let dir = root; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "node_modules"))) parts.push(join(dir, "node_modules"));
+    if (dirname(dir) === dir) break;
+  }
+  return parts;
 }
 
 function resolvConfTarget(): string | null {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bwrapRootArgs } from "../../../lib/sandbox/bwrap-args.js";
 import { bwrapPath, sandboxArgv } from "../../../lib/sandbox/launch.js";
-import { planMounts, STAGE_DEVICES, type BindMount } from "../../../lib/sandbox/mount-plan.js";
+import { planMounts, projectRuntime, STAGE_DEVICES, type BindMount } from "../../../lib/sandbox/mount-plan.js";
 import { mkfsToolPaths } from "../../../lib/sandbox/blocked-tools.js";
 import { probeAs, probeCommand } from "./helpers.js";
 import { runSandboxed } from "../../../lib/sandbox/run-sandboxed.js";
@@ -46,7 +46,7 @@ test("inside the stage every mount is nosuid and nodev, inputs and system dirs r
     if (point === "/proc" || deviceBinds.has(point)) continue; // proc: nosuid,nodev,noexec, checked below
     assert.ok(options.includes("nosuid") && options.includes("nodev"), `${point}: ${options.join(",")}`);
   }
-  for (const point of ["/usr", "/etc", projectRootPath(), input]) assert.ok(mounts.get(point)?.includes("ro"), `${point} read-only: ${mounts.get(point)}`);
+  for (const point of ["/usr", "/etc", join(projectRootPath(), "dist"), join(projectRootPath(), "node_modules"), input]) assert.ok(mounts.get(point)?.includes("ro"), `${point} read-only: ${mounts.get(point)}`);
   assert.ok(mounts.get(output)?.includes("rw"), `${output} writable: ${mounts.get(output)}`);
   assert.ok(mounts.get("/proc")?.includes("noexec"));
 });
@@ -106,6 +106,40 @@ test("a stage reaches its paths through host directories it could not enter (the
   assert.is(r.value, "through", r.code);
   const modes = await probeAs("mkrootfs", { act: "stat", path: closed }, { readOnly: [input] });
   assert.is(modes.value.mode & 0o777, 0o755);
+});
+
+test("a cache kept inside the project: the stage reaches its run directory's paths and sees nothing else of it", async () => {
+  // BENCHER_RUN_CACHE=./cache in a checkout, run by root: run directories are
+  // 0700, the stage is uid 65534. Were the whole project bound, the stage
+  // would walk the host's 0700 directory to its output (EACCES) and could
+  // read the rest of the cache.
+  const cache = mkdtempSync(join(projectRoot, ".sandbox-test-cache-"));
+  try {
+    const run = join(cache, "runs", "run-1");
+    const out = join(run, "unpack");
+    mkdirSync(out, { recursive: true });
+    chmodSync(run, 0o700);
+    writeFileSync(join(cache, "other-run-secret"), "not for this stage");
+    const wrote = await probeAs("unpack", { act: "write", path: join(out, "layer"), data: "written" }, { writable: [out] });
+    assert.is(wrote.ok, true, `the stage writes its output: ${wrote.code}`);
+    assert.is(readFileSync(join(out, "layer"), "utf8"), "written");
+    const secret = await probeAs("unpack", { act: "read", path: join(cache, "other-run-secret") }, { writable: [out] });
+    assert.is(secret.code, "ENOENT", "the rest of the cache is not there");
+    const project = await probeAs("unpack", { act: "readdir", path: projectRoot }, { writable: [out] });
+    const runtime = projectRuntime().filter((p) => p.startsWith(projectRoot + "/")).map((p) => p.slice(projectRoot.length + 1));
+    assert.equal([...project.value].sort(), [...runtime, cache.slice(projectRoot.length + 1)].sort(), "of the project: its runtime and the way to the output");
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test("the project's runtime: dist, package.json and every node_modules Node's resolution walks to (a hoisted install's too)", () => {
+  const app = join(work, "app");
+  const installed = join(app, "node_modules", "bencher-run");
+  for (const dir of [join(installed, "dist"), join(installed, "src")]) mkdirSync(dir, { recursive: true });
+  writeFileSync(join(installed, "package.json"), "{}");
+  assert.equal(projectRuntime(installed), [join(installed, "package.json"), join(installed, "dist"), join(app, "node_modules")]);
+  assert.ok(projectRuntime().includes(join(projectRoot, "node_modules")));
 });
 
 test("a read-only input on a noexec,nosuid,nodev host mount keeps those flags inside", async () => {
