@@ -1,0 +1,60 @@
+// The emulated KVM host's initramfs: busybox, the host kernel's modules, and
+// an init that loads them, mounts this machine's files (9p, read-only) as its
+// root and runs one script there, then powers off and says how it ended.
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { writeNewc, type CpioEntry } from "../../initramfs/newc.js";
+import type { HostKernel } from "./host-kernel.js";
+
+/** Debian's busybox-static: one static binary, whatever libc the machine has. */
+export const BUSYBOX = "/bin/busybox";
+
+/** The line the init prints last (after whatever the firmware left on the same line); the run's result is parsed from it. */
+export const EXIT_LINE = /emulated-kvm-host: exit (\d+)\s*$/m;
+
+// Kernel arguments: ekh.script=PATH (run with sh, cwd ekh.cwd), ekh.shared=PATH
+// (the writable 9p share, mounted at its own path). Paths have no spaces: the
+// runner checks.
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+say() { echo "emulated-kvm-host: $*"; }
+end() { say "exit $1"; echo o > /proc/sysrq-trigger; sleep 60; }
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $(cat /modules/order); do insmod /modules/$m || say "insmod $m failed"; done
+script=; shared=; cwd=/
+for arg in $(cat /proc/cmdline); do
+  case $arg in
+    ekh.script=*) script=\${arg#ekh.script=};;
+    ekh.shared=*) shared=\${arg#ekh.shared=};;
+    ekh.cwd=*) cwd=\${arg#ekh.cwd=};;
+  esac
+done
+[ -c /dev/kvm ] || { say "no /dev/kvm: the emulated CPU offers no SVM"; end 125; }
+opts=trans=virtio,version=9p2000.L,msize=262144
+mount -t 9p -o ro,$opts hostroot /newroot || { say "cannot mount the machine's files"; end 125; }
+mount -t proc proc /newroot/proc; mount -t sysfs sys /newroot/sys; mount -t devtmpfs dev /newroot/dev
+mount -t tmpfs -o mode=1777 tmp /newroot/tmp; mount -t tmpfs run /newroot/run
+# After the tmpfs mounts: a shared directory under /tmp is made on the new tmpfs.
+if [ -n "$shared" ]; then
+  mkdir -p "/newroot$shared" 2>/dev/null
+  mount -t 9p -o $opts shared "/newroot$shared" || { say "cannot mount $shared"; end 125; }
+fi
+exec switch_root /newroot /bin/sh -c '
+  cd "$1" && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 sh "$2"
+  echo "emulated-kvm-host: exit $?"
+  echo o > /proc/sysrq-trigger; sleep 60' - "$cwd" "$script"
+`;
+
+export function hostInitramfs(kernel: HostKernel): Buffer {
+  const entries: CpioEntry[] = [
+    { type: "dir", path: "bin" },
+    { type: "file", path: "bin/busybox", data: readFileSync(BUSYBOX), mode: 0o755 },
+    ...["dev", "proc", "sys", "newroot", "modules"].map((path): CpioEntry => ({ type: "dir", path })),
+    { type: "chardev", path: "dev/console", major: 5, minor: 1, mode: 0o600 },
+    ...kernel.modules.map((path): CpioEntry => ({ type: "file", path: `modules/${basename(path)}`, data: readFileSync(path), mode: 0o644 })),
+    { type: "file", path: "modules/order", data: Buffer.from(kernel.modules.map((path) => basename(path)).join("\n") + "\n"), mode: 0o644 },
+    { type: "file", path: "init", data: Buffer.from(INIT), mode: 0o755 },
+  ];
+  return writeNewc(entries);
+}

@@ -1,0 +1,40 @@
+// The emulated hardware-KVM host itself: what the product tests that run on
+// it rely on. (Needs no /dev/kvm here: it is QEMU's software CPU.)
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runOnEmulatedKvmHost } from "../../../../lib/reference/emulated-kvm-host/run.js";
+
+const shared = mkdtempSync(join(tmpdir(), "emulated-kvm-host-test-"));
+test.after(() => rmSync(shared, { recursive: true, force: true }));
+
+test("a script runs on a host with a hardware-style /dev/kvm and this machine's files; its status and files come back", async () => {
+  const script = join(shared, "probe.sh");
+  writeFileSync(script, [
+    "set -e",
+    `out=${shared}/probe.txt`,
+    'echo "kvm=$(stat -c %t:%T /dev/kvm)" > $out',
+    'echo "pvm=$(test -e /sys/module/kvm_pvm && echo yes || echo no)" >> $out',
+    'echo "kvm_amd=$(test -e /sys/module/kvm_amd && echo yes || echo no)" >> $out',
+    'echo "cwd=$(pwd)" >> $out',
+    'echo "node=$(node -p process.version)" >> $out',
+    "exit 7",
+  ].join("\n"));
+  const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 5 * 60_000 });
+  assert.is(run.exitCode, 7, run.console.slice(-2000));
+  const seen = Object.fromEntries(readFileSync(join(shared, "probe.txt"), "utf8").trim().split("\n").map((l) => l.split("=")));
+  assert.is(seen.kvm, "a:e8", "/dev/kvm is the misc device 10:232");
+  assert.is(seen.pvm, "no", "not the nested PVM hypervisor of these machines");
+  assert.is(seen.kvm_amd, "yes", "KVM on (emulated) AMD SVM");
+  assert.is(seen.node, process.version, "this machine's Node, through its own files");
+  assert.ok(seen.cwd.length > 1, "runs in the project");
+});
+
+test("a path with a space cannot go on the host's command line: one line, no VM started", async () => {
+  const message = await runOnEmulatedKvmHost({ script: "/tmp/a b.sh", shared }).then(() => "no error", (err: Error) => err.message);
+  assert.is(message, "emulated KVM host: script /tmp/a b.sh: must be an absolute path without spaces (it goes on a kernel command line)");
+});
+
+test.run();
