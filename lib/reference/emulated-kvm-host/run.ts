@@ -58,9 +58,9 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
       "-virtfs", `local,path=${opts.shared},mount_tag=shared,security_model=${security},multidevs=remap`,
       "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
     ], { reject: false, timeout: opts.timeoutMs ?? 20 * 60_000, stdin: "ignore", all: true });
-    const console = result.all ?? "";
-    const exit = EXIT_LINE.exec(console);
-    return { exitCode: exit ? Number(exit[1]) : undefined, console, timedOut: result.timedOut, wallMs: Date.now() - started };
+    const text = result.all ?? "";
+    const exit = EXIT_LINE.exec(text);
+    return { exitCode: exit ? Number(exit[1]) : undefined, console: text, timedOut: result.timedOut, wallMs: Date.now() - started };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
