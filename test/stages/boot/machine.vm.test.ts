@@ -111,7 +111,8 @@ test("a read after a posted write sees that write, every time (posted writes sta
     0x89, 0x43, 0x30, // fail: mov [rbx+0x30], eax
     ...RESET,
   ];
-  const run = await runGuest({ mode: "long", code, setup: (m) => m.addMmioDevice(() => device) });
+  // 40,000 exits: seconds here, over 20 s on a KVM host under a software CPU. The test is about order, not speed.
+  const run = await runGuest({ mode: "long", code, timeoutMs: 180_000, setup: (m) => m.addMmioDevice(() => device) });
   assert.is(run.exit.exitReason, "reset");
   assert.is(mismatch, null, `a read returned ${mismatch} instead of the value written just before it`);
   assert.is(register, 1, "the guest ran every iteration");
