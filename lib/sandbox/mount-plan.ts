@@ -1,9 +1,10 @@
 // What a stage's filesystem contains. The sandbox builds a fresh root (a
 // tmpfs) holding only: the system directories read-only, the project's
-// runtime (dist, node_modules, package.json) read-only, a handful of harmless device nodes, a
-// private /tmp, /proc of the stage's own PID namespace, and exactly the
-// input (read-only) and output (read-write) paths the caller names, each at
-// its host path. Everything else on the host is simply not there.
+// runtime (dist, node_modules, package.json) read-only, a handful of
+// harmless device nodes, a private /tmp, /proc of the stage's own PID
+// namespace, and exactly the input (read-only) and output (read-write) paths
+// the caller names, each at its host path. Everything else on the host is
+// simply not there.
 import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { projectRoot } from "../paths.js";
