@@ -8,9 +8,13 @@ import { execa } from "execa";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { projectRoot } from "../../paths.js";
 import { locateHostKernel } from "./host-kernel.js";
-import { EXIT_LINE, hostInitramfs } from "./initramfs.js";
+import { EXIT_LINE, HEARTBEAT, hostInitramfs } from "./initramfs.js";
+
+/** A host that has not written its heartbeat for this long (boot included) is stalled. */
+const STALL_MS = 90_000;
 
 export interface EmulatedKvmHostOptions {
   /** A shell script on this machine, run with sh on the emulated host, in `cwd`. */
@@ -24,6 +28,8 @@ export interface EmulatedKvmHostOptions {
   /** Default 2. */
   cpus?: number;
   timeoutMs?: number;
+  /** Default STALL_MS; the first heartbeat comes once the host has booted. */
+  stallMs?: number;
 }
 
 export interface EmulatedKvmHostRun {
@@ -32,12 +38,18 @@ export interface EmulatedKvmHostRun {
   /** The host's serial console: its kernel's warnings, the init's lines, and the script's output. */
   console: string;
   timedOut: boolean;
+  /**
+   * The host stopped writing its heartbeat and was ended: its kernel
+   * livelocked, which QEMU's software CPU does now and then (README.md).
+   */
+  stalled: boolean;
   wallMs: number;
 }
 
 export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promise<EmulatedKvmHostRun> {
   const cwd = opts.cwd ?? projectRoot;
-  for (const [what, path] of [["script", opts.script], ["shared directory", opts.shared], ["cwd", cwd]]) {
+  const idleVm = fileURLToPath(new URL("./idle-vm.js", import.meta.url));
+  for (const [what, path] of [["script", opts.script], ["shared directory", opts.shared], ["cwd", cwd], ["project", idleVm]]) {
     if (!path.startsWith("/") || /\s/.test(path)) throw new Error(`emulated KVM host: ${what} ${path}: must be an absolute path without spaces (it goes on a kernel command line)`);
   }
   if (!statSync(opts.shared).isDirectory()) throw new Error(`emulated KVM host: shared directory ${opts.shared}: not a directory`);
@@ -49,19 +61,40 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
   try {
     const initramfs = join(scratch, "initramfs.cpio");
     writeFileSync(initramfs, hostInitramfs(kernel));
-    const result = await execa("qemu-system-x86_64", [
+    const heartbeat = join(opts.shared, HEARTBEAT);
+    rmSync(heartbeat, { force: true });
+    const qemu = execa("qemu-system-x86_64", [
       "-accel", "tcg", "-cpu", "max", "-M", "q35",
       "-m", String(opts.memoryMiB ?? 3072), "-smp", String(opts.cpus ?? 2),
       "-kernel", kernel.vmlinuz, "-initrd", initramfs,
-      "-append", `console=ttyS0 quiet panic=-1 ekh.script=${opts.script} ekh.shared=${opts.shared} ekh.cwd=${cwd}`,
+      "-append", `console=ttyS0 quiet panic=-1 ekh.script=${opts.script} ekh.shared=${opts.shared} ekh.cwd=${cwd} ekh.idle=${idleVm}`,
       "-virtfs", `local,path=/,mount_tag=hostroot,security_model=${security},readonly=on,multidevs=remap`,
       "-virtfs", `local,path=${opts.shared},mount_tag=shared,security_model=${security},multidevs=remap`,
       "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
     ], { reject: false, timeout: opts.timeoutMs ?? 20 * 60_000, stdin: "ignore", all: true });
+    let stalled = false;
+    const watch = setInterval(() => {
+      const lastBeat = statSync(heartbeat, { throwIfNoEntry: false })?.mtimeMs ?? started;
+      if (Date.now() - lastBeat > (opts.stallMs ?? STALL_MS)) {
+        stalled = true;
+        qemu.kill("SIGKILL");
+      }
+    }, 1000);
+    const result = await qemu.finally(() => clearInterval(watch));
     const text = result.all ?? "";
     const exit = EXIT_LINE.exec(text);
-    return { exitCode: exit ? Number(exit[1]) : undefined, console: text, timedOut: result.timedOut, wallMs: Date.now() - started };
+    return { exitCode: exit ? Number(exit[1]) : undefined, console: text, timedOut: result.timedOut, stalled, wallMs: Date.now() - started };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    rmSync(join(opts.shared, HEARTBEAT), { force: true });
   }
+}
+
+/** Why a run did not end with its script's status, then the console's tail: for a failing test's message. */
+export function describeEndedRun(run: EmulatedKvmHostRun, tailChars = 2000): string {
+  const how = run.stalled ? "the emulated host stalled (no heartbeat) and was ended"
+    : run.timedOut ? "the emulated host ran out of time"
+    : run.exitCode === undefined ? "the emulated host ended without the script's status"
+    : `the script ended with status ${run.exitCode}`;
+  return `${how} after ${Math.round(run.wallMs / 1000)} s; its console ends:\n${run.console.slice(-tailChars)}`;
 }

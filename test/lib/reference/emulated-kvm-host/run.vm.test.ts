@@ -2,7 +2,7 @@
 // it rely on. (Needs no /dev/kvm here: it is QEMU's software CPU.)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runOnEmulatedKvmHost } from "../../../../lib/reference/emulated-kvm-host/run.js";
@@ -20,16 +20,32 @@ test("a script runs on a host with a hardware-style /dev/kvm and this machine's 
     'echo "kvm_amd=$(test -e /sys/module/kvm_amd && echo yes || echo no)" >> $out',
     'echo "cwd=$(pwd)" >> $out',
     'echo "node=$(node -p process.version)" >> $out',
+    'echo "idle=$(pgrep -f idle-vm.js >/dev/null && echo yes || echo no)" >> $out',
     "exit 7",
   ].join("\n"));
   const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 5 * 60_000 });
   assert.is(run.exitCode, 7, run.console.slice(-2000));
+  assert.not.ok(run.stalled);
+  assert.not.match(run.console, /Kernel panic/, "the host powered off, it did not panic");
   const seen = Object.fromEntries(readFileSync(join(shared, "probe.txt"), "utf8").trim().split("\n").map((l) => l.split("=")));
   assert.is(seen.kvm, "a:e8", "/dev/kvm is the misc device 10:232");
   assert.is(seen.pvm, "no", "not the nested PVM hypervisor of these machines");
   assert.is(seen.kvm_amd, "yes", "KVM on (emulated) AMD SVM");
   assert.is(seen.node, process.version, "this machine's Node, through its own files");
   assert.ok(seen.cwd.length > 1, "runs in the project");
+  assert.is(seen.idle, "yes", "the idle VM that keeps KVM's static keys on is held while the script runs");
+});
+
+test("a host that stops its heartbeat is ended as stalled, long before the timeout", async () => {
+  // Stops every child of init but the script itself: the heartbeat loop among them.
+  const script = join(shared, "stall.sh");
+  writeFileSync(script, `touch ${join(shared, "stall-started")}\n` + 'for p in $(pgrep -P 1 -x sh); do [ "$p" = $$ ] || kill -STOP "$p"; done\nsleep 600\n');
+  const run = await runOnEmulatedKvmHost({ script, shared, stallMs: 20_000, timeoutMs: 5 * 60_000 });
+  assert.ok(existsSync(join(shared, "stall-started")), `the script ran: ${run.console.slice(-500)}`);
+  assert.ok(run.stalled, `ended as stalled: ${run.console.slice(-500)}`);
+  assert.not.ok(run.timedOut);
+  assert.is(run.exitCode, undefined, "the script never finished");
+  assert.ok(run.wallMs < 120_000, `ended after ${run.wallMs} ms`);
 });
 
 test("a path with a space cannot go on the host's command line: one line, no VM started", async () => {
