@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../lib/paths.js";
-import { describeEndedRun, runOnEmulatedKvmHost } from "../../lib/reference/emulated-kvm-host/run.js";
+import { describeEndedRun, reportStalls, runOnEmulatedKvmHost } from "../../lib/reference/emulated-kvm-host/run.js";
 import { productCacheLines } from "../../lib/reference/emulated-kvm-host/product-cache.js";
 
 const shared = mkdtempSync(join(tmpdir(), "pipeline-hardware-kvm-"));
@@ -31,6 +31,7 @@ test("the README's pipeline runs the example image on a hardware-KVM host, with 
     `echo $? > ${at("probe.status")}`,
   ].join("\n") + "\n");
   const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 15 * 60_000 });
+  reportStalls(run);
   assert.is(run.exitCode, 0, describeEndedRun(run));
 
   // The README's command: the benchmark's line on stdout, its exit status, its result file.

@@ -8,7 +8,9 @@
 // int3 in it: every CPU then loops in the int3 handler with interrupts off
 // and the host stops, clock and all (seen: both CPUs at __schedule+0x2ab in
 // exc_int3 while memory there held the 5-byte NOP). With this VM held, the
-// tests' VMs come and go without flipping those keys.
+// tests' VMs come and go without flipping those keys. Its own flip comes
+// while the host has only one CPU up (initramfs.ts), so no other CPU runs
+// the code being rewritten.
 import { Kvm, Vm } from "../../../stages/boot/kvm/kvm.js";
 import { IDLE_VM_READY } from "./initramfs.js";
 

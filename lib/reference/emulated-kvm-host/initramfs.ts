@@ -56,7 +56,10 @@ if [ -n "$shared" ]; then
   mount -t 9p -o $opts shared "/newroot$shared" || { say "cannot mount $shared"; end 125; }
 fi
 # In the machine's files: the heartbeat (the runner outside ends a host that
-# stops writing it), the idle VM (idle-vm.ts) once it is held, then the script.
+# stops writing it), the idle VM (idle-vm.ts), then the other CPUs (the host
+# boots with one: the idle VM's start rewrites kernel code, and TCG's stale
+# translations come from another CPU running that code meanwhile), then the
+# script.
 exec switch_root /newroot /bin/sh -c '
   clean() { env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 "$@"; }
   [ -z "$3" ] || while :; do date > "$3/${HEARTBEAT}"; sleep ${HEARTBEAT_EVERY_S}; done &
@@ -65,6 +68,7 @@ exec switch_root /newroot /bin/sh -c '
     clean node "$4" > /tmp/.idle-vm 2>&1 &
     until grep -q "${IDLE_VM_READY}" /tmp/.idle-vm || ! kill -0 $! 2>/dev/null; do sleep 0.1; done
   fi
+  for cpu in /sys/devices/system/cpu/cpu*/online; do echo 1 > $cpu; done
   if [ -n "$4" ] && ! grep -q "${IDLE_VM_READY}" /tmp/.idle-vm; then
     echo "emulated-kvm-host: the idle VM did not start: $(cat /tmp/.idle-vm)"
   else

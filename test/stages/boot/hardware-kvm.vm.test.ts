@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeEndedRun, runOnEmulatedKvmHost } from "../../../lib/reference/emulated-kvm-host/run.js";
+import { describeEndedRun, reportStalls, runOnEmulatedKvmHost } from "../../../lib/reference/emulated-kvm-host/run.js";
 import { productCacheLines } from "../../../lib/reference/emulated-kvm-host/product-cache.js";
 
 // Small hand-made guests (exits, devices, vCPUs, reset, timeout, held starts),
@@ -35,6 +35,7 @@ test("every boot-stage VM suite passes on a hardware-KVM host", async () => {
     ].join("\n")),
   ].join("\n") + "\n");
   const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 15 * 60_000 });
+  reportStalls(run);
   const progress = run.console.split(/\r?\n/).filter((line) => line.includes("suite ")).join("\n");
   assert.is(run.exitCode, 0, `${progress}\n${describeEndedRun(run)}`);
   for (const suite of SUITES) {
