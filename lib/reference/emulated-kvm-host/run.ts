@@ -64,6 +64,8 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
   if (!statSync(opts.shared).isDirectory()) throw new Error(`emulated KVM host: shared directory ${opts.shared}: not a directory`);
   const kernel = locateHostKernel();
   const scratch = mkdtempSync(join(tmpdir(), "emulated-kvm-host-"));
+  // As root, files keep their owners both ways; otherwise QEMU reads and writes as this user.
+  const security = process.getuid?.() === 0 ? "passthrough" : "none";
   try {
     const initramfs = join(scratch, "initramfs.cpio");
     writeFileSync(initramfs, hostInitramfs(kernel));
@@ -74,8 +76,8 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
       // maxcpus=1: the init brings the others up once the idle VM is held (initramfs.ts);
       // noreplace-smp: the kernel then leaves its lock prefixes as they are.
       "-append", `console=ttyS0 quiet panic=-1 maxcpus=1 noreplace-smp ekh.script=${opts.script} ekh.shared=${opts.shared} ekh.cwd=${cwd} ekh.idle=${idleVm}`,
-      "-virtfs", `local,path=/,mount_tag=hostroot,security_model=${security()},readonly=on,multidevs=remap`,
-      "-virtfs", `local,path=${opts.shared},mount_tag=shared,security_model=${security()},multidevs=remap`,
+      "-virtfs", `local,path=/,mount_tag=hostroot,security_model=${security},readonly=on,multidevs=remap`,
+      "-virtfs", `local,path=${opts.shared},mount_tag=shared,security_model=${security},multidevs=remap`,
       "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
     ];
     let stalls = 0;
@@ -89,9 +91,6 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
     rmSync(join(opts.shared, HEARTBEAT), { force: true });
   }
 }
-
-// As root, files keep their owners both ways; otherwise QEMU reads and writes as this user.
-const security = () => (process.getuid?.() === 0 ? "passthrough" : "none");
 
 /** One host, from QEMU's start to its end: the script's status, or a stall or a timeout. */
 async function bootOnce(qemuArgs: string[], opts: EmulatedKvmHostOptions): Promise<Omit<EmulatedKvmHostRun, "stalls">> {

@@ -15,7 +15,7 @@ import { productCacheLines } from "../../../lib/reference/emulated-kvm-host/prod
 // to guest-init, THP-backed guest memory and vCPU pinning.
 const SUITES = ["kvm/kvm", "machine", "main", "notify-events", "assists", "boot", "huge-pages", "cpu-pinning"];
 
-// About 4 min for all of them; a suite still running after this has hung.
+// About 3 min for all of them; a suite still running after this has hung.
 const SUITE_LIMIT_S = 240;
 
 const shared = mkdtempSync(join(tmpdir(), "boot-hardware-kvm-"));

@@ -25,7 +25,7 @@ test("a script runs on a host with a hardware-style /dev/kvm and this machine's 
     "exit 7",
   ].join("\n"));
   const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 5 * 60_000 });
-  assert.is(run.exitCode, 7, run.console.slice(-2000));
+  assert.is(run.exitCode, 7, describeEndedRun(run));
   assert.not.ok(run.stalled);
   assert.not.match(run.console, /Kernel panic/, "the host powered off, it did not panic");
   const seen = Object.fromEntries(readFileSync(join(shared, "probe.txt"), "utf8").trim().split("\n").map((l) => l.split("=")));
