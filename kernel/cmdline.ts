@@ -50,6 +50,10 @@ export const PVM_HOST_ARGS: readonly string[] = [
   // SMP-to-UP alternatives), one emulated text_poke_early per site: 2.4 s
   // here, 0.7 s without. The prefixes staying costs nothing measurable.
   "noreplace-smp",
+  // The per-CPU areas on 4 KiB pages instead of one 2 MiB block per CPU,
+  // which the kernel zeroes whole before handing back the unused part:
+  // setup_per_cpu_areas 1.5 s -> 0.4 s here.
+  "percpu_alloc=page",
   `clearcpuid=${PVM_CLEARED_CPU_FEATURES.join(",")}`,
 ];
 

@@ -21,6 +21,8 @@ test("the nested-PVM arguments are added only on such a host", () => {
   // Boot-time work cut only where the guest kernel is emulated; on hardware it costs microseconds.
   assert.ok(guestCmdline([], true).includes("noreplace-smp"));
   assert.not.ok(guestCmdline([], false).includes("noreplace-smp"));
+  assert.ok(guestCmdline([], true).includes("percpu_alloc=page"));
+  assert.not.ok(guestCmdline([], false).includes("percpu_alloc"));
   assert.ok(guestCmdline(["bencher.port=5"], false).endsWith("bencher.port=5"));
 });
 
