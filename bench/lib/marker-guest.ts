@@ -19,9 +19,20 @@ const PT_LOAD = 1;
 const PT_NOTE = 4;
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 
-/** The code: `mov dx, 0x3f8`, then `mov al, c; out dx, al` per byte, then `lidt` of an empty IDT and `ud2` (#UD with no IDT: triple fault). */
-function code(line: Uint8Array, idtrAddr: number): Uint8Array {
-  const bytes = [0x66, 0xba, SERIAL_PORT & 0xff, SERIAL_PORT >> 8];
+/** Most line status reads a guest may make before its line. */
+export const MAX_STATUS_READS = 10_000_000;
+
+/**
+ * The code: `statusReads` times `in al, dx` from the serial line status
+ * register (a read the guest waits for, as Linux's console driver makes
+ * before every byte: `mov dx, 0x3fd; mov ecx, n; in al, dx; loop`), then
+ * `mov dx, 0x3f8` and `mov al, c; out dx, al` per byte, then `lidt` of an
+ * empty IDT and `ud2` (#UD with no IDT: triple fault).
+ */
+function code(line: Uint8Array, idtrAddr: number, statusReads: number): Uint8Array {
+  const bytes: number[] = [];
+  if (statusReads > 0) bytes.push(0x66, 0xba, 0xfd, 0x03, 0xb9, ...le32(statusReads), 0xec, 0xe2, 0xfd);
+  bytes.push(0x66, 0xba, SERIAL_PORT & 0xff, SERIAL_PORT >> 8);
   for (const c of line) bytes.push(0xb0, c, 0xee);
   // lidt [disp32] through a SIB byte with neither base nor index: an absolute
   // address in both modes (the plain disp32 form is RIP-relative in 64-bit).
@@ -34,14 +45,18 @@ function le32(n: number): number[] {
   return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
 }
 
-/** The guest's ELF image; it prints `line` (plus a newline) on COM1, then triple-faults. */
-export function markerGuestElf(line: string): Uint8Array {
+/** The guest's ELF image; it reads the serial line status `statusReads` times, prints `line` (plus a newline) on COM1, then triple-faults. */
+export function markerGuestElf(line: string, opts: { statusReads?: number } = {}): Uint8Array {
   if (!/^[\x20-\x7e]{1,200}$/.test(line)) throw new Error("marker guest: the line must be 1 to 200 printable ASCII characters");
+  const statusReads = opts.statusReads ?? 0;
+  if (!Number.isInteger(statusReads) || statusReads < 0 || statusReads > MAX_STATUS_READS) {
+    throw new Error(`marker guest: statusReads must be a whole number from 0 to ${MAX_STATUS_READS}, not ${statusReads}`);
+  }
   const text = Buffer.from(line + "\n", "latin1");
   const noteOffset = ELF_HEADER_BYTES + 2 * PROGRAM_HEADER_BYTES;
   const noteBytes = 20; // namesz, descsz, type, "Xen\0", 32-bit entry
   const codeOffset = noteOffset + noteBytes;
-  const codeBytes = 4 + 3 * text.length + 10;
+  const codeBytes = (statusReads > 0 ? 12 : 0) + 4 + 3 * text.length + 10;
   const idtrOffset = codeOffset + codeBytes;
   const size = idtrOffset + 16; // 10 bytes of IDTR (limit 0, base 0), padded
   const entry = MARKER_GUEST_BASE + codeOffset;
@@ -76,6 +91,6 @@ export function markerGuestElf(line: string): Uint8Array {
   file.write("Xen\0", noteOffset + 12, "latin1");
   file.writeUInt32LE(entry, noteOffset + 16);
 
-  file.set(code(text, MARKER_GUEST_BASE + idtrOffset), codeOffset);
+  file.set(code(text, MARKER_GUEST_BASE + idtrOffset, statusReads), codeOffset);
   return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
 }

@@ -108,7 +108,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
         }, Number(process.env.BENCHER_BOOT_DEBUG) > 1 ? Number(process.env.BENCHER_BOOT_DEBUG) : 5000)
       : undefined;
     const exit = await m.run({ timeoutMs: req.timeoutMs, signal: ctx.signal, hold }).finally(() => clearInterval(debug));
-    ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; doorbell writes caught by ioeventfds: ${m.notifyEvents.writesCaught}; assists: ${JSON.stringify(exit.assists)}`);
+    ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; doorbell writes caught by ioeventfds: ${m.notifyEvents.writesCaught}; reads answered on vCPU threads: ${exit.readsAnswered}; assists: ${JSON.stringify(exit.assists)}`);
     const wallMs = sinceStart();
     console.flush();
     const panic = kernelPanicMessage(console.tailText(8192));

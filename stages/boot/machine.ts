@@ -16,6 +16,7 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout, ramRegions } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
+import { ReadMirrors } from "./read-mirror.js";
 import { VCPU_WORKER_SCRIPT } from "./thread-scripts.js";
 import { startWorker } from "./worker-spares.js";
 import { cpusProblem, describePinning, planPinning, type CpuPinning } from "../../lib/cpu-affinity/pinning.js";
@@ -38,6 +39,8 @@ export interface MachineExit {
   assists: Record<string, number>;
   /** ms from the machine's creation until its vCPUs could start (a hold not included). */
   startupMs: number;
+  /** Port and MMIO reads the vCPU threads answered from mirrored registers. */
+  readsAnswered: number;
 }
 
 export interface MachineOptions {
@@ -51,6 +54,8 @@ export interface MachineOptions {
   pvmHostCpuid?: boolean;
   /** Catch virtio queue notifications with ioeventfds when KVM can (default true; false: every one exits). */
   ioeventfd?: boolean;
+  /** Let the vCPU threads answer reads of the registers devices publish (read-mirror.ts; default true; false: every read goes to the main thread). */
+  mirroredReads?: boolean;
   /** Back guest RAM with transparent huge pages when the host offers them (default true). */
   hugePages?: boolean;
   /** The host's free memory in MiB (default: MemAvailable from /proc/meminfo); more guest RAM is refused. */
@@ -98,8 +103,10 @@ export class Machine {
   readonly kvm: Kvm;
   readonly vm: Vm;
   readonly mem: GuestMemory;
-  readonly pio = new PioBus();
-  readonly mmio = new MmioBus();
+  /** Registers the devices publish for the vCPU threads to read themselves. */
+  readonly mirrors: ReadMirrors;
+  readonly pio: PioBus;
+  readonly mmio: MmioBus;
   readonly serial: Serial;
   readonly mmioSlots: MmioSlot[] = [];
   /** Guest RAM is marked for transparent huge pages. */
@@ -123,6 +130,9 @@ export class Machine {
 
   constructor(readonly options: MachineOptions) {
     const { memoryMiB, vcpus } = options;
+    this.mirrors = new ReadMirrors(options.mirroredReads ?? true);
+    this.pio = new PioBus(this.mirrors);
+    this.mmio = new MmioBus(this.mirrors);
     if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new Error(`vcpus: ${vcpus} is not a whole number from 1 to ${MAX_VCPUS}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16 || memoryMiB > MAX_MEMORY_MIB) {
       throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
@@ -290,11 +300,13 @@ export class Machine {
       restoreAffinity?.();
     }
     const assists: Record<string, number> = {};
+    let readsAnswered = 0;
     for (const h of this.vcpus) {
       for (const [name, n] of Object.entries(h.end?.assists ?? {})) assists[name] = (assists[name] ?? 0) + n;
+      readsAnswered += h.end?.readsAnswered ?? 0;
     }
     const stop = this.stopReason ?? { exitReason: "vmm-error" as const, detail: "every vCPU stopped without a reason" };
-    return { ...stop, assists, startupMs: readyAt - this.created };
+    return { ...stop, assists, startupMs: readyAt - this.created, readsAnswered };
   }
 
   /** One vCPU: start its worker, then service its exits until it ends. */
@@ -303,6 +315,7 @@ export class Machine {
       index: h.vcpu.index, vcpuFd: h.vcpu.fd, runAddr: h.vcpu.runAddr, runSize: h.vcpu.runSize,
       memAddr: this.memAddr, memSize: this.mem.size, control: h.control.buffer as SharedArrayBuffer, ring: h.ring,
       assists: this.options.assists,
+      mirrors: this.mirrors.table(),
       hostCpu: this.pinning?.vcpuCpus[h.vcpu.index],
     };
     if (this.stopReason) return;
@@ -391,6 +404,7 @@ export class Machine {
         this.mmio.write(addr, data);
       }
       Atomics.store(h.control, RING_TAIL, tail + 1);
+      this.mirrors.performed();
     }
   }
 

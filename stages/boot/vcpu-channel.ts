@@ -29,6 +29,8 @@ export const RUNNING = 0; // the worker owns kvm_run
 export const EXITED = 1; // the main thread owns kvm_run and must service the exit
 export const ENDED = 2; // the worker has stopped for good
 
+import type { MirrorTable } from "./read-mirror.js";
+
 /** Data the main thread gives a vCPU worker. */
 export interface VcpuWorkerData {
   index: number;
@@ -40,6 +42,8 @@ export interface VcpuWorkerData {
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   assists: boolean;
+  /** Registers whose reads the worker answers itself (read-mirror.ts). */
+  mirrors: MirrorTable;
   /** The host CPU this vCPU's thread pins itself to (absent: no pinning). */
   hostCpu?: number;
 }
@@ -50,6 +54,8 @@ export interface VcpuEnd {
   reason: "stopped" | "shutdown" | "power-off" | "reset" | "crash" | "internal-error" | "error";
   detail?: string;
   assists: Record<string, number>;
+  /** Reads answered from mirrored registers, without the main thread. */
+  readsAnswered: number;
 }
 
 /** Sent once a worker has pinned its thread: its thread id and the CPUs it may now run on. */

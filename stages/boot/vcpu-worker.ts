@@ -15,6 +15,7 @@ import { KVM_EXIT_IO_OUT } from "./kvm/structs.js";
 import type { performAssist as PerformAssist } from "./assists/perform.js";
 import { getAffinity, setAffinity, threadId } from "../../lib/cpu-affinity/sched-affinity.js";
 import { workerInput } from "./worker-spares.js";
+import { MIRROR_MMIO, MIRROR_PIO, MirrorReader } from "./read-mirror.js";
 
 const data = await workerInput<VcpuWorkerData>();
 const control = new Int32Array(data.control);
@@ -23,6 +24,8 @@ new BigInt64Array(data.control)[THREAD] = pthreadSelf();
 const vcpu = new Vcpu(data.vcpuFd, data.index, data.runSize, data.runAddr);
 const mem = GuestMemory.fromHost(data.memAddr, data.memSize, view);
 const assistCounts: Record<string, number> = {};
+const mirrors = new MirrorReader(data.mirrors);
+let readsAnswered = 0;
 const ring = new Uint8Array(data.ring);
 const ringView = new DataView(data.ring);
 
@@ -50,6 +53,8 @@ function postWrites(reason: number): boolean {
   }
   const head = Atomics.load(control, RING_HEAD);
   if (head + entries.length - Atomics.load(control, RING_TAIL) > RING_ENTRIES) return false;
+  // Counted before the main thread can see them: no read is answered here until they are performed.
+  mirrors.posted(entries.length);
   entries.forEach(([kind, addr, bytes], i) => {
     const o = ((head + i) % RING_ENTRIES) * RING_ENTRY_BYTES;
     ring[o] = kind;
@@ -62,8 +67,28 @@ function postWrites(reason: number): boolean {
   return true;
 }
 
+/** Answers this exit's read from a mirrored register (read-mirror.ts); false when the main thread must. */
+function answerRead(reason: number): boolean {
+  const run = vcpu.runView;
+  let answered: boolean;
+  if (reason === exitReasons.IO) {
+    if (run.getUint8(runOffsets.ioDirection) === KVM_EXIT_IO_OUT || run.getUint32(runOffsets.ioCount, true) !== 1) return false;
+    const at = Number(run.getBigUint64(runOffsets.ioDataOffset, true));
+    const port = run.getUint16(runOffsets.ioPort, true);
+    answered = mirrors.answer(MIRROR_PIO, port, vcpu.run.subarray(at, at + run.getUint8(runOffsets.ioSize)));
+  } else {
+    if (run.getUint8(runOffsets.mmioIsWrite)) return false;
+    const len = run.getUint32(runOffsets.mmioLen, true);
+    if (len > 8) return false;
+    const addr = Number(run.getBigUint64(runOffsets.mmioPhysAddr, true));
+    answered = mirrors.answer(MIRROR_MMIO, addr, vcpu.run.subarray(runOffsets.mmioData, runOffsets.mmioData + len));
+  }
+  if (answered) readsAnswered++;
+  return answered;
+}
+
 function end(reason: VcpuEnd["reason"], detail?: string): void {
-  const message: VcpuEnd = { type: "ended", reason, detail, assists: assistCounts };
+  const message: VcpuEnd = { type: "ended", reason, detail, assists: assistCounts, readsAnswered };
   parentPort!.postMessage(message);
   Atomics.store(control, STATE, ENDED);
   ringDoorbell();
@@ -87,7 +112,7 @@ async function loop(): Promise<void> {
     switch (reason) {
       case exitReasons.IO:
       case exitReasons.MMIO:
-        if (postWrites(reason)) break;
+        if (postWrites(reason) || answerRead(reason)) break;
         Atomics.store(control, STATE, EXITED);
         ringDoorbell();
         Atomics.wait(control, STATE, EXITED);

@@ -42,4 +42,19 @@ test("a line that is empty, too long or not printable ASCII is refused", () => {
   }
 });
 
+test("with status reads, the code first reads the serial line status that many times, then prints", () => {
+  const elf = markerGuestElf("hi", { statusReads: 70000 });
+  const mem = new GuestMemory(new Uint8Array(4 * MiB), [{ gpa: 0, size: 4 * MiB }]);
+  const loaded = loadElfKernel(elf, mem);
+  assert.is(pvhEntry(elf), loaded.entry);
+  // mov dx, 0x3fd; mov ecx, 70000; in al, dx; loop (back to the in); mov dx, 0x3f8; mov al, 'h'; out dx, al
+  assert.equal([...mem.slice(loaded.entry, 19)], [0x66, 0xba, 0xfd, 0x03, 0xb9, 0x70, 0x11, 0x01, 0x00, 0xec, 0xe2, 0xfd, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee]);
+});
+
+test("a status read count that is negative, fractional or huge is refused", () => {
+  for (const bad of [-1, 1.5, 10_000_001, Number.NaN]) {
+    assert.throws(() => markerGuestElf("x", { statusReads: bad }), /statusReads must be a whole number from 0 to 10000000/, String(bad));
+  }
+});
+
 test.run();

@@ -1,13 +1,16 @@
 // Port I/O and MMIO buses: which device answers an exit's address.
-import { MmioDevice, PioDevice } from "./device.js";
+import { MmioDevice, PioDevice, PublishRead } from "./device.js";
+import { MIRROR_MMIO, MIRROR_PIO, MirrorKind, ReadMirrors } from "../read-mirror.js";
 
 interface Range<D> { base: number; length: number; device: D }
 
-class Bus<D extends { name: string }> {
+class Bus<D extends { name: string; publishReads?(publish: PublishRead): void }> {
   private readonly ranges: Range<D>[] = [];
 
-  constructor(private readonly what: string) {}
+  /** `mirrors`: where devices publish the registers the vCPU threads may read themselves (absent: nowhere). */
+  constructor(private readonly what: string, private readonly kind: MirrorKind, private readonly mirrors?: ReadMirrors) {}
 
+  /** Places `device` at [base, base + length); a device that publishes registers does so here (place it once). */
   add(base: number, length: number, device: D): void {
     for (const r of this.ranges) {
       if (base < r.base + r.length && r.base < base + length) {
@@ -15,6 +18,18 @@ class Bus<D extends { name: string }> {
       }
     }
     this.ranges.push({ base, length, device });
+    const mirrors = this.mirrors;
+    if (!mirrors || !device.publishReads) return;
+    device.publishReads((offset, width) => {
+      const addr = this.published(base, offset);
+      if (addr < base || addr + width > base + length) throw new Error(`${this.what} bus: ${device.name} publishes 0x${addr.toString(16)}, outside its range`);
+      return mirrors.add(this.kind, addr, width);
+    });
+  }
+
+  /** The address of a published register: ports are absolute, MMIO offsets relative to the window. */
+  protected published(base: number, offset: number): number {
+    return base + offset;
   }
 
   find(addr: number): Range<D> | undefined {
@@ -24,8 +39,12 @@ class Bus<D extends { name: string }> {
 }
 
 export class PioBus extends Bus<PioDevice> {
-  constructor() {
-    super("port I/O");
+  constructor(mirrors?: ReadMirrors) {
+    super("port I/O", MIRROR_PIO, mirrors);
+  }
+
+  protected override published(_base: number, port: number): number {
+    return port;
   }
 
   /** Unclaimed ports read as all ones and ignore writes, as on a PC. */
@@ -41,8 +60,8 @@ export class PioBus extends Bus<PioDevice> {
 }
 
 export class MmioBus extends Bus<MmioDevice> {
-  constructor() {
-    super("MMIO");
+  constructor(mirrors?: ReadMirrors) {
+    super("MMIO", MIRROR_MMIO, mirrors);
   }
 
   read(addr: number, data: Uint8Array): boolean {

@@ -7,7 +7,24 @@ export interface MmioDevice {
   mmioWrite(offset: number, data: Uint8Array): void;
   /** A doorbell register the VMM may catch with ioeventfds instead of exits (virtio-mmio's QueueNotify). */
   readonly notifyRegister?: NotifyRegister;
+  /** Called once when the device is placed: registers it lets the vCPU threads read (`offset` within its window). */
+  publishReads?(publish: PublishRead): void;
 }
+
+/**
+ * A register the vCPU threads may read without the device
+ * (../read-mirror.ts). The device calls set() whenever the value a read
+ * would return changes, before anything that makes the guest read it (e.g.
+ * an interrupt).
+ */
+export interface MirroredRegister {
+  set(value: number): void;
+  /** The guest read the current value (a read the device did not see itself). */
+  readSinceSet(): boolean;
+}
+
+/** Publishes the register at `offset` (a port for port I/O devices) of `width` bytes. */
+export type PublishRead = (offset: number, width: 1 | 2 | 4) => MirroredRegister;
 
 /**
  * A write-only register whose 4-byte writes of 0..values-1 only ring a
@@ -26,6 +43,8 @@ export interface PioDevice {
   readonly name: string;
   pioRead(port: number, data: Uint8Array): void;
   pioWrite(port: number, data: Uint8Array): void;
+  /** As MmioDevice.publishReads, with ports. */
+  publishReads?(publish: PublishRead): void;
 }
 
 /** Raises a device's interrupt line (edge: the VMM pulses it, e.g. through an irqfd). */

@@ -1,7 +1,7 @@
 // A 16550A UART (the guest's ttyS0 console at 0x3f8, IRQ 4): enough of the
 // chip for Linux's 8250 driver to probe it, print through it and take
 // interrupts from it. What the guest writes goes to `output`.
-import { InterruptLine, PioDevice } from "./device.js";
+import { InterruptLine, MirroredRegister, PioDevice, PublishRead } from "./device.js";
 
 const RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
 const LCR_DLAB = 0x80;
@@ -22,13 +22,30 @@ export class Serial implements PioDevice {
   private dlm = 0;
   private thriPending = false;
   private readonly input: number[] = [];
+  /** The line status, read before every byte the guest's console driver prints: answered by the vCPU threads. */
+  private lsrMirror: MirroredRegister | undefined;
 
   constructor(readonly base: number, private readonly irq: InterruptLine, private readonly output: (bytes: Uint8Array) => void) {}
+
+  publishReads(publish: PublishRead): void {
+    this.lsrMirror = publish(this.base + LSR, 1);
+    this.inputChanged();
+  }
 
   /** Bytes for the guest to read (host → guest console input). */
   receive(bytes: Uint8Array): void {
     for (const b of bytes) this.input.push(b);
+    this.inputChanged();
     if (this.ier & IER_RDI) this.irq.trigger();
+  }
+
+  private lineStatus(): number {
+    return LSR_THRE | LSR_TEMT | (this.input.length > 0 ? LSR_DR : 0);
+  }
+
+  /** The line status depends only on the input: keep its mirror current. */
+  private inputChanged(): void {
+    this.lsrMirror?.set(this.lineStatus());
   }
 
   pioRead(port: number, data: Uint8Array): void {
@@ -44,7 +61,12 @@ export class Serial implements PioDevice {
     switch (reg) {
       case RBR_THR:
         if (this.lcr & LCR_DLAB) return this.dll;
-        return this.input.shift() ?? 0;
+        {
+          const byte = this.input.shift();
+          if (byte === undefined) return 0;
+          this.inputChanged();
+          return byte;
+        }
       case IER:
         return this.lcr & LCR_DLAB ? this.dlm : this.ier;
       case IIR_FCR: {
@@ -61,7 +83,7 @@ export class Serial implements PioDevice {
       case MCR:
         return this.mcr;
       case LSR:
-        return LSR_THRE | LSR_TEMT | (this.input.length > 0 ? LSR_DR : 0);
+        return this.lineStatus();
       case MSR:
         if (this.mcr & MCR_LOOP) {
           // Loopback: the modem outputs read back as inputs (the driver's probe checks this).
@@ -83,8 +105,10 @@ export class Serial implements PioDevice {
           this.dll = value;
           return;
         }
-        if (this.mcr & MCR_LOOP) this.input.push(value);
-        else this.output(Uint8Array.of(value));
+        if (this.mcr & MCR_LOOP) {
+          this.input.push(value);
+          this.inputChanged();
+        } else this.output(Uint8Array.of(value));
         // The byte left at once: the transmitter is empty again.
         this.transmitterEmpty();
         return;
@@ -102,7 +126,10 @@ export class Serial implements PioDevice {
         return;
       case IIR_FCR:
         this.fifo = (value & 0x01) !== 0;
-        if (value & 0x02) this.input.length = 0;
+        if (value & 0x02) {
+          this.input.length = 0;
+          this.inputChanged();
+        }
         return;
       case LCR:
         this.lcr = value;

@@ -7,7 +7,7 @@
 // notifications may also come from an ioeventfd on base + QUEUE_NOTIFY_OFFSET
 // (datamatch = queue index): the core then calls notify(queueIndex) itself.
 
-import type { MmioDevice, InterruptLine, NotifyRegister } from "../devices/device.js";
+import type { MmioDevice, InterruptLine, MirroredRegister, NotifyRegister, PublishRead } from "../devices/device.js";
 import type { GuestMemory } from "../guest-memory.js";
 import {
   F_RING_EVENT_IDX,
@@ -90,8 +90,12 @@ export class VirtioMmioTransport implements MmioDevice {
    * acknowledges what it read, and writes reach us posted, maybe after a
    * newer raise: clearing that bit would lose the interrupt (the driver's
    * handler, run for it, would find the status 0 and never look at the ring).
+   * A read a vCPU thread answered from the mirror counts once ACK sees its
+   * read mark (../read-mirror.ts).
    */
   private raisedSinceRead = 0;
+  /** InterruptStatus, read on every interrupt: answered by the vCPU threads. */
+  private interruptStatusMirror: MirroredRegister | undefined;
   /** Our devices' config spaces never change while running, so this stays 0. */
   private readonly configGeneration = 0;
   /** Bumped on every reset so a context from an older activation goes inert. */
@@ -105,6 +109,11 @@ export class VirtioMmioTransport implements MmioDevice {
     this.onError = options.onError ?? (() => {});
     this.offered = device.deviceFeatures | TRANSPORT_FEATURES;
     this.queues = device.queueMaxSizes.map((max, i) => new Virtqueue(i, max));
+  }
+
+  publishReads(publish: PublishRead): void {
+    this.interruptStatusMirror = publish(REG.interruptStatus, 4);
+    this.setInterruptStatus(this.interruptStatus);
   }
 
   /** QueueNotify, for an ioeventfd per queue (datamatch = queue index). */
@@ -171,8 +180,8 @@ export class VirtioMmioTransport implements MmioDevice {
     this.deviceFeaturesSel = this.driverFeaturesSel = 0;
     this.driverFeatures = 0n;
     this.queueSel = 0;
-    this.interruptStatus = 0;
     this.raisedSinceRead = 0;
+    this.setInterruptStatus(0);
     this.failedReason = null;
   }
 
@@ -203,7 +212,7 @@ export class VirtioMmioTransport implements MmioDevice {
       case REG.driverFeatures: return this.writeDriverFeatures(value);
       case REG.queueSel: this.queueSel = value; return;
       case REG.queueNotify: return this.notify(value);
-      case REG.interruptAck: this.interruptStatus &= ~(value & ~this.raisedSinceRead); return;
+      case REG.interruptAck: return this.acknowledge(value);
       case REG.status: return this.writeStatus(value);
       case REG.queueNum:
       case REG.queueReady:
@@ -330,8 +339,19 @@ export class VirtioMmioTransport implements MmioDevice {
   }
 
   private raise(bit: number): void {
-    this.interruptStatus |= bit;
     this.raisedSinceRead |= bit;
+    // Published before the interrupt, so the handler it runs reads the bit.
+    this.setInterruptStatus(this.interruptStatus | bit);
     this.interrupt.trigger();
+  }
+
+  private acknowledge(value: number): void {
+    if (this.interruptStatusMirror?.readSinceSet()) this.raisedSinceRead = 0;
+    this.setInterruptStatus(this.interruptStatus & ~(value & ~this.raisedSinceRead));
+  }
+
+  private setInterruptStatus(value: number): void {
+    this.interruptStatus = value;
+    this.interruptStatusMirror?.set(value);
   }
 }

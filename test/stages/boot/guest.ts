@@ -45,6 +45,8 @@ export interface GuestOptions {
   assists?: boolean;
   /** Catch doorbell writes with ioeventfds (default: the Machine's default, on). */
   ioeventfd?: boolean;
+  /** Let vCPU threads answer reads of published registers (default: the Machine's default, on). */
+  mirroredReads?: boolean;
   /** run()'s hold: the vCPUs start when it resolves. */
   hold?: Promise<unknown>;
   regs?: (index: number) => Partial<Regs>;
@@ -56,7 +58,7 @@ export interface GuestOptions {
 export async function runGuest(o: GuestOptions): Promise<GuestRun> {
   const chunks: number[] = [];
   const machine = new Machine({
-    memoryMiB: o.memoryMiB ?? 16, vcpus: o.vcpus ?? 1, assists: o.assists ?? true, ioeventfd: o.ioeventfd,
+    memoryMiB: o.memoryMiB ?? 16, vcpus: o.vcpus ?? 1, assists: o.assists ?? true, ioeventfd: o.ioeventfd, mirroredReads: o.mirroredReads,
     console: (b) => chunks.push(...b),
   });
   const recorder = new Recorder();

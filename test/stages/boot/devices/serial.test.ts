@@ -3,6 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Serial } from "../../../../stages/boot/devices/serial.js";
 import { I8042 } from "../../../../stages/boot/devices/i8042.js";
+import { MIRROR_PIO, MirrorReader, ReadMirrors } from "../../../../stages/boot/read-mirror.js";
 
 function uart() {
   const out: number[] = [];
@@ -80,6 +81,31 @@ test("i8042: self test, configuration byte, and reset by command 0xfe or the out
   w(0x64, 0xd1);
   w(0x60, 0xfe); // bit 0 low: reset
   assert.is(resets, 2);
+});
+
+test("the line status is published for the vCPU threads and follows the input", () => {
+  const u = uart();
+  const mirrors = new ReadMirrors();
+  u.s.publishReads((port, width) => mirrors.add(MIRROR_PIO, port, width));
+  const reader = new MirrorReader(mirrors.table());
+  const lsr = () => {
+    const d = new Uint8Array(1);
+    assert.ok(reader.answer(MIRROR_PIO, 0x3fd, d), "LSR is published");
+    assert.is(d[0], u.r(5), "the same value the device reads");
+    return d[0];
+  };
+  assert.is(lsr(), 0x60, "transmitter empty, no data");
+  u.s.receive(Uint8Array.of(0x41, 0x42));
+  assert.is(lsr(), 0x61, "data ready");
+  assert.is(u.r(0), 0x41);
+  assert.is(lsr(), 0x61, "one byte left");
+  assert.is(u.r(0), 0x42);
+  assert.is(lsr(), 0x60);
+  u.w(4, 0x10); // loopback: a byte written comes back as input
+  u.w(0, 0x43);
+  assert.is(lsr(), 0x61);
+  u.w(2, 0x02); // FIFO control: clear the receiver
+  assert.is(lsr(), 0x60);
 });
 
 test.run();

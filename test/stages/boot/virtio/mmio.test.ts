@@ -14,6 +14,7 @@ import {
 import { VirtioMmioTransport } from "../../../../stages/boot/virtio/mmio.js";
 import { GuestMemory } from "../../../../stages/boot/guest-memory.js";
 import { CountingInterrupt, TestDriver, reg32, write32 } from "./test-driver.js";
+import { MIRROR_MMIO, MirrorReader, ReadMirrors } from "../../../../stages/boot/read-mirror.js";
 
 /** Copies each chain's readable bytes into its writable buffers, reversed. */
 class ReverseDevice implements VirtioDevice {
@@ -219,6 +220,54 @@ test("ignores accesses of the wrong width and unknown registers", () => {
   assert.is(reg32(d.transport, 0x1fc), 0);
   write32(d.transport, 0x50, 99); // notify of a queue that does not exist
   assert.is(d.transport.needsResetReason, null);
+});
+
+/** The transport's published InterruptStatus, read as a vCPU thread reads it (no call into the transport). */
+function mirroredStatus(d: TestDriver): () => number {
+  const mirrors = new ReadMirrors();
+  d.transport.publishReads((offset, width) => mirrors.add(MIRROR_MMIO, offset, width));
+  const reader = new MirrorReader(mirrors.table());
+  return () => {
+    const out = new Uint8Array(4);
+    assert.ok(reader.answer(MIRROR_MMIO, 0x60, out), "InterruptStatus is published");
+    return new DataView(out.buffer).getUint32(0, true);
+  };
+}
+
+test("the published InterruptStatus follows raises, ACKs and reset", () => {
+  const dev = new ReverseDevice();
+  const d = new TestDriver(dev, { accept: F_VERSION_1 });
+  const status = mirroredStatus(d);
+  assert.is(status(), 0);
+  d.queues[0].addChain([{ data: new Uint8Array([1]) }, { writable: 1 }]);
+  d.kick(0);
+  assert.is(status(), 1, "published before the interrupt that makes the driver read it");
+  assert.is(d.ackInterrupt(), 1);
+  assert.is(status(), 0, "acknowledged");
+  d.queues[0].addChain([{ data: new Uint8Array([2]) }, { writable: 1 }]);
+  d.kick(0);
+  assert.is(status(), 1);
+  write32(d.transport, 0x70, 0);
+  assert.is(status(), 0, "reset");
+});
+
+test("after a status read answered on a vCPU thread, the ACK clears what was read, and not a newer interrupt", () => {
+  const dev = new ReverseDevice();
+  const d = new TestDriver(dev, { accept: F_VERSION_1 }); // an interrupt for every used buffer
+  const status = mirroredStatus(d);
+  d.queues[0].addChain([{ data: new Uint8Array([1]) }, { writable: 1 }]);
+  d.kick(0);
+  const seen = status(); // the handler's read, never seen by the transport itself
+  assert.is(seen, 1);
+  assert.equal(d.queues[0].takeUsed().length, 1);
+  d.queues[0].addChain([{ data: new Uint8Array([2]) }, { writable: 1 }]);
+  d.transport.notify(0); // raised again while the ACK is in flight
+  write32(d.transport, 0x64, seen);
+  assert.is(status(), 1, "the newer interrupt is still pending for the handler it triggers");
+  assert.equal(d.queues[0].takeUsed().length, 1);
+  write32(d.transport, 0x64, status()); // read, then ACK
+  assert.is(status(), 0);
+  assert.is(reg32(d.transport, 0x60), 0);
 });
 
 test.run();
