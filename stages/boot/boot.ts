@@ -15,6 +15,7 @@ import { VirtioVsock } from "./devices/virtio-vsock.js";
 import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import { kernelPanicMessage } from "./kernel-panic.js";
 import { pathAppears } from "./path-appears.js";
+import { ripSampleMessage } from "./rip-sample.js";
 
 export interface BootResult {
   exitReason: ExitReason;
@@ -41,6 +42,7 @@ export interface BootResult {
 }
 
 const INIT_MARKER = "Run /init as init process";
+
 /** A clean end: the guest asked for it. */
 const CLEAN: readonly ExitReason[] = ["power-off", "reset"];
 
@@ -100,7 +102,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     ctx.log("info", `${loaded.format} kernel entry 0x${loaded.entry.toString(16)}, ${req.vcpus} vCPU(s), ${req.memoryMiB} MiB${pvmHost ? ", nested PVM host: assists on" : ""}; cmdline: ${cmdline}`);
 
     // BENCHER_BOOT_DEBUG=1: report the busiest exits every 5 s while the guest runs.
-    m.onSample = (i, sample) => ctx.log("debug", `vCPU ${i} at rip ${sample.rip} (CPL ${sample.cpl})`);
+    m.onSample = (i, sample) => ctx.log("debug", ripSampleMessage(i, sample));
     const debug = process.env.BENCHER_BOOT_DEBUG
       ? setInterval(() => {
           ctx.log("debug", `exits: ${m.topExits()}`);

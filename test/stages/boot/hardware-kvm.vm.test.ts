@@ -11,9 +11,9 @@ import { describeEndedRun, reportStalls, runOnEmulatedKvmHost } from "../../../l
 import { productCacheLines } from "../../../lib/reference/emulated-kvm-host/product-cache.js";
 
 // Small hand-made guests (exits, devices, vCPUs, reset, timeout, held starts,
-// reads answered on vCPU threads),
-// the stage executable, ioeventfd/irqfd, the instruction assists, our kernel
-// to guest-init, THP-backed guest memory and vCPU pinning.
+// reads answered on vCPU threads), the stage executable, ioeventfd/irqfd, the
+// instruction assists, our kernel to guest-init, THP-backed guest memory and
+// vCPU pinning.
 const SUITES = ["kvm/kvm", "machine", "read-mirror", "main", "notify-events", "assists", "boot", "huge-pages", "cpu-pinning"];
 
 // About 3 min for all of them; a suite still running after this has hung.
