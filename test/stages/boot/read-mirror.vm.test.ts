@@ -77,41 +77,35 @@ function readLoop(n: number, expected: number): number[] {
   ]);
 }
 
-test("reads of a published register are answered on the vCPU thread, with the value the device set", async () => {
+/** Runs readLoop(n) against a register holding VALUE; the device's state and the machine's exit. */
+async function readPublished(n: number, mirroredReads?: boolean) {
+  const VALUE = 0xc0ffee;
   const { device, state } = echoRegister();
-  const n = 5000;
   const run = await runGuest({
     mode: "long",
-    code: readLoop(n, 0xc0ffee),
+    mirroredReads,
+    code: readLoop(n, VALUE),
     setup: (m) => {
       m.addMmioDevice(() => device);
-      state.value = 0xc0ffee;
-      state.mirror!.set(0xc0ffee);
+      state.value = VALUE;
+      state.mirror!.set(VALUE);
     },
   });
   assert.is(run.exit.exitReason, "reset");
   assert.is(state.mismatch, null, `a read returned 0x${state.mismatch?.toString(16)}`);
-  assert.is(run.exit.readsAnswered, n);
+  return { state, exit: run.exit };
+}
+
+test("reads of a published register are answered on the vCPU thread, with the value the device set", async () => {
+  const { state, exit } = await readPublished(5000);
+  assert.is(exit.readsAnswered, 5000);
   assert.is(state.reads, 0, "the device itself was never asked");
 });
 
 test("with mirrored reads off, every read goes to the device", async () => {
-  const { device, state } = echoRegister();
-  const n = 200;
-  const run = await runGuest({
-    mode: "long",
-    mirroredReads: false,
-    code: readLoop(n, 0xc0ffee),
-    setup: (m) => {
-      m.addMmioDevice(() => device);
-      state.value = 0xc0ffee;
-      state.mirror!.set(0xc0ffee);
-    },
-  });
-  assert.is(run.exit.exitReason, "reset");
-  assert.is(state.mismatch, null);
-  assert.is(run.exit.readsAnswered, 0);
-  assert.is(state.reads, n);
+  const { state, exit } = await readPublished(200, false);
+  assert.is(exit.readsAnswered, 0);
+  assert.is(state.reads, 200);
 });
 
 test("a read of a published register after a posted write sees that write, every time", async () => {
