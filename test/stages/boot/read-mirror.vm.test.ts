@@ -59,14 +59,17 @@ function assemble(parts: (number[] | string | [number, string])[]): number[] {
 const MOV_RBX_DEVICE = [0x48, 0xbb, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x00, 0x00, 0x00]; // mov rbx, 0xd0000000 (the first MMIO slot)
 const JNE = 0x75, JE = 0x74, JNZ = 0x75, JMP = 0xeb;
 
-/** Reads the register `n` times, comparing each read with `expected`. */
-function readLoop(n: number, expected: number): number[] {
+/**
+ * Runs `check` for ecx = n down to 1; `check` leaves the value read in eax
+ * and the flags of its comparison: on a mismatch the guest reports eax at
+ * MISMATCH and resets, else it resets after the last round.
+ */
+function checkedLoop(n: number, check: number[][]): number[] {
   return assemble([
     MOV_RBX_DEVICE,
     [0xb9, ...le32(n)], // mov ecx, n
     "loop",
-    [0x8b, 0x43, REGISTER], // mov eax, [rbx+0x20]
-    [0x3d, ...le32(expected)], // cmp eax, expected
+    ...check,
     [JNE, "fail"],
     [0xff, 0xc9], // dec ecx
     [JNZ, "loop"],
@@ -74,6 +77,14 @@ function readLoop(n: number, expected: number): number[] {
     "fail",
     [0x89, 0x43, MISMATCH], // mov [rbx+0x30], eax
     RESET,
+  ]);
+}
+
+/** Reads the register `n` times, comparing each read with `expected`. */
+function readLoop(n: number, expected: number): number[] {
+  return checkedLoop(n, [
+    [0x8b, 0x43, REGISTER], // mov eax, [rbx+0x20]
+    [0x3d, ...le32(expected)], // cmp eax, expected
   ]);
 }
 
@@ -111,20 +122,10 @@ test("with mirrored reads off, every read goes to the device", async () => {
 test("a read of a published register after a posted write sees that write, every time", async () => {
   const { device, state } = echoRegister();
   const n = 20000;
-  const code = assemble([
-    MOV_RBX_DEVICE,
-    [0xb9, ...le32(n)], // mov ecx, n
-    "loop",
+  const code = checkedLoop(n, [
     [0x89, 0x4b, REGISTER], // mov [rbx+0x20], ecx   (posted)
     [0x8b, 0x43, REGISTER], // mov eax, [rbx+0x20]   (must see ecx)
     [0x39, 0xc8], // cmp eax, ecx
-    [JNE, "fail"],
-    [0xff, 0xc9], // dec ecx
-    [JNZ, "loop"],
-    RESET,
-    "fail",
-    [0x89, 0x43, MISMATCH], // mov [rbx+0x30], eax
-    RESET,
   ]);
   // 40,000 exits: seconds here, longer on a KVM host under a software CPU. The test is about order, not speed.
   const run = await runGuest({ mode: "long", code, timeoutMs: 180_000, setup: (m) => m.addMmioDevice(() => device) });
