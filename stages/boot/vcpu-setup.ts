@@ -7,6 +7,8 @@ import { Vcpu } from "./kvm/vcpu.js";
 const CPUID_HYPERVISOR = 1 << 31;
 const CPUID_TSC_DEADLINE = 1 << 24;
 const CPUID_HTT = 1 << 28;
+const CPUID_XSAVE = 1 << 26;
+const CPUID_AVX = 1 << 28;
 
 /**
  * KVM paravirtual features (leaf 0x40000001 EAX) kept on a nested PVM host:
@@ -25,8 +27,19 @@ export interface CpuidOptions {
    * CPL0 code, ~2M instructions/s) the guest does nothing else and the boot
    * stalls. The local APIC's own periodic mode drops missed ticks instead.
    * Measured 2026-11-27: stalled for minutes with it, boots without it.
+   * And XSAVE and AVX, which the host's supported set leaves out though
+   * the CPU has them: user mode there runs natively with the host's CPUID
+   * and XCR0, so glibc uses AVX, and the guest kernel must switch tasks'
+   * state with XSAVE, AVX included (the VMM assists xsave/xrstor).
    */
   pvmHost?: boolean;
+}
+
+/** XSAVE, and AVX if the host's leaf 0xD lists its state: what user mode on a nested PVM host uses. */
+function pvmHostXsaveBits(supported: readonly CpuidEntry[]): number {
+  const leafD = supported.find((e) => e.function === 0xd && e.index === 0);
+  if (!leafD || !(leafD.eax & 3)) return 0;
+  return CPUID_XSAVE | (leafD.eax & 4 ? CPUID_AVX : 0);
 }
 
 export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number, opts: CpuidOptions = {}): CpuidEntry[] {
@@ -36,7 +49,7 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, co
     if (e.function === 1) {
       out.ebx = ((e.ebx & 0x0000ffff) | ((count & 0xff) << 16) | ((index & 0xff) << 24)) >>> 0;
       out.ecx = (e.ecx | CPUID_HYPERVISOR) >>> 0;
-      if (opts.pvmHost) out.ecx = (out.ecx & ~CPUID_TSC_DEADLINE) >>> 0;
+      if (opts.pvmHost) out.ecx = ((out.ecx & ~CPUID_TSC_DEADLINE) | pvmHostXsaveBits(supported)) >>> 0;
       out.edx = count > 1 ? (e.edx | CPUID_HTT) >>> 0 : e.edx;
     } else if (e.function === 0xb || e.function === 0x1f) {
       // Extended topology: one thread per core, `count` cores in one package.

@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { locateKernel } from "../../kernel/locate.js";
-import { guestCmdline } from "../../kernel/cmdline.js";
+import { guestCmdline, isNestedPvmHost } from "../../kernel/cmdline.js";
 import { syscallCheckInitramfs } from "../../kernel/syscall-check/initramfs.js";
 import { bootWithQemu } from "../../lib/reference/qemu-microvm.js";
 import { projectRoot } from "../../lib/paths.js";
 
-const EXPECTED_CHECKS = ["pid1", "open-read", "open-enoent", "mmap", "fork-wait-exit", "clock_gettime", "getpid"];
+const EXPECTED_CHECKS = ["pid1", "open-read", "open-enoent", "mmap", "fork-wait-exit", "clock_gettime", ...(isNestedPvmHost() ? [] : ["vector-registers"]), "getpid"];
 
 test("syscall-check passes as PID 1 under QEMU microvm on KVM", async () => {
   const dir = mkdtempSync(join(tmpdir(), "bencher-syscall-check-"));
@@ -23,7 +23,11 @@ test("syscall-check passes as PID 1 under QEMU microvm on KVM", async () => {
     const initramfs = join(dir, "initramfs.cpio");
     writeFileSync(initramfs, syscallCheckInitramfs(binary));
 
-    const result = await bootWithQemu({ kernel: locateKernel(), initramfs, cmdline: guestCmdline() });
+    // QEMU cannot assist xsave/xrstor, so on a nested PVM host its guest kernel keeps
+    // only x87/SSE state per task (kernel/cmdline.ts, QEMU_PVM_HOST_ARGS): AVX
+    // registers are not kept there, and our VMM's boot test checks them instead.
+    const initArgs = isNestedPvmHost() ? ["--", "skip-vector-registers"] : [];
+    const result = await bootWithQemu({ kernel: locateKernel(), initramfs, cmdline: guestCmdline(initArgs) });
     const lines = result.console.split(/\r?\n/);
     const tail = lines.slice(-25).join("\n");
     assert.not.ok(result.timedOut, `QEMU timed out; console tail:\n${tail}`);

@@ -17,6 +17,8 @@ export class CpuView {
   readonly sregs: Sregs;
   private fpuBytes: Uint8Array | undefined;
   private fpuDirty = false;
+  private xsaveBytes: Uint8Array | undefined;
+  private xsaveDirty = false;
 
   constructor(readonly vcpu: Vcpu, readonly mem: GuestMemory) {
     this.regs = vcpu.getRegs();
@@ -45,6 +47,11 @@ export class CpuView {
     return accessLinear(this.vcpu, this.mem, linear, len, this.paging);
   }
 
+  /** Reads bytes the instruction will then write: faults as a write if they may not be written. */
+  readLinearForWrite(linear: bigint, len: number): Uint8Array {
+    return accessLinear(this.vcpu, this.mem, linear, len, this.paging, undefined, true);
+  }
+
   writeLinear(linear: bigint, data: Uint8Array): void {
     accessLinear(this.vcpu, this.mem, linear, data.length, this.paging, data);
   }
@@ -59,6 +66,17 @@ export class CpuView {
   fxImage(): Uint8Array {
     this.fpu();
     return this.fpuBytes!;
+  }
+
+  /** The whole FPU/vector state as a standard-form XSAVE area; fetched on first use. */
+  xsaveState(): Uint8Array {
+    this.xsaveBytes ??= this.vcpu.getXsave();
+    return this.xsaveBytes;
+  }
+
+  /** xsaveState() was changed: commit() writes it back. */
+  xsaveChanged(): void {
+    this.xsaveDirty = true;
   }
 
   getGpr(reg: Register): bigint {
@@ -117,6 +135,7 @@ export class CpuView {
   /** Writes registers (and the FPU, if touched) back to the vCPU. */
   commit(): void {
     if (this.fpuDirty && this.fpuBytes) this.vcpu.setFxImage(this.fpuBytes);
+    if (this.xsaveDirty && this.xsaveBytes) this.vcpu.setXsave(this.xsaveBytes);
     this.vcpu.setRegs(this.regs);
   }
 }

@@ -8,10 +8,12 @@ import { Instruction, MemorySizeExt, Mnemonic, RegisterExt } from "iced-x86";
 import { fx } from "../kvm/fx-image.js";
 import { CpuView, leToBigint, RFLAGS } from "./cpu-view.js";
 import { FSW_BUSY, FSW_ES, FSW_EXCEPTIONS, integerToExtended, MXCSR_MASK, push } from "./x87.js";
+import { Vcpu } from "../kvm/vcpu.js";
+import { xrstorFrom, xsaveAreaSize, xsaveInto, xsaveLayout, type XsaveLayout } from "./xsave.js";
 
 export interface AssistOutcome {
-  /** Exception to raise in the guest instead of completing (RIP is not advanced). */
-  fault?: { vector: number; errorCode?: number };
+  /** Exception to raise in the guest instead of completing (RIP is not advanced); `cr2` for a page fault. */
+  fault?: { vector: number; errorCode?: number; cr2?: bigint };
   /** Exception to raise after completing the instruction (a trap, like int3's #BP). */
   trap?: { vector: number };
 }
@@ -30,6 +32,21 @@ const UD = { fault: { vector: 6 } };
 
 function memBytes(ins: Instruction): number {
   return MemorySizeExt.size(ins.memorySize);
+}
+
+const CR4_OSXSAVE = 1n << 18n;
+
+/** XSAVE/XRSTOR's requested-feature bitmap: EDX:EAX masked by XCR0. */
+function requestedFeatures(cpu: CpuView, xcr0: bigint): bigint {
+  return (((cpu.regs.rdx & 0xffffffffn) << 32n) | (cpu.regs.rax & 0xffffffffn)) & xcr0;
+}
+
+// The guest's CPUID does not change once it runs: one KVM_GET_CPUID2 per vCPU.
+const layouts = new WeakMap<Vcpu, XsaveLayout>();
+function layoutOf(vcpu: Vcpu): XsaveLayout {
+  let layout = layouts.get(vcpu);
+  if (!layout) layouts.set(vcpu, (layout = xsaveLayout(vcpu.getCpuid())));
+  return layout;
 }
 
 export const ASSISTS: readonly Assist[] = [
@@ -129,6 +146,36 @@ export const ASSISTS: readonly Assist[] = [
       const img = cpu.readLinear(addr, 512);
       if (new DataView(img.buffer).getUint32(24, true) & ~MXCSR_MASK) return GP;
       cpu.fxImage().set(img.subarray(0, 416));
+    },
+  },
+  {
+    // Our kernel saves and restores user FPU state with these on nested PVM
+    // hosts: there user mode runs with the host's XCR0 (AVX on), so only
+    // XSAVE keeps one task's vector registers from the next (kernel/README).
+    name: "xsave", mnemonics: [Mnemonic.Xsave, Mnemonic.Xsave64], test: `${TEST}: xsave/xrstor`,
+    perform: (cpu, ins) => {
+      if (!(cpu.sregs.cr4 & CR4_OSXSAVE)) return UD;
+      const addr = cpu.memoryAddress(ins);
+      if (addr % 64n) return GP;
+      const rfbm = requestedFeatures(cpu, cpu.vcpu.getXcr0() ?? 1n);
+      const layout = layoutOf(cpu.vcpu);
+      const image = cpu.readLinearForWrite(addr, xsaveAreaSize(rfbm, layout));
+      xsaveInto(image, cpu.xsaveState(), rfbm, layout);
+      cpu.writeLinear(addr, image);
+    },
+  },
+  {
+    name: "xrstor", mnemonics: [Mnemonic.Xrstor, Mnemonic.Xrstor64], test: `${TEST}: xsave/xrstor`,
+    perform: (cpu, ins) => {
+      if (!(cpu.sregs.cr4 & CR4_OSXSAVE)) return UD;
+      const addr = cpu.memoryAddress(ins);
+      if (addr % 64n) return GP;
+      const xcr0 = cpu.vcpu.getXcr0() ?? 1n;
+      const rfbm = requestedFeatures(cpu, xcr0);
+      const layout = layoutOf(cpu.vcpu);
+      const image = cpu.readLinear(addr, xsaveAreaSize(rfbm, layout));
+      if (xrstorFrom(image, cpu.xsaveState(), rfbm, xcr0, layout) !== null) return GP;
+      cpu.xsaveChanged();
     },
   },
   {

@@ -4,6 +4,7 @@ import { Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, Code 
 import { GuestMemory } from "../guest-memory.js";
 import { Vcpu } from "../kvm/vcpu.js";
 import { CpuView } from "./cpu-view.js";
+import { GuestFault } from "./guest-virtual.js";
 import { assistFor } from "./index.js";
 
 export type AssistResult = { handled: true; name: string } | { handled: false; why: string };
@@ -45,10 +46,13 @@ export function performAssist(vcpu: Vcpu, mem: GuestMemory): AssistResult {
     try {
       outcome = assist.perform(cpu, ins);
     } catch (err) {
-      return { handled: false, why: `assist ${assist.name} failed for "${text}" ${where}: ${err instanceof Error ? err.message : String(err)}` };
+      // Memory the guest's page tables refuse: the guest takes the page fault the CPU would raise.
+      if (err instanceof GuestFault) outcome = { fault: { vector: 14, errorCode: err.errorCode(cpu.cpl), cr2: err.linear } };
+      else return { handled: false, why: `assist ${assist.name} failed for "${text}" ${where}: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (!outcome?.fault) cpu.regs.rip = BigInt.asUintN(64, rip + BigInt(ins.length));
     cpu.commit();
+    if (outcome?.fault?.cr2 !== undefined) vcpu.setSregs({ ...cpu.sregs, cr2: outcome.fault.cr2 });
     if (outcome?.fault) vcpu.injectException(outcome.fault.vector, outcome.fault.errorCode);
     else if (outcome?.trap) vcpu.injectException(outcome.trap.vector);
     return { handled: true, name: assist.name };

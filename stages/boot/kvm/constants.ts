@@ -32,6 +32,7 @@ export const ioctls = {
   GET_LAPIC: 0x8400ae8e,
   SET_LAPIC: 0x4400ae8f,
   SET_CPUID2: 0x4008ae90,
+  GET_CPUID2: 0xc008ae91,
   GET_MP_STATE: 0x8004ae98,
   SET_MP_STATE: 0x4004ae99,
   GET_VCPU_EVENTS: 0x8040ae9f,

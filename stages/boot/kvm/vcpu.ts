@@ -4,7 +4,7 @@ import { close, ioctl, ioctlRaw, mmap, MAP_SHARED, munmap, PROT_READ, PROT_WRITE
 import { ioctls } from "./constants.js";
 import { FX_SIZE, fpuToFx, fxToFpu } from "./fx-image.js";
 import {
-  CpuidEntry, decodeMsrValue, decodeRegs, decodeSregs, decodeTranslation, encodeCpuid, encodeException,
+  cpuidBuffer, CpuidEntry, decodeCpuid, decodeMsrValue, decodeRegs, decodeSregs, decodeTranslation, encodeCpuid, encodeException,
   encodeMsrs, encodeRegs, encodeSregs, encodeTranslation, FPU_SIZE, Regs, REGS_SIZE, Sregs, SREGS_SIZE,
   Translation, VCPU_EVENTS_SIZE,
 } from "./structs.js";
@@ -88,6 +88,24 @@ export class Vcpu {
 
   setCpuid(entries: readonly CpuidEntry[]): void {
     ioctl(this.fd, ioctls.SET_CPUID2, encodeCpuid(entries), "KVM_SET_CPUID2");
+  }
+
+  /** The CPUID table the guest sees (KVM_GET_CPUID2). */
+  getCpuid(): CpuidEntry[] {
+    const buf = cpuidBuffer(256);
+    ioctl(this.fd, ioctls.GET_CPUID2, buf, "KVM_GET_CPUID2");
+    return decodeCpuid(buf);
+  }
+
+  /** The whole x87/SSE/AVX/... state as a standard-form XSAVE area (KVM_GET_XSAVE, 4096 bytes). */
+  getXsave(): Uint8Array {
+    const area = new Uint8Array(4096);
+    ioctl(this.fd, ioctls.GET_XSAVE, area, "KVM_GET_XSAVE");
+    return area;
+  }
+
+  setXsave(area: Uint8Array): void {
+    ioctl(this.fd, ioctls.SET_XSAVE, area, "KVM_SET_XSAVE");
   }
 
   /** Sets MSRs one by one; returns the indices KVM refused. */

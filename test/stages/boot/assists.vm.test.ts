@@ -194,6 +194,105 @@ test("xgetbv", async () => {
   assisted(run.exit.assists, "xgetbv");
 });
 
+/** CR4.OSXSAVE on, then XCR0 = x87 | SSE | AVX (EDX:EAX stays 7 for what follows). */
+const ENABLE_XSAVE_AVX = [
+  0x0f, 0x20, 0xe0, // mov rax, cr4
+  0x48, 0x0d, 0x00, 0x00, 0x04, 0x00, // or rax, OSXSAVE
+  0x0f, 0x22, 0xe0, // mov cr4, rax
+  0x31, 0xc9, // xor ecx, ecx
+  0xb8, 0x07, 0x00, 0x00, 0x00, // mov eax, 7
+  0x31, 0xd2, // xor edx, edx
+  0x0f, 0x01, 0xd1, // xsetbv
+];
+const XAREA = 0x20000; // four 4 KiB areas, clear of the page tables and the code
+const YMM_HI = 576; // AVX state (upper YMM halves) in the standard form, per CPUID 0xD
+
+test("xsave/xrstor", async () => {
+  const code = [
+    ...ENABLE_XSAVE_AVX,
+    0x48, 0x0f, 0xae, 0x2e, // xrstor64 [rsi]: area 0, every component in use
+    0x48, 0x0f, 0xae, 0x27, // xsave64 [rdi]: area 1
+    0x49, 0x0f, 0xae, 0x28, // xrstor64 [r8]: area 2, XSTATE_BV says AVX is in its initial state
+    0xb8, 0x03, 0x00, 0x00, 0x00, // mov eax, 3: x87 and SSE only
+    0x49, 0x0f, 0xae, 0x21, // xsave64 [r9]: area 3
+    ...RESET,
+  ];
+  const area = (i: number) => XAREA + i * 0x1000;
+  let saved: Uint8Array[] = [];
+  const run = await runGuest({
+    mode: "long", code,
+    regs: () => ({ rsi: BigInt(area(0)), rdi: BigInt(area(1)), r8: BigInt(area(2)), r9: BigInt(area(3)) }),
+    setup: (m) => {
+      const a = m.mem.dataView(area(0), 1024);
+      a.setUint16(0, 0x027f, true); // fcw
+      a.setUint32(24, 0x1f80 | 0x6000, true); // mxcsr: round toward zero
+      for (let i = 0; i < 16; i++) a.setUint8(160 + i, 0xa0 + i); // xmm0
+      for (let i = 0; i < 16; i++) a.setUint8(YMM_HI + i, 0xc0 + i); // upper half of ymm0
+      a.setBigUint64(512, 7n, true); // XSTATE_BV
+      const b = m.mem.dataView(area(2), 1024);
+      b.setUint16(0, 0x037f, true);
+      b.setUint32(24, 0x1f80, true);
+      for (let i = 0; i < 16; i++) b.setUint8(YMM_HI + i, 0x55); // ignored: XSTATE_BV bit 2 is clear
+      b.setBigUint64(512, 3n, true);
+      m.mem.slice(area(3) + YMM_HI, 256).fill(0xee); // xsave with EDX:EAX = 3 must leave it alone
+      m.mem.dataView(area(3), 1024).setBigUint64(512, 4n, true);
+    },
+    after: (m) => (saved = [1, 3].map((i) => m.mem.read(area(i), 1024).slice())),
+  });
+  assert.is(run.exit.exitReason, "reset", run.exit.detail);
+  const [one, three] = saved;
+  const v1 = new DataView(one.buffer);
+  assert.is(v1.getUint16(0, true), 0x027f, "FCW restored and saved");
+  assert.is(v1.getUint32(24, true), 0x7f80, "MXCSR restored and saved");
+  assert.equal([...one.subarray(160, 176)], Array.from({ length: 16 }, (_, i) => 0xa0 + i), "xmm0");
+  assert.equal([...one.subarray(YMM_HI, YMM_HI + 16)], Array.from({ length: 16 }, (_, i) => 0xc0 + i), "upper half of ymm0");
+  assert.ok(v1.getBigUint64(512, true) & 4n, "XSTATE_BV: AVX in use");
+  // After restoring area 2, AVX is in its initial state (zero), whatever area 2 held.
+  const v3 = new DataView(three.buffer);
+  assert.equal([...three.subarray(YMM_HI, YMM_HI + 256)], new Array(256).fill(0xee), "AVX state not requested: not written");
+  assert.is(v3.getBigUint64(512, true) & 4n, 4n, "XSTATE_BV bits outside the request stay");
+  assert.is(v3.getUint16(0, true), 0x037f, "x87 state of area 2");
+  assisted(run.exit.assists, "xsave", "xrstor");
+});
+
+test("xsave to an unmapped address raises #PF with CR2 and the error code", async () => {
+  const handler = LONG_CODE + 0x200;
+  const code = [
+    ...ENABLE_XSAVE_AVX,
+    0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, // mov rdi, 4 GiB: past the identity map
+    0x48, 0x0f, 0xae, 0x27, // xsave64 [rdi]
+    0xb8, 0xad, 0x0b, 0x00, 0x00, // mov eax, 0xbad: never reached
+    ...REPORT_EAX,
+    ...RESET,
+  ];
+  const handlerCode = [
+    0x0f, 0x20, 0xd0, // mov rax, cr2
+    ...REPORT_EAX,
+    0x48, 0xc1, 0xe8, 0x20, // shr rax, 32
+    ...REPORT_EAX,
+    0x58, // pop rax: the error code
+    ...REPORT_EAX,
+    ...RESET,
+  ];
+  const run = await runGuest({
+    mode: "long", code,
+    setup: (m) => {
+      m.mem.write(handler, Uint8Array.from(handlerCode));
+      const idt = m.mem.dataView(0x3000, 16 * 16);
+      const gate = (BigInt(handler & 0xffff)) | (0x10n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);
+      idt.setBigUint64(14 * 16, gate, true);
+      idt.setBigUint64(14 * 16 + 8, 0n, true);
+      const vcpu = m.vcpu(0);
+      vcpu.setSregs({ ...vcpu.getSregs(), idt: { base: 0x3000n, limit: 16 * 16 - 1 } });
+    },
+  });
+  assert.is(run.exit.exitReason, "reset", run.exit.detail);
+  const [cr2Low, cr2High, errorCode] = run.recorder.values;
+  assert.is(cr2High * 2 ** 32 + cr2Low, 2 ** 32, "CR2 is the address xsave wrote to");
+  assert.is(errorCode & 7, 2, "error code: not present, write, supervisor");
+  assisted(run.exit.assists, "xsave");
+});
+
 test("rdtscp", async () => {
   const code = [
     0x0f, 0x01, 0xf9, // rdtscp
@@ -240,7 +339,7 @@ test("an instruction with no assist stops the VM and names the instruction", asy
 
 test("every assist names a test in this file", () => {
   for (const a of ASSISTS) assert.match(a.test, /^test\/stages\/boot\/assists\.vm\.test\.ts: /, a.name);
-  const names = new Set(["clac/stac", "int3", "x87 control", "fild", "mxcsr", "fxsave/fxrstor", "xgetbv", "rdtscp", "popcnt"]);
+  const names = new Set(["clac/stac", "int3", "x87 control", "fild", "mxcsr", "fxsave/fxrstor", "xsave/xrstor", "xgetbv", "rdtscp", "popcnt"]);
   for (const a of ASSISTS) assert.ok(names.has(a.test.split(": ")[1]), `${a.name} points at a test that does not exist: ${a.test}`);
 });
 

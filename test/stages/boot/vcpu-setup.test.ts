@@ -31,4 +31,16 @@ test("on a nested PVM host: no TSC-deadline timer, and no hypercall-based KVM PV
   assert.not.ok(cpuidForVcpu(host, 0, 1, { pvmHost: true }).find((e) => e.function === 1)!.ecx & (1 << 24));
 });
 
+test("on a nested PVM host the guest kernel is told about XSAVE and AVX, which user mode there uses", () => {
+  // The host's supported set (this host's leaf 1 ECX) leaves them out; leaf 0xD lists x87, SSE and AVX state.
+  const pvmHost = [{ function: 1, index: 0, flags: 0, eax: 0xa00f11, ebx: 0x20800, ecx: 0x81202000, edx: 0x078bfbff }];
+  const leaf1 = (entries: typeof pvmHost, pvm: boolean) => cpuidForVcpu(entries, 0, 1, { pvmHost: pvm }).find((e) => e.function === 1)!.ecx;
+  const withAvxState = [...pvmHost, { function: 0xd, index: 0, flags: 1, eax: 0x207, ebx: 0x988, ecx: 0x988, edx: 0 }];
+  assert.is(leaf1(withAvxState, true) & ((1 << 26) | (1 << 28)), (1 << 26) | (1 << 28));
+  const withoutAvxState = [...pvmHost, { function: 0xd, index: 0, flags: 1, eax: 0x3, ebx: 0x240, ecx: 0x240, edx: 0 }];
+  assert.is(leaf1(withoutAvxState, true) & ((1 << 26) | (1 << 28)), 1 << 26, "no AVX bit without AVX state");
+  assert.is(leaf1(pvmHost, true) & (1 << 26), 0, "no leaf 0xD: no XSAVE");
+  assert.is(leaf1(withAvxState, false) & (1 << 26), 0, "hardware KVM: the supported set as it is");
+});
+
 test.run();
