@@ -27,19 +27,39 @@ export interface CpuidOptions {
    * CPL0 code, ~2M instructions/s) the guest does nothing else and the boot
    * stalls. The local APIC's own periodic mode drops missed ticks instead.
    * Measured 2026-11-27: stalled for minutes with it, boots without it.
-   * And XSAVE and AVX, which the host's supported set leaves out though
-   * the CPU has them: user mode there runs natively with the host's CPUID
+   * And XSAVE and AVX (AVX-512F on hosts with its state), which the host's
+   * supported set leaves out though the CPU has them: user mode there runs natively with the host's CPUID
    * and XCR0, so glibc uses AVX, and the guest kernel must switch tasks'
    * state with XSAVE, AVX included (the VMM assists xsave/xrstor).
    */
   pvmHost?: boolean;
 }
 
-/** XSAVE, and AVX if the host's leaf 0xD lists its state: what user mode on a nested PVM host uses. */
+/** Opmask, ZMM_Hi256 and Hi16_ZMM: the AVX-512 state components. */
+const AVX512_STATE = 0xe0;
+const CPUID7_AVX512F = 1 << 16;
+/** Leaf 0xD sub-leaf 1 EAX: XSAVEOPT (0), XSAVEC (1), XGETBV with ECX = 1 (2), XSAVES (3). */
+const XSAVE_EXTENSIONS = 0xf;
+
+/** The host's XSAVE state components (leaf 0xD), or 0. */
+function hostStateComponents(supported: readonly CpuidEntry[]): number {
+  return supported.find((e) => e.function === 0xd && e.index === 0)?.eax ?? 0;
+}
+
+/**
+ * Leaf 1 ECX bits for a nested PVM host: XSAVE, and AVX if the host's leaf
+ * 0xD lists its state. Linux saves a state component only when the feature
+ * that uses it is in CPUID, and user mode there has them all.
+ */
 function pvmHostXsaveBits(supported: readonly CpuidEntry[]): number {
-  const leafD = supported.find((e) => e.function === 0xd && e.index === 0);
-  if (!leafD || !(leafD.eax & 3)) return 0;
-  return CPUID_XSAVE | (leafD.eax & 4 ? CPUID_AVX : 0);
+  const components = hostStateComponents(supported);
+  if ((components & 3) !== 3) return 0;
+  return CPUID_XSAVE | (components & 4 ? CPUID_AVX : 0);
+}
+
+/** Leaf 7 EBX bits for a nested PVM host: AVX-512F when the host lists AVX-512 state (Intel hosts). */
+function pvmHostAvx512Bits(supported: readonly CpuidEntry[]): number {
+  return (hostStateComponents(supported) & AVX512_STATE) === AVX512_STATE && pvmHostXsaveBits(supported) ? CPUID7_AVX512F : 0;
 }
 
 export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, count: number, opts: CpuidOptions = {}): CpuidEntry[] {
@@ -57,6 +77,11 @@ export function cpuidForVcpu(supported: readonly CpuidEntry[], index: number, co
       else if (e.index === 1) Object.assign(out, { eax: shift, ebx: count, ecx: (2 << 8) | 1 });
       else Object.assign(out, { eax: 0, ebx: 0, ecx: e.index });
       out.edx = index;
+    } else if (e.function === 0xd && e.index === 1 && opts.pvmHost) {
+      // The assists do XSAVE and XRSTOR in their standard form, and XGETBV of XCR0, only.
+      out.eax = (e.eax & ~XSAVE_EXTENSIONS) >>> 0;
+    } else if (e.function === 7 && e.index === 0 && opts.pvmHost) {
+      out.ebx = (e.ebx | pvmHostAvx512Bits(supported)) >>> 0;
     } else if (e.function === 0x40000001 && opts.pvmHost) {
       out.eax = (e.eax & PVM_HOST_KVM_FEATURES) >>> 0;
     } else if (e.function === 0x8000001e) {

@@ -7,6 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync } from "node:fs";
 import { LONG_CODE, REPORT_PORT, RESET, runGuest } from "./guest.js";
+import type { Machine } from "../../../stages/boot/machine.js";
 import { ASSISTS } from "../../../stages/boot/assists/index.js";
 import { fx } from "../../../stages/boot/kvm/fx-image.js";
 import { integerToExtended } from "../../../stages/boot/assists/x87.js";
@@ -204,6 +205,16 @@ const ENABLE_XSAVE_AVX = [
   0x31, 0xd2, // xor edx, edx
   0x0f, 0x01, 0xd1, // xsetbv
 ];
+/**
+ * Whether the vCPU's CPUID lists AVX state; when not (a CPU model without
+ * AVX), ENABLE_XSAVE_AVX at LONG_CODE is patched to set XCR0 = x87 | SSE.
+ */
+function enableAvxIfListed(m: Machine): boolean {
+  const leafD = m.vcpu(0).getCpuid().find((e) => e.function === 0xd && e.index === 0);
+  const avx = ((leafD?.eax ?? 0) & 4) !== 0;
+  if (!avx) m.mem.write(LONG_CODE + ENABLE_XSAVE_AVX.indexOf(0xb8) + 1, Uint8Array.of(3));
+  return avx;
+}
 const XAREA = 0x20000; // four 4 KiB areas, clear of the page tables and the code
 const YMM_HI = 576; // AVX state (upper YMM halves) in the standard form, per CPUID 0xD
 
@@ -219,16 +230,18 @@ test("xsave/xrstor", async () => {
   ];
   const area = (i: number) => XAREA + i * 0x1000;
   let saved: Uint8Array[] = [];
+  let avx = true;
   const run = await runGuest({
     mode: "long", code,
     regs: () => ({ rsi: BigInt(area(0)), rdi: BigInt(area(1)), r8: BigInt(area(2)), r9: BigInt(area(3)) }),
     setup: (m) => {
+      avx = enableAvxIfListed(m);
       const a = m.mem.dataView(area(0), 1024);
       a.setUint16(0, 0x027f, true); // fcw
       a.setUint32(24, 0x1f80 | 0x6000, true); // mxcsr: round toward zero
       for (let i = 0; i < 16; i++) a.setUint8(160 + i, 0xa0 + i); // xmm0
       for (let i = 0; i < 16; i++) a.setUint8(YMM_HI + i, 0xc0 + i); // upper half of ymm0
-      a.setBigUint64(512, 7n, true); // XSTATE_BV
+      a.setBigUint64(512, avx ? 7n : 3n, true); // XSTATE_BV
       const b = m.mem.dataView(area(2), 1024);
       b.setUint16(0, 0x037f, true);
       b.setUint32(24, 0x1f80, true);
@@ -245,8 +258,10 @@ test("xsave/xrstor", async () => {
   assert.is(v1.getUint16(0, true), 0x027f, "FCW restored and saved");
   assert.is(v1.getUint32(24, true), 0x7f80, "MXCSR restored and saved");
   assert.equal([...one.subarray(160, 176)], Array.from({ length: 16 }, (_, i) => 0xa0 + i), "xmm0");
-  assert.equal([...one.subarray(YMM_HI, YMM_HI + 16)], Array.from({ length: 16 }, (_, i) => 0xc0 + i), "upper half of ymm0");
-  assert.ok(v1.getBigUint64(512, true) & 4n, "XSTATE_BV: AVX in use");
+  if (avx) {
+    assert.equal([...one.subarray(YMM_HI, YMM_HI + 16)], Array.from({ length: 16 }, (_, i) => 0xc0 + i), "upper half of ymm0");
+    assert.ok(v1.getBigUint64(512, true) & 4n, "XSTATE_BV: AVX in use");
+  }
   // After restoring area 2, AVX is in its initial state (zero), whatever area 2 held.
   const v3 = new DataView(three.buffer);
   assert.equal([...three.subarray(YMM_HI, YMM_HI + 256)], new Array(256).fill(0xee), "AVX state not requested: not written");
@@ -277,6 +292,7 @@ test("xsave to an unmapped address raises #PF with CR2 and the error code", asyn
   const run = await runGuest({
     mode: "long", code,
     setup: (m) => {
+      enableAvxIfListed(m);
       m.mem.write(handler, Uint8Array.from(handlerCode));
       const idt = m.mem.dataView(0x3000, 16 * 16);
       const gate = (BigInt(handler & 0xffff)) | (0x10n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);

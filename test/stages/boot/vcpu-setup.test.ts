@@ -43,4 +43,21 @@ test("on a nested PVM host the guest kernel is told about XSAVE and AVX, which u
   assert.is(leaf1(withAvxState, false) & (1 << 26), 0, "hardware KVM: the supported set as it is");
 });
 
+test("on a nested PVM host with AVX-512 state (Intel), the guest kernel is told about AVX-512F so it saves that state", () => {
+  const leaf7 = { function: 7, index: 0, flags: 1, eax: 0, ebx: 0x209, ecx: 0, edx: 0 };
+  const base = [{ function: 1, index: 0, flags: 0, eax: 0x806f8, ebx: 0x800, ecx: 0x81202000, edx: 0x078bfbff }, leaf7];
+  const avx512f = (eax: number, pvm = true) =>
+    cpuidForVcpu([...base, { function: 0xd, index: 0, flags: 1, eax, ebx: 0xa88, ecx: 0xa88, edx: 0 }], 0, 1, { pvmHost: pvm })
+      .find((e) => e.function === 7)!.ebx & (1 << 16);
+  assert.is(avx512f(0x2e7), 1 << 16);
+  assert.is(avx512f(0x207), 0, "no AVX-512 state: not claimed");
+  assert.is(avx512f(0x2e7, false), 0, "hardware KVM: the supported set as it is");
+});
+
+test("on a nested PVM host the XSAVE extensions the assists do not do are hidden (XSAVEOPT, XSAVEC, XGETBV1, XSAVES)", () => {
+  const entries = [{ function: 0xd, index: 1, flags: 1, eax: 0x1f, ebx: 0, ecx: 0, edx: 0 }];
+  assert.is(cpuidForVcpu(entries, 0, 1, { pvmHost: true })[0].eax, 0x10, "only those four");
+  assert.is(cpuidForVcpu(entries, 0, 1)[0].eax, 0x1f, "hardware KVM: the supported set as it is");
+});
+
 test.run();
