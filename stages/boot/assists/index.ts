@@ -182,7 +182,7 @@ export const ASSISTS: readonly Assist[] = [
     name: "xgetbv", mnemonics: [Mnemonic.Xgetbv], test: `${TEST}: xgetbv`,
     perform: (cpu) => {
       if ((cpu.regs.rcx & 0xffffffffn) !== 0n) return GP;
-      if ((cpu.sregs.cr4 & (1n << 18n)) === 0n) return UD; // CR4.OSXSAVE clear
+      if (!(cpu.sregs.cr4 & CR4_OSXSAVE)) return UD;
       const xcr0 = cpu.vcpu.getXcr0() ?? 1n;
       cpu.regs.rax = xcr0 & 0xffffffffn;
       cpu.regs.rdx = xcr0 >> 32n;

@@ -22,6 +22,17 @@ function assisted(assists: Record<string, number>, ...names: string[]): void {
   for (const name of names) assert.ok((assists[name] ?? 0) > 0, `assist ${name} was not used: ${JSON.stringify(assists)}`);
 }
 
+/** Puts `code` at `at` and points vector `vector` of an IDT at 0x3000 (16 gates) at it. */
+function installHandler(m: Machine, vector: number, at: number, code: number[]): void {
+  m.mem.write(at, Uint8Array.from(code));
+  const idt = m.mem.dataView(0x3000, 16 * 16);
+  const gate = BigInt(at & 0xffff) | (0x10n << 16n) | (0x8en << 40n) | (BigInt((at >>> 16) & 0xffff) << 48n);
+  idt.setBigUint64(vector * 16, gate, true);
+  idt.setBigUint64(vector * 16 + 8, 0n, true);
+  const vcpu = m.vcpu(0);
+  vcpu.setSregs({ ...vcpu.getSregs(), idt: { base: 0x3000n, limit: 16 * 16 - 1 } });
+}
+
 test("clac/stac", async () => {
   const code = [
     0x0f, 0x01, 0xcb, // stac
@@ -52,15 +63,7 @@ test("int3", async () => {
   const handlerCode = [0xb8, 0xb9, 0x00, 0x00, 0x00, ...REPORT_EAX, 0x48, 0xcf]; // mov eax, 0xb9; out; iretq
   const run = await runGuest({
     mode: "long", code,
-    setup: (m) => {
-      m.mem.write(handler, Uint8Array.from(handlerCode));
-      const idt = m.mem.dataView(0x3000, 16 * 16);
-      const gate = (BigInt(handler & 0xffff)) | (0x10n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);
-      idt.setBigUint64(3 * 16, gate, true);
-      idt.setBigUint64(3 * 16 + 8, 0n, true);
-      const vcpu = m.vcpu(0);
-      vcpu.setSregs({ ...vcpu.getSregs(), idt: { base: 0x3000n, limit: 16 * 16 - 1 } });
-    },
+    setup: (m) => installHandler(m, 3, handler, handlerCode),
   });
   assert.is(run.exit.exitReason, "reset", run.exit.detail);
   assert.equal(run.recorder.values, [0xb9, 0x600d], "the #BP handler ran once, then execution went on after int3");
@@ -293,13 +296,7 @@ test("xsave to an unmapped address raises #PF with CR2 and the error code", asyn
     mode: "long", code,
     setup: (m) => {
       enableAvxIfListed(m);
-      m.mem.write(handler, Uint8Array.from(handlerCode));
-      const idt = m.mem.dataView(0x3000, 16 * 16);
-      const gate = (BigInt(handler & 0xffff)) | (0x10n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);
-      idt.setBigUint64(14 * 16, gate, true);
-      idt.setBigUint64(14 * 16 + 8, 0n, true);
-      const vcpu = m.vcpu(0);
-      vcpu.setSregs({ ...vcpu.getSregs(), idt: { base: 0x3000n, limit: 16 * 16 - 1 } });
+      installHandler(m, 14, handler, handlerCode);
     },
   });
   assert.is(run.exit.exitReason, "reset", run.exit.detail);
