@@ -65,10 +65,8 @@ export class Vcpu {
    */
   getFxImage(): Uint8Array {
     try {
-      const xsave = new Uint8Array(4096);
-      ioctl(this.fd, ioctls.GET_XSAVE, xsave, "KVM_GET_XSAVE");
-      this.xsave = xsave;
-      return xsave.slice(0, FX_SIZE);
+      this.xsave = this.getXsave();
+      return this.xsave.slice(0, FX_SIZE);
     } catch {
       this.xsave = undefined;
       return fpuToFx(this.getFpu());
@@ -83,7 +81,7 @@ export class Vcpu {
     this.xsave.set(img.subarray(32, FX_SIZE), 32);
     const header = new DataView(this.xsave.buffer, 512, 64);
     header.setBigUint64(0, header.getBigUint64(0, true) | 3n, true); // XSTATE_BV: x87 and SSE in use
-    ioctl(this.fd, ioctls.SET_XSAVE, this.xsave, "KVM_SET_XSAVE");
+    this.setXsave(this.xsave);
   }
 
   setCpuid(entries: readonly CpuidEntry[]): void {
