@@ -88,8 +88,8 @@ static void check_clock(void) {
  * OSXSAVE, the SSE registers) must survive a switch to another process that
  * uses them too. A kernel that saves less than the CPU lets user space use
  * hands one process's register halves to another: silent corruption in any
- * program whose string functions use AVX. Both processes share one CPU and
- * yield to each other; each checks its own pattern after every yield. */
+ * program whose string functions use AVX. Two processes, each with its own
+ * pattern, check it after every yield or move to another CPU. */
 static int ymm_usable(unsigned *xcr0) {
   unsigned a, b, c, d;
   *xcr0 = 0;
@@ -99,48 +99,86 @@ static int ymm_usable(unsigned *xcr0) {
   return (*xcr0 & 6) == 6 && (c & bit_AVX);
 }
 
-static int lost_across_yields(int ymm, unsigned char tag, int rounds) {
+/* One round: load the pattern, make one system call, store the register.
+ * In one asm block, so nothing else touches the register meanwhile. The call
+ * is sched_yield, or sched_setaffinity(0, size, cpu) when `cpu` is given
+ * (the call returns on that CPU). */
+static void round_trip(int ymm, const unsigned char *in, unsigned char *out, const cpu_set_t *cpu) {
+  long nr = cpu ? SYS_sched_setaffinity : SYS_sched_yield;
+  if (ymm)
+    __asm__ volatile("vmovdqu %[in], %%ymm7\n\tsyscall\n\tvmovdqu %%ymm7, %[out]"
+                     : [out] "=m"(*(unsigned char(*)[32])out), "+a"(nr)
+                     : [in] "m"(*(const unsigned char(*)[32])in), "D"(0L), "S"(sizeof *cpu), "d"(cpu)
+                     : "rcx", "r11", "xmm7", "memory");
+  else
+    __asm__ volatile("movdqu %[in], %%xmm7\n\tsyscall\n\tmovdqu %%xmm7, %[out]"
+                     : [out] "=m"(*(unsigned char(*)[16])out), "+a"(nr)
+                     : [in] "m"(*(const unsigned char(*)[16])in), "D"(0L), "S"(sizeof *cpu), "d"(cpu)
+                     : "rcx", "r11", "xmm7", "memory");
+}
+
+/* Rounds in which the register came back changed. With `moves`, each round
+ * moves the process to the other of CPUs 0 and 1 (from `cpu`); else it
+ * yields on the CPU it is on. */
+static int lost_rounds(int ymm, unsigned char tag, int rounds, int moves, int cpu) {
   unsigned char in[32], out[32];
   int lost = 0;
   memset(in, tag, sizeof in);
   for (int i = 0; i < rounds; i++) {
+    cpu_set_t next;
+    CPU_ZERO(&next);
+    cpu = 1 - cpu;
+    CPU_SET(cpu, &next);
     memset(out, 0, sizeof out);
-    /* Load, yield, store in one asm block: nothing else touches the register. */
-    if (ymm)
-      __asm__ volatile("vmovdqu %2, %%ymm7\n\tsyscall\n\tvmovdqu %%ymm7, %0"
-                       : "=m"(out) : "a"((long)SYS_sched_yield), "m"(in) : "rcx", "r11", "xmm7", "memory");
-    else
-      __asm__ volatile("movdqu %2, %%xmm7\n\tsyscall\n\tmovdqu %%xmm7, %0"
-                       : "=m"(*(unsigned char(*)[16])out) : "a"((long)SYS_sched_yield), "m"(*(unsigned char(*)[16])in) : "rcx", "r11", "xmm7", "memory");
+    round_trip(ymm, in, out, moves ? &next : NULL);
     lost += memcmp(in, out, ymm ? 32 : 16) != 0;
   }
   return lost;
 }
 
-static void check_vector_registers(void) {
+/* Two processes with different patterns, started on CPUs 0 and 1 (`moves`)
+ * or both on CPU 0; each counts the rounds it lost. */
+static void check_vector_pair(const char *name, int moves) {
   const int rounds = 300;
   unsigned xcr0;
   int ymm = ymm_usable(&xcr0);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  sched_setaffinity(0, sizeof one, &one); /* the child inherits it: both share CPU 0 */
   int pipefd[2];
-  if (pipe(pipefd) != 0) { report(0, "vector-registers", "pipe errno %d", errno); return; }
+  if (pipe(pipefd) != 0) { report(0, name, "pipe errno %d", errno); return; }
   pid_t child = fork();
   if (child == 0) {
-    int lost = lost_across_yields(ymm, 0x22, rounds);
+    cpu_set_t start;
+    CPU_ZERO(&start);
+    CPU_SET(moves ? 1 : 0, &start);
+    sched_setaffinity(0, sizeof start, &start);
+    int lost = lost_rounds(ymm, 0x22, rounds, moves, moves ? 1 : 0);
     write(pipefd[1], &lost, sizeof lost);
     _exit(0);
   }
-  if (child < 0) { report(0, "vector-registers", "fork errno %d", errno); return; }
-  int lost = lost_across_yields(ymm, 0x11, rounds), child_lost = -1;
+  if (child < 0) { report(0, name, "fork errno %d", errno); close(pipefd[0]); close(pipefd[1]); return; }
+  cpu_set_t start;
+  CPU_ZERO(&start);
+  CPU_SET(0, &start);
+  sched_setaffinity(0, sizeof start, &start);
+  int lost = lost_rounds(ymm, 0x11, rounds, moves, 0), child_lost = -1;
   read(pipefd[0], &child_lost, sizeof child_lost);
   waitpid(child, NULL, 0);
   close(pipefd[0]);
   close(pipefd[1]);
-  report(lost == 0 && child_lost == 0, "vector-registers", "xcr0 0x%x, %s kept across %d yields to another process (lost in %d and %d)",
-         xcr0, ymm ? "ymm" : "xmm", rounds, lost, child_lost);
+  report(lost == 0 && child_lost == 0, name, "xcr0 0x%x, %s kept across %d %s (lost in %d and %d)", xcr0,
+         ymm ? "ymm" : "xmm", rounds, moves ? "moves between CPUs 0 and 1" : "yields to another process", lost, child_lost);
+}
+
+/* Across yields on one CPU always; across moves between CPUs when there are
+ * two: the registers are saved on one CPU and restored on the other, which
+ * last ran the other process. Then PID 1 may use every CPU again. */
+static void check_vector_registers(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN); /* musl counts the CPUs this process may use: ask before pinning */
+  check_vector_pair("vector-registers", 0);
+  if (cpus >= 2) check_vector_pair("vector-registers-across-cpus", 1);
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
+  sched_setaffinity(0, sizeof all, &all);
 }
 
 static void measure_getpid(void) {
