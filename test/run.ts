@@ -3,7 +3,11 @@
 //   node dist/test/run.js [--unit] [--jobs N] [filter...]
 // --unit skips *.vm.test.js (tests that boot VMs). Without /dev/kvm the VM
 // tests are skipped with a note, except under CI, where they must run.
-import { readdirSync, statSync, accessSync, constants, existsSync } from "node:fs";
+// Each file gets its own TMPDIR: files running side by side cannot see each
+// other's temporary files (tests check that a failure leaves nothing behind),
+// and whatever a file leaves there is named and removed.
+import { readdirSync, statSync, accessSync, constants, existsSync, mkdtempSync, rmSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
@@ -47,7 +51,9 @@ function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
   const vm = file.endsWith(".vm.test.js");
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--enable-source-maps", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const fileTmp = mkdtempSync(join(tmpdir(), "bencher-test-"));
+    chmodSync(fileTmp, 0o1777); // like /tmp: tests run stages as other users
+    const child = spawn(process.execPath, ["--enable-source-maps", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TMPDIR: fileTmp } });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -57,6 +63,9 @@ function runFile(file: string): Promise<FileResult> {
     }, vm ? VM_TIMEOUT_MS : UNIT_TIMEOUT_MS);
     child.on("close", (code) => {
       clearTimeout(timer);
+      const left = readdirSync(fileTmp);
+      if (left.length) out += `\n  left in its TMPDIR (removed now): ${left.join(", ")}\n`;
+      rmSync(fileTmp, { recursive: true, force: true });
       // uvu's own summary: "Total: N", "Passed: N".
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
