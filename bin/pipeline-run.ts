@@ -9,7 +9,6 @@ import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
-import { multiVcpuWarning } from "./pipeline/host-warnings.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
 import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
 import { describeError } from "../lib/ipc/errors.js";
@@ -51,8 +50,6 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   };
 
   const pvmHost = isNestedPvmHost();
-  const hostWarning = multiVcpuWarning(o.vcpus, pvmHost);
-  if (hostWarning) options.onLog?.("pipeline", "warn", hostWarning);
 
   const workdir = createWorkdir(o);
   try {

@@ -6,7 +6,7 @@
 //        [--vcpus 2] [--kernel PATH] [--cmdline "ARGS"] [--run "exec-check execp 150 /bin/busybox true"]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -101,7 +101,7 @@ if (values.one) {
     const initramfs = buildInitramfs(dir);
     const self = fileURLToPath(import.meta.url);
     const args = ["--vmm", values.vmm!, "--vcpus", String(vcpus), "--kernel", kernel, "--run", values.run!, "--cmdline", values.cmdline!, "--one", initramfs];
-    console.log(`${vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}${values.cmdline ? `; extra kernel arguments: ${values.cmdline}` : ""}; guest runs: ${values.run}`);
+    console.log(`host kernel ${release()}; ${vms} VM(s) at once, ${vcpus} vCPU(s) each, ${values.vmm}; kernel ${kernel}${values.cmdline ? `; extra kernel arguments: ${values.cmdline}` : ""}; guest runs: ${values.run}`);
     const runs = Array.from({ length: vms }, () => execa(process.execPath, [self, ...args], { reject: false }));
     for (const [i, r] of (await Promise.all(runs)).entries()) {
       const line = (r.stdout || r.stderr).trim();

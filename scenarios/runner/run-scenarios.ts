@@ -1,7 +1,6 @@
 // Runs scenarios through the real pipeline (one fresh VM each, a few at a
 // time) and checks each against its expectations.
 import { runPipeline, PipelineError, type PipelineOptions } from "../../bin/pipeline-run.js";
-import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { describeError } from "../../lib/ipc/errors.js";
 import { checkExpectations, type RunOutcome } from "./expectations.js";
 import { scenarioImage } from "./image-cache.js";
@@ -76,34 +75,17 @@ export async function runScenario(s: Scenario, o: ScenarioOptions = {}): Promise
   return { name: s.name, passed: problems.length === 0, problems, outcome, ms: Math.round(performance.now() - started) };
 }
 
-/**
- * Which scenarios may share the host with another VM, and which run alone.
- * On a nested PVM host a guest with several vCPUs, while the host has more
- * vCPU threads than CPUs, can see a process's SSE registers go wrong and
- * crash (kernel/repro/README.md): such scenarios run alone there, after the
- * others. Everywhere else all of them share.
- */
-export function scheduleScenarios(scenarios: readonly Scenario[], pvmHost = isNestedPvmHost()): { shared: number[]; alone: number[] } {
-  const shared: number[] = [];
-  const alone: number[] = [];
-  scenarios.forEach((s, i) => (pvmHost && (s.run.vcpus ?? 1) > 1 ? alone : shared).push(i));
-  return { shared, alone };
-}
-
-/** Runs `scenarios`, at most `concurrency` at once (see scheduleScenarios), reporting each as it finishes; results in the given order. */
-export async function runScenarios(scenarios: Scenario[], o: ScenarioOptions & { concurrency?: number; onDone?(outcome: ScenarioOutcome): void; pvmHost?: boolean } = {}): Promise<ScenarioOutcome[]> {
+/** Runs `scenarios`, at most `concurrency` at once, reporting each as it finishes; results in the given order. */
+export async function runScenarios(scenarios: Scenario[], o: ScenarioOptions & { concurrency?: number; onDone?(outcome: ScenarioOutcome): void } = {}): Promise<ScenarioOutcome[]> {
   const outcomes: ScenarioOutcome[] = new Array(scenarios.length);
-  const { shared, alone } = scheduleScenarios(scenarios, o.pvmHost);
-  const runQueue = async (queue: number[], width: number) => {
-    const worker = async () => {
-      for (let i = queue.shift(); i !== undefined && !o.signal?.aborted; i = queue.shift()) {
-        outcomes[i] = await runScenario(scenarios[i]!, o);
-        o.onDone?.(outcomes[i]!);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, width) }, worker));
+  let next = 0;
+  const worker = async () => {
+    while (next < scenarios.length && !o.signal?.aborted) {
+      const i = next++;
+      outcomes[i] = await runScenario(scenarios[i]!, o);
+      o.onDone?.(outcomes[i]!);
+    }
   };
-  await runQueue(shared, o.concurrency ?? 2);
-  await runQueue(alone, 1);
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 2) }, worker));
   return outcomes;
 }

@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadScenarios, parseScenario } from "../../scenarios/runner/scenario.js";
 import { checkBytes, checkExpectations } from "../../scenarios/runner/expectations.js";
-import { filledEnv, pipelineOptionsFor, scheduleScenarios } from "../../scenarios/runner/run-scenarios.js";
+import { filledEnv, pipelineOptionsFor } from "../../scenarios/runner/run-scenarios.js";
 import type { PipelineResult } from "../../bin/pipeline-run.js";
 
 const ISSUE_SCENARIOS = [
@@ -97,17 +97,6 @@ test("envFill makes the variables the scenario asks for", () => {
   const options = pipelineOptionsFor(s, "/img", {});
   assert.is(options.env!.filter((e) => e.startsWith("BIG_")).length, 300);
   assert.is(options.bootTimeoutSec, 900);
-});
-
-test("on a nested PVM host multi-vCPU scenarios run alone, after the others; elsewhere all share the host", () => {
-  const all = loadScenarios();
-  const multi = all.map((s, i) => ((s.run.vcpus ?? 1) > 1 ? i : -1)).filter((i) => i >= 0);
-  assert.ok(multi.includes(all.findIndex((s) => s.name === "multi_cpu")), "multi_cpu has several vCPUs");
-  const pvm = scheduleScenarios(all, true);
-  assert.equal(pvm.alone, multi);
-  assert.equal([...pvm.shared, ...pvm.alone].sort((a, b) => a - b), all.map((_, i) => i));
-  const hw = scheduleScenarios(all, false);
-  assert.equal(hw, { shared: all.map((_, i) => i), alone: [] });
 });
 
 test.run();
