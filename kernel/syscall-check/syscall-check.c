@@ -99,6 +99,18 @@ static int ymm_usable(unsigned *xcr0) {
   return (*xcr0 & 6) == 6 && (c & bit_AVX);
 }
 
+static cpu_set_t only_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return set;
+}
+
+static void pin_to(int cpu) {
+  cpu_set_t set = only_cpu(cpu);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
 /* One round: load the pattern, make one system call, store the register.
  * In one asm block, so nothing else touches the register meanwhile. The call
  * is sched_yield, or sched_setaffinity(0, size, cpu) when `cpu` is given
@@ -125,10 +137,8 @@ static int lost_rounds(int ymm, unsigned char tag, int rounds, int moves, int cp
   int lost = 0;
   memset(in, tag, sizeof in);
   for (int i = 0; i < rounds; i++) {
-    cpu_set_t next;
-    CPU_ZERO(&next);
-    cpu = 1 - cpu;
-    CPU_SET(cpu, &next);
+    if (moves) cpu = 1 - cpu;
+    cpu_set_t next = only_cpu(cpu);
     memset(out, 0, sizeof out);
     round_trip(ymm, in, out, moves ? &next : NULL);
     lost += memcmp(in, out, ymm ? 32 : 16) != 0;
@@ -146,19 +156,13 @@ static void check_vector_pair(const char *name, int moves) {
   if (pipe(pipefd) != 0) { report(0, name, "pipe errno %d", errno); return; }
   pid_t child = fork();
   if (child == 0) {
-    cpu_set_t start;
-    CPU_ZERO(&start);
-    CPU_SET(moves ? 1 : 0, &start);
-    sched_setaffinity(0, sizeof start, &start);
+    pin_to(moves ? 1 : 0);
     int lost = lost_rounds(ymm, 0x22, rounds, moves, moves ? 1 : 0);
     write(pipefd[1], &lost, sizeof lost);
     _exit(0);
   }
   if (child < 0) { report(0, name, "fork errno %d", errno); close(pipefd[0]); close(pipefd[1]); return; }
-  cpu_set_t start;
-  CPU_ZERO(&start);
-  CPU_SET(0, &start);
-  sched_setaffinity(0, sizeof start, &start);
+  pin_to(0);
   int lost = lost_rounds(ymm, 0x11, rounds, moves, 0), child_lost = -1;
   read(pipefd[0], &child_lost, sizeof child_lost);
   waitpid(child, NULL, 0);
