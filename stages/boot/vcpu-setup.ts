@@ -28,9 +28,10 @@ export interface CpuidOptions {
    * stalls. The local APIC's own periodic mode drops missed ticks instead.
    * Measured 2026-11-27: stalled for minutes with it, boots without it.
    * And XSAVE and AVX (AVX-512F on hosts with its state), which the host's
-   * supported set leaves out though the CPU has them: user mode there runs natively with the host's CPUID
-   * and XCR0, so glibc uses AVX, and the guest kernel must switch tasks'
-   * state with XSAVE, AVX included (the VMM assists xsave/xrstor).
+   * supported set leaves out though the CPU has them: user mode there runs
+   * natively with the host's CPUID and XCR0, so glibc uses AVX, and the
+   * guest kernel must switch tasks' state with XSAVE, AVX included (the VMM
+   * assists xsave/xrstor).
    */
   pvmHost?: boolean;
 }
