@@ -45,6 +45,26 @@ function check(call: string, rc: number): number {
   return rc;
 }
 
+/**
+ * How long an ioctl that signals keep interrupting is made again.
+ * KVM_CREATE_VM fails with EINTR whenever a handled signal is pending while
+ * it takes all of the process's memory-map locks (mm_take_all_locks, for the
+ * MMU notifier): a profiler's SIGPROF is enough. Nothing was done then, so
+ * the call is made again, as QEMU, Firecracker and Cloud Hypervisor do; the
+ * bound keeps a never-ending storm of signals from spinning here for ever.
+ */
+const INTERRUPTED_RETRY_MS = 1000;
+
+/** `call()` again while it fails with EINTR, for at most INTERRUPTED_RETRY_MS; its last result. */
+function unlessInterrupted(call: () => number): number {
+  let rc = call();
+  if (rc >= 0 || koffi.errno() !== EINTR) return rc;
+  const giveUpAt = performance.now() + INTERRUPTED_RETRY_MS;
+  do rc = call();
+  while (rc < 0 && koffi.errno() === EINTR && performance.now() < giveUpAt);
+  return rc;
+}
+
 export function openDevice(path: string): number {
   return check(`open ${path}`, c.open(path, O_RDWR | O_CLOEXEC, 0));
 }
@@ -53,14 +73,14 @@ export function close(fd: number): void {
   c.close(fd);
 }
 
-/** ioctl with a pointer argument (a buffer the kernel reads and/or fills). */
+/** ioctl with a pointer argument (a buffer the kernel reads and/or fills); made again if a signal interrupts it. */
 export function ioctl(fd: number, request: number, arg: Uint8Array | null, what: string): number {
-  return check(what, c.ioctlPtr(fd, request, arg));
+  return check(what, unlessInterrupted(() => c.ioctlPtr(fd, request, arg)));
 }
 
-/** ioctl with an integer argument. */
+/** ioctl with an integer argument; made again if a signal interrupts it. */
 export function ioctlValue(fd: number, request: number, arg: number, what: string): number {
-  return check(what, c.ioctlInt(fd, request, arg));
+  return check(what, unlessInterrupted(() => c.ioctlInt(fd, request, arg)));
 }
 
 /**

@@ -1,9 +1,11 @@
 // The VM handle's background ioctl (the PIT's reinject mode): the machine
 // waits for it before running, a failure is reported with the call's name
 // and errno, and closing the VM while it runs leaves no descriptor behind.
+// Creating VMs survives a storm of signals (KVM_CREATE_VM's EINTR).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { Kvm, Vm } from "../../../../stages/boot/kvm/kvm.js";
 import { ioctlInBackground } from "../../../../stages/boot/kvm/libc.js";
 import { ioctls } from "../../../../stages/boot/kvm/constants.js";
@@ -40,6 +42,37 @@ test("a failing background ioctl rejects naming the call and errno", async () =>
   );
   assert.ok(err, "expected a rejection");
   assert.match(err!.message, /^KVM_REINJECT_CONTROL failed: Bad file descriptor \(errno 9\)$/);
+});
+
+test("KVM_CREATE_VM is made again when signals interrupt it", async () => {
+  // Without the retry the first attempt failed: "KVM_CREATE_VM failed: Interrupted system call (errno 4)".
+  // The storm comes from a thread of this process, not a child: with the
+  // event loop blocked the signal pipe fills and a child's SIGCHLD is lost.
+  const onSignal = () => {};
+  process.on("SIGUSR2", onSignal);
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const storm = new Worker(
+    `const { workerData: stop, parentPort } = require("node:worker_threads");
+     let sent = 0;
+     while (Atomics.load(stop, 0) === 0) { process.kill(process.pid, "SIGUSR2"); sent++; }
+     parentPort.postMessage(sent);`,
+    { eval: true, workerData: stop },
+  );
+  const sent = new Promise<number>((resolve) => {
+    storm.once("message", resolve);
+    storm.once("exit", () => resolve(0));
+  });
+  const kvm = Kvm.open();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the storm has begun
+    for (let i = 0; i < 5; i++) Vm.create(kvm).close();
+  } finally {
+    Atomics.store(stop, 0, 1);
+    kvm.close();
+    await sent; // the storm's thread has ended
+    process.off("SIGUSR2", onSignal);
+  }
+  assert.ok((await sent) > 1000, "the storm sent signals");
 });
 
 test.run();
