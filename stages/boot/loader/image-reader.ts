@@ -30,7 +30,7 @@ export function bufferReader(bytes: Uint8Array, what: string): ImageReader {
   };
 }
 
-/** A regular file's reader, and closing it (once; later calls do nothing). Errors name `what` and the path. */
+/** A regular file's reader, and closing it (once; later calls do nothing). Its `what`, and so its errors, name `what` and the path. */
 export function openFileReader(path: string, what: string): ImageReader & { close(): void } {
   let fd: number;
   try {
@@ -44,7 +44,7 @@ export function openFileReader(path: string, what: string): ImageReader & { clos
     const size = stat.size;
     let open = true;
     return {
-      what,
+      what: `${what} ${path}`,
       size,
       read(offset, into) {
         if (!open) throw new Error(`${what} ${path}: read after close`);

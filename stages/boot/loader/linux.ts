@@ -50,14 +50,14 @@ export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {
   let setupHeader: Uint8Array | undefined;
   let format: LoadedLinux["format"] = "elf";
   if (!isElf(head)) {
-    if (!isBzImage(head)) throw new Error("kernel: neither an ELF vmlinux nor a bzImage");
-    const bz = parseBzImage(readAll(kernelImage));
+    if (!isBzImage(head)) throw new Error(`${kernelImage.what}: neither an ELF vmlinux nor a bzImage`);
+    const bz = parseBzImage(readAll(kernelImage), kernelImage.what);
     elf = bz.vmlinux;
     setupHeader = bz.setupHeader;
     format = "bzImage";
   }
-  const kernel = loadElfKernel(elf, mem);
-  if (kernel.start < layout.highRamStart) throw new Error(`kernel: loads at 0x${kernel.start.toString(16)}, below 1 MiB`);
+  const kernel = loadElfKernel(elf, mem, format === "bzImage" ? `${kernelImage.what} (its vmlinux)` : kernelImage.what);
+  if (kernel.start < layout.highRamStart) throw new Error(`${kernelImage.what}: loads at 0x${kernel.start.toString(16)}, below 1 MiB`);
 
   let initrd: LoadedLinux["initrd"];
   const initramfs = image.initramfs instanceof Uint8Array ? bufferReader(image.initramfs, "initramfs") : image.initramfs;

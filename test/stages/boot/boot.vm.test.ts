@@ -54,7 +54,7 @@ test("a kernel that is not one is refused with a one-line error", async () => {
   const bogus = join(work, "not-a-kernel");
   writeFileSync(bogus, "hello");
   const req = parseBootRequest({ kernel: bogus, timeoutMs: 5000 });
-  assert.match(await failure(boot(req, ctx)), /^kernel: neither an ELF vmlinux nor a bzImage$/);
+  assert.match(await failure(boot(req, ctx)), /^kernel \/.*: neither an ELF vmlinux nor a bzImage$/);
   assert.match(await failure(boot(parseBootRequest({ kernel: join(work, "missing"), timeoutMs: 5000 }), ctx)), /^kernel .*missing: ENOENT$/);
 });
 
