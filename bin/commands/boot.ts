@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, positiveInt, socketPath, waitedPath } from "../cli/paths.js";
+import { inputPath, outputFile, socketPath, waitedPath, wholeNumberIn } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
@@ -18,6 +18,7 @@ import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
 import { DEFAULT_VSOCK_PORT } from "../../stages/collect/request.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
+import { MAX_MEMORY_MIB, MAX_TIMEOUT_MS, MAX_VCPUS, MIN_MEMORY_MIB } from "../../stages/boot/limits.js";
 
 /** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
 const KVM_FD_IN_STAGE = 3;
@@ -68,9 +69,9 @@ export default defineCommand({
     const userInitramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
     const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
     const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
-    const vcpus = positiveInt("vcpus", args.vcpus);
-    const memoryMiB = positiveInt("memory-mib", args["memory-mib"]);
-    const timeoutS = positiveInt("timeout", args.timeout);
+    const vcpus = wholeNumberIn("vcpus", args.vcpus, 1, MAX_VCPUS);
+    const memoryMiB = wholeNumberIn("memory-mib", args["memory-mib"], MIN_MEMORY_MIB, MAX_MEMORY_MIB);
+    const timeoutS = wholeNumberIn("timeout", args.timeout, 1, MAX_TIMEOUT_MS / 1000);
     const cpus = cpusArg(args.cpus);
     const vsock = args.vsock ? socketPath("vsock", args.vsock) : undefined;
     let kvmFd: number | undefined;

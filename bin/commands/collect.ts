@@ -4,14 +4,14 @@
 import { defineCommand } from "citty";
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { CollectRequest } from "../../stages/collect/request.js";
+import { MAX_BOOT_TIMEOUT_MS, MAX_TIMEOUT_MS, type CollectRequest } from "../../stages/collect/request.js";
 import type { CollectResult } from "../../stages/collect/collect.js";
 import { parseStageEvent } from "../../stages/collect/stage-events.js";
 import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputDir, positiveInt, socketPath } from "../cli/paths.js";
+import { inputPath, outputDir, socketPath, wholeNumberIn } from "../cli/paths.js";
 import { CommandError } from "../cli/command-error.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
@@ -50,8 +50,8 @@ export default defineCommand({
     const job = readJob(inputPath("job", args.job, "file"));
     const consoleLog = args["console-log"] ? resolve(args["console-log"]) : undefined;
     const consoleDir = consoleLog ? inputPath("console-log", dirname(consoleLog), "dir") : undefined;
-    const timeoutS = positiveInt("timeout", args.timeout);
-    const bootTimeoutS = positiveInt("boot-timeout", args["boot-timeout"]);
+    const timeoutS = wholeNumberIn("timeout", args.timeout, 1, MAX_TIMEOUT_MS / 1000);
+    const bootTimeoutS = wholeNumberIn("boot-timeout", args["boot-timeout"], 1, MAX_BOOT_TIMEOUT_MS / 1000);
     const keyHex = args["key-file"] ? readKey(args["key-file"]) : undefined;
     // The socket's directory is the stage's (and boot's) to write in: a new one, or one holding only sockets, never a shared one like /tmp.
     const sockets = socketPath("socket", args.socket);

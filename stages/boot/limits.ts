@@ -3,6 +3,12 @@
 import { MAX_VIEW_BYTES } from "./guest-memory.js";
 import { layout } from "./loader/layout.js";
 
+/** Less leaves a Linux guest no room to boot. */
+export const MIN_MEMORY_MIB = 16;
+
+/** The longest a VM may be given (BootRequest.timeoutMs). */
+export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
+
 /** The MP table and the kernel's NR_CPUS (kernel/bencher.config) both allow this many. */
 export const MAX_VCPUS = 64;
 

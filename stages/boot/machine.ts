@@ -80,7 +80,7 @@ export interface MmioSlot {
 }
 
 export { MAX_MEMORY_MIB, MAX_VCPUS } from "./limits.js";
-import { MAX_MEMORY_MIB, MAX_VCPUS } from "./limits.js";
+import { MAX_MEMORY_MIB, MAX_VCPUS, MIN_MEMORY_MIB } from "./limits.js";
 
 interface VcpuHandle {
   vcpu: Vcpu;
@@ -134,8 +134,8 @@ export class Machine {
     this.pio = new PioBus(this.mirrors);
     this.mmio = new MmioBus(this.mirrors);
     if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new Error(`vcpus: ${vcpus} is not a whole number from 1 to ${MAX_VCPUS}`);
-    if (!Number.isInteger(memoryMiB) || memoryMiB < 16 || memoryMiB > MAX_MEMORY_MIB) {
-      throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from 16 to ${MAX_MEMORY_MIB}`);
+    if (!Number.isInteger(memoryMiB) || memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB) {
+      throw new Error(`memoryMiB: ${memoryMiB} is not a whole number from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
     }
     const unbacked = memoryProblem(memoryMiB, options.hostAvailableMiB ?? availableHostMiB());
     if (unbacked) throw new Error(`memoryMiB: ${unbacked}`);

@@ -1,7 +1,7 @@
 // What the coordinator asks the boot stage for, checked field by field: a bad
 // request is a one-line error naming the field.
 import { requestFields, type Fail } from "../../lib/ipc/request-fields.js";
-import { MAX_MEMORY_MIB, MAX_VCPUS } from "./machine.js";
+import { MAX_MEMORY_MIB, MAX_TIMEOUT_MS, MAX_VCPUS, MIN_MEMORY_MIB } from "./limits.js";
 import { MAX_CPU } from "../../lib/cpu-affinity/cpu-list.js";
 
 export interface BootRequest {
@@ -91,13 +91,13 @@ export function parseBootRequest(raw: unknown): BootRequest {
     initramfs: path(r, "initramfs", false),
     cmdline: (cmdline as string | undefined) ?? undefined,
     vcpus,
-    memoryMiB: int(r, "memoryMiB", 16, MAX_MEMORY_MIB, 256)!,
+    memoryMiB: int(r, "memoryMiB", MIN_MEMORY_MIB, MAX_MEMORY_MIB, 256)!,
     disk,
     vsockUds: path(r, "vsockUds", false),
     guestCid: int(r, "guestCid", 3, 0xffffffff, undefined),
     consoleLog: path(r, "consoleLog", false),
     holdUntilExists: path(r, "holdUntilExists", false),
-    timeoutMs: int(r, "timeoutMs", 1, 24 * 3600 * 1000, DEFAULT_TIMEOUT_MS)!,
+    timeoutMs: int(r, "timeoutMs", 1, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS)!,
     kvmFd: int(r, "kvmFd", 0, 1 << 20, undefined),
     pvmHost: r.pvmHost as boolean | undefined,
     ...(cpus ? { cpus } : {}),

@@ -51,6 +51,9 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 const DAY_MS = 24 * 3600 * 1000;
+/** The longest a command may be given (timeoutMs), and the longest wait for it to start (bootTimeoutMs). */
+export const MAX_TIMEOUT_MS = 366 * DAY_MS;
+export const MAX_BOOT_TIMEOUT_MS = DAY_MS;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -122,14 +125,14 @@ export function parseCollectRequest(raw: unknown): CollectRequest {
   const req: CollectRequest = {
     socketPath,
     job: parseJob(raw.job),
-    bootTimeoutMs: wholeNumber(raw, "bootTimeoutMs", 1, DAY_MS, DEFAULT_BOOT_TIMEOUT_MS)!,
+    bootTimeoutMs: wholeNumber(raw, "bootTimeoutMs", 1, MAX_BOOT_TIMEOUT_MS, DEFAULT_BOOT_TIMEOUT_MS)!,
     stallTimeoutMs: wholeNumber(raw, "stallTimeoutMs", 1, DAY_MS, DEFAULT_STALL_TIMEOUT_MS)!,
   };
   const consoleLog = absolutePath(raw, "consoleLog", false);
   if (consoleLog !== undefined) req.consoleLog = consoleLog;
   const outputDir = absolutePath(raw, "outputDir", false);
   if (outputDir !== undefined) req.outputDir = outputDir;
-  const timeoutMs = wholeNumber(raw, "timeoutMs", 1, 366 * DAY_MS);
+  const timeoutMs = wholeNumber(raw, "timeoutMs", 1, MAX_TIMEOUT_MS);
   if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;
   if (raw.keyHex !== undefined && raw.keyHex !== null) {
     if (typeof raw.keyHex !== "string" || !new RegExp(`^[0-9a-fA-F]{${RUN_KEY_BYTES * 2}}$`).test(raw.keyHex)) {

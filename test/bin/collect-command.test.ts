@@ -61,6 +61,9 @@ test("collect refuses a shared socket directory and --json without --out", async
   assert.is(shared.stderr, `bencher-run: --socket ${join(tmpdir(), "s_1024")}: ${tmpdir()} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   const json = await runCli(["collect", "--socket", join(work, "x", "s_1024"), "--job", job, "--json"]);
   assert.is(json.stderr, "bencher-run: --json needs --out (stdout carries the manifest, the guest's output goes to files)");
+  const late = await runCli(["collect", "--socket", join(work, "x", "s_1024"), "--job", job, "--boot-timeout", "86401"]);
+  assert.is(late.stderr, "bencher-run: --boot-timeout 86401: expected a whole number from 1 to 86400");
+  assert.not.ok(existsSync(join(work, "x")), "nor the socket directory");
 });
 
 test("a bad job file is one line naming it", async () => {
