@@ -3,7 +3,7 @@
 // the zero page, page tables, GDT, MP table, and the BSP in long mode at
 // startup_64 with RSI pointing at boot_params. APs wait for INIT/SIPI.
 import { Machine } from "../machine.js";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../kvm/libc.js";
 import { buildBootParams, buildSetupData, E820_RAM, E820Entry, initrdAddrMax, SETUP_RNG_SEED } from "./boot-params.js";
 import { isBzImage, parseBzImage } from "./bzimage.js";
 import { isElf, loadElfKernel } from "./elf.js";
