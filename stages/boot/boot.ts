@@ -21,7 +21,7 @@ export interface BootResult {
   exitReason: ExitReason;
   /** Why, in words (e.g. the instruction an emulation failure stopped at). */
   detail?: string;
-  /** ms from the start until the kernel started /init (its "Run /init" line); absent if it never did. Excludes heldMs. */
+  /** ms from the start until the kernel started /init (its "Run /init" line, an info message: `quiet` hides it); absent if the console never showed it. Excludes heldMs. */
   bootMs?: number;
   /** ms the whole VM took, from the start of boot() to the end. Excludes heldMs. */
   wallMs: number;
