@@ -102,19 +102,17 @@ export function outputFile(flag: string, value: string, overwrite = false): stri
 
 /** Whole positive number flag. */
 export function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1) {
-    throw new CommandError(`--${flag} ${value}: expected a whole number greater than 0`);
-  }
-  return Number(value);
+  return wholeNumber(flag, value, 1, Number.MAX_SAFE_INTEGER, "a whole number greater than 0");
 }
 
 /** A whole number from `min` to `max`, so the error names the flag and its unit rather than the stage's request field. */
 export function wholeNumberIn(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  return wholeNumber(flag, value, min, max, `a whole number from ${min} to ${max}`);
+}
+
+function wholeNumber(flag: string, value: string | undefined, min: number, max: number, expected: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CommandError(`--${flag} ${value}: expected a whole number from ${min} to ${max}`);
-  }
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new CommandError(`--${flag} ${value}: expected ${expected}`);
   return n;
 }
