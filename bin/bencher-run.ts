@@ -7,6 +7,7 @@ import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError } from "./cli/command-error.js";
+import { refuseUnknownOptions } from "./cli/unknown-options.js";
 
 // A reader that goes away early (`bencher-run cache ls | head`) is not an
 // error of ours: stop quietly, as other command-line tools do.
@@ -23,6 +24,8 @@ const { defineCommand, runCommand, runMain } = await import("citty");
 
 const version = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
 const load = (name: string) => async () => (await import(`./commands/${name}.js`)).default as CommandDef;
+/** Subcommands whose options citty parses (pipeline parses its own, strictly: bin/pipeline/cli-args.ts). */
+const CITTY_PARSED = ["unpack", "mkrootfs", "boot", "collect", "doctor", "scenarios", "cache", "image"];
 
 export const main = defineCommand({
   meta: { name: "bencher-run", version, description: "Run a benchmark packaged as an OCI image in an isolated KVM virtual machine" },
@@ -46,6 +49,8 @@ if (wantsHelp) {
   await runMain(main, { rawArgs });
 } else {
   try {
+    const [name, ...rest] = rawArgs;
+    if (CITTY_PARSED.includes(name)) await refuseUnknownOptions(name, await load(name)(), rest);
     await runCommand(main, { rawArgs });
   } catch (err) {
     // Stopped by Ctrl-C/SIGTERM: the stages' own "stopped" errors are a consequence, not the news.

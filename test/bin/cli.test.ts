@@ -35,6 +35,20 @@ test("an unknown command is a one-line usage error, exit 2", async () => {
   assert.is(r.stderr, "bencher-run: Unknown command frobnicate (see bencher-run --help)");
 });
 
+test("an option a subcommand does not have is a one-line usage error, exit 2, before anything runs", async () => {
+  // citty alone ignored it: `boot --kernal F` booted the default kernel.
+  const typo = await runCli(["boot", "--kernal", "/tmp/x", "--json"]);
+  assert.is(typo.exitCode, 2);
+  assert.is(typo.stderr, "bencher-run: unknown option --kernal (see bencher-run boot --help)");
+  assert.is(typo.stdout, "");
+  for (const name of ["unpack", "mkrootfs", "collect", "doctor", "scenarios", "cache", "image"]) {
+    const r = await runCli([name, "--bogus=1"]);
+    assert.is(r.stderr, `bencher-run: unknown option --bogus (see bencher-run ${name} --help)`, name);
+  }
+  const pipeline = await runCli(["pipeline", "--image", "./no-such-image.oci", "--bogus"]);
+  assert.is(pipeline.stderr, "bencher-run: unknown option --bogus (see bencher-run pipeline --help)", "pipeline parses its own options");
+});
+
 test("a missing required flag is a one-line usage error", async () => {
   const r = await runCli(["unpack", "--out", "/tmp/x"]);
   assert.is(r.exitCode, 2);
