@@ -37,7 +37,9 @@ export function indexArchive(archive: string): Map<string, ArchiveMember> {
       const block = readExactly(fd, BLOCK, position, archive);
       position += BLOCK;
       if (block.every((b) => b === 0)) break;
-      if (!checksumOk(block)) throw new TarFormatError(`${archive}: bad tar header checksum at offset ${position - BLOCK}`);
+      if (!checksumOk(block)) {
+        throw new TarFormatError(position === BLOCK ? `${archive}: not a tar archive (no tar header at its start)` : `${archive}: bad tar header checksum at offset ${position - BLOCK}`);
+      }
       const flag = String.fromCharCode(block[156]);
       const size = parseNumber(block, 124, 12, "size");
       const dataEnd = position + size;

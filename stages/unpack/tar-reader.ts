@@ -83,7 +83,13 @@ export function cString(block: Buffer, offset: number, width: number): string {
 }
 
 export function checksumOk(block: Buffer): boolean {
-  const stored = parseNumber(block, 148, 8, "checksum");
+  let stored: number;
+  try {
+    stored = parseNumber(block, 148, 8, "checksum");
+  } catch (err) {
+    if (err instanceof TarFormatError) return false; // not a number: not a tar header at all
+    throw err;
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {

@@ -68,6 +68,12 @@ test("local image names split at the shortest existing path; names may hold colo
   assert.equal(parseLocalImage(colon), { prefix: "", path: colon });
 });
 
+test("a file that is not a tar archive is named as such", async () => {
+  const text = join(work, "passwd");
+  writeFileSync(text, "root:x:0:0:root:/root:/bin/bash\n".repeat(40));
+  await rejects(() => unpack({ image: text, out: freshOut() }), new RegExp(`^${text}: not a tar archive \\(no tar header at its start\\)$`));
+});
+
 test("an archive of several images is refused unless one is named, listing its tags", async () => {
   const tar = await savedTogether("two", ["bench/one:v1", "two"]);
   const out = freshOut();

@@ -54,6 +54,12 @@ test("a corrupted header fails its checksum", () => {
   assert.throws(() => parse(bad), /checksum/);
 });
 
+test("a header whose checksum field is not a number fails its checksum", () => {
+  const text = Buffer.alloc(1024);
+  text.write("root:x:0:0:root:/root:/bin/bash\n".repeat(20).slice(0, 512)); // a text file, not a tar
+  assert.throws(() => parse(text), /^bad tar header checksum \(member 1\)$/);
+});
+
 test("a truncated layer fails, naming the member", () => {
   assert.throws(() => parse(sample.subarray(0, 512 + 600)), /truncated in the middle of "dir\/file"/);
   assert.throws(() => parse(sample.subarray(0, 100)), /truncated/);
