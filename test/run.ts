@@ -10,7 +10,7 @@ import { readdirSync, statSync, accessSync, constants, existsSync, mkdtempSync, 
 import { tmpdir } from "node:os";
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 const testRoot = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -47,22 +47,45 @@ function kvmUsable(): boolean {
 
 interface FileResult { file: string; passed: number; failed: number; ok: boolean; ms: number }
 
+/** Test files running now, with their TMPDIRs: a runner stopped by Ctrl-C or SIGTERM stops them and removes those. */
+const running = new Map<ChildProcess, string>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const [child, dir] of running) {
+      killGroup(child);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
+
+/** Each test file runs in its own process group, so this stops what it started too (stages, VMMs, QEMU). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
   const vm = file.endsWith(".vm.test.js");
   return new Promise((resolve) => {
     const fileTmp = mkdtempSync(join(tmpdir(), "bencher-test-"));
     chmodSync(fileTmp, 0o1777); // like /tmp: tests run stages as other users
-    const child = spawn(process.execPath, ["--enable-source-maps", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TMPDIR: fileTmp } });
+    const child = spawn(process.execPath, ["--enable-source-maps", file], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TMPDIR: fileTmp }, detached: true });
+    running.set(child, fileTmp);
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => {
       out += `\n  timed out after ${(vm ? VM_TIMEOUT_MS : UNIT_TIMEOUT_MS) / 60000} min: killed\n`;
-      child.kill("SIGKILL");
+      killGroup(child);
     }, vm ? VM_TIMEOUT_MS : UNIT_TIMEOUT_MS);
     child.on("close", (code) => {
       clearTimeout(timer);
+      running.delete(child);
       const left = readdirSync(fileTmp);
       if (left.length) out += `\n  left in its TMPDIR (removed now): ${left.join(", ")}\n`;
       rmSync(fileTmp, { recursive: true, force: true });
