@@ -5,12 +5,13 @@
 // image, no KVM, no kernel); once a VM ran it resolves, with `error` set when
 // the runner failed (status 125). The run directory is removed afterwards
 // unless `keep` is set.
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
 import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
+import { makeDirectory } from "../lib/fs/make-directory.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { RunWorkdir, sweepStaleRuns } from "../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../lib/workdir/work-root.js";
@@ -52,7 +53,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const pvmHost = isNestedPvmHost();
 
   const workdir = createWorkdir(o);
+  let madeOutputDirs: string[] = [];
+  let finished = false;
   try {
+    // Made before the run, so that a directory we cannot write is reported now, not after it.
+    if (o.outputDir !== undefined) madeOutputDirs = makeOutputDir(o.outputDir);
     options.onPhase?.("prepare");
     progress("preparing the root image");
     const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks, o.registry);
@@ -96,7 +101,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
       if (o.outputDir && file.hostPath !== null && outputs[file.guestPath] !== null) {
         const target = join(o.outputDir, hostNameForOutput(file.guestPath));
-        mkdirSync(dirname(target), { recursive: true });
+        makeDirectory(dirname(target));
         copyFileSync(file.hostPath, target);
         savedOutputs[file.guestPath] = target;
       }
@@ -132,12 +137,33 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     };
     if (failure !== undefined) result.error = failure;
     if (o.keep) result.runDir = workdir.path;
+    finished = true;
     return result;
   } catch (err) {
     if (err instanceof PipelineError || options.signal?.aborted) throw err;
     throw new PipelineError(describeError(err), { cause: err });
   } finally {
     workdir.dispose();
+    if (!finished) removeEmptyDirs(madeOutputDirs);
+  }
+}
+
+function makeOutputDir(dir: string): string[] {
+  try {
+    return makeDirectory(dir);
+  } catch (err) {
+    throw new PipelineError(`output-dir ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/** Removes the directories made for a run that failed, innermost first, if still empty (nothing of the user's is touched). */
+function removeEmptyDirs(made: string[]): void {
+  for (const dir of [...made].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return; // not empty (or gone): its parents are not empty either
+    }
   }
 }
 

@@ -3,10 +3,11 @@
 // an unchanged one never does. Run directly to build: node dist/guest-init/build.js
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cacheRoot, projectRoot } from "../lib/paths.js";
+import { makeDirectory } from "../lib/fs/make-directory.js";
 
 export const GUEST_INIT_SOURCE_DIR = join(projectRoot, "guest-init");
 export const GUEST_INIT_COMPILER = "musl-gcc";
@@ -40,7 +41,7 @@ export function guestInitPath(): string {
 export function buildGuestInit(): string {
   const target = guestInitPath();
   if (existsSync(target)) return target;
-  mkdirSync(join(target, ".."), { recursive: true });
+  makeDirectory(join(target, ".."));
   const temp = `${target}.tmp-${process.pid}`;
   const sources = sourceFiles().filter((f) => f.endsWith(".c")).map((f) => join(GUEST_INIT_SOURCE_DIR, f));
   try {

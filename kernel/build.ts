@@ -1,11 +1,12 @@
 // Builds the guest kernel from the recipe (kernel/recipe.ts) into the cache:
 //   node dist/kernel/build.js [--force] [--json]
 // Progress on a terminal; one JSON line with --json; nothing else otherwise.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { configFragment, kernelCacheDir, patchFiles, recipeKey, sourceVersion, SOURCE_PACKAGE, SOURCE_TARBALL } from "./recipe.js";
+import { makeDirectory } from "../lib/fs/make-directory.js";
 
 export interface KernelBuildResult {
   vmlinux: string;
@@ -44,7 +45,7 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
     return { vmlinux, bzImage, key, built: false, seconds: 0 };
   }
 
-  mkdirSync(outDir, { recursive: true });
+  makeDirectory(outDir);
   const work = join(outDir, `build.${process.pid}`);
   const src = join(work, "src");
   const obj = join(work, "obj");
@@ -69,8 +70,8 @@ export async function buildKernel(options: { force?: boolean; progress?: Progres
       child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(" ")} exited with ${code}`))));
     });
   try {
-    mkdirSync(src, { recursive: true });
-    mkdirSync(obj, { recursive: true });
+    makeDirectory(src);
+    makeDirectory(obj);
     progress(`kernel ${key}: extracting ${SOURCE_TARBALL}`);
     await run("tar", ["-xf", SOURCE_TARBALL, "-C", src, "--strip-components=1"], work);
     for (const patch of patchFiles()) {

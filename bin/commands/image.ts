@@ -1,9 +1,10 @@
 // bencher-run image: build an OCI image from a JSON description with the
 // project's own image builder (lib/oci), for examples and tests: no Docker needed.
 import { defineCommand } from "citty";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
+import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
 import type { ImageDescription } from "../../lib/oci/description.js";
 import { CommandError } from "../cli/command-error.js";
 import { printResult } from "../cli/output.js";
@@ -16,7 +17,9 @@ function readDescription(path: string): ImageDescription {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new CommandError(`image description ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory, expected a file" : (err as Error).message;
+    throw new CommandError(`image description ${path}: ${why}`, 2);
   }
   try {
     const parsed: unknown = JSON.parse(text);
@@ -40,7 +43,14 @@ export default defineCommand({
     if (!FORMATS.includes(format)) throw new CommandError(`--format ${JSON.stringify(args.format)}: expected one of ${FORMATS.join(", ")}`, 2);
     const description = readDescription(resolve(args.description));
     const out = resolve(args.out);
-    const built = await buildImage(description, { format, out });
+    if (existsSync(out)) throw new CommandError(`--out ${args.out}: already exists`, 2);
+    let built;
+    try {
+      built = await buildImage(description, { format, out });
+    } catch (err) {
+      if (err instanceof MakeDirectoryError) throw new CommandError(`--out ${args.out}: ${err.message}`);
+      throw err;
+    }
     // The image ID (config digest) is what bencher-run caches root images by, whatever the format;
     // the manifest digest differs between OCI and docker media types.
     const id = built.images[0]?.config.digest;

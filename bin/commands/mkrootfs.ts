@@ -1,6 +1,5 @@
 // bencher-run mkrootfs: an unpacked image directory → an ext4 (or squashfs) image.
 import { defineCommand } from "citty";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
@@ -14,6 +13,7 @@ import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export default defineCommand({
   meta: { name: "mkrootfs", description: "Build a root file system image from an unpacked image directory (content-addressed cache)" },
@@ -32,7 +32,7 @@ export default defineCommand({
     const fs = args.fs as MkrootfsRequest["fs"];
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
     const cacheDir = rootfsCacheDir();
-    mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+    makeDirectory(cacheDir, 0o755);
     giveToStage(cacheDir); // bencher-run's own cache: the stage adds images to it
 
     const result = await withRunWorkdir({ root: args.workdir, keep: args.keep }, async (workdir) => {

@@ -3,7 +3,7 @@
 // image whose digest is already in the cache costs a few small reads; a
 // registry image is always unpacked (its digest needs the network), and
 // mkrootfs then finds the cached image without building it.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { PipelineError } from "./errors.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
@@ -16,6 +16,7 @@ import { peekLocalImage } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
+import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export interface RootImage {
   /** The read-only base image in the cache. */
@@ -71,7 +72,7 @@ export async function prepareRootImage(
   const runConfig = JSON.parse(readFileSync(unpacked.config, "utf8")) as RunConfig;
 
   const cacheDir = rootfsCacheDir();
-  mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+  makeDirectory(cacheDir, 0o755);
   giveToStage(cacheDir);
   const mkrootfsRequest: MkrootfsRequest = { input: out, fs, cache: true };
   if (diskMiB !== undefined) mkrootfsRequest.diskMiB = diskMiB;

@@ -3,7 +3,7 @@
 // directory, an OCI archive, and a `docker save` archive as a tar or as the
 // extracted directory (legacy form, or the newer form with an OCI index.json).
 
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -15,6 +15,7 @@ import type { ImageDescription, LayerDescription } from "./description.js";
 import { layerTar } from "./layer-tar.js";
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, layerMediaType, type Compression } from "./media-types.js";
 import { tarDirectory } from "./tar-directory.js";
+import { makeDirectory } from "../fs/make-directory.js";
 
 export type ImageFormat = "oci-dir" | "oci-archive" | "docker-archive" | "docker-dir";
 
@@ -54,7 +55,7 @@ class BlobStore {
   readonly dir: string;
   constructor(layoutDir: string) {
     this.dir = join(layoutDir, "blobs", "sha256");
-    mkdirSync(this.dir, { recursive: true });
+    makeDirectory(this.dir);
   }
   path(digest: string): string {
     return join(this.dir, digest.slice("sha256:".length));
@@ -179,7 +180,7 @@ async function writeDockerSave(dir: string, desc: ImageDescription, tag: string,
     layerPaths = [];
     for (const layer of image.layers) {
       const id = hex(layer.diffId);
-      mkdirSync(join(dir, id), { recursive: true });
+      makeDirectory(join(dir, id));
       renameSync(store.path(layer.digest), join(dir, id, "layer.tar"));
       writeFileSync(join(dir, id, "VERSION"), "1.0");
       layerPaths.push(`${id}/layer.tar`);
@@ -206,13 +207,13 @@ export async function buildImage(desc: ImageDescription | ImageDescription[], op
 
   const isArchive = options.format === "oci-archive" || options.format === "docker-archive";
   const dir = isArchive ? mkdtempSync(join(tmpdir(), "oci-build-")) : out;
-  if (!isArchive) mkdirSync(dir, { recursive: true });
+  if (!isArchive) makeDirectory(dir);
   try {
     const result = isDocker
       ? await writeDockerSave(dir, descs[0], tag, options.dockerOciIndex ?? false)
       : await writeOciLayout(dir, descs, tag);
     if (isArchive) {
-      mkdirSync(dirname(out), { recursive: true });
+      makeDirectory(dirname(out));
       await tarDirectory(dir, out);
     }
     return result;

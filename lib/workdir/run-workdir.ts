@@ -7,6 +7,7 @@ import { defaultWorkRoot } from "./work-root.js";
 import { removeTree } from "./remove-tree.js";
 import { registerCleanup } from "./interrupts.js";
 import { giveToStage } from "../sandbox/stage-identity.js";
+import { makeDirectory } from "../fs/make-directory.js";
 
 export interface WorkdirOptions {
   /** Parent of run directories; default defaultWorkRoot(). */
@@ -26,7 +27,7 @@ export class RunWorkdir {
   static create(options: WorkdirOptions = {}): RunWorkdir {
     const root = options.root ?? defaultWorkRoot();
     try {
-      mkdirSync(root, { recursive: true, mode: 0o755 });
+      makeDirectory(root, 0o755);
     } catch (err) {
       throw new Error(`work directory root ${root}: ${(err as Error).message}`);
     }

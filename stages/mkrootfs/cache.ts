@@ -10,7 +10,7 @@
 // oldest first.
 import { createHash, randomBytes } from "node:crypto";
 import {
-  chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
+  chmodSync, closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync,
   rmSync, statSync, unlinkSync, utimesSync, writeFileSync, type Stats,
 } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import type { RootfsType } from "./request.js";
 import { MKSQUASHFS_OPTIONS } from "./squashfs.js";
 import { buildToolIdentity } from "./tool-identity.js";
 import { UNPACK_VERSION } from "../unpack/version.js";
+import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 /** Bump when the stage's output changes for the same input (new options, fixes in the plan). */
 export const MKROOTFS_VERSION = 1;
@@ -108,7 +109,7 @@ export function lookupCached(key: string): CachedImage | null {
 /** A fresh, empty file in the cache's tmp/ to build `key` into. */
 export function createCacheTempFile(key: string): string {
   const dir = join(rootfsCacheDir(), "tmp");
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const path = join(dir, `${key}.${process.pid}.${randomBytes(6).toString("hex")}.partial`);
   closeSync(openSync(path, "wx", 0o644));
   return path;

@@ -18,6 +18,7 @@ import { resolveImage } from "./image-source.js";
 import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from "./platform.js";
 import type { LayerBlob, ResolvedImage } from "./resolved-image.js";
 import type { UnpackRequest } from "./request.js";
+import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export interface UnpackResult {
   rootfs: string;
@@ -93,7 +94,7 @@ function prepareOut(out: string): () => void {
       for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
     };
   }
-  mkdirSync(out, { recursive: true });
+  makeDirectory(out);
   return () => rmSync(out, { recursive: true, force: true });
 }
 

@@ -6,7 +6,8 @@ export const cli = fileURLToPath(new URL("../../../bin/bencher-run", import.meta
 
 export interface CliRun { exitCode: number; stdout: string; stderr: string }
 
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const r = await execa(cli, args, { reject: false, env, stdin: "ignore" });
+/** `timeoutMs`: kill it then (a hang fails the test instead of stalling the suite). */
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs?: number): Promise<CliRun> {
+  const r = await execa(cli, args, { reject: false, env, stdin: "ignore", ...(timeoutMs ? { timeout: timeoutMs, killSignal: "SIGKILL" as const } : {}) });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

@@ -3,9 +3,10 @@
 // the cache with the few modules the host needs. Debian's kernel because it
 // has KVM (kvm-amd) and 9p as modules and needs no build of ours.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { cacheRoot } from "../../paths.js";
+import { makeDirectory } from "../../fs/make-directory.js";
 
 /** Modules the host loads, each after what it depends on: KVM on SVM, virtio over PCI, and 9p to mount the machine's files. */
 export const HOST_MODULES = ["kvm-amd", "virtio_pci", "9pnet_virtio", "9p"];
@@ -42,7 +43,7 @@ export function prepareHostKernel(log: (line: string) => void = () => {}): HostK
   const dir = join(hostKernelRoot(), release);
   if (!existsSync(join(dir, "modules", "order"))) {
     log(`fetching ${pkg} (Debian) for the emulated KVM host`);
-    mkdirSync(hostKernelRoot(), { recursive: true });
+    makeDirectory(hostKernelRoot());
     const work = mkdtempSync(join(hostKernelRoot(), ".prepare-"));
     try {
       try {
@@ -59,7 +60,7 @@ export function prepareHostKernel(log: (line: string) => void = () => {}): HostK
       // The package ships no modules.dep (its postinst runs depmod).
       execFileSync("depmod", ["-b", tree, release]);
       const staged = join(work, "staged");
-      mkdirSync(join(staged, "modules"), { recursive: true });
+      makeDirectory(join(staged, "modules"));
       copyFileSync(join(tree, "boot", `vmlinuz-${release}`), join(staged, "vmlinuz"));
       const order = moduleLoadOrder(readFileSync(join(moduleDir, "modules.dep"), "utf8"), HOST_MODULES);
       const names = order.map((path) => stageModule(join(moduleDir, path), join(staged, "modules")));
