@@ -17,7 +17,7 @@ import { RunWorkdir, sweepStaleRuns } from "../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../lib/workdir/work-root.js";
 import type { CollectJob } from "../stages/collect/request.js";
 import { hostNameForOutput } from "../stages/collect/output-names.js";
-import { PipelineError } from "./pipeline/errors.js";
+import { PipelineError, PipelineOptionError } from "./pipeline/errors.js";
 import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelinePhase } from "./pipeline/options.js";
 import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
 import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "./pipeline/result.js";
@@ -25,7 +25,7 @@ import { runVm } from "./pipeline/vm-run.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
 export type { PipelineResult, PipelineMetrics } from "./pipeline/result.js";
-export { PipelineError } from "./pipeline/errors.js";
+export { PipelineError, PipelineOptionError } from "./pipeline/errors.js";
 
 /** collect's phases → the run's. */
 const RUN_PHASES: Partial<Record<string, PipelinePhase>> = { listening: "boot", running: "run", exited: "collect" };
@@ -152,7 +152,7 @@ function makeOutputDir(dir: string): string[] {
   try {
     return makeDirectory(dir);
   } catch (err) {
-    throw new PipelineError(`output-dir ${dir}: ${(err as Error).message}`);
+    throw new PipelineOptionError("outputDir", dir, (err as Error).message);
   }
 }
 

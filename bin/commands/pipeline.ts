@@ -5,8 +5,8 @@
 // failed). --json prints one JSON document instead (README: "The --json document").
 import { defineCommand } from "citty";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
-import { runPipeline, PipelineError, type PipelineResult } from "../pipeline-run.js";
-import { parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
+import { runPipeline, PipelineError, PipelineOptionError, type PipelineResult } from "../pipeline-run.js";
+import { describeOptionError, parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
 import { toJsonDocument } from "../pipeline/json-document.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
@@ -95,6 +95,7 @@ export default defineCommand({
         result = await runOnce(cli, progress);
       } catch (err) {
         progress.clear();
+        if (err instanceof PipelineOptionError) throw new CommandError(describeOptionError(err, cli.typed), RUNNER_FAILURE_EXIT_STATUS);
         if (err instanceof PipelineError) throw new CommandError(err.message, RUNNER_FAILURE_EXIT_STATUS);
         throw err;
       }

@@ -6,6 +6,7 @@
 //   --cmd ls -l /   (or: -- ls -l /)       cmd ["ls", "-l", "/"]
 // So every other option comes before them.
 import type { PipelineOptions, RootfsKind } from "./options.js";
+import type { PipelineOptionError } from "./errors.js";
 import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 
 export class UsageError extends Error {
@@ -18,6 +19,8 @@ export interface PipelineCliArgs {
   verbose: boolean;
   /** Run the command this many times, each in a fresh VM. */
   iter: number;
+  /** What was typed after each flag that takes one value: errors quote it. */
+  typed: Record<string, string>;
 }
 
 /** Options taking a value: flag → how it is stored. Short forms as in docker run. */
@@ -32,6 +35,22 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "--quiet-cpus": "quiet-cpus",
 };
 const REPEATABLE = new Set(["env", "output"]);
+/** PipelineOptions names → the flag that sets them, so that the API's checks speak of flags here. */
+const OPTION_FLAGS: Record<string, string> = {
+  image: "--image", timeoutSec: "--timeout", bootTimeoutSec: "--boot-timeout", vcpus: "--vcpus", cpus: "--cpus",
+  quietCpus: "--quiet-cpus", memoryMiB: "--memory", diskMiB: "--disk", env: "--env", workdir: "--workdir", user: "--user",
+  outputs: "--output", outputDir: "--output-dir", maxOutputSize: "--max-output-size", kernel: "--kernel",
+  registryCa: "--registry-ca", plainHttp: "--plain-http", rootfs: "--rootfs", workRoot: "--work-root",
+  entrypoint: "--entrypoint", cmd: "--cmd",
+};
+
+/** An option error from runPipeline in the command line's words: "--memory 10: ..." rather than "memoryMiB 10: ...". */
+export function describeOptionError(err: PipelineOptionError, typed: Record<string, string>): string {
+  const flag = OPTION_FLAGS[err.option];
+  if (flag === undefined) return err.message;
+  const value = typed[flag] ?? err.value;
+  return `${flag}${value === undefined ? "" : ` ${value}`}: ${err.problem}`;
+}
 
 /** A whole number from min up; `what` names the flag in the error. */
 function whole(flag: string, value: string, min: number): number {
@@ -53,6 +72,7 @@ export function parseSize(flag: string, value: string): number {
 
 export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   const values = new Map<string, string[]>();
+  const typed: Record<string, string> = {};
   const flags = new Set<string>();
   let entrypoint: string[] | undefined;
   let cmd: string[] | undefined;
@@ -81,6 +101,7 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
     if (list.length > 0 && !REPEATABLE.has(name)) throw new UsageError(`${flag} given twice`);
     list.push(value);
     values.set(name, list);
+    if (!REPEATABLE.has(name)) typed[`--${name}`] = value;
   }
   if (i < argv.length) {
     const rest = argv.slice(i + 1);
@@ -163,5 +184,5 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   if (cmd && cmd.length > 0) options.cmd = cmd;
   const iterText = one("iter");
   const iter = iterText === undefined ? 1 : whole("--iter", iterText, 1);
-  return { options, json: flags.has("json"), verbose: flags.has("verbose"), iter };
+  return { options, json: flags.has("json"), verbose: flags.has("verbose"), iter, typed };
 }

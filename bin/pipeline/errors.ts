@@ -7,3 +7,15 @@ export class PipelineError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * An option the caller got wrong. The message names the option as the API
+ * spells it ("memoryMiB 10: ..."); the command line says it in its own words
+ * ("--memory 10: ...") from `option`, `value` and `problem`.
+ */
+export class PipelineOptionError extends PipelineError {
+  override name = "PipelineOptionError";
+  constructor(readonly option: string, readonly value: string | undefined, readonly problem: string) {
+    super(`${option}${value === undefined ? "" : ` ${value}`}: ${problem}`);
+  }
+}

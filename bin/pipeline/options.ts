@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from "node:path";
 import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
 import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
-import { PipelineError } from "./errors.js";
+import { PipelineOptionError } from "./errors.js";
 import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
 
 export type RootfsKind = "ext4" | "squashfs";
@@ -110,21 +110,34 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
 /** Longest command time limit accepted (the VM's own deadline is capped at a day). */
 export const MAX_TIMEOUT_SEC = 20 * 3600;
 
-function wholeNumber(name: string, value: number | undefined, min: number, max: number): number | undefined {
+type OptionName = Exclude<keyof PipelineOptions, `on${string}` | "signal">;
+
+function refuse(option: OptionName, value: string | undefined, problem: string): never {
+  throw new PipelineOptionError(option, value, problem);
+}
+
+function wholeNumber(option: OptionName, value: number | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new PipelineError(`${name} ${String(value)}: expected a whole number from ${min} to ${max}`);
+    refuse(option, String(value), `expected a whole number from ${min} to ${max}`);
   }
   return value;
 }
 
-function stringList(name: string, value: string[] | undefined): string[] | undefined {
+function stringList(option: OptionName, value: string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new PipelineError(`${name}: expected a list of strings`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) refuse(option, undefined, "expected a list of strings");
   value.forEach((v) => {
-    if (v.includes("\0")) throw new PipelineError(`${name} ${JSON.stringify(v)}: contains a NUL character`);
+    if (v.includes("\0")) refuse(option, JSON.stringify(v), "contains a NUL character");
   });
   return value;
+}
+
+/** Why `path` is not a file we can read, or undefined. */
+function fileProblem(path: string): string | undefined {
+  if (!existsSync(path)) return "no such file";
+  if (!statSync(path).isFile()) return statSync(path).isDirectory() ? "is a directory, not a file" : "is not a regular file";
+  return undefined;
 }
 
 /** Distinct CPU numbers this process may use (the boot stage inherits its CPUs). */
@@ -132,56 +145,58 @@ function hostCpuList(value: number[] | undefined): number[] | undefined {
   if (value === undefined) return undefined;
   const shown = Array.isArray(value) && value.length > 0 ? value.join(",") : JSON.stringify(value);
   if (!Array.isArray(value) || value.some((c) => typeof c !== "number" || !Number.isSafeInteger(c) || c < 0)) {
-    throw new PipelineError(`cpus ${shown}: expected a list of host CPU numbers`);
+    refuse("cpus", shown, "expected a list of host CPU numbers");
   }
-  if (new Set(value).size !== value.length) throw new PipelineError(`cpus ${shown}: a CPU is listed twice`);
+  if (new Set(value).size !== value.length) refuse("cpus", shown, "a CPU is listed twice");
   const problem = cpusProblem(value, hostCpus());
-  if (problem) throw new PipelineError(`cpus ${shown}: ${problem}`);
+  if (problem) refuse("cpus", shown, problem);
   return value;
 }
 
 export function checkOptions(o: PipelineOptions): CheckedOptions {
-  if (typeof o.image !== "string" || o.image.trim() === "") throw new PipelineError("image: missing (an OCI layout, archive or registry reference)");
+  if (typeof o.image !== "string" || o.image.trim() === "") refuse("image", undefined, "missing (an OCI layout, archive or registry reference)");
   const env = stringList("env", o.env) ?? [];
   env.forEach((entry) => {
-    if (entry.indexOf("=") <= 0) throw new PipelineError(`env ${JSON.stringify(entry)}: expected NAME=value`);
+    if (entry.indexOf("=") <= 0) refuse("env", JSON.stringify(entry), "expected NAME=value");
   });
-  const outputs = stringList("output", o.outputs) ?? [];
+  const outputs = stringList("outputs", o.outputs) ?? [];
   try {
     hostNamesForOutputs(outputs);
   } catch (err) {
-    throw new PipelineError(`output: ${(err as Error).message}`);
+    refuse("outputs", undefined, (err as Error).message);
   }
   if (o.workdir !== undefined && (typeof o.workdir !== "string" || !o.workdir.startsWith("/") || o.workdir.includes("\0"))) {
-    throw new PipelineError(`workdir ${JSON.stringify(o.workdir)}: expected an absolute path in the guest`);
+    refuse("workdir", JSON.stringify(o.workdir), "expected an absolute path in the guest");
   }
   const rootfs = o.rootfs ?? "ext4";
-  if (rootfs !== "ext4" && rootfs !== "squashfs") throw new PipelineError(`rootfs ${JSON.stringify(rootfs)}: expected ext4 or squashfs`);
-  const diskMiB = wholeNumber("disk", o.diskMiB, 1, MAX_DISK_MIB);
-  if (diskMiB !== undefined && rootfs === "squashfs") throw new PipelineError("disk: applies to an ext4 root only (squashfs is read-only and sized by its content)");
+  if (rootfs !== "ext4" && rootfs !== "squashfs") refuse("rootfs", JSON.stringify(rootfs), "expected ext4 or squashfs");
+  const diskMiB = wholeNumber("diskMiB", o.diskMiB, 1, MAX_DISK_MIB);
+  if (diskMiB !== undefined && rootfs === "squashfs") refuse("diskMiB", undefined, "applies to an ext4 root only (squashfs is read-only and sized by its content)");
   let kernel: string | undefined;
   if (o.kernel !== undefined) {
     kernel = resolve(o.kernel);
-    if (!existsSync(kernel) || !statSync(kernel).isFile()) throw new PipelineError(`kernel ${o.kernel}: no such file`);
+    const problem = fileProblem(kernel);
+    if (problem) refuse("kernel", o.kernel, problem);
   }
   let registryCa: string | undefined;
   if (o.registryCa !== undefined) {
     registryCa = resolve(o.registryCa);
-    if (!existsSync(registryCa) || !statSync(registryCa).isFile()) throw new PipelineError(`registry-ca ${o.registryCa}: no such file`);
+    const problem = fileProblem(registryCa);
+    if (problem) refuse("registryCa", o.registryCa, problem);
   }
-  if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") throw new PipelineError("plainHttp: expected true or false");
-  if (o.plainHttp === true && registryCa !== undefined) throw new PipelineError("registry-ca: a CA is for HTTPS, but plain HTTP was asked for");
+  if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") refuse("plainHttp", undefined, "expected true or false");
+  if (o.plainHttp === true && registryCa !== undefined) refuse("registryCa", undefined, "a CA is for HTTPS, but plain HTTP was asked for");
   let outputDir: string | undefined;
   if (o.outputDir !== undefined) {
     outputDir = resolve(o.outputDir);
-    if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) throw new PipelineError(`output-dir ${o.outputDir}: exists and is not a directory`);
+    if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) refuse("outputDir", o.outputDir, "exists and is not a directory");
   }
   const cpus = hostCpuList(o.cpus);
   const vcpus = wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS;
-  if (o.quietCpus !== undefined && typeof o.quietCpus !== "boolean") throw new PipelineError("quiet-cpus: expected true or false");
-  if (o.quietCpus && vcpus < 2) throw new PipelineError(`quiet-cpus: needs vcpus 2 or more (vCPU 0 keeps the guest kernel's housekeeping), not ${vcpus}`);
-  const timeoutSec = wholeNumber("timeout", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
-  const bootTimeoutSec = wholeNumber("boot timeout", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
+  if (o.quietCpus !== undefined && typeof o.quietCpus !== "boolean") refuse("quietCpus", undefined, "expected true or false");
+  if (o.quietCpus && vcpus < 2) refuse("quietCpus", undefined, `needs 2 or more vCPUs (vCPU 0 keeps the guest kernel's housekeeping), not ${vcpus}`);
+  const timeoutSec = wholeNumber("timeoutSec", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
+  const bootTimeoutSec = wholeNumber("bootTimeoutSec", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
   return {
     image: o.image,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
@@ -189,7 +204,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     vcpus,
     cpus,
     quietCpus: o.quietCpus ?? false,
-    memoryMiB: wholeNumber("memory", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
+    memoryMiB: wholeNumber("memoryMiB", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
     diskMiB,
     env,
     entrypoint: stringList("entrypoint", o.entrypoint),
@@ -198,7 +213,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     user: o.user,
     outputs,
     outputDir,
-    maxOutputBytes: wholeNumber("max output size", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxOutputBytes: wholeNumber("maxOutputSize", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
     kernel,
     registry: { ca: registryCa, plainHttp: o.plainHttp },
     keep: o.keep ?? false,

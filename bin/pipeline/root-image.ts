@@ -4,7 +4,7 @@
 // registry image is always unpacked (its digest needs the network), and
 // mkrootfs then finds the cached image without building it.
 import { existsSync, readFileSync } from "node:fs";
-import { PipelineError } from "./errors.js";
+import { PipelineOptionError } from "./errors.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
@@ -33,7 +33,7 @@ export interface RootImage {
 export function locateImage(image: string): { request: string; bind: string | null } {
   const local = parseLocalImage(image);
   if (!local) return { request: image, bind: null };
-  if (!existsSync(local.path)) throw new PipelineError(`image ${image}: no such file or directory`);
+  if (!existsSync(local.path)) throw new PipelineOptionError("image", image, "no such file or directory");
   return { request: formatLocalImage(local), bind: local.path };
 }
 

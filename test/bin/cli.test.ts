@@ -58,7 +58,7 @@ test("a missing required flag is a one-line usage error", async () => {
 test("pipeline with a missing image fails with one line, exit 125 (as docker run)", async () => {
   const r = await runCli(["pipeline", "--image", "./no-such-image.oci"]);
   assert.is(r.exitCode, 125);
-  assert.match(r.stderr, /^bencher-run: image \.\/no-such-image\.oci: no such file or directory$/);
+  assert.match(r.stderr, /^bencher-run: --image \.\/no-such-image\.oci: no such file or directory$/);
   assert.is(r.stdout, "");
 });
 

@@ -3,7 +3,7 @@
 // on stderr, prints nothing on stdout and leaves no run directory behind.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
@@ -15,7 +15,7 @@ const env = { BENCHER_RUN_WORKDIR: workRoot };
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
 
 async function fails(args: string[], pattern: RegExp): Promise<void> {
-  const r = await runCli(["pipeline", ...args], env);
+  const r = await runCli(["pipeline", ...args], env, 120_000);
   assert.is(r.exitCode, 125, r.stderr);
   assert.is(r.stdout, "");
   assert.match(r.stderr, pattern);
@@ -34,10 +34,12 @@ test("usage errors exit 125 with one line", async () => {
   await fails([], /^bencher-run: --image is required .*\(see bencher-run pipeline --help\)$/);
   await fails(["--image", "x", "--vcpus", "0"], /^bencher-run: --vcpus 0: expected a whole number of at least 1/);
   await fails(["--image", "x", "--bogus"], /^bencher-run: unknown option --bogus/);
+  // Refused by the pipeline's own checks, still in the command line's words.
+  await fails(["--image", "x", "--memory", "100000"], /^bencher-run: --memory 100000: expected a whole number from 64 to \d+$/);
 });
 
 test("a missing image", async () => {
-  await fails(["--image", join(scratch, "nope.oci")], /^bencher-run: image .*nope\.oci: no such file or directory$/);
+  await fails(["--image", join(scratch, "nope.oci")], /^bencher-run: --image .*nope\.oci: no such file or directory$/);
 });
 
 test("a directory that is not an image", async () => {
@@ -53,10 +55,28 @@ test("an image with neither ENTRYPOINT nor CMD, and none given", async () => {
   await fails(["--image", image], /^bencher-run: .*nocmd\.oci: no command to run: the image has no ENTRYPOINT or CMD and none was given$/);
 });
 
+test("an output directory that cannot be made is refused before the run", async () => {
+  const image = join(scratch, "echo-out.oci");
+  await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });
+  const file = join(scratch, "a-file");
+  writeFileSync(file, "x");
+  await fails(["--image", image, "--output", "/r", "--output-dir", join(file, "out")], /^bencher-run: --output-dir .*a-file\/out: .*a-file exists and is not a directory$/);
+  // Node's own recursive mkdir never returns here.
+  await fails(["--image", image, "--output", "/r", "--output-dir", "/proc/bencher-no-such/out"], /^bencher-run: --output-dir \/proc\/bencher-no-such\/out: cannot create directory \/proc\/bencher-no-such: \/proc does not take new directories$/);
+});
+
+test("a run that fails removes the output directory it made", async () => {
+  const image = join(scratch, "nocmd-out.oci");
+  await buildImage({ base: "busybox", config: { env: ["A=1"] } }, { format: "oci-dir", out: image });
+  const made = join(scratch, "made");
+  await fails(["--image", image, "--output", "/r", "--output-dir", join(made, "out")], /no command to run/);
+  assert.not.ok(existsSync(made), "the output directory made for the run is left");
+});
+
 test("a kernel that does not exist", async () => {
   const image = join(scratch, "echo.oci");
   await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });
-  await fails(["--image", image, "--kernel", join(scratch, "vmlinux")], /^bencher-run: kernel .*vmlinux: no such file$/);
+  await fails(["--image", image, "--kernel", join(scratch, "vmlinux")], /^bencher-run: --kernel .*vmlinux: no such file$/);
 });
 
 test.run();

@@ -18,7 +18,7 @@ test("bencher-run pipeline --quiet-cpus with one vCPU: 125 and one line, nothing
   const r = await runCli(["pipeline", "--image", join(scratch, "any.oci"), "--quiet-cpus", "--cmd", "true"], { BENCHER_RUN_WORKDIR: join(scratch, "runs") });
   assert.is(r.exitCode, 125, r.stderr);
   assert.is(r.stdout, "");
-  assert.match(r.stderr, /^bencher-run: quiet-cpus: needs vcpus 2 or more \(vCPU 0 keeps the guest kernel's housekeeping\), not 1/);
+  assert.match(r.stderr, /^bencher-run: --quiet-cpus: needs 2 or more vCPUs \(vCPU 0 keeps the guest kernel's housekeeping\), not 1/);
   assert.is(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.equal(readdirSync(scratch), [], "nothing made");
 });
@@ -28,8 +28,8 @@ test("the flag reaches the options; runPipeline's check wants 2 vCPUs and a bool
   assert.is(parsePipelineArgs(["--image", "i"]).options.quietCpus, undefined);
   const fails = (o: object, re: RegExp) =>
     assert.throws(() => checkOptions({ image: "x", ...o }), (e: Error) => e instanceof PipelineError && re.test(e.message), JSON.stringify(o));
-  fails({ quietCpus: true }, /^quiet-cpus: needs vcpus 2 or more .* not 1$/);
-  fails({ quietCpus: "yes" }, /^quiet-cpus: expected true or false$/);
+  fails({ quietCpus: true }, /^quietCpus: needs 2 or more vCPUs .* not 1$/);
+  fails({ quietCpus: "yes" }, /^quietCpus: expected true or false$/);
   assert.is(checkOptions({ image: "x", vcpus: 2, quietCpus: true }).quietCpus, true);
   assert.is(checkOptions({ image: "x", vcpus: 2 }).quietCpus, false);
 });
