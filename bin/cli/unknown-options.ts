@@ -1,31 +1,55 @@
-// citty passes options a command does not declare through silently: a typo
-// such as `boot --kernal F` (or `--cpu 1` for `--cpus 1`) would run with the
-// defaults, for a benchmark a wrong answer rather than an error. This finds
-// the first option a command does not declare, before the command runs.
+// citty passes options a command does not declare through silently, and
+// arguments it has no place for too: a typo such as `boot --kernal F` (or
+// `--cpu 1` for `--cpus 1`) would run with the defaults, and `scenarios
+// basic_execution` would run every scenario: for a benchmark a wrong answer
+// rather than an error. This finds the first such argument before the
+// command runs.
 import type { ArgsDef, CommandDef } from "citty";
 import { CommandError } from "./command-error.js";
 
-/** Throws a usage error (exit 2) naming the first option `command` (`bencher-run <name>`) does not declare. */
+/** Throws a usage error (exit 2) naming the first argument `command` (`bencher-run <name>`) has no place for. */
 export async function refuseUnknownOptions(name: string, command: CommandDef, rawArgs: readonly string[]): Promise<void> {
   const args = typeof command.args === "function" ? await command.args() : await command.args;
-  const unknown = unknownOption(rawArgs, args ?? {});
-  if (unknown !== undefined) throw new CommandError(`unknown option ${unknown} (see bencher-run ${name} --help)`, 2);
+  const unknown = unknownArgument(rawArgs, args ?? {});
+  if (unknown !== undefined) throw new CommandError(`${unknown} (see bencher-run ${name} --help)`, 2);
 }
 
-/** The first option in `rawArgs` (a subcommand's arguments) that `args` does not declare, as typed; undefined if none. */
-export function unknownOption(rawArgs: readonly string[], args: ArgsDef): string | undefined {
+/**
+ * What is wrong with the first argument in `rawArgs` (a subcommand's
+ * arguments) that `args` has no place for: "unknown option --x" for an
+ * option it does not declare, `unexpected argument "x"` for a positional
+ * argument beyond those it declares. Undefined if there is none.
+ */
+export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): string | undefined {
   const strings = new Set<string>();
   const booleans = new Set<string>();
+  let positionals = 0;
   for (const [name, def] of Object.entries(args)) {
-    if (def.type === "positional") continue;
+    if (def.type === "positional") {
+      positionals++;
+      continue;
+    }
     const alias = "alias" in def ? def.alias : undefined;
     const names = [name, ...(alias === undefined ? [] : Array.isArray(alias) ? alias : [alias])];
     for (const n of names) (def.type === "boolean" ? booleans : strings).add(n);
   }
+  let seen = 0;
+  const positional = (arg: string) => (++seen > positionals ? `unexpected argument ${JSON.stringify(arg)}` : undefined);
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i];
-    if (arg === "--") return undefined; // what follows is not ours to parse
-    if (!arg.startsWith("-") || arg === "-") continue; // a positional argument or an option's value
+    if (arg === "--") {
+      // What follows is positional, whatever it looks like.
+      for (const rest of rawArgs.slice(i + 1)) {
+        const extra = positional(rest);
+        if (extra) return extra;
+      }
+      return undefined;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      const extra = positional(arg);
+      if (extra) return extra;
+      continue;
+    }
     const named = arg.replace(/^--?/, "");
     const name = named.split("=", 1)[0];
     if (strings.has(name)) {
@@ -33,7 +57,7 @@ export function unknownOption(rawArgs: readonly string[], args: ArgsDef): string
       continue;
     }
     if (booleans.has(name) || (name.startsWith("no-") && booleans.has(name.slice(3)))) continue;
-    return arg.split("=", 1)[0];
+    return `unknown option ${arg.split("=", 1)[0]}`;
   }
   return undefined;
 }

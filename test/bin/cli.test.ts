@@ -49,6 +49,17 @@ test("an option a subcommand does not have is a one-line usage error, exit 2, be
   assert.is(pipeline.stderr, "bencher-run: unknown option --bogus (see bencher-run pipeline --help)", "pipeline parses its own options");
 });
 
+test("an argument a subcommand has no place for is a one-line usage error, exit 2, before anything runs", async () => {
+  // citty alone ignored it: `scenarios run basic_execution` ran every scenario.
+  const extra = await runCli(["scenarios", "run", "basic_execution"]);
+  assert.is(extra.exitCode, 2);
+  assert.is(extra.stderr, 'bencher-run: unexpected argument "run" (see bencher-run scenarios --help)');
+  assert.is(extra.stdout, "");
+  const cache = await runCli(["cache", "prune", "all"]);
+  assert.is(cache.stderr, 'bencher-run: unexpected argument "all" (see bencher-run cache --help)');
+  assert.is(cache.exitCode, 2);
+});
+
 test("a missing required flag is a one-line usage error", async () => {
   const r = await runCli(["unpack", "--out", "/tmp/x"]);
   assert.is(r.exitCode, 2);

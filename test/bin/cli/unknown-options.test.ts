@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { ArgsDef } from "citty";
-import { unknownOption } from "../../../bin/cli/unknown-options.js";
+import { unknownArgument } from "../../../bin/cli/unknown-options.js";
 
 const args: ArgsDef = {
   kernel: { type: "string" },
@@ -14,21 +14,29 @@ const args: ArgsDef = {
 };
 
 test("declared options, their values, aliases, --no- forms and positionals pass", () => {
-  assert.is(unknownOption([], args), undefined);
-  assert.is(unknownOption(["--kernel", "/k", "--memory-mib=512", "--json", "prune"], args), undefined);
-  assert.is(unknownOption(["-e", "A=1", "--env=B=2", "--no-plain-http"], args), undefined);
-  assert.is(unknownOption(["--kernel", "--json"], args), undefined, "a string option's value is not an option, even when it looks like one");
-  assert.is(unknownOption(["--memory-mib", "-1"], args), undefined, "a negative value is left to the command's own check");
-  assert.is(unknownOption(["--json", "--", "--anything"], args), undefined, "after -- nothing is an option");
+  assert.is(unknownArgument([], args), undefined);
+  assert.is(unknownArgument(["--kernel", "/k", "--memory-mib=512", "--json", "prune"], args), undefined);
+  assert.is(unknownArgument(["-e", "A=1", "--env=B=2", "--no-plain-http"], args), undefined);
+  assert.is(unknownArgument(["--kernel", "--json"], args), undefined, "a string option's value is not an option, even when it looks like one");
+  assert.is(unknownArgument(["--memory-mib", "-1"], args), undefined, "a negative value is left to the command's own check");
+  assert.is(unknownArgument(["--json", "--", "--anything"], args), undefined, "after -- nothing is an option");
+  assert.is(unknownArgument(["--", "-"], args), undefined, "one positional, after --");
 });
 
 test("the first undeclared option is named as typed", () => {
-  assert.is(unknownOption(["--kernal", "/k"], args), "--kernal");
-  assert.is(unknownOption(["--json", "--cpu=1", "--bogus"], args), "--cpu");
-  assert.is(unknownOption(["-x"], args), "-x");
-  assert.is(unknownOption(["--no-json-at-all"], args), "--no-json-at-all");
-  assert.is(unknownOption(["--no-kernel"], args), "--no-kernel", "--no- only for a boolean");
-  assert.is(unknownOption(["prune", "--max"], args), "--max");
+  assert.is(unknownArgument(["--kernal", "/k"], args), "unknown option --kernal");
+  assert.is(unknownArgument(["--json", "--cpu=1", "--bogus"], args), "unknown option --cpu");
+  assert.is(unknownArgument(["-x"], args), "unknown option -x");
+  assert.is(unknownArgument(["--no-json-at-all"], args), "unknown option --no-json-at-all");
+  assert.is(unknownArgument(["--no-kernel"], args), "unknown option --no-kernel", "--no- only for a boolean");
+  assert.is(unknownArgument(["prune", "--max"], args), "unknown option --max");
+});
+
+test("positional arguments beyond those declared are refused", () => {
+  assert.is(unknownArgument(["prune", "now"], args), 'unexpected argument "now"');
+  assert.is(unknownArgument(["--json", "prune", "--kernel", "/k", "extra"], args), 'unexpected argument "extra"');
+  assert.is(unknownArgument(["prune", "--", "--json"], args), 'unexpected argument "--json"', "after --, everything is positional");
+  assert.is(unknownArgument(["run", "basic_execution"], { json: { type: "boolean" } }), 'unexpected argument "run"');
 });
 
 test.run();
