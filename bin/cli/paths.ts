@@ -3,6 +3,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CommandError } from "./command-error.js";
+import { whyNotMade } from "../../lib/fs/make-directory.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
 /** An existing input; its real path. */
@@ -30,7 +31,13 @@ export function outputDir(flag: string, value: string): { path: string; created:
     return { path: realpathSync(abs), created: false };
   }
   if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
-  mkdirSync(abs, { mode: 0o755 });
+  try {
+    mkdirSync(abs, { mode: 0o755 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EEXIST") throw err; // made meanwhile: the caller decides
+    throw new CommandError(`--${flag} ${value}: cannot create the directory: ${whyNotMade(err, abs)}`);
+  }
   giveToStage(abs);
   return { path: realpathSync(abs), created: true };
 }

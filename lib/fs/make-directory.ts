@@ -38,7 +38,7 @@ export function makeDirectory(path: string, mode = 0o777): string[] {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && entryKind(dir) === "directory") continue; // made by someone else meanwhile
-      throw new MakeDirectoryError(`cannot create directory ${dir}: ${reason(err, dir)}`, code, { cause: err });
+      throw new MakeDirectoryError(`cannot create directory ${dir}: ${whyNotMade(err, dir)}`, code, { cause: err });
     }
   }
   return made;
@@ -52,12 +52,12 @@ function entryKind(path: string): "directory" | "other" | "missing" {
     const code = (err as NodeJS.ErrnoException).code;
     // ENOTDIR: a parent is a file; the walk up finds and names it.
     if (code === "ENOENT" || code === "ENOTDIR") return "missing";
-    throw new MakeDirectoryError(`cannot create directory ${path}: ${reason(err, path)}`, code, { cause: err });
+    throw new MakeDirectoryError(`cannot create directory ${path}: ${whyNotMade(err, path)}`, code, { cause: err });
   }
 }
 
-/** The system's words for the error ("permission denied"), without the code and path Node adds. */
-function reason(err: unknown, dir: string): string {
+/** Why mkdir(dir) failed, in the system's words ("permission denied") without the code and path Node adds. */
+export function whyNotMade(err: unknown, dir: string): string {
   const e = err as NodeJS.ErrnoException;
   // ENOENT while the parent is a directory: a file system that takes no new directories (/proc, /sys).
   if (e.code === "ENOENT") return `${dirname(dir)} does not take new directories`;

@@ -71,6 +71,9 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
   writeFileSync(join(notEmpty, "x"), "");
   const full = await runCli(["unpack", "--image", layout, "--out", notEmpty], env);
   assert.is(full.stderr, `bencher-run: --out ${notEmpty}: directory is not empty`);
+  const proc = await runCli(["unpack", "--image", layout, "--out", "/proc/bencher-no-such"], env);
+  assert.is(proc.stderr, "bencher-run: --out /proc/bencher-no-such: cannot create the directory: /proc does not take new directories");
+  assert.is(proc.exitCode, 1);
 
   const badInput = await runCli(["mkrootfs", "--input", join(work, "nothing-here")], env);
   assert.is(badInput.stderr, `bencher-run: --input ${join(work, "nothing-here")}: no such file or directory`);
