@@ -319,6 +319,7 @@ export class Machine {
       hostCpu: this.pinning?.vcpuCpus[h.vcpu.index],
     };
     if (this.stopReason) return;
+    const fail = (err: unknown) => this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
     const worker = startWorker(VCPU_WORKER_SCRIPT, data);
     h.worker = worker;
     const exited = new Promise<void>((resolve) => {
@@ -327,6 +328,15 @@ export class Machine {
         if (m?.type === "pinned") this.options.log?.(`vCPU ${h.vcpu.index} thread ${m.tid} runs on CPU ${m.cpus.join(",")}`);
         if (m?.type !== "ended") return;
         h.end = m;
+        // What the guest wrote before it ended happened first: a reset
+        // through the i8042 (posted, so the vCPU ran on into Linux's
+        // fallbacks and a triple fault) is the end's reason, not what came
+        // after it. This message can be handled before the loop below wakes.
+        try {
+          this.drainPostedWrites(h);
+        } catch (err) {
+          fail(err);
+        }
         if (m.reason !== "stopped") this.stop(vcpuEndReason(m.reason), m.detail);
       });
       worker.on("error", (err) => this.stop("vmm-error", `vCPU ${h.vcpu.index} thread: ${err.message}`));
@@ -339,7 +349,6 @@ export class Machine {
       });
     });
 
-    const fail = (err: unknown) => this.stop("vmm-error", `servicing vCPU ${h.vcpu.index}: ${err instanceof Error ? err.message : String(err)}`);
     for (;;) {
       // Read the doorbell first: anything posted after this wakes the wait below at once.
       const bell = Atomics.load(h.control, DOORBELL);

@@ -171,6 +171,38 @@ test("every console byte written just before a triple fault reaches the console"
   assert.is(run.console, text);
 });
 
+test("a reset through the i8042 just before a triple fault is the end's reason", async () => {
+  // Linux's reboot=k writes 0xFE to port 0x64, and when the machine has not
+  // reset 100 µs later tries other ways, down to a triple fault. The write is
+  // posted (the vCPU does not wait for it), so the vCPU can end by triple
+  // fault before the main thread has performed the write. Here the main
+  // thread is kept busy while the vCPU resets and faults.
+  const code = [
+    0xe4, 0x98, // wait: in al, 0x98
+    0x84, 0xc0, // test al, al
+    0x74, 0xfa, // jz wait
+    0xb0, 0xfe, 0xe6, 0x64, // mov al, 0xfe; out 0x64, al (reset)
+    0x0f, 0x0b, // ud2 with no usable IDT: triple fault
+  ];
+  let reads = 0;
+  const gate = {
+    name: "gate",
+    pioWrite() {},
+    pioRead(_port: number, data: Uint8Array) {
+      data[0] = ++reads >= 3 ? 1 : 0;
+      if (data[0]) {
+        // Once the vCPU is back in the guest: the main thread is busy (as in a GC pause) while it resets and faults.
+        setImmediate(() => {
+          const until = performance.now() + 300;
+          while (performance.now() < until);
+        });
+      }
+    },
+  };
+  const run = await runGuest({ mode: "long", code, setup: (m) => m.pio.add(0x98, 1, gate) });
+  assert.is(run.exit.exitReason, "reset");
+});
+
 test("a held machine runs no guest code until its hold resolves, then runs to the end", async () => {
   let releasedAt = Infinity;
   let firstWriteAt: number | undefined;
