@@ -1,36 +1,36 @@
 // bencher-run cache: what is cached (root images, stale run directories) and pruning it.
 import { defineCommand } from "citty";
-import { listCache, pruneCache } from "../../stages/mkrootfs/cache.js";
+import { DEFAULT_CACHE_MAX_BYTES, listCache, pruneCache } from "../../stages/mkrootfs/cache.js";
 import { sweepStaleRuns } from "../../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { cacheRoot } from "../../lib/paths.js";
 import { printResult } from "../cli/output.js";
-import { positiveInt } from "../cli/paths.js";
+import { cacheListing, pruneReport } from "../cli/cache-listing.js";
+import { CommandError } from "../cli/command-error.js";
+import { wholeNumberIn } from "../cli/paths.js";
 
 export default defineCommand({
   meta: { name: "cache", description: "Show the cache (root images) or prune it (also removes run directories left by killed runs)" },
   args: {
     action: { type: "positional", required: false, default: "list", description: "ls (or list) | prune" },
-    "max-mib": { type: "string", description: "prune: keep at most this many MiB of root images", valueHint: "MiB" },
+    "max-mib": { type: "string", description: `prune: keep at most this many MiB of root images (0 empties the cache; default ${DEFAULT_CACHE_MAX_BYTES / 2 ** 20})`, valueHint: "MiB" },
     json: { type: "boolean", description: "Print JSON" },
   },
   run({ args }) {
     const json = args.json ?? false;
     if (args.action === "ls" || args.action === "list") {
+      if (args["max-mib"] !== undefined) throw new CommandError("--max-mib applies to prune only (see bencher-run cache --help)", 2);
       const images = listCache();
-      printResult(json, { cacheRoot: cacheRoot(), images }, [
-        `cache: ${cacheRoot()}`,
-        ...images.map((i) => JSON.stringify(i)),
-      ]);
+      printResult(json, { cacheRoot: cacheRoot(), images }, cacheListing(cacheRoot(), images));
       return;
     }
     if (args.action === "prune") {
-      const maxMiB = positiveInt("max-mib", args["max-mib"]);
+      const maxMiB = wholeNumberIn("max-mib", args["max-mib"], 0, Math.floor(Number.MAX_SAFE_INTEGER / 2 ** 20));
       const pruned = pruneCache(maxMiB === undefined ? {} : { maxBytes: maxMiB * 1024 * 1024 });
       const staleRuns = sweepStaleRuns(defaultWorkRoot());
-      printResult(json, { pruned, staleRuns }, [`pruned: ${JSON.stringify(pruned)}`, `stale run directories removed: ${staleRuns.length}`]);
+      printResult(json, { pruned, staleRuns }, pruneReport(pruned, staleRuns.length));
       return;
     }
-    throw new Error(`cache: unknown action ${JSON.stringify(args.action)} (expected ls or prune)`);
+    throw new CommandError(`unknown action ${JSON.stringify(args.action)}: expected ls (or list) or prune (see bencher-run cache --help)`, 2);
   },
 });

@@ -3,6 +3,7 @@
 import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { CheckResult } from "./check.js";
+import { formatBytes } from "../cli/format-bytes.js";
 
 export const MIN_FREE_BYTES = 1024 ** 3;
 export const WARN_FREE_BYTES = 5 * 1024 ** 3;
@@ -18,15 +19,4 @@ export function checkFreeDisk(workRoot: string, minBytes = MIN_FREE_BYTES, warnB
   if (free < minBytes) return { name, status: "fail", detail, fix: `free space, or point --workdir / BENCHER_RUN_WORKDIR at a disk with at least ${formatBytes(minBytes)}` };
   if (free < warnBytes) return { name, status: "warn", detail, fix: `large images need more; ${formatBytes(warnBytes)} or more is comfortable` };
   return { name, status: "ok", detail };
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -1,0 +1,44 @@
+// The cache command's human output: a header, then one aligned row per image.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { cacheListing, pruneReport } from "../../../bin/cli/cache-listing.js";
+import type { CachedImage } from "../../../stages/mkrootfs/cache.js";
+
+const image = (over: Partial<CachedImage>): CachedImage => ({
+  key: "ab".repeat(32),
+  image: "/c/rootfs/x.ext4",
+  fs: "ext4",
+  bytes: 1024 ** 3,
+  diskBytes: 3 * 1024 ** 2,
+  lastUsed: new Date("2026-12-06T17:51:25.868Z"),
+  ...over,
+});
+
+test("an empty cache says so", () => {
+  assert.equal(cacheListing("/c", []), ["cache: /c", "no root images cached"]);
+});
+
+test("one row per image, aligned, named by image ID or else by cache key", () => {
+  const lines = cacheListing("/c", [
+    image({ digest: `sha256:${"7".repeat(64)}` }),
+    image({ key: "cd".repeat(32), fs: "squashfs", bytes: 5 * 1024 ** 2, diskBytes: 5 * 1024 ** 2, lastUsed: new Date("2026-12-05T09:00:00Z") }),
+  ]);
+  assert.equal(lines, [
+    "cache: /c",
+    "2 root images, 8.0 MiB on disk (bencher-run cache prune --max-mib N keeps N MiB)",
+    "IMAGE ID             FS        SIZE     ON DISK  LAST USED (UTC)",
+    "sha256:777777777777  ext4      1.0 GiB  3.0 MiB  2026-12-06 17:51",
+    "key cdcdcdcdcdcd     squashfs  5.0 MiB  5.0 MiB  2026-12-05 09:00",
+  ]);
+});
+
+test("the prune report", () => {
+  assert.equal(pruneReport({ removed: [image({ digest: `sha256:${"1".repeat(64)}` })], freedBytes: 3 * 1024 ** 2, keptBytes: 0 }, 2), [
+    "removed 1 root image: sha256:111111111111",
+    "freed 3.0 MiB, kept 0 B",
+    "stale run directories removed: 2",
+  ]);
+  assert.equal(pruneReport({ removed: [], freedBytes: 0, keptBytes: 1024 }, 0)[0], "removed 0 root images");
+});
+
+test.run();
