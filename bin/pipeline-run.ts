@@ -94,19 +94,26 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     // Cancelled: what the stopped stages reported is a consequence, not a result.
     options.signal?.throwIfAborted();
     const c = vm.collect;
-    const failure = runnerFailure(c, vm.boot, vm.bootError);
+    const vmFailure = runnerFailure(c, vm.boot, vm.bootError);
     const outputs: Record<string, Buffer | null> = {};
     const savedOutputs: Record<string, string> = {};
+    // A file that cannot be saved (disk full) fails the run, but what it produced is still returned.
+    let saveFailure: string | undefined;
     for (const file of c.files) {
       outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
       if (o.outputDir && file.hostPath !== null && outputs[file.guestPath] !== null) {
         const target = join(o.outputDir, hostNameForOutput(file.guestPath));
-        makeDirectory(dirname(target));
-        copyFileSync(file.hostPath, target);
-        savedOutputs[file.guestPath] = target;
+        try {
+          makeDirectory(dirname(target));
+          copyFileSync(file.hostPath, target);
+          savedOutputs[file.guestPath] = target;
+        } catch (err) {
+          saveFailure ??= `output-dir: could not save ${file.guestPath} as ${target}: ${describeError(err)}`;
+        }
       }
     }
     for (const path of o.outputs) if (!(path in outputs)) outputs[path] = null;
+    const failure = vmFailure ?? saveFailure;
 
     const result: PipelineResult = {
       status: statusFor(c, failure),
@@ -133,7 +140,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       image: { digest: root.runConfig.digest, cached: root.cached },
       guestError: c.guestError,
       forgedFrames: c.forgedFrames,
-      vm: vm.boot ? vmEnding(vm.boot, vm.stoppedAfterCollect, failure) : null,
+      vm: vm.boot ? vmEnding(vm.boot, vm.stoppedAfterCollect, vmFailure) : null,
     };
     if (failure !== undefined) result.error = failure;
     if (o.keep) result.runDir = workdir.path;

@@ -6,7 +6,7 @@
 import { defineCommand } from "citty";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
 import { runPipeline, PipelineError, PipelineOptionError, type PipelineResult } from "../pipeline-run.js";
-import { describeOptionError, parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
+import { describeOptionError, optionsForRun, parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
 import { toJsonDocument } from "../pipeline/json-document.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
@@ -25,10 +25,10 @@ export function statusNotes(r: PipelineResult, timeoutSec: number | undefined): 
   return notes;
 }
 
-async function runOnce(cli: PipelineCliArgs, progress: TerminalProgress): Promise<PipelineResult> {
+async function runOnce(cli: PipelineCliArgs, run: number, progress: TerminalProgress): Promise<PipelineResult> {
   const streaming = !cli.json;
   return runPipeline({
-    ...cli.options,
+    ...optionsForRun(cli, run),
     signal: interruptSignal(),
     onStdout: streaming ? (chunk) => (progress.clear(), process.stdout.write(chunk)) : undefined,
     onStderr: streaming ? (chunk) => (progress.clear(), process.stderr.write(chunk)) : undefined,
@@ -63,13 +63,13 @@ export default defineCommand({
     workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
     user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u)", valueHint: "user" },
     output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
-    "output-dir": { type: "string", description: "Where to save the --output files (created if missing)", valueHint: "dir" },
+    "output-dir": { type: "string", description: "Where to save the --output files (created if missing; with --iter N, run i's in DIR/run-i)", valueHint: "dir" },
     "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
     kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
     "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
     "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca); --no-plain-http: HTTPS even on loopback" },
     rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
-    iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each", valueHint: "n" },
+    iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each (files: --output-dir/run-i/)", valueHint: "n" },
     keep: { type: "boolean", description: "Keep the run directory (console log, overlay) for debugging" },
     json: { type: "boolean", description: "Print one JSON document (stdout, stderr, exit status, outputs, metrics) instead of streaming" },
     verbose: { type: "boolean", description: "Also print the stages' info logs on stderr" },
@@ -92,7 +92,7 @@ export default defineCommand({
       progress.restart();
       let result: PipelineResult;
       try {
-        result = await runOnce(cli, progress);
+        result = await runOnce(cli, i, progress);
       } catch (err) {
         progress.clear();
         if (err instanceof PipelineOptionError) throw new CommandError(describeOptionError(err, cli.typed), RUNNER_FAILURE_EXIT_STATUS);

@@ -7,6 +7,7 @@
 // So every other option comes before them.
 import type { PipelineOptions, RootfsKind } from "./options.js";
 import type { PipelineOptionError } from "./errors.js";
+import { join } from "node:path";
 import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 
 export class UsageError extends Error {
@@ -43,6 +44,13 @@ const OPTION_FLAGS: Record<string, string> = {
   registryCa: "--registry-ca", plainHttp: "--plain-http", rootfs: "--rootfs", workRoot: "--work-root",
   entrypoint: "--entrypoint", cmd: "--cmd",
 };
+
+/** The options of run `run` (from 1) of `cli.iter`: with more than one, each run's files go to <output-dir>/run-<run>/. */
+export function optionsForRun(cli: PipelineCliArgs, run: number): PipelineOptions {
+  const { outputDir } = cli.options;
+  if (cli.iter <= 1 || outputDir === undefined) return cli.options;
+  return { ...cli.options, outputDir: join(outputDir, `run-${run}`) };
+}
 
 /** An option error from runPipeline in the command line's words: "--memory 10: ..." rather than "memoryMiB 10: ...". */
 export function describeOptionError(err: PipelineOptionError, typed: Record<string, string>): string {

@@ -2,9 +2,10 @@
 // overrides, repeatable flags, and one-line usage errors.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parsePipelineArgs, parseSize, UsageError } from "../../bin/pipeline/cli-args.js";
+import { optionsForRun, parsePipelineArgs, parseSize, UsageError } from "../../bin/pipeline/cli-args.js";
 import { allowedCpus } from "../../lib/cpu-affinity/pinning.js";
 import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
+import { join } from "node:path";
 
 const parse = (...argv: string[]) => parsePipelineArgs(argv);
 
@@ -73,6 +74,19 @@ test("every option, both spellings; --env and --output repeat", () => {
     kernel: "k", rootfs: "ext4", workRoot: "/tmp/r", keep: true,
   });
   assert.equal([a.iter, a.json, a.verbose], [3, true, true]);
+  assert.is(a.typed["--memory"], "512");
+  assert.is(a.typed["--workdir"], "/w", "typed under the long flag, whichever spelling was used");
+  assert.is(a.typed["--env"], undefined, "repeatable options have no one typed value");
+});
+
+test("--iter N with --output-dir: run i's files go to its own run-i/", () => {
+  const many = parse("--image", "i", "--output", "/a", "--output-dir", "out", "--iter", "3");
+  assert.is(optionsForRun(many, 1).outputDir, join("out", "run-1"));
+  assert.is(optionsForRun(many, 3).outputDir, join("out", "run-3"));
+  assert.is(many.options.outputDir, "out", "the parsed options are left as they are");
+  const once = parse("--image", "i", "--output", "/a", "--output-dir", "out");
+  assert.is(optionsForRun(once, 1).outputDir, "out");
+  assert.is(optionsForRun(parse("--image", "i", "--iter", "2"), 2).outputDir, undefined);
 });
 
 test("registry access: --registry-ca, --plain-http, --no-plain-http", () => {
