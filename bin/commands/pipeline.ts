@@ -12,17 +12,31 @@ import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
 
+/** Console lines shown after a runner failure: enough for a panic's first lines or a guest-init message. */
+const CONSOLE_LINES = 12;
+
 /** The stderr lines that explain a status the command's own output does not (timeout, runner failure, truncation). */
 export function statusNotes(r: PipelineResult, timeoutSec: number | undefined): string[] {
   const notes: string[] = [];
-  if (r.error !== undefined) notes.push(r.error);
-  else if (r.timedOut) notes.push(`the command timed out after ${timeoutSec ?? "?"} s and was stopped`);
+  if (r.error !== undefined) {
+    notes.push(r.error);
+    // The run directory, console log included, is gone: what the guest printed last is the lead to follow.
+    const tail = consoleLines(r.vm?.consoleTail);
+    if (tail.length) notes.push(`the guest's console, last ${tail.length} lines:`, ...tail.map((line) => `  | ${line}`));
+  } else if (r.timedOut) notes.push(`the command timed out after ${timeoutSec ?? "?"} s and was stopped`);
   else if (r.guestError !== null) notes.push(r.guestError);
   if (r.truncated.stdout) notes.push("stdout was cut short at --max-output-size");
   if (r.truncated.stderr) notes.push("stderr was cut short at --max-output-size");
   for (const path of r.truncated.outputs) notes.push(`output file ${path} was cut short`);
   if (r.runDir) notes.push(`run directory kept: ${r.runDir}`);
   return notes;
+}
+
+/** The last lines of the console tail worth showing (the tail starts mid-line: its first line is dropped). */
+function consoleLines(tail: string | undefined, max = CONSOLE_LINES): string[] {
+  if (!tail) return [];
+  const lines = tail.replace(/\r/g, "").split("\n").slice(1).filter((line) => line.trim() !== "");
+  return lines.slice(-max);
 }
 
 async function runOnce(cli: PipelineCliArgs, run: number, progress: TerminalProgress): Promise<PipelineResult> {

@@ -120,6 +120,14 @@ test("stderr notes explain a timeout, a runner failure and truncation", () => {
   assert.equal(statusNotes(pipelineResult(), undefined), []);
   assert.equal(statusNotes(pipelineResult({ status: 124, timedOut: true, exitCode: null }), 5), ["the command timed out after 5 s and was stopped"]);
   assert.equal(statusNotes(pipelineResult({ status: 125, error: "boom" }), undefined), ["boom"]);
+  // A VM that ended badly: the end of its console (the run directory is gone), first partial line dropped.
+  const consoleTail = "ial line\r\n" + Array.from({ length: 20 }, (_, i) => `[ ${i}.0] line ${i}`).join("\r\n") + "\r\n\r\n";
+  const vm = { exitReason: "triple-fault" as const, consoleTail };
+  assert.equal(statusNotes(pipelineResult({ status: 125, error: "VM ended: triple-fault", vm }), undefined), [
+    "VM ended: triple-fault",
+    "the guest's console, last 12 lines:",
+    ...Array.from({ length: 12 }, (_, i) => `  | [ ${i + 8}.0] line ${i + 8}`),
+  ]);
   assert.equal(
     statusNotes(pipelineResult({ truncated: { stdout: true, stderr: false, outputs: ["/f"] } }), undefined),
     ["stdout was cut short at --max-output-size", "output file /f was cut short"],
