@@ -34,20 +34,15 @@ export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): stri
     for (const n of names) (def.type === "boolean" ? booleans : strings).add(n);
   }
   let seen = 0;
-  const positional = (arg: string) => (++seen > positionals ? `unexpected argument ${JSON.stringify(arg)}` : undefined);
+  let afterDashes = false; // after --, everything is positional, whatever it looks like
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i];
-    if (arg === "--") {
-      // What follows is positional, whatever it looks like.
-      for (const rest of rawArgs.slice(i + 1)) {
-        const extra = positional(rest);
-        if (extra) return extra;
-      }
-      return undefined;
+    if (arg === "--" && !afterDashes) {
+      afterDashes = true;
+      continue;
     }
-    if (!arg.startsWith("-") || arg === "-") {
-      const extra = positional(arg);
-      if (extra) return extra;
+    if (afterDashes || !arg.startsWith("-") || arg === "-") {
+      if (++seen > positionals) return `unexpected argument ${JSON.stringify(arg)}`;
       continue;
     }
     const named = arg.replace(/^--?/, "");

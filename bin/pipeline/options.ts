@@ -1,7 +1,7 @@
 // What a caller may ask of one pipeline run, and the checks that turn it into
 // the settings the stages get. Everything refused here is refused before any
 // stage starts or any directory is made.
-import { existsSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
@@ -135,8 +135,9 @@ function stringList(option: OptionName, value: string[] | undefined): string[] |
 
 /** Why `path` is not a file we can read, or undefined. */
 function fileProblem(path: string): string | undefined {
-  if (!existsSync(path)) return "no such file";
-  if (!statSync(path).isFile()) return statSync(path).isDirectory() ? "is a directory, not a file" : "is not a regular file";
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return "no such file";
+  if (!st.isFile()) return st.isDirectory() ? "is a directory, not a file" : "is not a regular file";
   return undefined;
 }
 
@@ -186,11 +187,8 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
   }
   if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") refuse("plainHttp", undefined, "expected true or false");
   if (o.plainHttp === true && registryCa !== undefined) refuse("registryCa", undefined, "a CA is for HTTPS, but plain HTTP was asked for");
-  let outputDir: string | undefined;
-  if (o.outputDir !== undefined) {
-    outputDir = resolve(o.outputDir);
-    if (existsSync(outputDir) && !statSync(outputDir).isDirectory()) refuse("outputDir", o.outputDir, "exists and is not a directory");
-  }
+  // Made (or refused, a file in the way included) by the run itself, before any stage starts.
+  const outputDir = o.outputDir === undefined ? undefined : resolve(o.outputDir);
   const cpus = hostCpuList(o.cpus);
   const vcpus = wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS;
   if (o.quietCpus !== undefined && typeof o.quietCpus !== "boolean") refuse("quietCpus", undefined, "expected true or false");

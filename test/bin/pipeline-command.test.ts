@@ -60,6 +60,7 @@ test("an output directory that cannot be made is refused before the run", async 
   await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });
   const file = join(scratch, "a-file");
   writeFileSync(file, "x");
+  await fails(["--image", image, "--output", "/r", "--output-dir", file], /^bencher-run: --output-dir .*a-file: .*a-file exists and is not a directory$/);
   await fails(["--image", image, "--output", "/r", "--output-dir", join(file, "out")], /^bencher-run: --output-dir .*a-file\/out: .*a-file exists and is not a directory$/);
   // Node's own recursive mkdir never returns here.
   await fails(["--image", image, "--output", "/r", "--output-dir", "/proc/bencher-no-such/out"], /^bencher-run: --output-dir \/proc\/bencher-no-such\/out: cannot create directory \/proc\/bencher-no-such: \/proc does not take new directories$/);
