@@ -31,15 +31,23 @@ export function outputDir(flag: string, value: string): { path: string; created:
     return { path: realpathSync(abs), created: false };
   }
   if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
+  return { path: makeStageDirectory(abs, (why) => new CommandError(`--${flag} ${value}: cannot create the directory: ${why}`)), created: true };
+}
+
+/**
+ * Makes the directory `abs` (its parent exists) and gives it to the stages'
+ * uid; its real path. Why it could not be made goes through `refuse`, so the
+ * error names what the user typed; EEXIST (made meanwhile) is rethrown as it is.
+ */
+function makeStageDirectory(abs: string, refuse: (why: string) => CommandError): string {
   try {
     mkdirSync(abs, { mode: 0o755 });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === "EEXIST") throw err; // made meanwhile: the caller decides
-    throw new CommandError(`--${flag} ${value}: cannot create the directory: ${whyNotMade(err, abs)}`);
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err; // made meanwhile: the caller decides
+    throw refuse(whyNotMade(err, abs));
   }
   giveToStage(abs);
-  return { path: realpathSync(abs), created: true };
+  return realpathSync(abs);
 }
 
 /**
@@ -55,9 +63,10 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
   if (existsSync(abs)) throw new CommandError(`--${flag} ${value}: already exists`);
   const parent = dirname(abs);
   if (!existsSync(parent)) {
+    if (!existsSync(dirname(parent))) throw new CommandError(`--${flag} ${value}: ${dirname(parent)} does not exist`);
     try {
-      const made = outputDir(flag, parent);
-      return { path: join(made.path, basename(abs)), dir: made.path, created: true };
+      const dir = makeStageDirectory(parent, (why) => new CommandError(`--${flag} ${value}: cannot create its directory ${parent}: ${why}`));
+      return { path: join(dir, basename(abs)), dir, created: true };
     } catch (err) {
       // Made meanwhile by the other stage's command, started beside this one: use it as it is.
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;

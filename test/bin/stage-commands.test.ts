@@ -74,6 +74,13 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
   const proc = await runCli(["unpack", "--image", layout, "--out", "/proc/bencher-no-such"], env);
   assert.is(proc.stderr, "bencher-run: --out /proc/bencher-no-such: cannot create the directory: /proc does not take new directories");
   assert.is(proc.exitCode, 1);
+  // A socket's directory that cannot be made: the error names the path typed, then the directory.
+  const procSocket = await runCli(["boot", "--kernel", "/etc/hostname", "--vsock", "/proc/bencher-no-such/v"], env);
+  assert.is(procSocket.stderr, "bencher-run: --vsock /proc/bencher-no-such/v: cannot create its directory /proc/bencher-no-such: /proc does not take new directories");
+  const deep = join(work, "no", "such", "v");
+  const deepSocket = await runCli(["boot", "--kernel", "/etc/hostname", "--vsock", deep], env);
+  assert.is(deepSocket.stderr, `bencher-run: --vsock ${deep}: ${join(work, "no")} does not exist`);
+  assert.is(deepSocket.exitCode, 1);
 
   const badInput = await runCli(["mkrootfs", "--input", join(work, "nothing-here")], env);
   assert.is(badInput.stderr, `bencher-run: --input ${join(work, "nothing-here")}: no such file or directory`);
