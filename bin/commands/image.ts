@@ -1,11 +1,12 @@
 // bencher-run image: build an OCI image from a JSON description with the
 // project's own image builder (lib/oci), for examples and tests: no Docker needed.
 import { defineCommand } from "citty";
-import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
 import type { ImageDescription } from "../../lib/oci/description.js";
+import { interruptSignal } from "../../lib/workdir/interrupts.js";
 import { CommandError } from "../cli/command-error.js";
 import { printResult } from "../cli/output.js";
 
@@ -30,12 +31,42 @@ function readDescription(path: string): ImageDescription {
   }
 }
 
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `path` is not something `image` could have written, so --force never
+ * deletes a user's directory for a mistyped --out; undefined when it is.
+ */
+function whyNotAnImage(path: string): string | undefined {
+  const st = lstatSync(path);
+  if (st.isFile()) return undefined; // an archive (oci-archive, docker-archive)
+  if (!st.isDirectory()) return "exists and is neither a directory nor a file";
+  // oci-dir has oci-layout; docker-dir (docker save, unpacked) has manifest.json.
+  if (existsSync(join(path, "oci-layout")) || existsSync(join(path, "manifest.json"))) return undefined;
+  return "exists and is not an image directory (no oci-layout or manifest.json)";
+}
+
+/** Puts the new build at `out` and removes the old image. */
+function swapIn(built: string, out: string): void {
+  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}`);
+  renameSync(out, old);
+  renameSync(built, out);
+  rmSync(old, { recursive: true, force: true });
+}
+
 export default defineCommand({
   meta: { name: "image", description: "Build an OCI image from a JSON image description (see lib/oci/description.ts and examples/)" },
   args: {
     description: { type: "positional", required: true, description: "The image description (JSON)", valueHint: "file.json" },
     out: { type: "string", required: true, description: "Where to write the image (a new directory, or an archive file)", valueHint: "path" },
     format: { type: "string", default: "oci-dir", description: `One of ${FORMATS.join(", ")}` },
+    force: { type: "boolean", description: "Replace --out if it holds an image already (one this command could have written)" },
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {
@@ -43,14 +74,23 @@ export default defineCommand({
     if (!FORMATS.includes(format)) throw new CommandError(`--format ${JSON.stringify(args.format)}: expected one of ${FORMATS.join(", ")}`, 2);
     const description = readDescription(resolve(args.description));
     const out = resolve(args.out);
-    if (existsSync(out)) throw new CommandError(`--out ${args.out}: already exists`, 2);
+    const replacing = existsSync(out) || isSymlink(out);
+    if (replacing) {
+      if (!args.force) throw new CommandError(`--out ${args.out}: already exists (--force replaces it)`, 2);
+      const notImage = whyNotAnImage(out);
+      if (notImage) throw new CommandError(`--out ${args.out}: ${notImage}, not replaced`, 2);
+    }
+    // A replaced image is built beside the old one and swapped in at the end: a failed build leaves the old one as it was.
+    const target = replacing ? join(dirname(out), `.${basename(out)}.new-${process.pid}`) : out;
     let built;
     try {
-      built = await buildImage(description, { format, out });
+      // Ctrl-C stops the build, which removes what it wrote (an old image being replaced stays).
+      built = await buildImage(description, { format, out: target, signal: interruptSignal() });
     } catch (err) {
       if (err instanceof MakeDirectoryError) throw new CommandError(`--out ${args.out}: ${err.message}`);
       throw err;
     }
+    if (replacing) swapIn(target, out);
     // The image ID (config digest) is what bencher-run caches root images by, whatever the format;
     // the manifest digest differs between OCI and docker media types.
     const id = built.images[0]?.config.digest;

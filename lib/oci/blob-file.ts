@@ -27,8 +27,8 @@ export class DigestingStream extends Transform {
   }
 }
 
-export async function writeDigested(source: Readable | AsyncIterable<Buffer>, file: string): Promise<Digested> {
+export async function writeDigested(source: Readable | AsyncIterable<Buffer>, file: string, signal?: AbortSignal): Promise<Digested> {
   const digesting = new DigestingStream();
-  await pipeline(source, digesting, createWriteStream(file));
+  await pipeline(source, digesting, createWriteStream(file), { signal });
   return digesting.result();
 }

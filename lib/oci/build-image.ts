@@ -27,6 +27,8 @@ export interface BuildOptions {
   tag?: string;
   /** docker formats: also write the OCI index.json and oci-layout that Docker 25+ adds (blobs under blobs/sha256/). */
   dockerOciIndex?: boolean;
+  /** Stops the build (Ctrl-C): it rejects with the signal's reason and leaves nothing behind. */
+  signal?: AbortSignal;
 }
 
 export interface BuiltLayer extends Digested {
@@ -53,7 +55,8 @@ const CREATED = "2023-11-14T22:13:20Z";
 
 class BlobStore {
   readonly dir: string;
-  constructor(layoutDir: string) {
+  /** Every blob write goes through the store, so this is where a build is stopped. */
+  constructor(layoutDir: string, readonly signal?: AbortSignal) {
     this.dir = join(layoutDir, "blobs", "sha256");
     makeDirectory(this.dir);
   }
@@ -76,13 +79,14 @@ async function writeLayer(store: BlobStore, layer: LayerDescription, compression
   const rawFile = join(store.dir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   if (layer.tarFile !== undefined && layer.entries !== undefined) throw new Error("oci builder: a layer has either entries or tarFile");
   const source = layer.tarFile !== undefined ? createReadStream(layer.tarFile) : Readable.from(layerTar(layer.entries ?? []));
-  const raw = await writeDigested(source, rawFile);
+  store.signal?.throwIfAborted();
+  const raw = await writeDigested(source, rawFile, store.signal);
   if (compression === "none") {
     store.adopt(rawFile, raw);
     return { ...raw, mediaType: OCI_LAYER, diffId: raw.digest };
   }
   const packedFile = rawFile + ".packed";
-  const packed = await writeDigested(compressStream(createReadStream(rawFile), compression), packedFile);
+  const packed = await writeDigested(compressStream(createReadStream(rawFile), compression), packedFile, store.signal);
   rmSync(rawFile);
   store.adopt(packedFile, packed);
   return { ...packed, mediaType: layerMediaType(compression), diffId: raw.digest };
@@ -137,8 +141,8 @@ function writeLayoutFiles(layoutDir: string, topEntry: object): void {
   writeFileSync(join(layoutDir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [topEntry] }));
 }
 
-async function writeOciLayout(layoutDir: string, descs: ImageDescription[], tag: string): Promise<BuildResult> {
-  const store = new BlobStore(layoutDir);
+async function writeOciLayout(layoutDir: string, descs: ImageDescription[], tag: string, signal?: AbortSignal): Promise<BuildResult> {
+  const store = new BlobStore(layoutDir, signal);
   const images: BuiltImage[] = [];
   for (const desc of descs) images.push(await writeImage(store, desc, false));
   if (images.length === 1) {
@@ -156,10 +160,10 @@ async function writeOciLayout(layoutDir: string, descs: ImageDescription[], tag:
   return { digest: index.digest, images, index };
 }
 
-async function writeDockerSave(dir: string, desc: ImageDescription, tag: string, ociIndex: boolean): Promise<BuildResult> {
+async function writeDockerSave(dir: string, desc: ImageDescription, tag: string, ociIndex: boolean, signal?: AbortSignal): Promise<BuildResult> {
   const repoTag = tag.includes(":") ? tag : `${tag}:latest`;
   const [repo, tagName] = [repoTag.slice(0, repoTag.lastIndexOf(":")), repoTag.slice(repoTag.lastIndexOf(":") + 1)];
-  const store = new BlobStore(dir);
+  const store = new BlobStore(dir, signal);
   const image = await writeImage(store, desc, true);
   const hex = (d: string) => d.slice("sha256:".length);
   let configPath: string;
@@ -210,11 +214,11 @@ export async function buildImage(desc: ImageDescription | ImageDescription[], op
   if (!isArchive) makeDirectory(dir);
   try {
     const result = isDocker
-      ? await writeDockerSave(dir, descs[0], tag, options.dockerOciIndex ?? false)
-      : await writeOciLayout(dir, descs, tag);
+      ? await writeDockerSave(dir, descs[0], tag, options.dockerOciIndex ?? false, options.signal)
+      : await writeOciLayout(dir, descs, tag, options.signal);
     if (isArchive) {
       makeDirectory(dirname(out));
-      await tarDirectory(dir, out);
+      await tarDirectory(dir, out, options.signal);
     }
     return result;
   } catch (err) {

@@ -26,10 +26,10 @@ async function* members(root: string, relative: string): AsyncGenerator<Buffer> 
   }
 }
 
-export async function tarDirectory(dir: string, outFile: string): Promise<void> {
+export async function tarDirectory(dir: string, outFile: string, signal?: AbortSignal): Promise<void> {
   async function* all() {
     yield* members(dir, "");
     yield END_OF_ARCHIVE;
   }
-  await pipeline(Readable.from(all(), { objectMode: false }), createWriteStream(outFile));
+  await pipeline(Readable.from(all(), { objectMode: false }), createWriteStream(outFile), { signal });
 }

@@ -1,7 +1,7 @@
 // bencher-run image: the README's example image, built in two formats, is one image (same ID).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../lib/paths.js";
@@ -43,7 +43,7 @@ test("an --out that exists or cannot be made is one line, and nothing is written
   writeFileSync(file, "x");
   const exists = await runCli(["image", example, "--out", file]);
   assert.is(exists.exitCode, 2);
-  assert.is(exists.stderr, `bencher-run: --out ${file}: already exists`);
+  assert.is(exists.stderr, `bencher-run: --out ${file}: already exists (--force replaces it)`);
   const under = await runCli(["image", example, "--out", join(file, "img.oci")]);
   assert.is(under.exitCode, 1);
   assert.is(under.stderr, `bencher-run: --out ${join(file, "img.oci")}: ${file} exists and is not a directory`);
@@ -51,6 +51,44 @@ test("an --out that exists or cannot be made is one line, and nothing is written
   const proc = await runCli(["image", example, "--out", "/proc/bencher-no-such/img.tar", "--format", "oci-archive"], {}, 60_000);
   assert.is(proc.stderr, "bencher-run: --out /proc/bencher-no-such/img.tar: cannot create directory /proc/bencher-no-such: /proc does not take new directories");
   assert.is(proc.exitCode, 1);
+});
+
+test("--force replaces an image (a directory or an archive), never anything else", async () => {
+  const other = join(work, "other.json");
+  writeFileSync(other, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/x", content: "x" }] }] }));
+  for (const [name, format] of [["force.oci", "oci-dir"], ["force.tar", "oci-archive"], ["force-docker", "docker-dir"]]) {
+    const out = join(work, name);
+    const first = await runCli(["image", example, "--out", out, "--format", format, "--json"]);
+    assert.is(first.exitCode, 0, first.stderr);
+    const again = await runCli(["image", other, "--out", out, "--format", format, "--force", "--json"]);
+    assert.is(again.exitCode, 0, again.stderr);
+    assert.is.not(JSON.parse(again.stdout).id, JSON.parse(first.stdout).id);
+    // The image now at --out is the second one: unpack reads it.
+    const tree = join(work, `${name}-tree`);
+    const unpacked = await runCli(["unpack", "--image", out, "--out", tree], { BENCHER_RUN_CACHE: join(work, "cache") });
+    assert.is(unpacked.exitCode, 0, unpacked.stderr);
+    assert.is(readFileSync(join(tree, "rootfs", "x"), "utf8"), "x");
+  }
+  assert.equal(readdirSync(work).filter((n) => n.startsWith(".")), [], "no build or old image left beside them");
+
+  // A directory that holds no image (a mistyped --out) is never deleted.
+  const mine = join(work, "my-files");
+  mkdirSync(mine);
+  writeFileSync(join(mine, "precious"), "keep");
+  const refused = await runCli(["image", example, "--out", mine, "--force"]);
+  assert.is(refused.exitCode, 2);
+  assert.is(refused.stderr, `bencher-run: --out ${mine}: exists and is not an image directory (no oci-layout or manifest.json), not replaced`);
+  assert.is(readFileSync(join(mine, "precious"), "utf8"), "keep");
+
+  // A build that fails leaves the old image as it was.
+  const bad = join(work, "bad-layer.json");
+  writeFileSync(bad, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/y", hostFile: join(work, "no-such-file") }] }] }));
+  const failed = await runCli(["image", bad, "--out", join(work, "force.oci"), "--force"]);
+  assert.is.not(failed.exitCode, 0);
+  assert.is(failed.stderr.split("\n").length, 1, failed.stderr);
+  const kept = await runCli(["image", other, "--out", join(work, "force.oci"), "--force", "--json"]);
+  assert.is(kept.exitCode, 0, kept.stderr);
+  assert.equal(readdirSync(work).filter((n) => n.startsWith(".")), []);
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execa } from "execa";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
@@ -44,5 +44,42 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     assert.equal(processesMentioning(out), [], "no stage process left");
   });
 }
+
+// bencher-run image: the build stops, and what it wrote goes; an image being replaced stays.
+const bigDescription = join(work, "big.json");
+async function interruptedImage(args: string[], started: () => boolean, tmp: string) {
+  const child = execa(cli, ["image", bigDescription, ...args], { reject: false, env: { TMPDIR: tmp } });
+  const t0 = Date.now();
+  while (!started() && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(started(), "the build was under way");
+  child.kill("SIGINT");
+  const r = await child;
+  assert.is(r.exitCode, 130, String(r.stderr));
+  assert.is(String(r.stderr), "bencher-run: interrupted by SIGINT");
+}
+
+test("SIGINT during image: a new image, a new archive, a replacement", async () => {
+  const entries = Array.from({ length: 120 }, (_, i) => ({ type: "file", path: `data/f${i}`, random: { size: 1024 * 1024, seed: i } }));
+  writeFileSync(bigDescription, JSON.stringify({ base: "scratch", layers: [{ compression: "gzip", entries }] }));
+  const tmp = join(work, "tmp");
+  mkdirSync(tmp);
+
+  const dirOut = join(work, "img.oci");
+  await interruptedImage(["--out", dirOut], () => existsSync(join(dirOut, "blobs", "sha256")), tmp);
+  assert.not.ok(existsSync(dirOut), "the image directory it made is gone");
+
+  // An archive is staged in a temporary directory first.
+  const archive = join(work, "img.tar");
+  await interruptedImage(["--out", archive, "--format", "oci-archive"], () => readdirSync(tmp).length > 0, tmp);
+  assert.not.ok(existsSync(archive));
+  assert.equal(readdirSync(tmp), [], "its staging directory is gone");
+
+  // --force builds beside the old image and swaps at the end: stopped before, the old one stays.
+  cpSync(layout, dirOut, { recursive: true });
+  const before = readFileSync(join(dirOut, "index.json"), "utf8");
+  await interruptedImage(["--out", dirOut, "--force"], () => readdirSync(work).some((n) => n.startsWith(".img.oci.new-")), tmp);
+  assert.is(readFileSync(join(dirOut, "index.json"), "utf8"), before, "the old image is untouched");
+  assert.equal(readdirSync(work).filter((n) => n.startsWith(".")), [], "the new build is gone");
+});
 
 test.run();
