@@ -22,6 +22,8 @@ import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelineP
 import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
 import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "./pipeline/result.js";
 import { runVm } from "./pipeline/vm-run.js";
+import { userSpecProblem } from "./pipeline/user-check.js";
+import type { ImageAccounts } from "../stages/mkrootfs/accounts.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
 export type { PipelineResult, PipelineMetrics } from "./pipeline/result.js";
@@ -62,6 +64,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     progress("preparing the root image");
     const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks, o.registry);
     const job = jobFor(o, root.runConfig);
+    checkUser(o, job.user, root.accounts);
 
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
@@ -190,6 +193,14 @@ function createWorkdir(o: CheckedOptions): RunWorkdir {
   } catch (err) {
     throw new PipelineError(describeError(err));
   }
+}
+
+/** A user the image lacks is refused now, not by guest-init after a boot. */
+function checkUser(o: CheckedOptions, user: string, accounts: ImageAccounts | undefined): void {
+  const problem = userSpecProblem(user, accounts);
+  if (problem === undefined) return;
+  if (o.user !== undefined) throw new PipelineOptionError("user", o.user, problem);
+  throw new PipelineError(`${o.image}: the image's user ${JSON.stringify(user)}: ${problem}`);
 }
 
 /** The job guest-init runs: Docker's rules over the image's config and the caller's overrides. */

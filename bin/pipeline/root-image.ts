@@ -9,6 +9,7 @@ import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
+import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -27,6 +28,8 @@ export interface RootImage {
   cached: boolean;
   /** Time spent in unpack and mkrootfs (0 on a cache hit). */
   prepareMs: number;
+  /** The image's user and group names, when mkrootfs recorded them. */
+  accounts?: ImageAccounts;
 }
 
 /** The image string for unpack (local paths made absolute) and the host path to bind read-only, if local. */
@@ -56,7 +59,7 @@ export async function prepareRootImage(
     const identity = await peekLocalImage(local.request);
     if (identity) {
       const hit = lookupCached(cacheKey({ digest: identity.digest, fs, diskMiB }));
-      if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0 };
+      if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
     }
   }
   const started = performance.now();
@@ -77,5 +80,8 @@ export async function prepareRootImage(
   const mkrootfsRequest: MkrootfsRequest = { input: out, fs, cache: true };
   if (diskMiB !== undefined) mkrootfsRequest.diskMiB = diskMiB;
   const made = await runStage<MkrootfsResult>("mkrootfs", mkrootfsRequest, { readOnly: [out], writable: [cacheDir] }, hooks);
-  return { path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started) };
+  return {
+    path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started),
+    ...(made.accounts ? { accounts: made.accounts } : {}),
+  };
 }

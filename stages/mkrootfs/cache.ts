@@ -22,6 +22,7 @@ import { MKSQUASHFS_OPTIONS } from "./squashfs.js";
 import { buildToolIdentity } from "./tool-identity.js";
 import { UNPACK_VERSION } from "../unpack/version.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
+import type { ImageAccounts } from "./accounts.js";
 
 /** Bump when the stage's output changes for the same input (new options, fixes in the plan). */
 export const MKROOTFS_VERSION = 1;
@@ -57,6 +58,8 @@ export interface CachedImage {
   lastUsed: Date;
   /** From the sidecar, when present. */
   digest?: string;
+  /** The image's user and group names (from the sidecar; images cached before they were recorded have none). */
+  accounts?: ImageAccounts;
 }
 
 export function rootfsCacheDir(): string {
@@ -101,7 +104,8 @@ export function lookupCached(key: string): CachedImage | null {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // evicted this instant
       // A cache we may read but not write (shared, read-only): still a hit.
     }
-    return { ...describe(key, fs, path, st), lastUsed: now };
+    const accounts = readSidecar(join(rootfsCacheDir(), `${key}.json`))?.accounts;
+    return { ...describe(key, fs, path, st), lastUsed: now, ...(accounts ? { accounts } : {}) };
   }
   return null;
 }
@@ -119,7 +123,7 @@ export function createCacheTempFile(key: string): string {
  * Moves a finished image from tmp/ into the cache. If another build of the
  * same key got there first, keeps theirs and drops ours. Removes `temp`.
  */
-export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number }): CachedImage {
+export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number; accounts?: ImageAccounts }): CachedImage {
   const final = imagePath(key, fs);
   const sidecar = join(rootfsCacheDir(), `${key}.json`);
   try {
@@ -133,7 +137,11 @@ export function commitToCache(temp: string, key: string, fs: RootfsType, about: 
     }
     chmodSync(temp, 0o444);
     const sidecarTemp = `${temp}.json`;
-    writeFileSync(sidecarTemp, JSON.stringify({ key, fs, digest: about.digest, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString() }) + "\n");
+    const sidecarContent: Sidecar = {
+      key, fs, digest: about.digest, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString(),
+      ...(about.accounts ? { accounts: about.accounts } : {}),
+    };
+    writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
     renameSync(sidecarTemp, sidecar);
     try {
       linkSync(temp, final);
@@ -183,20 +191,38 @@ export function listCache(): CachedImage[] {
     const st = statSync(path, { throwIfNoEntry: false });
     if (!st) continue; // evicted meanwhile
     const image = describe(match[1], match[2] as RootfsType, path, st);
-    const digest = readSidecarDigest(join(dir, `${match[1]}.json`));
+    const digest = readSidecar(join(dir, `${match[1]}.json`))?.digest;
     if (digest) image.digest = digest;
     images.push(image);
   }
   return images.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
 }
 
-function readSidecarDigest(path: string): string | undefined {
+/** What `<key>.json` says about a cached image. */
+interface Sidecar {
+  key: string;
+  fs: RootfsType;
+  digest: string;
+  diskMiB: number | null;
+  version: number;
+  created: string;
+  accounts?: ImageAccounts;
+}
+
+/** The sidecar's fields that are well-formed; undefined if it is missing or unreadable. */
+function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts } | undefined {
+  let about: Partial<Record<keyof Sidecar, unknown>>;
   try {
-    const about = JSON.parse(readFileSync(path, "utf8")) as { digest?: unknown };
-    return typeof about.digest === "string" ? about.digest : undefined;
+    about = JSON.parse(readFileSync(path, "utf8")) as typeof about;
   } catch {
     return undefined;
   }
+  const names = (v: unknown): v is string[] | null => v === null || (Array.isArray(v) && v.every((n) => typeof n === "string"));
+  const a = about.accounts as Partial<ImageAccounts> | undefined;
+  return {
+    ...(typeof about.digest === "string" ? { digest: about.digest } : {}),
+    ...(a && typeof a === "object" && names(a.users) && names(a.groups) ? { accounts: { users: a.users, groups: a.groups } } : {}),
+  };
 }
 
 export interface PruneOptions {

@@ -9,6 +9,7 @@ import { cacheKey, commitToCache, createCacheTempFile, lookupCached, pruneAfterI
 import { buildExt4 } from "./ext4.js";
 import { openUnpackedImage } from "./input.js";
 import { readMetadata } from "./metadata.js";
+import { readImageAccounts, type ImageAccounts } from "./accounts.js";
 import { planRootfs } from "./plan.js";
 import type { MkrootfsRequest, RootfsType } from "./request.js";
 import { chooseExt4Geometry } from "./size.js";
@@ -24,6 +25,8 @@ export interface MkrootfsResult {
   cacheKey: string;
   /** True when the image came from the cache without building. */
   cached: boolean;
+  /** The image's user and group names, for the runner's --user check (absent for images cached before they were recorded). */
+  accounts?: ImageAccounts;
 }
 
 export type MkrootfsContext = Pick<StageContext, "progress" | "log" | "signal">;
@@ -44,13 +47,14 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
       log("info", `cache hit ${key.slice(0, 12)} for ${input.digest}`);
       const image = req.out ? await copyOut(hit.image, req.out, signal) : hit.image;
       progress(1, "cached");
-      return { image, fs: req.fs, bytes: hit.bytes, cacheKey: key, cached: true };
+      return { image, fs: req.fs, bytes: hit.bytes, cacheKey: key, cached: true, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
     }
   }
 
   progress(0, "scanning rootfs");
   const metadata = readMetadata(input.metadataFile);
   const plan = planRootfs(input.rootfs, metadata);
+  const accounts = readImageAccounts(input.rootfs);
   signal.throwIfAborted();
   const target = req.cache ? createCacheTempFile(key) : createTempBeside(req.out!);
   try {
@@ -66,14 +70,14 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
     progress(0.95, "storing image");
     if (!req.cache) {
       renameSync(target, req.out!);
-      return { image: resolve(req.out!), fs: req.fs, bytes: statSync(req.out!).size, cacheKey: key, cached: false };
+      return { image: resolve(req.out!), fs: req.fs, bytes: statSync(req.out!).size, cacheKey: key, cached: false, accounts };
     }
-    const entry = commitToCache(target, key, req.fs, { digest: input.digest, diskMiB: req.diskMiB });
+    const entry = commitToCache(target, key, req.fs, { digest: input.digest, diskMiB: req.diskMiB, accounts });
     const pruned = pruneAfterInsert(key);
     if (pruned.removed.length > 0) log("info", `cache: evicted ${pruned.removed.length} least recently used images (${Math.round(pruned.freedBytes / 2 ** 20)} MiB)`);
     const image = req.out ? await copyOut(entry.image, req.out, signal) : entry.image;
     progress(1, "done");
-    return { image, fs: req.fs, bytes: entry.bytes, cacheKey: key, cached: false };
+    return { image, fs: req.fs, bytes: entry.bytes, cacheKey: key, cached: false, accounts };
   } finally {
     rmSync(target, { force: true });
   }

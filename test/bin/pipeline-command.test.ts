@@ -74,6 +74,19 @@ test("a run that fails removes the output directory it made", async () => {
   assert.not.ok(existsSync(made), "the output directory made for the run is left");
 });
 
+test("a user or group the image lacks is refused before a VM is booted for it", async () => {
+  // Content of its own, so the root image is built here (with its names recorded), then found in the cache.
+  const image = join(scratch, "users.oci");
+  await buildImage({ base: "busybox", layers: [{ entries: [{ type: "file", path: "/unique", content: scratch }] }], config: { cmd: ["id"] } }, { format: "oci-dir", out: image });
+  for (let run = 0; run < 2; run++) {
+    await fails(["--image", image, "--user", "ghost"], /^bencher-run: --user ghost: no such user "ghost" in the image's \/etc\/passwd$/);
+    await fails(["--image", image, "-u", "nobody:ghosts"], /^bencher-run: --user nobody:ghosts: no such group "ghosts" in the image's \/etc\/group$/);
+  }
+  const imageUser = join(scratch, "image-user.oci");
+  await buildImage({ base: "busybox", layers: [{ entries: [{ type: "file", path: "/unique", content: `${scratch} 2` }] }], config: { cmd: ["id"], user: "bench" } }, { format: "oci-dir", out: imageUser });
+  await fails(["--image", imageUser], /^bencher-run: .*image-user\.oci: the image's user "bench": no such user "bench" in the image's \/etc\/passwd$/);
+});
+
 test("a kernel that does not exist", async () => {
   const image = join(scratch, "echo.oci");
   await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });

@@ -60,6 +60,22 @@ test("the coordinator can check the cache before unpacking: cacheKey + lookupCac
   assert.is(hit.fs, "ext4");
 });
 
+test("the image's user and group names are recorded with it, and come back on a hit", async () => {
+  const input = makeUnpackedImage({
+    entries: [{ path: "/etc/passwd", type: "file", content: "root:x:0:0::/:/bin/sh\nbench:x:1000:1000::/:/bin/sh\n" }],
+    digest: `sha256:${"e".repeat(64)}`,
+  });
+  const built = await mkrootfs({ input, fs: "ext4", cache: true });
+  const accounts = { users: ["root", "bench"], groups: [] };
+  assert.equal(built.accounts, accounts);
+  assert.equal(lookupCached(built.cacheKey)!.accounts, accounts);
+  assert.equal((await mkrootfs({ input, fs: "ext4", cache: true })).accounts, accounts);
+  // An entry cached before names were recorded (or a damaged sidecar) has none: nothing is checked against it.
+  writeFileSync(join(cacheDir, "rootfs", `${built.cacheKey}.json`), JSON.stringify({ digest: `sha256:${"e".repeat(64)}`, accounts: { users: "root" } }));
+  assert.is(lookupCached(built.cacheKey)!.accounts, undefined);
+  assert.is((await mkrootfs({ input, fs: "ext4", cache: true })).accounts, undefined);
+});
+
 test("the key changes with digest, file system type, disk size and build tool, and nothing else", () => {
   const base = { digest: `sha256:${"c".repeat(64)}`, fs: "ext4" as const };
   const key = cacheKey(base);

@@ -1,0 +1,84 @@
+// The user and group names an image defines, read from its /etc/passwd and
+// /etc/group by guest-init's rules (guest-init/user.c), so that the runner
+// can refuse a --user the guest would refuse before it boots a VM for it.
+// guest-init stays the authority: anything read here differently from how
+// the guest would read it is "unknown" (null), and unknown is never refused.
+import { closeSync, fstatSync, lstatSync, openSync, readSync, constants } from "node:fs";
+import { join } from "node:path";
+
+export interface ImageAccounts {
+  /** Names in /etc/passwd; [] when the file is absent; null when unknown. */
+  users: string[] | null;
+  /** Names in /etc/group; [] when the file is absent; null when unknown. */
+  groups: string[] | null;
+}
+
+/** guest-init reads at most this much of each file (MAX_DB_FILE). */
+const MAX_DB_FILE = 4 << 20;
+
+/** The accounts of the unpacked tree at `rootfs` (a directory unpack wrote). */
+export function readImageAccounts(rootfs: string): ImageAccounts {
+  const etc = join(rootfs, "etc");
+  const etcKind = kindOf(etc);
+  if (etcKind === "absent") return { users: [], groups: [] };
+  if (etcKind !== "directory") return { users: null, groups: null }; // a symlink: the guest resolves it, we do not
+  return {
+    users: namesIn(join(etc, "passwd"), 7),
+    groups: namesIn(join(etc, "group"), 4),
+  };
+}
+
+function kindOf(path: string): "absent" | "directory" | "file" | "other" {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return "absent";
+  return st.isDirectory() ? "directory" : st.isFile() ? "file" : "other";
+}
+
+/** Names on the lines of a colon-separated database that guest-init would match (uid and gid fields numeric). */
+function namesIn(path: string, fields: number): string[] | null {
+  const kind = kindOf(path);
+  if (kind === "absent") return [];
+  if (kind !== "file") return null;
+  let text: string | null;
+  try {
+    text = readSmallFile(path);
+  } catch {
+    return null; // unreadable here (a mode the unpacked tree kept): the guest decides
+  }
+  // A NUL ends the text for guest-init's string functions; rather than copy that, say nothing.
+  if (text === null || text.includes("\0")) return null;
+  const names: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#") || line.startsWith("+") || line.startsWith("-")) continue;
+    const f = line.split(":");
+    if (f.length < fields) continue;
+    // passwd: name:x:uid:gid:...; group: name:x:gid:members. Lines with a bad id are skipped, as the guest skips them.
+    const ids = fields === 7 ? [f[2]!, f[3]!] : [f[2]!];
+    if (ids.every(isAccountId)) names.push(f[0]!);
+  }
+  return names;
+}
+
+/** A numeric uid or gid as guest-init's parse_id takes it: 1-10 digits, at most 2^32-2. */
+export function isAccountId(text: string): boolean {
+  return /^\d{1,10}$/.test(text) && Number(text) <= 0xfffffffe;
+}
+
+/** The file's text, or null if it is larger than guest-init reads. */
+function readSmallFile(path: string): string | null {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_DB_FILE) return null;
+    const buf = Buffer.alloc(size);
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, buf, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return buf.subarray(0, done).toString("latin1");
+  } finally {
+    closeSync(fd);
+  }
+}
