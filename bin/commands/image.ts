@@ -1,7 +1,7 @@
 // bencher-run image: build an OCI image from a JSON description with the
 // project's own image builder (lib/oci), for examples and tests: no Docker needed.
 import { defineCommand } from "citty";
-import { existsSync, lstatSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
@@ -45,11 +45,22 @@ function isSymlink(path: string): boolean {
  */
 function whyNotAnImage(path: string): string | undefined {
   const st = lstatSync(path);
-  if (st.isFile()) return undefined; // an archive (oci-archive, docker-archive)
+  if (st.isFile()) return isTarArchive(path) ? undefined : "exists and is not an image archive (not a tar file)";
   if (!st.isDirectory()) return "exists and is neither a directory nor a file";
   // oci-dir has oci-layout; docker-dir (docker save, unpacked) has manifest.json.
   if (existsSync(join(path, "oci-layout")) || existsSync(join(path, "manifest.json"))) return undefined;
   return "exists and is not an image directory (no oci-layout or manifest.json)";
+}
+
+/** Whether `path` starts with a POSIX tar header (oci-archive, docker-archive): "ustar" at offset 257. */
+function isTarArchive(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const header = Buffer.alloc(512);
+    return readSync(fd, header, 0, 512, 0) === 512 && header.subarray(257, 262).toString("latin1") === "ustar";
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Puts the new build at `out` and removes the old image. */

@@ -80,6 +80,17 @@ test("--force replaces an image (a directory or an archive), never anything else
   assert.is(refused.stderr, `bencher-run: --out ${mine}: exists and is not an image directory (no oci-layout or manifest.json), not replaced`);
   assert.is(readFileSync(join(mine, "precious"), "utf8"), "keep");
 
+  // Nor a file that is not an image archive.
+  for (const content of ["precious thesis draft\n", ""]) {
+    const notes = join(work, "notes.txt");
+    writeFileSync(notes, content);
+    const refusedFile = await runCli(["image", example, "--out", notes, "--format", "oci-archive", "--force"]);
+    assert.is(refusedFile.exitCode, 2);
+    assert.is(refusedFile.stderr, `bencher-run: --out ${notes}: exists and is not an image archive (not a tar file), not replaced`);
+    assert.is(readFileSync(notes, "utf8"), content);
+    rmSync(notes);
+  }
+
   // A build that fails leaves the old image as it was.
   const bad = join(work, "bad-layer.json");
   writeFileSync(bad, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/y", hostFile: join(work, "no-such-file") }] }] }));
