@@ -18,6 +18,7 @@ import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
 import { DEFAULT_VSOCK_PORT } from "../../stages/collect/request.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
+import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
 import { MAX_MEMORY_MIB, MAX_TIMEOUT_MS, MAX_VCPUS, MIN_MEMORY_MIB } from "../../stages/boot/limits.js";
 
 /** The descriptor number the boot stage sees /dev/kvm as (the sandbox passes it as fd 3). */
@@ -43,6 +44,17 @@ export function cpusArg(value: string | undefined): number[] | undefined {
   } catch (err) {
     throw new CommandError(`--cpus ${value}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * For scripts: 0 when the guest ended the VM itself (power-off, reset) and its
+ * kernel did not panic; 128+n when interrupted by signal n; 1 for any other
+ * end (deadline, triple fault, KVM or VMM error).
+ */
+function bootExitStatus(result: BootResult): number {
+  const signal = interruptedBy();
+  if (signal) return interruptExitCode(signal);
+  return (result.exitReason === "power-off" || result.exitReason === "reset") && !result.panic ? 0 : 1;
 }
 
 export default defineCommand({
@@ -118,8 +130,10 @@ export default defineCommand({
       });
       printResult(args.json ?? false, { stage: "boot", ...result }, [
         `VM ended: ${result.exitReason}${result.detail ? ` (${result.detail})` : ""} after ${result.wallMs} ms${result.heldMs ? ` (held ${result.heldMs} ms before that, waiting for ${waitFor})` : ""}`,
+        ...(result.panic ? [`the guest kernel panicked: ${result.panic}`] : []),
         ...(result.pinning ? [`vCPU threads on host CPU ${result.pinning.vcpuCpus.join(", ")}; VMM threads on ${result.pinning.vmmCpus ? `CPU ${formatCpuList(result.pinning.vmmCpus)}` : "the same CPUs (none left over)"}`] : []),
       ]);
+      process.exitCode = bootExitStatus(result);
     } catch (err) {
       if (vsock?.created) removeTree(vsock.dir);
       throw err;

@@ -14,6 +14,8 @@ import { printResult } from "../cli/output.js";
 import { inputPath, outputDir, socketPath, wholeNumberIn } from "../cli/paths.js";
 import { CommandError } from "../cli/command-error.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
+import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
+import { exitStatusFor } from "../../stages/collect/exit-status.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
 /** Reads the job description: a JSON object as in CollectRequest.job (argv, env, workingDir, user, outputPaths, ...). */
@@ -90,12 +92,15 @@ export default defineCommand({
       });
       if (streams) await Promise.all([closeStream(streams.stdout), closeStream(streams.stderr)]);
       const { stdout: _stdout, stderr: _stderr, ...manifest } = result;
-      const summary = `collected: exit code ${result.exitCode ?? "none"}${result.signal ? `, signal ${result.signal}` : ""}${result.complete ? "" : " (incomplete)"}${result.error ? `: ${result.error}` : ""}`;
+      const summary = `collected: exit code ${result.exitCode ?? "none"}${result.signal ? `, signal ${result.signal}` : ""}${result.timedOut ? " (timed out)" : result.complete ? "" : " (incomplete)"}${result.error ? `: ${result.error}` : ""}`;
       if (out) {
         printResult(args.json ?? false, { stage: "collect", out: out.path, stdout: join(out.path, "stdout"), stderr: join(out.path, "stderr"), ...manifest }, [summary]);
       } else {
         process.stderr.write(`bencher-run: ${summary}\n`);
       }
+      // As `pipeline` exits: the command's status, 124 after --timeout, 125 when the run failed, 128+n when interrupted.
+      const signal = interruptedBy();
+      process.exitCode = signal ? interruptExitCode(signal) : exitStatusFor(result);
     } catch (err) {
       streams?.stdout.destroy();
       streams?.stderr.destroy();

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, mkdirSync, existsSync, mkdtempSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, runCli } from "./helpers.js";
-import { resettingElf } from "./tiny-elf.js";
+import { resettingElf, spinningElf } from "./tiny-elf.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-boot-test-"));
 const kernel = join(work, "tiny.elf");
@@ -27,6 +27,15 @@ test("boot --json: the guest runs and resets; the console log lands where asked"
   assert.is(manifest.exitReason, "reset");
   assert.is(manifest.consoleLog, consoleLog);
   assert.ok(existsSync(consoleLog));
+  assert.equal(readdirSync(join(cache, "runs")), [], "no run directory left");
+});
+
+test("boot exits 1 when the VM does not end by the guest's own reset or power-off", async () => {
+  const spinning = join(work, "spin.elf");
+  writeFileSync(spinning, spinningElf(), { mode: 0o644 });
+  const r = await runCli(["boot", "--kernel", spinning, "--timeout", "2"], { BENCHER_RUN_CACHE: cache });
+  assert.is(r.exitCode, 1, r.stderr);
+  assert.match(r.stdout, /^VM ended: timeout /);
   assert.equal(readdirSync(join(cache, "runs")), [], "no run directory left");
 });
 

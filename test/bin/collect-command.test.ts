@@ -41,7 +41,7 @@ test("collect --out --json with a guest", async () => {
   await waitFor(socket);
   const guest = await execa(locateGuestInit(), ["--host-test", "--socket", socket, "--root", root], { reject: false });
   const r = await collect;
-  assert.is(r.exitCode, 0, `${r.stderr}\nguest: ${guest.stderr}`);
+  assert.is(r.exitCode, 3, `the command's exit status: ${r.stderr}\nguest: ${guest.stderr}`);
   const manifest = JSON.parse(String(r.stdout));
   assert.is(manifest.stage, "collect");
   assert.is(manifest.exitCode, 3);
@@ -51,6 +51,14 @@ test("collect --out --json with a guest", async () => {
   const saved = manifest.outputs["/data/result.txt"];
   assert.ok(saved?.startsWith(join(out, "files")), JSON.stringify(manifest.outputs));
   assert.is(readFileSync(saved, "utf8"), "data\n");
+});
+
+test("collect exits 125 when no guest came, and says why", async () => {
+  const job = join(work, "nobody.json");
+  writeFileSync(job, JSON.stringify({ argv: ["true"] }));
+  const r = await runCli(["collect", "--socket", join(work, "lonely", "v_1024"), "--job", job, "--boot-timeout", "1"], { BENCHER_RUN_CACHE: join(work, "cache") });
+  assert.is(r.exitCode, 125, r.stderr);
+  assert.match(r.stderr, /^bencher-run: collected: exit code none \(incomplete\): no guest connected within 1 s$/);
 });
 
 test("collect refuses a shared socket directory and --json without --out", async () => {

@@ -1,9 +1,17 @@
-// The smallest "kernel" our VMM boots: an ELF64 with one segment at 16 MiB
-// whose code resets the machine through the i8042 (mov al,0xfe; out 0x64,al; hlt).
+// The smallest "kernels" our VMM boots: an ELF64 with one segment at 16 MiB
+// whose code resets the machine through the i8042 (mov al,0xfe; out 0x64,al;
+// hlt), or spins for good (jmp $).
 const LOAD = 0x1000000n;
-const CODE = Buffer.from([0xb0, 0xfe, 0xe6, 0x64, 0xf4]);
 
 export function resettingElf(): Buffer {
+  return tinyElf(Buffer.from([0xb0, 0xfe, 0xe6, 0x64, 0xf4]));
+}
+
+export function spinningElf(): Buffer {
+  return tinyElf(Buffer.from([0xeb, 0xfe]));
+}
+
+function tinyElf(CODE: Buffer): Buffer {
   const header = Buffer.alloc(64 + 56);
   header.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELF, 64-bit, little endian, version 1
   header.writeUInt16LE(2, 16); // ET_EXEC
