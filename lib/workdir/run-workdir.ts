@@ -1,6 +1,7 @@
 // One run's work directory: <work root>/run-<pid>-<random>/, with one
 // subdirectory per stage output. Removed when the run ends (success, error,
-// stage crash, Ctrl-C) unless kept.
+// stage crash, Ctrl-C) unless kept: a kept one is named kept-<pid>-<random>/,
+// which the sweep of dead runs' directories never takes.
 import { mkdirSync, mkdtempSync, realpathSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { defaultWorkRoot } from "./work-root.js";
@@ -32,7 +33,7 @@ export class RunWorkdir {
       throw new Error(`work directory root ${root}: ${(err as Error).message}`);
     }
     // Real path: the sandbox binds it at the same path, symlinks resolved.
-    const path = realpathSync(mkdtempSync(join(root, `run-${process.pid}-`)));
+    const path = realpathSync(mkdtempSync(join(root, `${options.keep ? "kept" : "run"}-${process.pid}-`)));
     return new RunWorkdir(path, options.keep ?? false);
   }
 

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { RunWorkdir, withRunWorkdir, sweepStaleRuns } from "../../../lib/workdir/run-workdir.js";
 import { removeTree } from "../../../lib/workdir/remove-tree.js";
 import { defaultWorkRoot } from "../../../lib/workdir/work-root.js";
@@ -74,10 +74,16 @@ test("sweepStaleRuns removes runs of dead coordinators only", () => {
   const old = new Date(Date.now() - 3_600_000);
   utimesSync(dead, old, old);
   utimesSync(mine, old, old);
+  // A run kept for debugging (--keep) is the user's, however old and whoever made it.
+  const kept = RunWorkdir.create({ root, keep: true });
+  kept.dispose();
+  assert.match(basename(kept.path), /^kept-\d+-/);
+  const keptByDead = join(root, "kept-999999997-abc");
+  mkdirSync(keptByDead);
+  utimesSync(keptByDead, old, old);
   assert.equal(sweepStaleRuns(root), [dead]);
-  assert.ok(existsSync(mine) && existsSync(young));
-  rmSync(mine, { recursive: true });
-  rmSync(young, { recursive: true });
+  assert.ok(existsSync(mine) && existsSync(young) && existsSync(kept.path) && existsSync(keptByDead));
+  for (const d of [mine, young, kept.path, keptByDead]) rmSync(d, { recursive: true });
 });
 
 test("work root: BENCHER_RUN_WORKDIR, else under the cache root", () => {
