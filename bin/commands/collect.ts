@@ -4,7 +4,7 @@
 import { defineCommand } from "citty";
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { MAX_BOOT_TIMEOUT_MS, MAX_TIMEOUT_MS, type CollectRequest } from "../../stages/collect/request.js";
+import { MAX_BOOT_TIMEOUT_MS, MAX_TIMEOUT_MS, parseCollectJob, type CollectRequest } from "../../stages/collect/request.js";
 import type { CollectResult } from "../../stages/collect/collect.js";
 import { parseStageEvent } from "../../stages/collect/stage-events.js";
 import { commonArgs } from "../cli/common-args.js";
@@ -20,11 +20,18 @@ import { giveToStage } from "../../lib/sandbox/stage-identity.js";
 
 /** Reads the job description: a JSON object as in CollectRequest.job (argv, env, workingDir, user, outputPaths, ...). */
 function readJob(file: string): unknown {
+  let raw: unknown;
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
     throw new CommandError(`--job ${file}: ${(err as Error).message}`);
   }
+  try {
+    parseCollectJob(raw); // checked here too, so the error names the file
+  } catch (err) {
+    throw new CommandError(`--job ${file}: ${(err as Error).message.replace(/^collect request: /, "").replace(/^job\./, "")}`);
+  }
+  return raw;
 }
 
 function readKey(file: string): string {
@@ -34,7 +41,7 @@ function readKey(file: string): string {
 }
 
 export default defineCommand({
-  meta: { name: "collect", description: "Collect a guest's results (stdout, stderr, exit code, files, timings) over the VM's vsock socket; start before boot" },
+  meta: { name: "collect", description: "Collect a guest's results (stdout, stderr, exit code, files, timings) over the VM's vsock socket; start it before or after boot --wait-for" },
   args: {
     socket: { type: "string", required: true, description: "Unix socket to listen on: <boot's vsock base>_<port> (port 1024 by default), in a new or empty directory", valueHint: "path" },
     job: { type: "string", required: true, description: "JSON file: {argv, env, workingDir, user, outputPaths, rootfsType, ...}", valueHint: "file" },

@@ -85,7 +85,8 @@ function text(raw: Record<string, unknown>, field: string, fallback: string): st
   return v;
 }
 
-function parseJob(raw: unknown): CollectJob {
+/** The job alone (argv, env, ...), as `bencher-run collect --job FILE` reads it. */
+export function parseCollectJob(raw: unknown): CollectJob {
   if (!isObject(raw)) fail("job", "must be an object");
   onlyKnown(raw, ["argv", "env", "workingDir", "user", "outputPaths", "rootfsType", "maxOutputBytes", "maxFileBytes"], "job.");
   const argv = strings(raw, "argv", undefined);
@@ -124,7 +125,7 @@ export function parseCollectRequest(raw: unknown): CollectRequest {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) fail("socketPath", `is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a Unix socket path may have`);
   const req: CollectRequest = {
     socketPath,
-    job: parseJob(raw.job),
+    job: parseCollectJob(raw.job),
     bootTimeoutMs: wholeNumber(raw, "bootTimeoutMs", 1, MAX_BOOT_TIMEOUT_MS, DEFAULT_BOOT_TIMEOUT_MS)!,
     stallTimeoutMs: wholeNumber(raw, "stallTimeoutMs", 1, DAY_MS, DEFAULT_STALL_TIMEOUT_MS)!,
   };

@@ -80,12 +80,19 @@ test("a bad job file is one line naming it", async () => {
   const r = await runCli(["collect", "--socket", join(work, "s2", "v_1024"), "--job", job, "--out", join(work, "o2")], { BENCHER_RUN_CACHE: join(work, "cache") });
   assert.is(r.exitCode, 1);
   assert.match(r.stderr, new RegExp(`^bencher-run: --job ${job}: `));
+  // A job that parses but is not one: the file named, the field in its own words.
+  for (const [content, problem] of [[{ env: [] }, "argv is missing"], [{ argv: ["true"], bogus: 1 }, "bogus is not a known field"]] as const) {
+    writeFileSync(job, JSON.stringify(content));
+    const bad = await runCli(["collect", "--socket", join(work, "s2", "v_1024"), "--job", job, "--out", join(work, "o2")], { BENCHER_RUN_CACHE: join(work, "cache") });
+    assert.is(bad.exitCode, 1);
+    assert.is(bad.stderr, `bencher-run: --job ${job}: ${problem}`);
+  }
   assert.not.ok(existsSync(join(work, "o2")));
   assert.not.ok(existsSync(join(work, "s2")), "nor the socket directory");
   const empty = join(work, "empty.json");
   writeFileSync(empty, JSON.stringify({ argv: [] }));
   const e = await runCli(["collect", "--socket", join(work, "s3", "v_1024"), "--job", empty, "--out", join(work, "o3")], { BENCHER_RUN_CACHE: join(work, "cache") });
-  assert.is(e.stderr, "bencher-run: collect: collect request: job.argv is empty: nothing to run");
+  assert.is(e.stderr, `bencher-run: --job ${empty}: argv is empty: nothing to run`);
   assert.not.ok(existsSync(join(work, "o3")));
   assert.not.ok(existsSync(join(work, "s3")));
 });
