@@ -3,6 +3,8 @@
 // steady benchmarks: advice with the command to change each setting, which
 // never changes the exit status.
 import { defineCommand } from "citty";
+import { resolve } from "node:path";
+import { CommandError } from "../cli/command-error.js";
 import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { formatCheck, type CheckResult } from "../doctor/check.js";
 import { checkKvm } from "../doctor/kvm-check.js";
@@ -32,7 +34,8 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the checks as JSON" },
   },
   async run({ args }) {
-    const results = await runChecks(args.workdir ?? defaultWorkRoot());
+    if (args.workdir === "") throw new CommandError("--workdir: empty path", 2);
+    const results = await runChecks(resolve(args.workdir ?? defaultWorkRoot()));
     const tuning = tuningChecks();
     const ok = results.every((r) => r.status !== "fail");
     if (args.json) process.stdout.write(JSON.stringify({ ok, checks: results, tuning }) + "\n");

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, chownSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, chownSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -81,6 +81,20 @@ test("free disk: fails below the minimum, warns below the comfortable amount", (
   assert.is(tooLittle.status, "fail");
   assert.match(tooLittle.fix!, /--workdir/);
   assert.is(checkFreeDisk(tmpdir(), 1, Number.MAX_SAFE_INTEGER).status, "warn");
+  // Not there yet: measured where it will be made, and said so.
+  assert.match(checkFreeDisk(join(tmpdir(), "not", "made", "yet"), 1).detail, / free in .*not\/made\/yet \(made on the first run, in /);
+  // A file where the work root or one of its parents must be: no run could make it.
+  const file = join(tmpdir(), `doctor-file-${process.pid}`);
+  writeFileSync(file, "");
+  try {
+    for (const root of [file, join(file, "runs")]) {
+      const r = checkFreeDisk(root, 1);
+      assert.is(r.status, "fail");
+      assert.is(r.detail, `${root}: ${file} is not a directory`);
+    }
+  } finally {
+    rmSync(file);
+  }
 });
 
 test("mkfs.ext4 is found where Debian puts it", () => {
