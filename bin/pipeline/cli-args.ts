@@ -57,14 +57,14 @@ export function describeOptionError(err: PipelineOptionError, typed: Record<stri
   const flag = OPTION_FLAGS[err.option];
   if (flag === undefined) return err.message;
   const value = typed[flag] ?? err.value;
-  return `${flag}${value === undefined ? "" : ` ${value}`}: ${err.problem}`;
+  return `${flag}${value === undefined ? "" : ` ${value === "" ? '""' : value}`}: ${err.problem}`;
 }
 
 /** A whole number from min up; `what` names the flag in the error. */
 function whole(flag: string, value: string, min: number): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
-    throw new UsageError(`${flag} ${value}: expected a whole number${min > 0 ? ` of at least ${min}` : ""}`);
-  }
+  // Not a number at all: no bound to name (the pipeline's own check names the full range of one that is).
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} ${value}: expected a whole number`);
+  if (Number(value) < min) throw new UsageError(`${flag} ${value}: expected a whole number of at least ${min}`);
   return Number(value);
 }
 

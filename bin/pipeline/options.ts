@@ -188,6 +188,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
   if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") refuse("plainHttp", undefined, "expected true or false");
   if (o.plainHttp === true && registryCa !== undefined) refuse("registryCa", undefined, "a CA is for HTTPS, but plain HTTP was asked for");
   // Made (or refused, a file in the way included) by the run itself, before any stage starts.
+  if (o.outputDir !== undefined && (typeof o.outputDir !== "string" || o.outputDir === "")) refuse("outputDir", undefined, "expected a directory (an empty path would mean the current one)");
   const outputDir = o.outputDir === undefined ? undefined : resolve(o.outputDir);
   const cpus = hostCpuList(o.cpus);
   const vcpus = wholeNumber("vcpus", o.vcpus, 1, MAX_VCPUS) ?? DEFAULT_VCPUS;

@@ -54,6 +54,8 @@ test("the command line retells them with its flags and the text typed", () => {
   assert.is(retold("--kernel", "/dev/null"), "--kernel /dev/null: is not a regular file");
   assert.is(retold("--output", "/a/", "--output-dir", "o"), '--output: output path "/a/" names a directory, not a file');
   assert.is(retold("-w", "/w", "--boot-timeout", "4000"), "--boot-timeout 4000: expected a whole number from 1 to 3600");
+  assert.is(retold("--output", "/r", "--output-dir", ""), `--output-dir "": expected a directory (an empty path would mean the current one)`);
+  assert.throws(() => parsePipelineArgs(["--image", "x", "--memory", "abc"]), (err: Error) => err.message === "--memory abc: expected a whole number");
 });
 
 test("an option with no flag keeps the API's words", () => {
