@@ -6,7 +6,7 @@ import { interruptSignal } from "../../lib/workdir/interrupts.js";
 import { loadScenarios, type Scenario } from "../../scenarios/runner/scenario.js";
 import { runScenarios, type ScenarioOutcome } from "../../scenarios/runner/run-scenarios.js";
 import { CommandError } from "../cli/command-error.js";
-import { positiveInt } from "../cli/paths.js";
+import { inputPath, positiveInt } from "../cli/paths.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 
 /** The scenarios named by --scenario (comma-separated, or repeated), in file order; all when none. */
@@ -38,6 +38,10 @@ export default defineCommand({
     const all = loadScenarios();
     // --scenario may be repeated: citty keeps one value, so read them all from the raw arguments.
     const names = rawArgs.flatMap((arg, i) => (arg === "--scenario" ? [rawArgs[i + 1] ?? ""] : arg.startsWith("--scenario=") ? [arg.slice(11)] : []))
+      .map((v) => {
+        if (v.trim() === "") throw new CommandError("--scenario: empty name (see bencher-run scenarios --list)", 2);
+        return v;
+      })
       .flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
     const chosen = selectScenarios(all, names);
     if (args.list) {
@@ -46,11 +50,13 @@ export default defineCommand({
       return;
     }
     const concurrency = positiveInt("concurrency", args.concurrency) ?? 2;
+    // Checked once here, not found missing by every scenario's run.
+    const kernel = args.kernel === undefined ? undefined : inputPath("kernel", args.kernel, "file");
     const progress = new TerminalProgress(process.stderr);
     const started = performance.now();
     const outcomes = await runScenarios(chosen, {
       concurrency,
-      kernel: args.kernel,
+      kernel,
       signal: interruptSignal(),
       onProgress: (name, message) => progress.show(`${name}: ${message}`),
       onDone: (o) => {

@@ -60,6 +60,16 @@ test("an argument a subcommand has no place for is a one-line usage error, exit 
   assert.is(cache.exitCode, 2);
 });
 
+test("scenarios: an empty --scenario or a missing --kernel is refused before any scenario runs", async () => {
+  const empty = await runCli(["scenarios", "--scenario", ""]);
+  assert.is(empty.exitCode, 2);
+  assert.is(empty.stderr, "bencher-run: --scenario: empty name (see bencher-run scenarios --list)");
+  const kernel = await runCli(["scenarios", "--scenario", "exit_code", "--kernel", "/nonexistent/vmlinux"]);
+  assert.is(kernel.exitCode, 1);
+  assert.is(kernel.stderr, "bencher-run: --kernel /nonexistent/vmlinux: no such file or directory");
+  assert.is(kernel.stdout, "");
+});
+
 test("a missing required flag is a one-line usage error", async () => {
   const r = await runCli(["unpack", "--out", "/tmp/x"]);
   assert.is(r.exitCode, 2);
