@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
 import type { ImageDescription } from "../../lib/oci/description.js";
+import { checkImageDescription } from "../../lib/oci/check-description.js";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
 import { CommandError } from "../cli/command-error.js";
 import { printResult } from "../cli/output.js";
@@ -23,9 +24,7 @@ function readDescription(path: string): ImageDescription {
     throw new CommandError(`image description ${path}: ${why}`, 2);
   }
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
-    return parsed as ImageDescription;
+    return checkImageDescription(JSON.parse(text));
   } catch (err) {
     throw new CommandError(`image description ${path}: ${(err as Error).message}`, 2);
   }

@@ -32,10 +32,26 @@ test("a missing description, bad JSON or an unknown format is one line and exit 
   const bad = await runCli(["image", join(work, "bad.json"), "--out", join(work, "z")]);
   assert.is(bad.exitCode, 2);
   assert.match(bad.stderr, /^bencher-run: image description .*bad\.json: .*JSON/);
+  // Parses, but is not a description the builder (or unpack, later) can take: named by its place in the JSON.
+  const cases: [object, string][] = [
+    [{ base: "ubuntu" }, 'base: "ubuntu": expected one of busybox, scratch'],
+    [{ config: { cmd: "notarray" } }, "config.cmd: expected an array of strings"],
+    [{ bogusField: 1 }, "bogusField: unknown field (expected one of base, baseCompression, layers, config, platform)"],
+    [{ layers: [{ entries: [{ type: "socket", path: "/s" }] }] }, 'layers[0].entries[0].type: "socket": expected one of file, dir, symlink, hardlink, whiteout, opaque, chardev, blockdev, fifo'],
+    [{ layers: [{ entries: [{ type: "file", path: "/f", hostFile: "/nonexistent" }] }] }, "layers[0].entries[0].hostFile: /nonexistent: no such file"],
+    [{ layers: [{ tarFile: "/nonexistent" }] }, "layers[0].tarFile: /nonexistent: no such file"],
+    [{ layers: [{ entries: [{ type: "file", path: "/f", content: "a", base64: "YQ==" }] }] }, "layers[0].entries[0]: give one of content, base64, hostFile, random, not content and base64"],
+  ];
+  for (const [description, problem] of cases) {
+    writeFileSync(join(work, "wrong.json"), JSON.stringify(description));
+    const wrong = await runCli(["image", join(work, "wrong.json"), "--out", join(work, "w")]);
+    assert.is(wrong.exitCode, 2, wrong.stderr);
+    assert.is(wrong.stderr, `bencher-run: image description ${join(work, "wrong.json")}: ${problem}`);
+  }
   const format = await runCli(["image", example, "--out", join(work, "y"), "--format", "zip"]);
   assert.is(format.exitCode, 2);
   assert.match(format.stderr, /--format "zip": expected one of/);
-  assert.not.ok(existsSync(join(work, "x")) || existsSync(join(work, "y")) || existsSync(join(work, "z")), "nothing written");
+  assert.not.ok(["x", "y", "z", "w"].some((name) => existsSync(join(work, name))), "nothing written");
 });
 
 test("an --out that exists or cannot be made is one line, and nothing is written", async () => {
@@ -91,11 +107,14 @@ test("--force replaces an image (a directory or an archive), never anything else
     rmSync(notes);
   }
 
-  // A build that fails leaves the old image as it was.
+  // A description that is refused leaves the old image as it was.
   const bad = join(work, "bad-layer.json");
-  writeFileSync(bad, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/y", hostFile: join(work, "no-such-file") }] }] }));
+  // (A build stopped half-way leaves it too: test/bin/interrupt.test.ts.)
+  writeFileSync(bad, JSON.stringify({ base: "busybox", layers: [{ tarFile: join(work, "no-such-file") }] }));
+  const before = readFileSync(join(work, "force.oci", "index.json"), "utf8");
   const failed = await runCli(["image", bad, "--out", join(work, "force.oci"), "--force"]);
-  assert.is.not(failed.exitCode, 0);
+  assert.is(failed.exitCode, 2, failed.stderr);
+  assert.is(readFileSync(join(work, "force.oci", "index.json"), "utf8"), before);
   assert.is(failed.stderr.split("\n").length, 1, failed.stderr);
   const kept = await runCli(["image", other, "--out", join(work, "force.oci"), "--force", "--json"]);
   assert.is(kept.exitCode, 0, kept.stderr);
