@@ -3,8 +3,9 @@
 // can refuse a --user the guest would refuse before it boots a VM for it.
 // guest-init stays the authority: anything read here differently from how
 // the guest would read it is "unknown" (null), and unknown is never refused.
-import { closeSync, fstatSync, lstatSync, openSync, readSync, constants } from "node:fs";
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
+import { readSmallFile } from "../../lib/fs/read-small-file.js";
 
 export interface ImageAccounts {
   /** Names in /etc/passwd; [] when the file is absent; null when unknown. */
@@ -39,14 +40,14 @@ function namesIn(path: string, fields: number): string[] | null {
   const kind = kindOf(path);
   if (kind === "absent") return [];
   if (kind !== "file") return null;
-  let text: string | null;
+  let text: string;
   try {
-    text = readSmallFile(path);
+    text = readSmallFile(path, MAX_DB_FILE).toString("latin1");
   } catch {
-    return null; // unreadable here (a mode the unpacked tree kept): the guest decides
+    return null; // larger than guest-init reads, or unreadable here (a mode the unpacked tree kept): the guest decides
   }
   // A NUL ends the text for guest-init's string functions; rather than copy that, say nothing.
-  if (text === null || text.includes("\0")) return null;
+  if (text.includes("\0")) return null;
   const names: string[] = [];
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#") || line.startsWith("+") || line.startsWith("-")) continue;
@@ -62,23 +63,4 @@ function namesIn(path: string, fields: number): string[] | null {
 /** A numeric uid or gid as guest-init's parse_id takes it: 1-10 digits, at most 2^32-2. */
 export function isAccountId(text: string): boolean {
   return /^\d{1,10}$/.test(text) && Number(text) <= 0xfffffffe;
-}
-
-/** The file's text, or null if it is larger than guest-init reads. */
-function readSmallFile(path: string): string | null {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const size = fstatSync(fd).size;
-    if (size > MAX_DB_FILE) return null;
-    const buf = Buffer.alloc(size);
-    let done = 0;
-    while (done < size) {
-      const n = readSync(fd, buf, done, size - done, done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf.subarray(0, done).toString("latin1");
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -2,10 +2,11 @@
 // (OCI layout, extracted docker-save) or a tar archive of one. Paths come
 // from the image's own JSON, so they are checked: no "..", no symlinks.
 
-import { createReadStream, lstatSync, openSync, closeSync, readSync, fstatSync, constants } from "node:fs";
+import { createReadStream, lstatSync, openSync, closeSync, readSync, constants } from "node:fs";
 import { Readable } from "node:stream";
 import { indexArchive, type ArchiveMember } from "./archive-index.js";
 import { UnpackError, memberComponents } from "./image-root.js";
+import { FileTooLargeError, readSmallFile } from "../../lib/fs/read-small-file.js";
 
 /** JSON documents (index, manifest, config) bigger than this are refused. */
 export const MAX_JSON_BYTES = 16 << 20;
@@ -67,20 +68,11 @@ export class DirectoryFiles implements ImageFiles {
   }
 
   readSmall(path: string): Buffer {
-    const fd = openSync(this.must(path), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const size = fstatSync(fd).size;
-      if (size > MAX_JSON_BYTES) throw new UnpackError(`${this.origin}: ${path} is ${size} bytes, too large for a JSON document`);
-      const buf = Buffer.alloc(size);
-      let got = 0;
-      while (got < size) {
-        const n = readSync(fd, buf, got, size - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      return buf.subarray(0, got);
-    } finally {
-      closeSync(fd);
+      return readSmallFile(this.must(path), MAX_JSON_BYTES);
+    } catch (err) {
+      if (err instanceof FileTooLargeError) throw new UnpackError(`${this.origin}: ${path} is ${err.size} bytes, too large for a JSON document`);
+      throw err;
     }
   }
 }
