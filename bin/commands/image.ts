@@ -1,7 +1,7 @@
 // bencher-run image: build an OCI image from a JSON description with the
 // project's own image builder (lib/oci), for examples and tests: no Docker needed.
 import { defineCommand } from "citty";
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
@@ -30,11 +30,18 @@ function readDescription(path: string): ImageDescription {
   }
 }
 
-function isSymlink(path: string): boolean {
+/**
+ * What is at `path`, a symlink itself (even a dangling one: there, and not an
+ * image); undefined when nothing is, a file in place of a parent included
+ * (the build then says which).
+ */
+function whatIsAt(path: string): Stats | undefined {
   try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
+    return lstatSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
   }
 }
 
@@ -42,8 +49,7 @@ function isSymlink(path: string): boolean {
  * Why `path` is not something `image` could have written, so --force never
  * deletes a user's directory for a mistyped --out; undefined when it is.
  */
-function whyNotAnImage(path: string): string | undefined {
-  const st = lstatSync(path);
+function whyNotAnImage(path: string, st: Stats): string | undefined {
   if (st.isFile()) return isTarArchive(path) ? undefined : "exists and is not an image archive (not a tar file)";
   if (!st.isDirectory()) return "exists and is neither a directory nor a file";
   // oci-dir has oci-layout; docker-dir (docker save, unpacked) has manifest.json.
@@ -84,10 +90,11 @@ export default defineCommand({
     if (!FORMATS.includes(format)) throw new CommandError(`--format ${JSON.stringify(args.format)}: expected one of ${FORMATS.join(", ")}`, 2);
     const description = readDescription(resolve(args.description));
     const out = resolve(args.out);
-    const replacing = existsSync(out) || isSymlink(out);
-    if (replacing) {
+    const existing = whatIsAt(out);
+    const replacing = existing !== undefined;
+    if (existing) {
       if (!args.force) throw new CommandError(`--out ${args.out}: already exists (--force replaces it)`, 2);
-      const notImage = whyNotAnImage(out);
+      const notImage = whyNotAnImage(out, existing);
       if (notImage) throw new CommandError(`--out ${args.out}: ${notImage}, not replaced`, 2);
     }
     // A replaced image is built beside the old one and swapped in at the end: a failed build leaves the old one as it was.

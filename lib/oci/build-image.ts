@@ -79,8 +79,7 @@ async function writeLayer(store: BlobStore, layer: LayerDescription, compression
   const rawFile = join(store.dir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   if (layer.tarFile !== undefined && layer.entries !== undefined) throw new Error("oci builder: a layer has either entries or tarFile");
   const source = layer.tarFile !== undefined ? createReadStream(layer.tarFile) : Readable.from(layerTar(layer.entries ?? []));
-  store.signal?.throwIfAborted();
-  const raw = await writeDigested(source, rawFile, store.signal);
+  const raw = await writeDigested(source, rawFile, store.signal); // an aborted signal rejects at once and destroys the source
   if (compression === "none") {
     store.adopt(rawFile, raw);
     return { ...raw, mediaType: OCI_LAYER, diffId: raw.digest };
