@@ -161,6 +161,7 @@ static void run_job(int stream_fd, const char *root) {
       channel_send_error("bencher.cpus=%.64s: expected a CPU list such as 1 or 1-3", workload_cpus);
     } else {
       add_home(&job, user.home);
+      // Outputs only after a command that ran to its end: after the host's STOP (1) it wants nothing more.
       if (run_workload(&job, root, &user, host_test, workload_cpus ? &cpus : NULL) == 0) {
         if (!host_test) phase("command ended");
         send_outputs(&job, root_fd);

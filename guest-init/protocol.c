@@ -158,6 +158,7 @@ int job_receive(int fd, struct job *job, char *error, size_t size) {
 
 static struct {
   int stream_fd;        // -1 once the stream failed: frames then go to the console
+  int abandoned;        // the host sent STOP: frames go nowhere
   struct hmac_sha256_key key;
   uint32_t seq;
   size_t backlog_len;
@@ -198,6 +199,7 @@ static void send_serial(const uint8_t *f, size_t len) {
 }
 
 void channel_send(uint8_t type, const void *prefix, size_t prefix_len, const void *data, size_t data_len) {
+  if (ch.abandoned) return;
   size_t len = FRAME_HEADER + prefix_len + data_len;
   put_u32(frame, (uint32_t)(len - 4 + FRAME_MAC));
   frame[4] = type;
@@ -252,6 +254,20 @@ static int read_before(int fd, uint8_t *buf, size_t len, int *ms_left) {
     got += n;
   }
   return got == len ? 0 : -1;
+}
+
+int channel_stop_requested(void) {
+  if (ch.stream_fd < 0) return 0;
+  uint8_t stop[FRAME_HEADER];
+  int ms_left = 1000;  // the host writes STOP's 9 bytes at once; a second is plenty
+  return read_before(ch.stream_fd, stop, sizeof stop, &ms_left) == 0 && get_u32(stop) == sizeof stop - 4 &&
+         stop[4] == MSG_STOP && get_u32(stop + 5) == 1;
+}
+
+void channel_abandon(void) {
+  ch.abandoned = 1;
+  if (ch.stream_fd >= 0) close(ch.stream_fd);
+  ch.stream_fd = -1;
 }
 
 void channel_close(void) {

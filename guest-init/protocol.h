@@ -26,6 +26,7 @@ enum guest_message {
 };
 #define MSG_JOB 0x80
 #define MSG_ACK 0x81
+#define MSG_STOP 0x82
 
 enum job_field {
   JOB_KEY = 1, JOB_ARG = 2, JOB_ENV = 3, JOB_WORKDIR = 4, JOB_USER = 5,
@@ -61,6 +62,13 @@ void channel_send_error(const char *fmt, ...) __attribute__((format(printf, 1, 2
 // Half-closes the stream and waits (10 s at most) for the host's ACK of every
 // frame; without it, resends the recent frames on the console.
 void channel_close(void);
+// While the command runs and the stream is readable: whether the host sent
+// STOP (it gave up on the run: its timeout, or it was interrupted). Anything
+// else (EOF, other bytes) returns 0: the stream is not worth watching after.
+int channel_stop_requested(void);
+// The host has gone: every later frame is dropped (not even the console:
+// nobody reads it), and channel_close returns at once.
+void channel_abandon(void);
 // In a forked child: forget the key before anything else happens.
 void channel_forget_key(void);
 int channel_stream_fd(void);

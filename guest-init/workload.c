@@ -187,9 +187,11 @@ int run_workload(const struct job *job, const char *root, const struct run_user 
   int status_fd = status[0];
   char failure[600];
   size_t failure_len = 0;
+  int host_fd = channel_stream_fd();  // watched for the host's STOP
+  int stopped = 0;
   while (status_fd >= 0 || streams[0].fd >= 0 || streams[1].fd >= 0) {
-    struct pollfd p[3] = {{status_fd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}};
-    if (poll(p, 3, -1) < 0) {
+    struct pollfd p[4] = {{status_fd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {host_fd, POLLIN, 0}};
+    if (poll(p, 4, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -204,11 +206,23 @@ int run_workload(const struct job *job, const char *root, const struct run_user 
     }
     for (int i = 0; i < 2; i++)
       if (streams[i].fd >= 0 && p[1 + i].revents) drain_once(&streams[i], buf);
+    if (host_fd >= 0 && p[3].revents) {
+      if (channel_stop_requested()) {
+        // Killing the PID namespace's first process kills all of it; the
+        // pipes then close and the loop ends. The host wants nothing more.
+        kill(pid, SIGKILL);
+        stopped = 1;
+        diag("the host stopped the run: command killed");
+        channel_abandon();
+      }
+      host_fd = -1;  // EOF or stray bytes: nothing more to watch for
+    }
   }
   int wstatus;
   struct rusage ru;
   while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
   uint64_t wall = now_ns() - started;
+  if (stopped) return 1;
   if (failure_len) {
     failure[failure_len] = 0;
     channel_send_error("%s", failure);

@@ -98,3 +98,12 @@ export function encodeAck(frameCount: number): Buffer {
   frame.writeUInt32LE(frameCount, FRAME_HEADER_BYTES);
   return frame;
 }
+
+/** The STOP frame: the host gave up on the run before DONE; guest-init kills the command and ends the VM (PROTOCOL.md). */
+export function encodeStop(): Buffer {
+  const frame = Buffer.alloc(FRAME_HEADER_BYTES);
+  frame.writeUInt32LE(frame.length - 4, 0);
+  frame[4] = MessageType.STOP;
+  frame.writeUInt32LE(1, 5);
+  return frame;
+}

@@ -23,6 +23,7 @@ export const MessageType = {
   DONE: 0x09,
   JOB: 0x80,
   ACK: 0x81,
+  STOP: 0x82,
 } as const;
 
 export const JobField = {

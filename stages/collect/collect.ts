@@ -12,7 +12,7 @@
 import { existsSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { encodeJob, newRunKey } from "../../lib/guest-protocol/job.js";
+import { encodeJob, encodeStop, newRunKey } from "../../lib/guest-protocol/job.js";
 import { ConsoleTail } from "./console-tail.js";
 import { GuestIntake } from "./guest-intake.js";
 import { OutputFileStore, type CollectedFile } from "./output-files.js";
@@ -288,12 +288,32 @@ class CollectRun {
     this.console?.stop();
     this.server?.close();
     this.error = this.describeEnd(error);
-    if (!ackFlushed) this.socket?.destroy();
     const result = this.result();
-    void (ackFlushed ?? Promise.resolve()).then(() => {
+    if (!ackFlushed) {
+      this.stopGuest();
+      this.resolve(result);
+      return;
+    }
+    void ackFlushed.then(() => {
       this.socket?.destroy();
       this.resolve(result);
     });
+  }
+
+  /**
+   * Ends the stream without an ACK. A guest still on it gets STOP first: the
+   * host has given up (timeout, interrupted, a broken run), so guest-init
+   * kills the command and ends the VM rather than running on for nobody.
+   */
+  private stopGuest(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    if (!this.streamUsable || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    socket.end(encodeStop(), () => socket.destroy());
+    setTimeout(() => socket.destroy(), ACK_FLUSH_MS).unref();
   }
 
   private describeEnd(error: string | undefined): string | undefined {

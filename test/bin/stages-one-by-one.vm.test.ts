@@ -15,6 +15,7 @@ const work = mkdtempSync(join(tmpdir(), "cli-one-by-one-"));
 chmodSync(work, 0o755);
 const example = fileURLToPath(new URL("../../../examples/hello-bench.json", import.meta.url));
 test.after(() => rmSync(work, { recursive: true, force: true }));
+let rootImage = ""; // the first test's, for the second
 
 test("unpack, mkrootfs, boot --guest-init --vsock --wait-for, collect: the benchmark's output and result file", async () => {
   const layout = join(work, "layout");
@@ -25,7 +26,7 @@ test("unpack, mkrootfs, boot --guest-init --vsock --wait-for, collect: the bench
   assert.is(u.exitCode, 0, u.stderr);
   const m = await runCli(["mkrootfs", "--input", unpacked, "--json"]);
   assert.is(m.exitCode, 0, m.stderr);
-  const rootImage = JSON.parse(m.stdout).image as string;
+  rootImage = JSON.parse(m.stdout).image as string;
 
   const config = JSON.parse(readFileSync(join(unpacked, "config.json"), "utf8"));
   const job = join(work, "job.json");
@@ -53,6 +54,30 @@ test("unpack, mkrootfs, boot --guest-init --vsock --wait-for, collect: the bench
   assert.ok(["reset", "poweroff"].includes(vm.exitReason), vm.exitReason);
   assert.ok(vm.heldMs > 0, `the vCPUs waited for collect's socket (heldMs ${vm.heldMs})`);
   assert.equal(readdirSync(sockets).filter((name) => name === "v"), [], "boot removed its socket");
+});
+
+test("collect --timeout ends the whole run: the guest kills the command and resets, so boot ends too", async () => {
+  assert.ok(rootImage, "the first test made the root image");
+  const job = join(work, "sleep-job.json");
+  writeFileSync(job, JSON.stringify({ argv: ["/bin/sh", "-c", "echo started; sleep 600"] }));
+  const sockets = join(work, "vsock-stop");
+  const consoleLog = join(work, "stop-console.log");
+  const started = Date.now();
+  const boot = execa(cli, ["boot", "--disk", rootImage, "--guest-init", "--vsock", join(sockets, "v"), "--wait-for", join(sockets, "v_1024"),
+    "--timeout", "600", "--console-log", consoleLog, "--json"], { reject: false, stdin: "ignore" });
+  for (let i = 0; i < 500 && !existsSync(sockets); i++) await new Promise((r) => setTimeout(r, 20));
+  const collect = await execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--timeout", "5"], { reject: false, stdin: "ignore" });
+  const booted = await boot;
+  const tookS = (Date.now() - started) / 1000;
+
+  assert.is(collect.exitCode, 124, String(collect.stderr));
+  assert.is(collect.stdout, "started", String(collect.stderr));
+  assert.match(String(collect.stderr), /timed out/);
+  assert.is(booted.exitCode, 0, String(booted.stderr));
+  assert.is(JSON.parse(String(booted.stdout)).exitReason, "reset");
+  // The guest's own sleep would have held boot to its 600 s deadline.
+  assert.ok(tookS < 300, `boot ended ${tookS} s after it started`);
+  assert.match(readFileSync(consoleLog, "utf8"), /bencher-init: the host stopped the run: command killed/);
 });
 
 test("bad vsock and guest-init arguments: one line naming them, nothing made", async () => {

@@ -3,7 +3,7 @@
 // exit status, deadlines, limits and the end of the run.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { exitStatusFor, signalExitStatus } from "../../../stages/collect/exit-status.js";
@@ -98,6 +98,40 @@ test("the timeout stops waiting and returns what was printed so far", async () =
   assert.is(exitStatusFor(result), 124);
   assert.ok(tookMs < 5000, `resolved after ${tookMs} ms`);
 });
+
+/** Processes on this host whose command line is exactly `cmdline` (the workload's PID namespace is nested in ours, so they show). */
+function processesRunning(cmdline: string): number {
+  return readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim() === cmdline;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).length;
+}
+
+// A host that gives up before DONE sends STOP: guest-init kills the command
+// with everything it started and ends (the VM resets), so a VMM run on its
+// own ends with the run rather than at its own deadline.
+for (const [how, more] of [["its timeout", { timeoutMs: 1000 }], ["the coordinator's abort", {}]] as const) {
+  test(`the host giving up (${how}) stops the guest: command and children killed, nothing more sent`, async () => {
+    const consoleLog = join(dir, `stop-${how.length}.log`);
+    writeFileSync(consoleLog, "");
+    const controller = new AbortController();
+    if (!("timeoutMs" in more)) setTimeout(() => controller.abort(new Error("interrupted")), 1000);
+    const secs = 1000 + Math.floor(Math.random() * 8000); // names this run's processes apart from any others
+    const req = requestFor(socketPathIn(dir), ["sh", "-c", `echo before; sleep ${secs} & sleep ${secs + 1}`], { consoleLog, ...more });
+    const { result, guest, guestEndedItself } = await runWithGuest(req, { root, consoleLog, ctx: { signal: controller.signal }, guestGraceMs: 5000 });
+    assert.is(result.stdout.toString(), "before\n");
+    assert.ok(guestEndedItself, "guest-init ended by itself");
+    assert.is(await guest!.exited, 0);
+    assert.is(processesRunning(`sleep ${secs}`) + processesRunning(`sleep ${secs + 1}`), 0, "the command and its child are gone");
+    const console = readFileSync(consoleLog, "utf8");
+    assert.match(console, /bencher-init: the host stopped the run: command killed/);
+    assert.not.match(console, /bencher:/, "nothing resent on the console: nobody reads it");
+  });
+}
 
 test("boot time does not count against the timeout: it starts at STARTED", async () => {
   const req = requestFor(socketPathIn(dir), ["sh", "-c", "sleep 0.5; echo made-it"], { timeoutMs: 1200 });

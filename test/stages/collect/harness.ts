@@ -46,6 +46,8 @@ export interface GuestRun {
   /** ms from the start of collect until it resolved. */
   tookMs: number;
   guest: GuestInitProcess | null;
+  /** guest-init ended by itself (rather than being killed, as the VM would be). */
+  guestEndedItself: boolean;
 }
 
 export interface GuestRunOptions {
@@ -58,6 +60,8 @@ export interface GuestRunOptions {
   /** Another socket guest-init connects to instead (a proxy in between). */
   guestSocket?: string;
   ctx?: CollectContext;
+  /** How long guest-init may take to end by itself after an incomplete run before it is killed (default 0: at once). */
+  guestGraceMs?: number;
 }
 
 /** collect() with guest-init started once collect listens; guest-init is killed afterwards, as the coordinator kills the VM. */
@@ -81,13 +85,15 @@ export async function runWithGuest(req: CollectRequest, options: GuestRunOptions
   const tookMs = Date.now() - start;
   clearTimeout(delay);
   const g = guest as GuestInitProcess | null;
+  let ended = false;
   if (g) {
     // A complete run ends by itself (guest-init got its ACK); anything else is killed, as the VM would be.
-    const ended = await Promise.race([g.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), result.complete ? 5000 : 0))]);
+    const graceMs = result.complete ? 5000 : options.guestGraceMs ?? 0;
+    ended = await Promise.race([g.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!ended) g.child.kill("SIGKILL");
     await g.exited;
   }
-  return { result, chunks, phases, tookMs, guest: g };
+  return { result, chunks, phases, tookMs, guest: g, guestEndedItself: ended };
 }
 
 /** All chunks of one stream, joined. */
