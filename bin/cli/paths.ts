@@ -1,10 +1,11 @@
 // Paths named on the command line, made absolute and checked, since stages
 // run with / as their working directory and see only what is bound in.
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CommandError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
-import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
+import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** An existing input; its real path. */
 export function inputPath(flag: string, value: string, kind?: "file" | "dir"): string {
@@ -17,21 +18,40 @@ export function inputPath(flag: string, value: string, kind?: "file" | "dir"): s
   return real;
 }
 
-/**
- * An output directory: created if missing (its real path returned), refused if
- * it holds anything; given to the stage that fills it. `created` says whether
- * to remove it if the command fails.
- */
-export function outputDir(flag: string, value: string): { path: string; created: boolean } {
+/** An output directory, given to the stage that fills it. */
+export interface OutputDir {
+  /** Its real path. */
+  path: string;
+  /** Made by this command: removed if the command fails. */
+  created: boolean;
+  /** The owner of a directory the user had made, given back to them if the command fails (or when the stage is done with it). */
+  owner?: { uid: number; gid: number };
+}
+
+/** An output directory: created if missing, refused if it holds anything. */
+export function outputDir(flag: string, value: string): OutputDir {
   const abs = resolve(value);
   if (existsSync(abs)) {
-    if (!statSync(abs).isDirectory()) throw new CommandError(`--${flag} ${value}: exists and is not a directory`);
+    const st = statSync(abs);
+    if (!st.isDirectory()) throw new CommandError(`--${flag} ${value}: exists and is not a directory`);
     if (readdirSync(abs).length > 0) throw new CommandError(`--${flag} ${value}: directory is not empty`);
     giveToStage(abs);
-    return { path: realpathSync(abs), created: false };
+    return { path: realpathSync(abs), created: false, owner: { uid: st.uid, gid: st.gid } };
   }
   if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
   return { path: makeStageDirectory(abs, (why) => new CommandError(`--${flag} ${value}: cannot create the directory: ${why}`)), created: true };
+}
+
+/** After the stage: what it made in the directory is the caller's, and a directory the user had made is theirs again. */
+export function releaseOutputDir(out: OutputDir): void {
+  returnFromStage(out.path);
+  if (out.owner && process.getuid?.() === 0) chownSync(out.path, out.owner.uid, out.owner.gid);
+}
+
+/** After a failed command: what it made is removed; a directory the user had made is left empty (the stage cleans up) and theirs again. */
+export function abandonOutputDir(out: OutputDir): void {
+  if (out.created) removeTree(out.path);
+  else if (out.owner && process.getuid?.() === 0) chownSync(out.path, out.owner.uid, out.owner.gid);
 }
 
 /**
@@ -79,6 +99,21 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
   }
   giveToStage(dir);
   return { path: join(dir, basename(abs)), dir, created: false };
+}
+
+/**
+ * After the command: a socket directory it made goes if nothing is left in
+ * it. The other stage's command, still running, keeps its socket there; the
+ * directory then stays (empty once that ends) unless that command made it.
+ */
+export function removeSocketDirIfEmpty(sockets: { dir: string; created: boolean }): void {
+  if (!sockets.created) return;
+  try {
+    rmdirSync(sockets.dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") throw err;
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputDir, socketPath, wholeNumberIn } from "../cli/paths.js";
+import { abandonOutputDir, inputPath, outputDir, releaseOutputDir, removeSocketDirIfEmpty, socketPath, wholeNumberIn, type OutputDir } from "../cli/paths.js";
 import { CommandError } from "../cli/command-error.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
@@ -64,7 +64,7 @@ export default defineCommand({
     const keyHex = args["key-file"] ? readKey(args["key-file"]) : undefined;
     // The socket's directory is the stage's (and boot's) to write in: a new one, or one holding only sockets, never a shared one like /tmp.
     const sockets = socketPath("socket", args.socket);
-    let out: ReturnType<typeof outputDir> | undefined;
+    let out: OutputDir | undefined;
     try {
       out = args.out ? outputDir("out", args.out) : undefined;
     } catch (err) {
@@ -98,6 +98,8 @@ export default defineCommand({
         },
       });
       if (streams) await Promise.all([closeStream(streams.stdout), closeStream(streams.stderr)]);
+      if (out) releaseOutputDir(out); // the guest's files, written by the stage's uid, are the caller's
+      removeSocketDirIfEmpty(sockets);
       const { stdout: _stdout, stderr: _stderr, ...manifest } = result;
       const summary = `collected: exit code ${result.exitCode ?? "none"}${result.signal ? `, signal ${result.signal}` : ""}${result.timedOut ? " (timed out)" : result.complete ? "" : " (incomplete)"}${result.error ? `: ${result.error}` : ""}`;
       if (out) {
@@ -111,7 +113,7 @@ export default defineCommand({
     } catch (err) {
       streams?.stdout.destroy();
       streams?.stderr.destroy();
-      if (out?.created) removeTree(out.path);
+      if (out) abandonOutputDir(out);
       if (sockets.created) removeTree(sockets.dir);
       throw err;
     }

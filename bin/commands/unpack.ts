@@ -8,8 +8,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputDir } from "../cli/paths.js";
-import { removeTree } from "../../lib/workdir/remove-tree.js";
+import { abandonOutputDir, inputPath, outputDir } from "../cli/paths.js";
 
 /**
  * A local image (file or directory) is bound read-only; anything else is a
@@ -55,7 +54,7 @@ export default defineCommand({
         `unpacked ${result.digest} (${result.layers} layers, ${result.files} files, ${result.bytes} bytes) into ${out.path}`,
       ]);
     } catch (err) {
-      if (out.created) removeTree(out.path);
+      abandonOutputDir(out);
       throw err;
     }
   },

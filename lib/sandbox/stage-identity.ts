@@ -2,7 +2,8 @@
 // an unprivileged uid before it creates its user namespace, so root inside
 // the sandbox is never root outside it. Run as an ordinary user, the stage is
 // that user (a user namespace cannot map anyone else without privilege).
-import { chownSync } from "node:fs";
+import { chownSync, lchownSync, lstatSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 
 /** The host uid/gid stages run as when the runner is root ("nobody" unless overridden). */
 export function unprivilegedStageIds(): { uid: number; gid: number } {
@@ -21,6 +22,23 @@ export function giveToStage(path: string): void {
   if (process.getuid?.() !== 0) return;
   const { uid, gid } = unprivilegedStageIds();
   chownSync(path, uid, gid);
+}
+
+/**
+ * Gives what a stage made under `path` (path included) back to `owner` (the
+ * caller by default), once the stage has ended: under a root runner the
+ * stage wrote it as its own uid. Symlinks are changed themselves, never
+ * followed; only entries the stage uid owns change hands.
+ */
+export function returnFromStage(path: string, owner: { uid: number; gid: number } = { uid: process.getuid!(), gid: process.getgid!() }): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid } = unprivilegedStageIds();
+  const visit = (entry: string): void => {
+    const st = lstatSync(entry);
+    if (st.uid === uid) lchownSync(entry, owner.uid, owner.gid);
+    if (st.isDirectory()) for (const name of readdirSync(entry)) visit(join(entry, name));
+  };
+  visit(path);
 }
 
 function parseId(text: string | undefined, fallback: number): number {

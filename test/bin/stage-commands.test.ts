@@ -2,7 +2,7 @@
 // layout, build its ext4 image, read the JSON manifests; and bad input.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from "node:fs";
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -103,6 +103,25 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
     assert.is(outOfRange.stderr, `bencher-run: ${flag} ${value}: expected a whole number from ${range}`);
   }
   assert.equal(readdirSync(join(cache, "runs")), []);
+});
+
+test("a failed unpack into the user's own empty directory leaves it empty, and theirs", async () => {
+  if (process.getuid?.() !== 0) return; // only a root runner hands the directory to the stages' uid
+  const broken = join(work, "broken-layout");
+  cpSync(layout, broken, { recursive: true });
+  const blobs = join(broken, "blobs", "sha256");
+  const blob = (digest: string) => join(blobs, digest.replace(/^sha256:/, ""));
+  const index = JSON.parse(readFileSync(join(broken, "index.json"), "utf8"));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
+  truncateSync(blob(manifest.layers[0].digest), 20); // the layer, cut short: the stage fails midway
+  const own = join(work, "users-own");
+  mkdirSync(own);
+  chownSync(own, 1234, 4321);
+  const r = await runCli(["unpack", "--image", broken, "--out", own], env);
+  assert.is(r.exitCode, 1);
+  assert.match(r.stderr, /^bencher-run: unpack: layer 1\/\d sha256:[0-9a-f]{64}: /, r.stderr);
+  assert.equal(readdirSync(own), []);
+  assert.equal([statSync(own).uid, statSync(own).gid], [1234, 4321], "the stages' uid had it only for the run");
 });
 
 test.run();

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execa } from "execa";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,7 +53,9 @@ test("unpack, mkrootfs, boot --guest-init --vsock --wait-for, collect: the bench
   const vm = JSON.parse(String(booted.stdout));
   assert.ok(["reset", "poweroff"].includes(vm.exitReason), vm.exitReason);
   assert.ok(vm.heldMs > 0, `the vCPUs waited for collect's socket (heldMs ${vm.heldMs})`);
-  assert.equal(readdirSync(sockets).filter((name) => name === "v"), [], "boot removed its socket");
+  assert.not.ok(existsSync(sockets), "boot removed its socket, and the directory it made for the sockets");
+  // The stages wrote these as their own uid; they are the caller's now.
+  for (const path of [out, join(out, "files"), collected.outputs["/bench/result.json"]]) assert.is(statSync(path).uid, process.getuid!(), path);
 });
 
 test("collect --timeout ends the whole run: the guest kills the command and resets, so boot ends too", async () => {
@@ -78,6 +80,8 @@ test("collect --timeout ends the whole run: the guest kills the command and rese
   // The guest's own sleep would have held boot to its 600 s deadline.
   assert.ok(tookS < 300, `boot ended ${tookS} s after it started`);
   assert.match(readFileSync(consoleLog, "utf8"), /bencher-init: the host stopped the run: command killed/);
+  assert.is(statSync(consoleLog).uid, process.getuid!(), "the console log is the caller's");
+  assert.not.ok(existsSync(sockets), "the socket directory boot made is gone");
 });
 
 test("bad vsock and guest-init arguments: one line naming them, nothing made", async () => {
