@@ -12,7 +12,7 @@ import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
-import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export default defineCommand({
@@ -47,6 +47,7 @@ export default defineCommand({
       }, createReporter({ verbose: args.verbose }));
       if (finalOut && request.out) {
         moveFile(request.out, finalOut);
+        returnFromStage(finalOut); // a copy of its own (never the cache's inode): the caller's
         return { ...made, image: finalOut };
       }
       return made;

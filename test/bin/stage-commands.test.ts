@@ -38,6 +38,7 @@ test("unpack → mkrootfs from the shell, with JSON manifests", async () => {
   assert.is(built.image, image);
   assert.is(built.fs, "ext4");
   assert.is(statSync(image).size, built.bytes);
+  assert.is(statSync(image).uid, process.getuid!(), "the image is the caller's, whoever the stage ran as");
   const cat = await execa("debugfs", ["-R", "cat /data/hello.txt", image], { reject: false });
   assert.is(cat.stdout, "hello from the image");
   assert.equal(readdirSync(join(cache, "runs")), [], "the run's work directory is gone");
@@ -48,6 +49,12 @@ test("unpack → mkrootfs from the shell, with JSON manifests", async () => {
   assert.is(cached.cached, true);
   assert.ok(cached.image.startsWith(join(cache, "rootfs") + "/"), `cached image lands in the host's cache: ${cached.image}`);
   assert.ok(existsSync(cached.image));
+  // A cache hit copied to --out: the copy is the caller's, the cached image stays the stages'.
+  const copy = join(work, "copy.ext4");
+  const hit = await runCli(["mkrootfs", "--input", unpacked, "--out", copy, "--json"], env);
+  assert.is(JSON.parse(hit.stdout).cached, true, hit.stderr);
+  assert.is(statSync(copy).uid, process.getuid!());
+  if (process.getuid?.() === 0) assert.is(statSync(cached.image).uid, 65534, "the cache's own image is untouched");
 });
 
 test("without --json and not on a terminal: one summary line, no progress noise", async () => {
