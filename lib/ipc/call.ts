@@ -26,12 +26,17 @@ export interface CallOptions<Res> {
   onLog?: (level: LogLevel, message: string) => void;
   /** Validates the result body; throw a plain Error to refuse it. */
   parseResult?: (raw: unknown) => Res;
-  /** Aborting asks the stage to stop (SIGTERM, then SIGKILL after `killAfterMs`). */
+  /** Aborting asks the stage to stop (SIGTERM, or SIGINT if that is what interrupted the caller; SIGKILL after `killAfterMs`). */
   signal?: AbortSignal;
   killAfterMs?: number;
 }
 
 const STDERR_TAIL_BYTES = 4096;
+
+/** The signal that stops a stage: the user's Ctrl-C is passed on as such (the stage reports what stopped it), anything else is SIGTERM. */
+function forwardedSignal(reason: unknown): NodeJS.Signals {
+  return (reason as { signal?: unknown } | undefined)?.signal === "SIGINT" ? "SIGINT" : "SIGTERM";
+}
 
 export async function callStage<Res = unknown>(child: StageChild, request: unknown, options: CallOptions<Res>): Promise<Res> {
   const { stage } = options;
@@ -41,7 +46,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
   const stderrTail = collectTail(child.stderr ?? null);
 
   const stop = () => {
-    child.kill("SIGTERM");
+    child.kill(forwardedSignal(options.signal?.reason));
     setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 5000).unref();
   };
   if (options.signal?.aborted) stop();

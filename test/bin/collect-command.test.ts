@@ -61,6 +61,19 @@ test("collect exits 125 when no guest came, and says why", async () => {
   assert.match(r.stderr, /^bencher-run: collected: exit code none \(incomplete\): no guest connected within 1 s$/);
 });
 
+test("Ctrl-C on collect: 130, and the summary names SIGINT, the signal the user sent; the socket directory it made goes", async () => {
+  const job = join(work, "waiting.json");
+  writeFileSync(job, JSON.stringify({ argv: ["true"] }));
+  const sockets = join(work, "interrupted");
+  const collect = execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job], { reject: false, env: { BENCHER_RUN_CACHE: join(work, "cache") } });
+  await waitFor(join(sockets, "v_1024"));
+  collect.kill("SIGINT");
+  const r = await collect;
+  assert.is(r.exitCode, 130, String(r.stderr));
+  assert.is(String(r.stderr), "bencher-run: collected: exit code none (incomplete): the run was stopped before the guest's DONE (collect stopped by SIGINT)");
+  assert.not.ok(existsSync(sockets));
+});
+
 test("collect refuses a shared socket directory and --json without --out", async () => {
   const job = join(work, "ok.json");
   writeFileSync(job, JSON.stringify({ argv: ["true"] }));

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { callStage } from "../../../lib/ipc/call.js";
 import { StageError, describeError } from "../../../lib/ipc/errors.js";
+import { InterruptedError } from "../../../lib/workdir/interrupts.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/behaving-stage.js", import.meta.url));
 const start = () => spawn(process.execPath, [fixture], { stdio: ["pipe", "pipe", "pipe"] });
@@ -80,6 +81,18 @@ test("aborting sends SIGTERM and the stage reports the abort", async () => {
   const err = await rejection(call);
   assert.match(err.message, /stopped by SIGTERM/);
   assert.is(child.exitCode, 1);
+});
+
+test("aborting for the user's Ctrl-C passes SIGINT on, so the stage reports what the user did", async () => {
+  const child = start();
+  const controller = new AbortController();
+  const call = callStage(child, { act: "hang-until-abort" }, {
+    stage: "fixture",
+    signal: controller.signal,
+    onProgress: () => controller.abort(new InterruptedError("SIGINT")),
+  });
+  const err = await rejection(call);
+  assert.match(err.message, /stopped by SIGINT/);
 });
 
 test("a stage ignoring the abort still ends within the grace period", async () => {
