@@ -20,7 +20,7 @@ import { hostNameForOutput } from "../stages/collect/output-names.js";
 import { PipelineError, PipelineOptionError } from "./pipeline/errors.js";
 import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelinePhase } from "./pipeline/options.js";
 import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
-import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "./pipeline/result.js";
+import { runnerFailure, statusFor, vmEnding, whyNotReturned, type PipelineResult } from "./pipeline/result.js";
 import { runVm } from "./pipeline/vm-run.js";
 import { userSpecProblem } from "./pipeline/user-check.js";
 import type { ImageAccounts } from "../stages/mkrootfs/accounts.js";
@@ -102,8 +102,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const savedOutputs: Record<string, string> = {};
     // A file that cannot be saved (disk full) fails the run, but what it produced is still returned.
     let saveFailure: string | undefined;
+    const notReturned: Record<string, string> = {};
     for (const file of c.files) {
       outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
+      if (outputs[file.guestPath] === null) notReturned[file.guestPath] = whyNotReturned(file.status);
       if (o.outputDir && file.hostPath !== null && outputs[file.guestPath] !== null) {
         const target = join(o.outputDir, hostNameForOutput(file.guestPath));
         try {
@@ -115,7 +117,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         }
       }
     }
-    for (const path of o.outputs) if (!(path in outputs)) outputs[path] = null;
+    for (const path of o.outputs) {
+      if (path in outputs) continue;
+      outputs[path] = null;
+      notReturned[path] = whyNotReturned("not-received");
+    }
     const failure = vmFailure ?? saveFailure;
 
     const result: PipelineResult = {
@@ -127,6 +133,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       stderr: Buffer.concat(stderr),
       truncated: { stdout: c.truncated.stdout, stderr: c.truncated.stderr, outputs: c.files.filter((f) => f.truncated).map((f) => f.guestPath) },
       outputs,
+      notReturned,
       savedOutputs,
       metrics: {
         wallMs: Math.round(performance.now() - started),

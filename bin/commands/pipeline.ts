@@ -28,6 +28,10 @@ export function statusNotes(r: PipelineResult, timeoutSec: number | undefined): 
   if (r.truncated.stdout) notes.push("stdout was cut short at --max-output-size");
   if (r.truncated.stderr) notes.push("stderr was cut short at --max-output-size");
   for (const path of r.truncated.outputs) notes.push(`output file ${path} was cut short`);
+  // After a command that ran to its end (otherwise the note above says why nothing came).
+  if (r.error === undefined && !r.timedOut && r.guestError === null) {
+    for (const [path, why] of Object.entries(r.notReturned)) notes.push(`output file ${path} was not brought back: ${why}`);
+  }
   if (r.runDir) notes.push(`run directory kept: ${r.runDir}`);
   return notes;
 }

@@ -1,6 +1,7 @@
 // What one pipeline run hands back, and how its parts are decided from what
 // collect and boot reported.
 import type { BootResult } from "../../stages/boot/boot.js";
+import type { OutputFileStatus } from "../../lib/guest-protocol/messages.js";
 import type { CpuPinning } from "../../lib/cpu-affinity/pinning.js";
 import type { CollectResult, Transport } from "../../stages/collect/collect.js";
 import { exitStatusFor, RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
@@ -40,6 +41,8 @@ export interface PipelineResult {
   truncated: { stdout: boolean; stderr: boolean; outputs: string[] };
   /** Guest path → contents, or null when the file was not brought back (missing, not a regular file, unreadable). */
   outputs: Record<string, Buffer | null>;
+  /** Guest path → why an --output file did not come back, in words ("no such file in the guest", …). */
+  notReturned: Record<string, string>;
   /** Guest path → host path, for files saved to the output directory. */
   savedOutputs: Record<string, string>;
   metrics: PipelineMetrics;
@@ -54,6 +57,16 @@ export interface PipelineResult {
   vm: VmEnding | null;
   /** The run directory, when kept (--keep): console log, overlay, unpacked image. */
   runDir?: string;
+}
+
+/** Why a file the guest did not send back is missing, in the words of a note to the user. */
+export function whyNotReturned(status: OutputFileStatus | "not-received"): string {
+  switch (status) {
+    case "missing": return "no such file in the guest";
+    case "not-regular": return "not a regular file in the guest";
+    case "unreadable": return "the guest could not read it";
+    default: return "the run ended before the guest sent it";
+  }
 }
 
 /** True when the guest reported how its command ended (or that it could not start it, or it timed out). */

@@ -35,6 +35,19 @@ test("two runs: two documents, two fresh VMs, each run's file in its own directo
   assert.equal(readdirSync(join(work, "runs")), [], "no run directory left");
 });
 
+test("plain mode: a file that did not come back gets a note saying why; the others are saved", async () => {
+  const image = join(work, "notes.oci");
+  await buildImage({ base: "busybox", config: { cmd: ["sh", "-c", "echo 7 > /seven"] } }, { format: "oci-dir", out: image });
+  const out = join(work, "noted");
+  const r = await runCli(["pipeline", "--image", image, "--output", "/seven", "--output", "/no/such", "--output", "/proc", "--output-dir", out], env, 15 * 60_000);
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.equal(r.stderr.split("\n"), [
+    "bencher-run: output file /no/such was not brought back: no such file in the guest",
+    "bencher-run: output file /proc was not brought back: not a regular file in the guest",
+  ]);
+  assert.is(readFileSync(join(out, "seven"), "utf8"), "7\n");
+});
+
 test("a file that cannot be saved: status 125 and why, the command's output and status still reported", async () => {
   const image = join(work, "save.oci");
   await buildImage({ base: "busybox", config: { cmd: ["sh", "-c", "mkdir -p /bench && echo 42 > /bench/result.json && echo done"] } }, { format: "oci-dir", out: image });

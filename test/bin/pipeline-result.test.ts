@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { CollectResult } from "../../stages/collect/collect.js";
 import type { BootResult } from "../../stages/boot/boot.js";
-import { runnerFailure, statusFor, vmEnding, type PipelineResult } from "../../bin/pipeline/result.js";
+import { runnerFailure, statusFor, vmEnding, whyNotReturned, type PipelineResult } from "../../bin/pipeline/result.js";
 import { toJsonDocument } from "../../bin/pipeline/json-document.js";
 import { statusNotes } from "../../bin/commands/pipeline.js";
 
@@ -69,7 +69,7 @@ test("a command that exited is not a runner failure even if a file was cut off a
 function pipelineResult(over: Partial<PipelineResult> = {}): PipelineResult {
   return {
     status: 0, exitCode: 0, signal: null, timedOut: false, stdout: Buffer.from("hello\n"), stderr: Buffer.alloc(0),
-    truncated: { stdout: false, stderr: false, outputs: [] }, outputs: {}, savedOutputs: {},
+    truncated: { stdout: false, stderr: false, outputs: [] }, outputs: {}, notReturned: {}, savedOutputs: {},
     metrics: { wallMs: 10, prepareMs: 0, bootMs: 5, runMs: 1, userMs: 0, sysMs: 0, maxRssKiB: 100, transport: "vsock", kernelBootMs: 4, vmMs: 8 },
     image: { digest: "sha256:" + "a".repeat(64), cached: true }, guestError: null, forgedFrames: 0, vm: { exitReason: "reset" },
     ...over,
@@ -131,6 +131,18 @@ test("stderr notes explain a timeout, a runner failure and truncation", () => {
   assert.equal(
     statusNotes(pipelineResult({ truncated: { stdout: true, stderr: false, outputs: ["/f"] } }), undefined),
     ["stdout was cut short at --max-output-size", "output file /f was cut short"],
+  );
+  // A file that did not come back from a command that ran: why; after a timeout or failure, that note alone.
+  const notReturned = { "/missing": "no such file in the guest" };
+  assert.equal(statusNotes(pipelineResult({ notReturned }), undefined), ["output file /missing was not brought back: no such file in the guest"]);
+  assert.equal(statusNotes(pipelineResult({ status: 124, timedOut: true, exitCode: null, notReturned }), 5), ["the command timed out after 5 s and was stopped"]);
+  assert.equal(statusNotes(pipelineResult({ status: 125, error: "boom", notReturned }), undefined), ["boom"]);
+});
+
+test("why an output did not come back, in words", () => {
+  assert.equal(
+    (["missing", "not-regular", "unreadable", "not-received"] as const).map(whyNotReturned),
+    ["no such file in the guest", "not a regular file in the guest", "the guest could not read it", "the run ended before the guest sent it"],
   );
 });
 

@@ -64,7 +64,7 @@ test("byte checks: each kind fails on a mismatch and passes on a match", () => {
 function result(over: Partial<PipelineResult> = {}): PipelineResult {
   return {
     status: 0, exitCode: 0, signal: null, timedOut: false, stdout: Buffer.from("hi\n"), stderr: Buffer.alloc(0),
-    truncated: { stdout: false, stderr: false, outputs: [] }, outputs: { "/f": Buffer.from("x"), "/gone": null }, savedOutputs: {},
+    truncated: { stdout: false, stderr: false, outputs: [] }, outputs: { "/f": Buffer.from("x"), "/gone": null }, notReturned: {}, savedOutputs: {},
     metrics: { wallMs: 1, prepareMs: 0, bootMs: 1, runMs: 1, userMs: 0, sysMs: 0, maxRssKiB: 1, transport: "vsock", kernelBootMs: 1, vmMs: 1 },
     image: { digest: "sha256:" + "0".repeat(64), cached: true }, guestError: null, forgedFrames: 0, vm: null,
     ...over,
