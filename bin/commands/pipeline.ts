@@ -4,10 +4,10 @@
 // N, 124 on timeout, 126/127 when it cannot be executed, 125 when the runner
 // failed). --json prints one JSON document instead (README: "The --json document").
 import { defineCommand } from "citty";
-import { interruptSignal } from "../../lib/workdir/interrupts.js";
+import { interruptedBy, interruptSignal } from "../../lib/workdir/interrupts.js";
 import { runPipeline, PipelineError, PipelineOptionError, type PipelineResult } from "../pipeline-run.js";
 import { describeOptionError, optionsForRun, parsePipelineArgs, UsageError, type PipelineCliArgs } from "../pipeline/cli-args.js";
-import { toJsonDocument } from "../pipeline/json-document.js";
+import { JSON_SCHEMA_VERSION, toJsonDocument } from "../pipeline/json-document.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
@@ -113,6 +113,9 @@ export default defineCommand({
         result = await runOnce(cli, i, progress);
       } catch (err) {
         progress.clear();
+        // Interrupted in run i of N: the runs that finished are still reported (and the interrupt named), so a script loses none of them.
+        const signal = interruptedBy();
+        if (signal && cli.json && cli.iter > 1 && results.length > 0) printJsonDocument(results, cli.iter, signal);
         if (err instanceof PipelineOptionError) throw new CommandError(describeOptionError(err, cli.typed), RUNNER_FAILURE_EXIT_STATUS);
         if (err instanceof PipelineError) throw new CommandError(err.message, RUNNER_FAILURE_EXIT_STATUS);
         throw err;
@@ -129,10 +132,14 @@ export default defineCommand({
       }
       if (result.error !== undefined) break; // the runner failed: the next run would too
     }
-    if (cli.json) {
-      const docs = results.map(toJsonDocument);
-      process.stdout.write(JSON.stringify(cli.iter > 1 ? { schema: 1, runs: docs } : docs[0]) + "\n");
-    }
+    if (cli.json) printJsonDocument(results, cli.iter);
     process.exitCode = status;
   },
 });
+
+/** The --json document: one run's, or with --iter N above 1 every run's (and, when it was cut short, the signal that did it). */
+function printJsonDocument(results: PipelineResult[], iter: number, interrupted?: NodeJS.Signals): void {
+  const docs = results.map(toJsonDocument);
+  const doc = iter > 1 ? { schema: JSON_SCHEMA_VERSION, runs: docs, ...(interrupted ? { interrupted } : {}) } : docs[0];
+  process.stdout.write(JSON.stringify(doc) + "\n");
+}

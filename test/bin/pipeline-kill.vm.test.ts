@@ -117,6 +117,27 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+test("SIGINT during run 2 of --iter 3 --json: run 1's document is still printed, marked interrupted", async () => {
+  const workRoot = join(scratch, "runs-iter");
+  const child = execa(cli, ["pipeline", "--image", image, "--iter", "3", "--json", "--cmd", "echo", "finished"],
+    { reject: false, env: { BENCHER_RUN_WORKDIR: workRoot }, stdin: "ignore" });
+  // Each run has a run directory of its own: a second name means run 1 is over.
+  const seen = new Set<string>();
+  await until("the second run to start", () => {
+    if (existsSync(workRoot)) for (const name of readdirSync(workRoot)) seen.add(name);
+    return seen.size >= 2;
+  }, 300_000);
+  child.kill("SIGINT");
+  const r = await child;
+  assert.is(r.exitCode, 130, String(r.stderr));
+  assert.is(String(r.stderr), "bencher-run: interrupted by SIGINT");
+  const doc = JSON.parse(String(r.stdout)) as { schema: number; interrupted: string; runs: { status: number; stdout: string }[] };
+  assert.is(doc.interrupted, "SIGINT");
+  assert.is(doc.runs.length, 1);
+  assert.equal([doc.runs[0]!.status, doc.runs[0]!.stdout], [0, "finished\n"]);
+  assert.equal(readdirSync(workRoot), []);
+});
+
 test("SIGKILL while the VM boots: no process left; the next run sweeps the directory", async () => {
   const workRoot = join(scratch, "runs-SIGKILL");
   const { child, runDir, processes } = await startBooting(workRoot);
