@@ -22,9 +22,8 @@ export function createReporter(options: { verbose?: boolean; stream?: NodeJS.Wri
     progress(stage, fraction, message) {
       if (!tty) return;
       const percent = fraction === null ? "" : ` ${Math.round(fraction * 100)}%`;
-      const width = Math.max(20, (stream.columns ?? 80) - 1);
       clear();
-      stream.write(`[${stage}]${percent} ${oneLine(message)}`.slice(0, width));
+      stream.write(`[${stage}]${percent} ${oneLine(message)}`.slice(0, statusLineWidth(stream)));
       statusShown = true;
     },
     log(stage, level, message) {
@@ -39,4 +38,13 @@ export function createReporter(options: { verbose?: boolean; stream?: NodeJS.Wri
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * How long a status line may be: one less than the terminal is wide (no
+ * wrap), never under 20. A pty that reports 0 columns (a serial console, some
+ * CI runners) has not said its width: 80 then.
+ */
+export function statusLineWidth(stream: NodeJS.WriteStream): number {
+  return Math.max(20, (stream.columns || 80) - 1);
 }

@@ -2,6 +2,8 @@
 // stderr, rewritten in place, only when stderr is a terminal. It is cleared
 // before any of the guest's output is written and stays off once the command
 // runs, so progress never mixes into what the command prints.
+import { statusLineWidth } from "../cli/progress.js";
+
 export class TerminalProgress {
   private shown = false;
   private off = false;
@@ -13,9 +15,8 @@ export class TerminalProgress {
 
   show(message: string): void {
     if (!this.tty || this.off) return;
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
     this.clear();
-    this.stream.write(`bencher-run: ${message.replace(/\s*\n\s*/g, " ")}`.slice(0, width));
+    this.stream.write(`bencher-run: ${message.replace(/\s*\n\s*/g, " ")}`.slice(0, statusLineWidth(this.stream)));
     this.shown = true;
   }
 

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createReporter } from "../../bin/cli/progress.js";
+import { createReporter, statusLineWidth } from "../../bin/cli/progress.js";
 
 function fakeStream(isTTY: boolean) {
   const written: string[] = [];
@@ -29,6 +29,11 @@ test("not on a terminal: no progress, warnings only; --verbose adds info", () =>
   const verbose = fakeStream(false);
   createReporter({ stream: verbose.stream, verbose: true }).log("boot", "info", "shown");
   assert.equal(verbose.written, ["bencher-run: boot: shown\n"]);
+});
+
+test("status line width: the terminal's less one, at least 20; a pty that says 0 columns counts as 80", () => {
+  const width = (columns: number | undefined) => statusLineWidth({ columns } as unknown as NodeJS.WriteStream);
+  assert.equal([width(120), width(10), width(0), width(undefined)], [119, 20, 79, 79]);
 });
 
 test.run();
