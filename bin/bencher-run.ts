@@ -60,8 +60,13 @@ if (wantsHelp) {
 }
 
 function oneLine(err: unknown): string {
-  if (isCittyUsageError(err)) return `${stripAnsi((err as Error).message)} (see bencher-run --help)`;
+  if (isCittyUsageError(err)) return `${stripAnsi((err as Error).message)} (see ${helpCommandFor(rawArgs[0])})`;
   return describeError(err);
+}
+
+/** The help that lists the options of the subcommand typed (a missing --socket is collect's), or the top level's. */
+function helpCommandFor(name: string | undefined): string {
+  return name !== undefined && Object.hasOwn(main.subCommands ?? {}, name) ? `bencher-run ${name} --help` : "bencher-run --help";
 }
 
 function exitCodeFor(err: unknown): number {

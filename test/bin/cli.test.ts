@@ -73,7 +73,7 @@ test("scenarios: an empty --scenario or a missing --kernel is refused before any
 test("a missing required flag is a one-line usage error", async () => {
   const r = await runCli(["unpack", "--out", "/tmp/x"]);
   assert.is(r.exitCode, 2);
-  assert.is(r.stderr, "bencher-run: Missing required argument: --image (see bencher-run --help)");
+  assert.is(r.stderr, "bencher-run: Missing required argument: --image (see bencher-run unpack --help)");
 });
 
 test("pipeline with a missing image fails with one line, exit 125 (as docker run)", async () => {
