@@ -119,6 +119,9 @@ _Noreturn static void child(const struct job *job, const char *root, const struc
   if (setgroups(user->ngroups, user->groups) < 0) child_fail(status_fd, 127, "setgroups", NULL);
   if (setgid(user->gid) < 0) child_fail(status_fd, 127, "setgid", NULL);
   if (setuid(user->uid) < 0) child_fail(status_fd, 127, "setuid", NULL);
+  // Host test: if guest-init is killed (as a VM would be), its workload goes
+  // too rather than living on on the host. Set after setuid, which clears it.
+  if (host_test && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(status_fd, 127, "parent-death signal", NULL);
   if (chdir(job->workdir) < 0) child_fail(status_fd, 127, "working directory", job->workdir);
 
   if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(status_fd, 127, "dup2", NULL);

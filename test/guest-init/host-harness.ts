@@ -6,7 +6,7 @@
 // break the stream the ways a failing vsock would. Needs root (mounts,
 // namespaces, setuid).
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,18 @@ export function makeRootfs(): string {
   execFileSync("musl-gcc", ["-static", "-Os", "-o", join(dir, "bin/crash"), crash]);
   rmSync(crash);
   return dir;
+}
+
+/** Processes on this host whose command line is exactly `cmdline` (a workload's PID namespace is nested in ours, so they show). */
+export function processesRunning(cmdline: string): number {
+  return readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim() === cmdline;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).length;
 }
 
 export function jobFor(argv: string[], more: Partial<GuestJob> = {}): GuestJob {

@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { jobFor, makeRootfs, replay, runHostTest, text } from "./host-harness.js";
+import { jobFor, makeRootfs, processesRunning, replay, runHostTest, text } from "./host-harness.js";
 
 let root = "";
 test.before(() => {
@@ -51,11 +51,14 @@ test("output past the limit is counted, not sent, and the command is not blocked
 });
 
 test("output is streamed as produced, so a killed run still returns it", async () => {
-  const run = await runHostTest(jobFor(["sh", "-c", "echo before; sleep 30; echo after"]), { root, killAfterMs: 1500 });
+  const secs = 1000 + Math.floor(Math.random() * 8000); // names this run's sleep apart from any other
+  const run = await runHostTest(jobFor(["sh", "-c", `echo before; sleep ${secs}; echo after`]), { root, killAfterMs: 1500 });
   assert.not.ok(run.result.complete);
   assert.is(text(run.result.stdout), "before\n");
   assert.is(run.result.metrics.exitedMs, null, "no EXIT");
   assert.ok(run.chunks[0]!.atMs < 1000, `the first output came ${run.chunks[0]!.atMs} ms after the connection`);
+  // The host test's own hygiene: a killed guest-init takes its workload with it, as a VM's end would.
+  assert.is(processesRunning(`sleep ${secs}`), 0, "the workload went with guest-init");
 });
 
 test("a command that closes its outputs early is still waited for", async () => {

@@ -3,11 +3,11 @@
 // exit status, deadlines, limits and the end of the run.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { exitStatusFor, signalExitStatus } from "../../../stages/collect/exit-status.js";
-import { isRoot, joined, makeRootfs, requestFor, runWithGuest, socketDir, socketPathIn } from "./harness.js";
+import { isRoot, joined, makeRootfs, processesRunning, requestFor, runWithGuest, socketDir, socketPathIn } from "./harness.js";
 
 let root = "";
 let dir = "";
@@ -98,18 +98,6 @@ test("the timeout stops waiting and returns what was printed so far", async () =
   assert.is(exitStatusFor(result), 124);
   assert.ok(tookMs < 5000, `resolved after ${tookMs} ms`);
 });
-
-/** Processes on this host whose command line is exactly `cmdline` (the workload's PID namespace is nested in ours, so they show). */
-function processesRunning(cmdline: string): number {
-  return readdirSync("/proc").filter((pid) => {
-    if (!/^\d+$/.test(pid)) return false;
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim() === cmdline;
-    } catch {
-      return false; // gone meanwhile
-    }
-  }).length;
-}
 
 // A host that gives up before DONE sends STOP: guest-init kills the command
 // with everything it started and ends (the VM resets), so a VMM run on its

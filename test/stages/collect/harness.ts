@@ -10,7 +10,7 @@ import { collect, type CollectContext, type CollectResult, type OutputStream } f
 import { parseCollectRequest, type CollectRequest } from "../../../stages/collect/request.js";
 import { startGuestInit, type GuestInitProcess } from "../../guest-init/host-harness.js";
 
-export { makeRootfs, isRoot, startGuestInit, type GuestInitProcess } from "../../guest-init/host-harness.js";
+export { makeRootfs, isRoot, processesRunning, startGuestInit, type GuestInitProcess } from "../../guest-init/host-harness.js";
 
 /** A directory for sockets: short, since a Unix socket path has at most 107 bytes. */
 export function socketDir(): string {
