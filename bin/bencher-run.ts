@@ -8,6 +8,7 @@ import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError } from "./cli/command-error.js";
 import { refuseUnknownOptions } from "./cli/unknown-options.js";
+import { RUNNER_FAILURE_EXIT_STATUS } from "../stages/collect/exit-status.js";
 
 // A reader that goes away early (`bencher-run cache ls | head`) is not an
 // error of ours: stop quietly, as other command-line tools do.
@@ -55,7 +56,7 @@ if (wantsHelp) {
     // Stopped by Ctrl-C/SIGTERM: the stages' own "stopped" errors are a consequence, not the news.
     const signal = interruptedBy();
     process.stderr.write(`bencher-run: ${signal ? `interrupted by ${signal}` : oneLine(err)}\n`);
-    process.exitCode = signal ? interruptExitCode(signal) : exitCodeFor(err);
+    process.exitCode = signal ? interruptExitCode(signal) : exitCodeFor(err, rawArgs[0]);
   }
 }
 
@@ -69,7 +70,11 @@ function helpCommandFor(name: string | undefined): string {
   return name !== undefined && Object.hasOwn(main.subCommands ?? {}, name) ? `bencher-run ${name} --help` : "bencher-run --help";
 }
 
-function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown, command: string | undefined): number {
+  // pipeline and collect exit with the guest command's status: their own
+  // failures (bad input included) exit 125, as docker run's do, so that a
+  // script can tell them from a benchmark that exited 1 or 2.
+  if (command === "pipeline" || command === "collect") return RUNNER_FAILURE_EXIT_STATUS;
   if (err instanceof CommandError) return err.exitCode;
   if (isCittyUsageError(err)) return 2;
   return 1;

@@ -78,26 +78,29 @@ test("collect refuses a shared socket directory and --json without --out", async
   const job = join(work, "ok.json");
   writeFileSync(job, JSON.stringify({ argv: ["true"] }));
   const shared = await runCli(["collect", "--socket", join(tmpdir(), "s_1024"), "--job", job]);
-  assert.is(shared.exitCode, 1);
+  assert.is(shared.exitCode, 125, "collect's own failures are 125, never a status the command could have");
   assert.is(shared.stderr, `bencher-run: --socket ${join(tmpdir(), "s_1024")}: ${tmpdir()} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   const json = await runCli(["collect", "--socket", join(work, "x", "s_1024"), "--job", job, "--json"]);
   assert.is(json.stderr, "bencher-run: --json needs --out (stdout carries the manifest, the guest's output goes to files)");
   const late = await runCli(["collect", "--socket", join(work, "x", "s_1024"), "--job", job, "--boot-timeout", "86401"]);
   assert.is(late.stderr, "bencher-run: --boot-timeout 86401: expected a whole number from 1 to 86400");
   assert.not.ok(existsSync(join(work, "x")), "nor the socket directory");
+  // A usage error too: 125, with the subcommand's help named.
+  const missing = await runCli(["collect", "--job", job]);
+  assert.equal([missing.exitCode, missing.stderr], [125, "bencher-run: Missing required argument: --socket (see bencher-run collect --help)"]);
 });
 
 test("a bad job file is one line naming it", async () => {
   const job = join(work, "bad.json");
   writeFileSync(job, "{ not json");
   const r = await runCli(["collect", "--socket", join(work, "s2", "v_1024"), "--job", job, "--out", join(work, "o2")], { BENCHER_RUN_CACHE: join(work, "cache") });
-  assert.is(r.exitCode, 1);
+  assert.is(r.exitCode, 125);
   assert.match(r.stderr, new RegExp(`^bencher-run: --job ${job}: `));
   // A job that parses but is not one: the file named, the field in its own words.
   for (const [content, problem] of [[{ env: [] }, "argv is missing"], [{ argv: ["true"], bogus: 1 }, "bogus is not a known field"]] as const) {
     writeFileSync(job, JSON.stringify(content));
     const bad = await runCli(["collect", "--socket", join(work, "s2", "v_1024"), "--job", job, "--out", join(work, "o2")], { BENCHER_RUN_CACHE: join(work, "cache") });
-    assert.is(bad.exitCode, 1);
+    assert.is(bad.exitCode, 125);
     assert.is(bad.stderr, `bencher-run: --job ${job}: ${problem}`);
   }
   assert.not.ok(existsSync(join(work, "o2")));
