@@ -5,8 +5,7 @@
 // image, no KVM, no kernel); once a VM ran it resolves, with `error` set when
 // the runner failed (status 125). The run directory is removed afterwards
 // unless `keep` is set.
-import { copyFileSync, readFileSync, rmdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, rmdirSync } from "node:fs";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
@@ -16,13 +15,13 @@ import { describeError } from "../lib/ipc/errors.js";
 import { RunWorkdir, sweepStaleRuns } from "../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../lib/workdir/work-root.js";
 import type { CollectJob } from "../stages/collect/request.js";
-import { hostNameForOutput } from "../stages/collect/output-names.js";
 import { PipelineError, PipelineOptionError } from "./pipeline/errors.js";
 import { checkOptions, type CheckedOptions, type PipelineOptions, type PipelinePhase } from "./pipeline/options.js";
 import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
 import { runnerFailure, statusFor, vmEnding, whyNotReturned, type PipelineResult } from "./pipeline/result.js";
 import { runVm } from "./pipeline/vm-run.js";
 import { userSpecProblem } from "./pipeline/user-check.js";
+import { saveOutput } from "./pipeline/output-dir.js";
 import type { ImageAccounts } from "../stages/mkrootfs/accounts.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
@@ -106,21 +105,22 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     for (const file of c.files) {
       outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
       if (outputs[file.guestPath] === null) notReturned[file.guestPath] = whyNotReturned(file.status);
-      if (o.outputDir && file.hostPath !== null && outputs[file.guestPath] !== null) {
-        const target = join(o.outputDir, hostNameForOutput(file.guestPath));
-        try {
-          makeDirectory(dirname(target));
-          copyFileSync(file.hostPath, target);
-          savedOutputs[file.guestPath] = target;
-        } catch (err) {
-          saveFailure ??= `output-dir: could not save ${file.guestPath} as ${target}: ${describeError(err)}`;
-        }
-      }
     }
     for (const path of o.outputs) {
       if (path in outputs) continue;
       outputs[path] = null;
       notReturned[path] = whyNotReturned("not-received");
+    }
+    if (o.outputDir) {
+      const broughtBack = new Map(c.files.map((file) => [file.guestPath, file.hostPath]));
+      for (const path of o.outputs) {
+        try {
+          const saved = saveOutput(o.outputDir, path, outputs[path] === null ? null : broughtBack.get(path) ?? null);
+          if (saved !== null) savedOutputs[path] = saved;
+        } catch (err) {
+          saveFailure ??= (err as Error).message;
+        }
+      }
     }
     const failure = vmFailure ?? saveFailure;
 

@@ -1,0 +1,45 @@
+// Saving the --output files into --output-dir. The directory may hold an
+// earlier run's results: each file this run names there is replaced by this
+// run's, or removed when this run did not bring it back, so a stale result
+// never passes for a new one. Nothing else in the directory is touched.
+import { constants, copyFileSync, lstatSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { makeDirectory } from "../../lib/fs/make-directory.js";
+import { describeError } from "../../lib/ipc/errors.js";
+import { hostNameForOutput } from "../../stages/collect/output-names.js";
+
+/** Where `guestPath` is saved under `outputDir`. */
+export function savedOutputPath(outputDir: string, guestPath: string): string {
+  return join(outputDir, hostNameForOutput(guestPath));
+}
+
+/**
+ * Saves the file collect brought back (`hostPath`), or removes what an
+ * earlier run left at its place (`hostPath` null). Returns where it was
+ * saved, or throws a one-line error naming both paths.
+ */
+export function saveOutput(outputDir: string, guestPath: string, hostPath: string | null): string | null {
+  const target = savedOutputPath(outputDir, guestPath);
+  try {
+    removeEarlier(target);
+    if (hostPath === null) return null;
+    makeDirectory(dirname(target));
+    // Exclusive: a file or symlink put there meanwhile is refused, never written through.
+    copyFileSync(hostPath, target, constants.COPYFILE_EXCL);
+    return target;
+  } catch (err) {
+    const what = hostPath === null ? `remove an earlier run's ${target}` : `save ${guestPath} as ${target}`;
+    throw new Error(`output-dir: could not ${what}: ${describeError(err)}`);
+  }
+}
+
+/** An earlier run's file (or a symlink) at `target` goes; a directory there is left for the copy to refuse. */
+function removeEarlier(target: string): void {
+  let st;
+  try {
+    st = lstatSync(target);
+  } catch {
+    return; // nothing there, or its parent is not a directory: the copy says so
+  }
+  if (!st.isDirectory()) unlinkSync(target);
+}
