@@ -73,7 +73,7 @@ export class LayerApplier {
       const host = this.root.hostPath(memberComponents(path));
       const st = lstatOrNull(host);
       if (!st?.isDirectory()) continue;
-      chmodSync(host, attrs.mode);
+      chmodSync(host, onDiskMode("dir", attrs.mode));
       if (attrs.mtime !== undefined) utimesSync(host, attrs.mtime, attrs.mtime);
     }
   }
@@ -160,7 +160,7 @@ export class LayerApplier {
       },
       end: () => {
         // Mode after the data: setuid/setgid bits survive the writes.
-        fchmodSync(fd, m.mode);
+        fchmodSync(fd, onDiskMode("file", m.mode));
         futimesSync(fd, m.mtime, m.mtime);
         this.openFd = null;
         closeSync(fd);
@@ -244,7 +244,8 @@ export class LayerApplier {
 
   private recordMetadata(path: string, m: TarMember): void {
     const kind = m.type === "chardev" || m.type === "blockdev" || m.type === "fifo" ? m.type : undefined;
-    if (!kind && m.uid === 0 && m.gid === 0 && m.xattrs.size === 0) {
+    const modeKept = m.type !== "file" && m.type !== "dir" ? true : onDiskMode(m.type, m.mode) === m.mode;
+    if (!kind && m.uid === 0 && m.gid === 0 && m.xattrs.size === 0 && modeKept) {
       this.metadata.remove(path);
       return;
     }
@@ -259,4 +260,15 @@ export class LayerApplier {
     }
     this.metadata.set(record);
   }
+}
+
+/**
+ * The mode a file or directory gets in the unpacked tree: the image's, but
+ * always readable (and a directory searchable) by its owner, the stages'
+ * uid, or mkrootfs could not copy it: an image's /etc/shadow is often 0000.
+ * When that differs from the image's mode, the image's goes in the metadata
+ * and mkrootfs puts it back in the root image.
+ */
+export function onDiskMode(type: "file" | "dir", mode: number): number {
+  return mode | (type === "dir" ? 0o500 : 0o400);
 }

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { runCli } from "./helpers.js";
+import { readImageFile, statPath } from "../stages/mkrootfs/inspect.js";
+import { execFileSync } from "node:child_process";
 
 const work = mkdtempSync(join(tmpdir(), "cli-stages-test-"));
 const cache = join(work, "cache");
@@ -110,6 +112,36 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
     assert.is(outOfRange.stderr, `bencher-run: ${flag} ${value}: expected a whole number from ${range}`);
   }
   assert.equal(readdirSync(join(cache, "runs")), []);
+});
+
+test("files and directories their owner may not read (an image's 0000 /etc/shadow) unpack and build, keeping their modes", async () => {
+  const locked = join(work, "locked-layout");
+  await buildImage({
+    layers: [{ entries: [
+      { type: "dir", path: "etc" },
+      { type: "file", path: "etc/shadow", content: "root:*:1::::::\n", mode: 0o000 },
+      { type: "dir", path: "vault", mode: 0o000 },
+      { type: "file", path: "vault/key", content: "k\n", mode: 0o600, uid: 1000, gid: 1000 },
+    ] }],
+    config: { cmd: ["/bin/true"] },
+  }, { format: "oci-dir", out: locked });
+  const unpacked = join(work, "locked-unpacked");
+  const u = await runCli(["unpack", "--image", locked, "--out", unpacked], env);
+  assert.is(u.exitCode, 0, u.stderr);
+  for (const fs of ["ext4", "squashfs"]) {
+    const image = join(work, `locked.${fs}`);
+    const m = await runCli(["mkrootfs", "--input", unpacked, "--fs", fs, "--out", image], env);
+    assert.is(m.exitCode, 0, m.stderr);
+    if (fs === "ext4") {
+      assert.equal([statPath(image, "/etc/shadow").perm, statPath(image, "/vault").perm, statPath(image, "/vault/key").perm], [0o000, 0o000, 0o600]);
+      assert.is(readImageFile(image, "/etc/shadow").toString(), "root:*:1::::::\n");
+      assert.is(statPath(image, "/vault/key").uid, 1000);
+    } else {
+      const listing = execFileSync("unsquashfs", ["-lln", image], { encoding: "utf8" });
+      assert.match(listing, /^---------- 0\/0 +\d+ [\d-]+ [\d:]+ squashfs-root\/etc\/shadow$/m, listing);
+      assert.match(listing, /^d--------- 0\/0 .* squashfs-root\/vault$/m, listing);
+    }
+  }
 });
 
 test("a failed unpack into the user's own empty directory leaves it empty, and theirs", async () => {

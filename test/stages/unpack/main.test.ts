@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callStage } from "../../../lib/ipc/call.js";
@@ -56,8 +56,11 @@ test("the stage unpacks through the protocol, unprivileged, and reports progress
   assert.is(result.rootfs, join(out, "rootfs"));
   assert.ok(progress.some((m) => m.startsWith("unpacking layer 2/2")));
   const records = readMetadata(join(out, "metadata.jsonl"));
-  assert.equal(records.map((r) => r.path), ["/dev/null", "/home/u/f"]);
+  assert.equal(records.map((r) => r.path), ["/dev/null", "/home/u/f", "/locked"]);
   assert.is(records[1].uid, 1000);
+  // The tree keeps it searchable for mkrootfs (the stages' uid owns it); its mode 0000 is in the metadata.
+  assert.equal([records[2].uid, records[2].gid, records[2].mode], [0, 0, 0]);
+  assert.is(statSync(join(out, "rootfs", "locked")).mode & 0o7777, 0o500);
   // The same tree as an unpack by root in this process.
   const reference = await unpack({ image, out: join(work, "reference") });
   assert.equal(snapshot(join(out, "rootfs")), snapshot(reference.rootfs));
