@@ -79,7 +79,7 @@ export default defineCommand({
     disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
     env: { type: "string", description: "KEY=VALUE over the image's env (repeatable; -e)", valueHint: "KEY=VALUE" },
     workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
-    user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u)", valueHint: "user" },
+    user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u; empty: the image's USER)", valueHint: "user" },
     output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
     "output-dir": { type: "string", description: "Where to save the --output files (created if missing; with --iter N, run i's in DIR/run-i)", valueHint: "dir" },
     "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
@@ -92,7 +92,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Print one JSON document (stdout, stderr, exit status, outputs, metrics) instead of streaming" },
     verbose: { type: "boolean", description: "Also print the stages' info logs on stderr" },
     "work-root": { type: "string", description: "Root of the run directories (default: $BENCHER_RUN_WORKDIR or ~/.cache/bencher-run/runs)", valueHint: "dir" },
-    entrypoint: { type: "string", description: "ARG...: replaces the image's ENTRYPOINT (and its CMD); may be followed by --cmd ARG...", valueHint: "ARG..." },
+    entrypoint: { type: "string", description: "ARG...: replaces the image's ENTRYPOINT (and its CMD; '' clears it); may be followed by --cmd ARG...", valueHint: "ARG..." },
     cmd: { type: "string", description: "ARG...: replaces the image's CMD (also: -- ARG...)", valueHint: "ARG..." },
   },
   async run({ rawArgs }) {

@@ -118,6 +118,8 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
       entrypoint = at < 0 ? rest : rest.slice(0, at);
       if (at >= 0) cmd = rest.slice(at + 1);
       if (entrypoint.length === 0) throw new UsageError("--entrypoint needs at least the program to run");
+      // `--entrypoint ''` clears the image's ENTRYPOINT, as in docker run: --cmd's arguments are the whole command.
+      if (entrypoint.length === 1 && entrypoint[0] === "") entrypoint = [];
     } else {
       cmd = rest;
     }

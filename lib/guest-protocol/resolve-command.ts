@@ -21,7 +21,7 @@ export interface RunOverrides {
   env?: string[];
   /** `-w`: absolute path. */
   workingDir?: string;
-  /** `-u`: name, uid, name:group, uid:gid. */
+  /** `-u`: name, uid, name:group, uid:gid; "" means not given (the image's USER), as in Docker. */
   user?: string;
 }
 
@@ -75,7 +75,8 @@ export function resolveEnv(imageEnv: readonly string[] | null | undefined, overr
 export function resolveRunSpec(image: ImageRunConfig, overrides: RunOverrides = {}): RunSpec {
   const workingDir = overrides.workingDir ?? (image.workingDir || "/");
   if (!workingDir.startsWith("/")) throw new Error(`working directory ${JSON.stringify(workingDir)} is not an absolute path`);
-  const user = overrides.user ?? image.user ?? "";
+  // An empty --user is no --user (Docker's rule): never a quiet switch to root over the image's USER.
+  const user = overrides.user || image.user || "";
   if (user.includes("\0") || /\s/.test(user)) throw new Error(`user ${JSON.stringify(user)} is not a name, uid, name:group or uid:gid`);
   return { argv: resolveCommand(image, overrides), env: resolveEnv(image.env, overrides.env), workingDir, user };
 }

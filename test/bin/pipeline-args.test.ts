@@ -55,6 +55,9 @@ test("--entrypoint takes the rest, up to --cmd", () => {
   assert.equal(a.options.entrypoint, ["/bin/sh", "-c", "echo $0 $1"]);
   assert.equal(a.options.cmd, ["x", "y"]);
   assert.equal(parse("--image", "i", "--entrypoint", "/bin/true").options.cmd, undefined);
+  // `--entrypoint ''` clears the image's ENTRYPOINT (docker run): --cmd's arguments are the command.
+  const cleared = parse("--image", "i", "--entrypoint", "", "--cmd", "/bin/echo", "hi");
+  assert.equal([cleared.options.entrypoint, cleared.options.cmd], [[], ["/bin/echo", "hi"]]);
 });
 
 test("an empty --cmd means the image's CMD (as docker run without arguments)", () => {

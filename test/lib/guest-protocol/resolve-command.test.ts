@@ -20,6 +20,9 @@ test("an empty argument list is no override", () => {
 test("--entrypoint replaces ENTRYPOINT and drops the image's CMD", () => {
   assert.equal(resolveCommand(image, { entrypoint: ["/other"] }), ["/other"]);
   assert.equal(resolveCommand(image, { entrypoint: ["/other"], cmd: ["x"] }), ["/other", "x"]);
+  // Cleared (--entrypoint ''): the arguments are the whole command; with none, nothing is left to run.
+  assert.equal(resolveCommand(image, { entrypoint: [], cmd: ["/bin/echo", "hi"] }), ["/bin/echo", "hi"]);
+  assert.throws(() => resolveCommand(image, { entrypoint: [] }), /no command to run/);
 });
 
 test("--entrypoint '' clears it: then the arguments run alone", () => {
@@ -57,6 +60,8 @@ test("working directory and user: override, else image, else defaults", () => {
   assert.equal([over.workingDir, over.user], ["/tmp", "0:0"]);
   const bare = resolveRunSpec({ entrypoint: null, cmd: ["x"], workingDir: "", user: null });
   assert.equal([bare.workingDir, bare.user], ["/", ""]);
+  // An empty --user is no --user (docker run -u ""): the image's USER stays, never a quiet switch to root.
+  assert.is(resolveRunSpec(full, { user: "" }).user, "app");
   assert.throws(() => resolveRunSpec(full, { workingDir: "rel/dir" }), /working directory "rel\/dir" is not an absolute path/);
   assert.throws(() => resolveRunSpec(full, { user: "a b" }), /user "a b"/);
 });
