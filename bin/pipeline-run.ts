@@ -21,7 +21,7 @@ import { locateImage, prepareRootImage } from "./pipeline/root-image.js";
 import { runnerFailure, statusFor, vmEnding, whyNotReturned, type PipelineResult } from "./pipeline/result.js";
 import { runVm } from "./pipeline/vm-run.js";
 import { userSpecProblem } from "./pipeline/user-check.js";
-import { saveOutput } from "./pipeline/output-dir.js";
+import { outputPlaceProblem, saveOutput } from "./pipeline/output-dir.js";
 import type { ImageAccounts } from "../stages/mkrootfs/accounts.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
@@ -58,7 +58,13 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   let finished = false;
   try {
     // Made before the run, so that a directory we cannot write is reported now, not after it.
-    if (o.outputDir !== undefined) madeOutputDirs = makeOutputDir(o.outputDir);
+    if (o.outputDir !== undefined) {
+      madeOutputDirs = makeOutputDir(o.outputDir);
+      for (const path of o.outputs) {
+        const problem = outputPlaceProblem(o.outputDir, path);
+        if (problem) throw new PipelineOptionError("outputDir", o.outputDir, problem);
+      }
+    }
     options.onPhase?.("prepare");
     progress("preparing the root image");
     const root = await prepareRootImage(o.image, o.rootfs, o.diskMiB, workdir, hooks, o.registry);

@@ -2,7 +2,7 @@
 // earlier run's results: each file this run names there is replaced by this
 // run's, or removed when this run did not bring it back, so a stale result
 // never passes for a new one. Nothing else in the directory is touched.
-import { constants, copyFileSync, lstatSync, unlinkSync } from "node:fs";
+import { constants, copyFileSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 import { describeError } from "../../lib/ipc/errors.js";
@@ -11,6 +11,32 @@ import { hostNameForOutput } from "../../stages/collect/output-names.js";
 /** Where `guestPath` is saved under `outputDir`. */
 export function savedOutputPath(outputDir: string, guestPath: string): string {
   return join(outputDir, hostNameForOutput(guestPath));
+}
+
+/**
+ * Why an --output could not be saved in `outputDir` as things stand: a
+ * file where one of its directories must go, or a directory where the file
+ * must go. Checked before the VM boots, so that a run is never spent to
+ * find it out (and the command's status lost to a save failure); null when
+ * nothing is in the way.
+ */
+export function outputPlaceProblem(outputDir: string, guestPath: string): string | null {
+  const target = savedOutputPath(outputDir, guestPath);
+  const parts = target.slice(outputDir.length + 1).split("/");
+  let at = outputDir;
+  for (const [i, part] of parts.entries()) {
+    at = join(at, part);
+    let st;
+    try {
+      st = statSync(at); // a symlink the user put in their own directory is theirs to follow
+    } catch {
+      return null; // nothing there yet: made (or written) at save time
+    }
+    const last = i === parts.length - 1;
+    if (!last && !st.isDirectory()) return `${guestPath} would be saved as ${target}, but ${at} is not a directory`;
+    if (last && st.isDirectory()) return `${guestPath} would be saved as ${target}, which is a directory`;
+  }
+  return null;
 }
 
 /**

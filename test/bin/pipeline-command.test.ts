@@ -66,6 +66,19 @@ test("an output directory that cannot be made is refused before the run", async 
   await fails(["--image", image, "--output", "/r", "--output-dir", "/proc/bencher-no-such/out"], /^bencher-run: --output-dir \/proc\/bencher-no-such\/out: cannot create directory \/proc\/bencher-no-such: \/proc does not take new directories$/);
 });
 
+test("an --output whose place in --output-dir is taken is refused before the run, the directory left as it was", async () => {
+  const image = join(scratch, "echo-out.oci");
+  if (!existsSync(image)) await buildImage({ base: "busybox", config: { cmd: ["echo", "hi"] } }, { format: "oci-dir", out: image });
+  const out = join(scratch, "taken");
+  mkdirSync(join(out, "data", "result.json"), { recursive: true });
+  writeFileSync(join(out, "bench"), "a file where the directory for /bench/result.json must go");
+  await fails(["--image", image, "--output", "/bench/result.json", "--output-dir", out],
+    new RegExp(`^bencher-run: --output-dir ${out}: /bench/result\\.json would be saved as ${out}/bench/result\\.json, but ${out}/bench is not a directory$`));
+  await fails(["--image", image, "--output", "/data/result.json", "--output-dir", out],
+    new RegExp(`^bencher-run: --output-dir ${out}: /data/result\\.json would be saved as ${out}/data/result\\.json, which is a directory$`));
+  assert.equal(readdirSync(out).sort(), ["bench", "data"]);
+});
+
 test("a run that fails removes the output directory it made", async () => {
   const image = join(scratch, "nocmd-out.oci");
   await buildImage({ base: "busybox", config: { env: ["A=1"] } }, { format: "oci-dir", out: image });

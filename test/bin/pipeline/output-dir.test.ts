@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { saveOutput, savedOutputPath } from "../../../bin/pipeline/output-dir.js";
+import { outputPlaceProblem, saveOutput, savedOutputPath } from "../../../bin/pipeline/output-dir.js";
 
 const work = mkdtempSync(join(tmpdir(), "output-dir-"));
 test.after(() => rmSync(work, { recursive: true, force: true }));
@@ -54,6 +54,19 @@ test("a directory at the file's place is refused, one line naming both paths", (
     (err: Error) => err.message.startsWith(`output-dir: could not save /result.json as ${join(out, "result.json")}: `));
   assert.ok(existsSync(join(out, "result.json", "keep")), "nothing of the user's removed");
   assert.is(savedOutputPath(out, "/result.json"), join(out, "result.json"));
+});
+
+test("what is in an output's way is found before the run: a file for a directory, a directory for the file", () => {
+  const out = join(work, "in-the-way");
+  mkdirSync(join(out, "data", "result.json"), { recursive: true });
+  writeFileSync(join(out, "bench"), "a file");
+  assert.is(outputPlaceProblem(out, "/bench/deep/result.json"),
+    `/bench/deep/result.json would be saved as ${join(out, "bench", "deep", "result.json")}, but ${join(out, "bench")} is not a directory`);
+  assert.is(outputPlaceProblem(out, "/data/result.json"), `/data/result.json would be saved as ${join(out, "data", "result.json")}, which is a directory`);
+  assert.is(outputPlaceProblem(out, "/data/other.json"), null, "a place that is free");
+  assert.is(outputPlaceProblem(join(work, "not-made-yet"), "/x/y"), null);
+  writeFileSync(join(out, "data", "old.json"), "an earlier run's");
+  assert.is(outputPlaceProblem(out, "/data/old.json"), null, "an earlier run's file is replaced, not in the way");
 });
 
 test.run();
