@@ -20,8 +20,9 @@ export function statusNotes(r: PipelineResult, timeoutSec: number | undefined): 
   const notes: string[] = [];
   if (r.error !== undefined) {
     notes.push(r.error);
-    // The run directory, console log included, is gone: what the guest printed last is the lead to follow.
-    const tail = consoleLines(r.vm?.consoleTail);
+    // The run directory, console log included, is gone: what the guest printed last is the lead to follow,
+    // unless guest-init itself said why it could not run the command (a bad --workdir): the kernel's lines are noise then.
+    const tail = r.guestError === null ? consoleLines(r.vm?.consoleTail) : [];
     if (tail.length) notes.push(`the guest's console, last ${tail.length} lines:`, ...tail.map((line) => `  | ${line}`));
   } else if (r.timedOut) notes.push(`the command timed out after ${timeoutSec ?? "?"} s and was stopped`);
   else if (r.guestError !== null) notes.push(r.guestError);

@@ -128,6 +128,9 @@ test("stderr notes explain a timeout, a runner failure and truncation", () => {
     "the guest's console, last 12 lines:",
     ...Array.from({ length: 12 }, (_, i) => `  | [ ${i + 8}.0] line ${i + 8}`),
   ]);
+  // guest-init said why the command could not run: its words, not the kernel's last lines.
+  const workdir = "the guest could not run the command: working directory /etc/passwd: Not a directory";
+  assert.equal(statusNotes(pipelineResult({ status: 125, error: workdir, guestError: "working directory /etc/passwd: Not a directory", vm }), undefined), [workdir]);
   assert.equal(
     statusNotes(pipelineResult({ truncated: { stdout: true, stderr: false, outputs: ["/f"] } }), undefined),
     ["stdout was cut short at --max-output-size", "output file /f was cut short"],
