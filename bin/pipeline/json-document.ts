@@ -22,6 +22,8 @@ export interface PipelineJsonDocument {
   outputs: Record<string, string | null>;
   outputsBase64?: Record<string, string>;
   savedOutputs?: Record<string, string>;
+  /** Guest path → why an --output is null ("no such file in the guest", …). */
+  outputsNotReturned?: Record<string, string>;
   metrics: PipelineMetrics;
   image: { digest: string; cached: boolean };
   error?: string;
@@ -47,6 +49,7 @@ export function toJsonDocument(r: PipelineResult): PipelineJsonDocument {
     vm: r.vm,
   };
   if (Object.keys(r.savedOutputs).length > 0) doc.savedOutputs = r.savedOutputs;
+  if (Object.keys(r.notReturned).length > 0) doc.outputsNotReturned = r.notReturned;
   if (r.error !== undefined) doc.error = r.error;
   if (r.guestError !== null) doc.guestError = r.guestError;
   if (r.runDir !== undefined) doc.runDir = r.runDir;

@@ -92,7 +92,9 @@ test("--json: text fields, base64 twins only for bytes that are not UTF-8", () =
   const doc = toJsonDocument(pipelineResult({
     stdout: binary, stderr: Buffer.from("héllo\n"),
     outputs: { "/a.txt": Buffer.from("text"), "/b.bin": binary, "/missing": null },
+    notReturned: { "/missing": "no such file in the guest" },
   }));
+  assert.equal(doc.outputsNotReturned, { "/missing": "no such file in the guest" }, "why it is null");
   assert.is(doc.schema, 1);
   assert.is(doc.stdoutBase64, binary.toString("base64"));
   assert.is(doc.stderr, "héllo\n");
@@ -112,6 +114,7 @@ test("--json: every documented field is there, nothing undefined", () => {
   for (const key of ["wallMs", "prepareMs", "bootMs", "runMs", "transport"]) assert.ok(key in doc.metrics, key);
   assert.not.ok("error" in doc);
   assert.not.ok("stdoutBase64" in doc);
+  assert.not.ok("outputsNotReturned" in doc, "only when an output is null");
   const failed = toJsonDocument(pipelineResult({ status: 125, exitCode: null, error: "no guest connected within 300 s" }));
   assert.is(failed.error, "no guest connected within 300 s");
 });
