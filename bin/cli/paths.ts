@@ -45,13 +45,17 @@ export function outputDir(flag: string, value: string): OutputDir {
 /** After the stage: what it made in the directory is the caller's, and a directory the user had made is theirs again. */
 export function releaseOutputDir(out: OutputDir): void {
   returnFromStage(out.path);
-  if (out.owner && process.getuid?.() === 0) chownSync(out.path, out.owner.uid, out.owner.gid);
+  giveBackToUser(out);
 }
 
 /** After a failed command: what it made is removed; a directory the user had made is left empty (the stage cleans up) and theirs again. */
 export function abandonOutputDir(out: OutputDir): void {
   if (out.created) removeTree(out.path);
-  else if (out.owner && process.getuid?.() === 0) chownSync(out.path, out.owner.uid, out.owner.gid);
+  else giveBackToUser(out);
+}
+
+function giveBackToUser(out: OutputDir): void {
+  if (out.owner && process.getuid?.() === 0) chownSync(out.path, out.owner.uid, out.owner.gid);
 }
 
 /**
