@@ -25,17 +25,17 @@ export function giveToStage(path: string): void {
 }
 
 /**
- * Gives what a stage made under `path` (path included) back to `owner` (the
- * caller by default), once the stage has ended: under a root runner the
- * stage wrote it as its own uid. Symlinks are changed themselves, never
- * followed; only entries the stage uid owns change hands.
+ * Gives what a stage made under `path` (path included) back to the caller,
+ * once the stage has ended: under a root runner the stage wrote it as its
+ * own uid. Symlinks are changed themselves, never followed; only entries the
+ * stage uid owns change hands.
  */
-export function returnFromStage(path: string, owner: { uid: number; gid: number } = { uid: process.getuid!(), gid: process.getgid!() }): void {
+export function returnFromStage(path: string): void {
   if (process.getuid?.() !== 0) return;
   const { uid } = unprivilegedStageIds();
   const visit = (entry: string): void => {
     const st = lstatSync(entry);
-    if (st.uid === uid) lchownSync(entry, owner.uid, owner.gid);
+    if (st.uid === uid) lchownSync(entry, 0, process.getgid!());
     if (st.isDirectory()) for (const name of readdirSync(entry)) visit(join(entry, name));
   };
   visit(path);

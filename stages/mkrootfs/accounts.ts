@@ -44,7 +44,7 @@ function namesIn(path: string, fields: number): string[] | null {
   try {
     text = readSmallFile(path, MAX_DB_FILE).toString("latin1");
   } catch {
-    return null; // larger than guest-init reads, or unreadable here (a mode the unpacked tree kept): the guest decides
+    return null; // larger than guest-init reads, or not readable as a plain file here: the guest decides
   }
   // A NUL ends the text for guest-init's string functions; rather than copy that, say nothing.
   if (text.includes("\0")) return null;
