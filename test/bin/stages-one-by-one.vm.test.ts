@@ -68,7 +68,9 @@ test("collect --timeout ends the whole run: the guest kills the command and rese
   const boot = execa(cli, ["boot", "--disk", rootImage, "--guest-init", "--vsock", join(sockets, "v"), "--wait-for", join(sockets, "v_1024"),
     "--timeout", "600", "--console-log", consoleLog, "--json"], { reject: false, stdin: "ignore" });
   for (let i = 0; i < 500 && !existsSync(sockets); i++) await new Promise((r) => setTimeout(r, 20));
-  const collect = await execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--timeout", "5"], { reject: false, stdin: "ignore" });
+  // The deadline runs from the command's start; 60 s leaves a loaded emulated host time to
+  // start the shell and echo (CI once took over 5 s), and is still far short of the sleep.
+  const collect = await execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--timeout", "60"], { reject: false, stdin: "ignore" });
   const booted = await boot;
   const tookS = (Date.now() - started) / 1000;
 
