@@ -78,7 +78,7 @@ export default defineCommand({
     "quiet-cpus": { type: "boolean", description: "Steadier timings: vCPU 0 keeps the guest kernel's housekeeping, the command runs on the other vCPUs with no timer tick (needs --vcpus 2 or more; the command sees one CPU fewer)" },
     memory: { type: "string", description: "Guest memory in MiB (default 256)", valueHint: "MiB" },
     disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
-    env: { type: "string", description: "KEY=VALUE over the image's env (repeatable; -e)", valueHint: "KEY=VALUE" },
+    env: { type: "string", description: "KEY=VALUE over the image's env; KEY alone passes ours, or removes the image's if we have none (repeatable; -e)", valueHint: "KEY[=VALUE]" },
     workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
     user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u; empty: the image's USER)", valueHint: "user" },
     output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },

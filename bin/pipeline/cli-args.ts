@@ -148,12 +148,7 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   const disk = one("disk");
   if (disk !== undefined) options.diskMiB = whole("--disk", disk, 1);
   const env = values.get("env");
-  if (env) {
-    env.forEach((entry) => {
-      if (entry.indexOf("=") <= 0) throw new UsageError(`--env ${entry}: expected KEY=VALUE`);
-    });
-    options.env = env;
-  }
+  if (env) options.env = env.map(envOverride);
   const workdir = one("workdir");
   if (workdir !== undefined) {
     if (!workdir.startsWith("/")) throw new UsageError(`--workdir ${workdir}: expected an absolute path in the guest`);
@@ -195,4 +190,15 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   const iterText = one("iter");
   const iter = iterText === undefined ? 1 : whole("--iter", iterText, 1);
   return { options, json: flags.has("json"), verbose: flags.has("verbose"), iter, typed };
+}
+
+/**
+ * `--env NAME=VALUE` as given; `--env NAME` takes our own NAME's value, or,
+ * when we have none, removes NAME from the image's env (docker run -e NAME).
+ */
+function envOverride(entry: string): string {
+  if (entry.startsWith("=") || entry === "" || entry.includes("\0")) throw new UsageError(`--env ${entry}: expected KEY=VALUE or KEY`);
+  if (entry.includes("=")) return entry;
+  const value = process.env[entry];
+  return value === undefined ? entry : `${entry}=${value}`;
 }

@@ -8,6 +8,7 @@ import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
 import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
 import { PipelineOptionError } from "./errors.js";
 import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
+import { isEnvRemoval } from "../../lib/guest-protocol/resolve-command.js";
 
 export type RootfsKind = "ext4" | "squashfs";
 export type PipelinePhase = "prepare" | "boot" | "run" | "collect";
@@ -31,7 +32,7 @@ export interface PipelineOptions {
   memoryMiB?: number;
   /** ext4 disk size in MiB (default: the content plus headroom). */
   diskMiB?: number;
-  /** NAME=value entries over the image's env (`docker run -e`). */
+  /** NAME=value entries over the image's env (`docker run -e`); a bare NAME removes that variable. */
   env?: string[];
   /** Replaces the image's ENTRYPOINT (and drops its CMD), as `docker run --entrypoint`. */
   entrypoint?: string[];
@@ -158,7 +159,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
   if (typeof o.image !== "string" || o.image.trim() === "") refuse("image", undefined, "missing (an OCI layout, archive or registry reference)");
   const env = stringList("env", o.env) ?? [];
   env.forEach((entry) => {
-    if (entry.indexOf("=") <= 0) refuse("env", JSON.stringify(entry), "expected NAME=value");
+    if (entry.indexOf("=") <= 0 && !isEnvRemoval(entry)) refuse("env", JSON.stringify(entry), "expected NAME=value, or NAME to remove it");
   });
   const outputs = stringList("outputs", o.outputs) ?? [];
   try {

@@ -17,7 +17,7 @@ export interface RunOverrides {
   entrypoint?: string[];
   /** Arguments after the image name: replace CMD. An empty list means "not given", as in Docker. */
   cmd?: string[];
-  /** `-e NAME=value`, applied over the image's env. */
+  /** `-e NAME=value`, applied over the image's env; a bare `NAME` removes it (the Docker daemon's rule). */
   env?: string[];
   /** `-w`: absolute path. */
   workingDir?: string;
@@ -56,16 +56,27 @@ export function resolveCommand(image: Pick<ImageRunConfig, "entrypoint" | "cmd">
 
 function envName(entry: string, what: string): string {
   const eq = entry.indexOf("=");
+  // runc refuses an entry without "=" too ("invalid environment variable: missing '='").
   if (eq <= 0 || entry.includes("\0")) throw new Error(`${what} ${JSON.stringify(entry)} is not NAME=value`);
   return entry.slice(0, eq);
 }
 
-/** Image env with overrides replacing same-named entries, then Docker's default PATH if none. */
+/** A bare NAME among the overrides: the variable is to be removed from the image's env. */
+export function isEnvRemoval(entry: string): boolean {
+  return entry !== "" && !entry.includes("=") && !entry.includes("\0");
+}
+
+/**
+ * Image env with overrides replacing same-named entries (a bare NAME removes
+ * one, as `docker run -e NAME` does when the caller has no NAME), then
+ * Docker's default PATH if none.
+ */
 export function resolveEnv(imageEnv: readonly string[] | null | undefined, overrides: readonly string[] = []): string[] {
   const merged = new Map<string, string>();
   for (const entry of imageEnv ?? []) merged.set(envName(entry, "image env entry"), entry);
   for (const entry of overrides) {
-    merged.set(envName(entry, "env override"), entry); // replaces in place, as Docker does
+    if (isEnvRemoval(entry)) merged.delete(entry);
+    else merged.set(envName(entry, "env override"), entry); // replaces in place, as Docker does
   }
   if (!merged.has("PATH")) merged.set("PATH", `PATH=${DEFAULT_PATH}`);
   return [...merged.values()];

@@ -109,6 +109,17 @@ test("sizes: bytes and K/M/G suffixes", () => {
   assert.throws(() => parseSize("--x", "-1"), /expected a size/);
 });
 
+test("--env KEY passes our own KEY's value, or removes the image's KEY when we have none (docker run -e KEY)", () => {
+  process.env.BENCHER_TEST_ENV_PASSED = "from the host = 1";
+  delete process.env.BENCHER_TEST_ENV_UNSET;
+  try {
+    const { options } = parse("--image", "i", "-e", "BENCHER_TEST_ENV_PASSED", "--env", "BENCHER_TEST_ENV_UNSET", "--env", "A=b=c");
+    assert.equal(options.env, ["BENCHER_TEST_ENV_PASSED=from the host = 1", "BENCHER_TEST_ENV_UNSET", "A=b=c"]);
+  } finally {
+    delete process.env.BENCHER_TEST_ENV_PASSED;
+  }
+});
+
 test("usage errors name the flag and what is wrong", () => {
   usageError([], /--image is required/);
   usageError(["--image"], /--image needs a value/);
@@ -117,8 +128,8 @@ test("usage errors name the flag and what is wrong", () => {
   usageError(["--image", "i", "--timeout", "0"], /--timeout 0: expected a whole number of at least 1/);
   usageError(["--image", "i", "--timeout", "1.5"], /--timeout 1\.5/);
   usageError(["--image", "i", "--vcpus", "two"], /--vcpus two/);
-  usageError(["--image", "i", "--env", "NOVALUE"], /--env NOVALUE: expected KEY=VALUE/);
-  usageError(["--image", "i", "--env", "=x"], /--env =x/);
+  usageError(["--image", "i", "--env", "=x"], /^--env =x: expected KEY=VALUE or KEY$/);
+  usageError(["--image", "i", "--env", ""], /^--env : expected KEY=VALUE or KEY$/);
   usageError(["--image", "i", "--workdir", "rel"], /--workdir rel: expected an absolute path/);
   usageError(["--image", "i", "--output", "rel"], /--output rel: expected an absolute path/);
   usageError(["--image", "i", "--output-dir", "d"], /--output-dir needs at least one --output/);

@@ -44,7 +44,15 @@ test("env: overrides replace in place, others append, PATH defaults as in Docker
   assert.equal(resolveEnv(["A=1", "B=2"], ["B=3", "C=4"]), ["A=1", "B=3", "C=4", `PATH=${DEFAULT_PATH}`]);
   assert.equal(resolveEnv(["PATH=/x"], []), ["PATH=/x"]);
   assert.equal(resolveEnv(null, ["V=a=b"]), ["V=a=b", `PATH=${DEFAULT_PATH}`]);
-  assert.throws(() => resolveEnv([], ["NOVALUE"]), /env override "NOVALUE" is not NAME=value/);
+  assert.throws(() => resolveEnv([], ["=x"]), /env override "=x" is not NAME=value/);
+  assert.throws(() => resolveEnv(["NOEQ=1", "NOVALUE"]), /image env entry "NOVALUE" is not NAME=value/); // as runc refuses it
+});
+
+test("env: a bare NAME override removes the image's NAME (docker run -e NAME, when the caller has none)", () => {
+  assert.equal(resolveEnv(["A=1", "B=2"], ["A"]), ["B=2", `PATH=${DEFAULT_PATH}`]);
+  assert.equal(resolveEnv(["A=1"], ["MISSING"]), ["A=1", `PATH=${DEFAULT_PATH}`]);
+  // Removed, then set again: the later override wins, as Docker's list does.
+  assert.equal(resolveEnv(["A=1"], ["A", "A=2"]), ["A=2", `PATH=${DEFAULT_PATH}`]);
   assert.throws(() => resolveEnv(["=bad"]), /image env entry "=bad"/);
 });
 
