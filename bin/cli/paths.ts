@@ -1,6 +1,6 @@
 // Paths named on the command line, made absolute and checked, since stages
 // run with / as their working directory and see only what is bound in.
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmdirSync, statSync } from "node:fs";
+import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CommandError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
@@ -75,14 +75,27 @@ function makeStageDirectory(abs: string, refuse: (why: string) => CommandError):
 }
 
 /**
- * A Unix socket a stage will make, in a directory the stages share (boot's
- * vsock sockets beside the one collect listens on). The socket must not
- * exist. Its directory is made if missing; an existing one may hold nothing
- * but sockets (it is bound writable into the stage: nothing else of the
- * user's belongs there), and is given to the stages' uid. `created` says
- * whether to remove the directory if the command fails.
+ * Marks a socket directory a stage command made, so that whichever of boot
+ * and collect ends last removes it, whichever made it: the first to end
+ * finds the other's socket still there.
  */
-export function socketPath(flag: string, value: string): { path: string; dir: string; created: boolean } {
+const MADE_FOR_SOCKETS = ".made-by-bencher-run";
+
+/** A Unix socket a stage will make, and the directory it goes in. */
+export interface SocketPath {
+  path: string;
+  /** Its real path; shared by the stages (boot's vsock sockets beside the one collect listens on). */
+  dir: string;
+  /** Made by this command or the other stage's (marked): removed when nothing else is left in it. */
+  created: boolean;
+}
+
+/**
+ * The socket must not exist. Its directory is made if missing; an existing
+ * one may hold nothing but sockets (it is bound writable into the stage:
+ * nothing else of the user's belongs there), and is given to the stages' uid.
+ */
+export function socketPath(flag: string, value: string): SocketPath {
   const abs = resolve(value);
   if (existsSync(abs)) throw new CommandError(`--${flag} ${value}: already exists`);
   const parent = dirname(abs);
@@ -90,6 +103,7 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
     if (!existsSync(dirname(parent))) throw new CommandError(`--${flag} ${value}: ${dirname(parent)} does not exist`);
     try {
       const dir = makeStageDirectory(parent, (why) => new CommandError(`--${flag} ${value}: cannot create its directory ${parent}: ${why}`));
+      closeSync(openSync(join(dir, MADE_FOR_SOCKETS), "wx", 0o444));
       return { path: join(dir, basename(abs)), dir, created: true };
     } catch (err) {
       // Made meanwhile by the other stage's command, started beside this one: use it as it is.
@@ -102,20 +116,29 @@ export function socketPath(flag: string, value: string): { path: string; dir: st
     throw new CommandError(`--${flag} ${value}: ${parent} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   }
   giveToStage(dir);
-  return { path: join(dir, basename(abs)), dir, created: false };
+  return { path: join(dir, basename(abs)), dir, created: existsSync(join(dir, MADE_FOR_SOCKETS)) };
 }
 
 /**
- * After the command: a socket directory it made goes if nothing is left in
- * it. The other stage's command, still running, keeps its socket there; the
- * directory then stays (empty once that ends) unless that command made it.
+ * After the command, whether it succeeded or not: its own socket goes (a
+ * stage that failed may leave it), and a directory a stage command made goes
+ * once nothing else is in it. The other stage's command, still running, keeps
+ * its socket there; the directory is then removed when that one ends.
  */
-export function removeSocketDirIfEmpty(sockets: { dir: string; created: boolean }): void {
+export function removeSocketAndDir(sockets: SocketPath): void {
+  try {
+    if (lstatSync(sockets.path).isSocket()) unlinkSync(sockets.path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
   if (!sockets.created) return;
   try {
+    if (readdirSync(sockets.dir).some((name) => name !== MADE_FOR_SOCKETS)) return;
+    unlinkSync(join(sockets.dir, MADE_FOR_SOCKETS));
     rmdirSync(sockets.dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // ENOENT: the other command, ending at the same moment, removed them first.
     if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") throw err;
   }
 }
@@ -138,7 +161,7 @@ export function waitedPath(flag: string, value: string): { path: string; dir: st
 /** Whether `dir` holds anything but Unix sockets (and `except`): a directory shown to a stage must not. */
 function holdsOtherThanSockets(dir: string, except?: string): boolean {
   return readdirSync(dir).some((name) => {
-    if (name === except) return false;
+    if (name === except || name === MADE_FOR_SOCKETS) return false;
     try {
       return !lstatSync(join(dir, name)).isSocket();
     } catch {

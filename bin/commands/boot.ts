@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, removeSocketDirIfEmpty, socketPath, waitedPath, wholeNumberIn } from "../cli/paths.js";
+import { inputPath, outputFile, removeSocketAndDir, socketPath, waitedPath, wholeNumberIn } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
@@ -17,7 +17,6 @@ import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
 import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
 import { DEFAULT_VSOCK_PORT } from "../../stages/collect/request.js";
-import { removeTree } from "../../lib/workdir/remove-tree.js";
 import { returnFromStage } from "../../lib/sandbox/stage-identity.js";
 import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
 import { MAX_MEMORY_MIB, MAX_TIMEOUT_MS, MAX_VCPUS, MIN_MEMORY_MIB } from "../../stages/boot/limits.js";
@@ -136,9 +135,9 @@ export default defineCommand({
         ...(result.pinning ? [`vCPU threads on host CPU ${result.pinning.vcpuCpus.join(", ")}; VMM threads on ${result.pinning.vmmCpus ? `CPU ${formatCpuList(result.pinning.vmmCpus)}` : "the same CPUs (none left over)"}`] : []),
       ]);
       process.exitCode = bootExitStatus(result);
-      if (vsock) removeSocketDirIfEmpty(vsock);
+      if (vsock) removeSocketAndDir(vsock);
     } catch (err) {
-      if (vsock?.created) removeTree(vsock.dir);
+      if (vsock) removeSocketAndDir(vsock);
       throw err;
     } finally {
       if (kvmFd !== undefined) closeSync(kvmFd);

@@ -11,9 +11,8 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { abandonOutputDir, inputPath, outputDir, releaseOutputDir, removeSocketDirIfEmpty, socketPath, wholeNumberIn, type OutputDir } from "../cli/paths.js";
+import { abandonOutputDir, inputPath, outputDir, releaseOutputDir, removeSocketAndDir, socketPath, wholeNumberIn, type OutputDir } from "../cli/paths.js";
 import { CommandError } from "../cli/command-error.js";
-import { removeTree } from "../../lib/workdir/remove-tree.js";
 import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
 import { exitStatusFor } from "../../stages/collect/exit-status.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
@@ -68,7 +67,7 @@ export default defineCommand({
     try {
       out = args.out ? outputDir("out", args.out) : undefined;
     } catch (err) {
-      if (sockets.created) removeTree(sockets.dir);
+      removeSocketAndDir(sockets);
       throw err;
     }
 
@@ -99,7 +98,7 @@ export default defineCommand({
       });
       if (streams) await Promise.all([closeStream(streams.stdout), closeStream(streams.stderr)]);
       if (out) releaseOutputDir(out); // the guest's files, written by the stage's uid, are the caller's
-      removeSocketDirIfEmpty(sockets);
+      removeSocketAndDir(sockets);
       const { stdout: _stdout, stderr: _stderr, ...manifest } = result;
       const summary = `collected: exit code ${result.exitCode ?? "none"}${result.signal ? `, signal ${result.signal}` : ""}${result.timedOut ? " (timed out)" : result.complete ? "" : " (incomplete)"}${result.error ? `: ${result.error}` : ""}`;
       if (out) {
@@ -114,7 +113,7 @@ export default defineCommand({
       streams?.stdout.destroy();
       streams?.stderr.destroy();
       if (out) abandonOutputDir(out);
-      if (sockets.created) removeTree(sockets.dir);
+      removeSocketAndDir(sockets);
       throw err;
     }
   },

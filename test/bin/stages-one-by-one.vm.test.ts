@@ -65,12 +65,16 @@ test("collect --timeout ends the whole run: the guest kills the command and rese
   const sockets = join(work, "vsock-stop");
   const consoleLog = join(work, "stop-console.log");
   const started = Date.now();
-  const boot = execa(cli, ["boot", "--disk", rootImage, "--guest-init", "--vsock", join(sockets, "v"), "--wait-for", join(sockets, "v_1024"),
-    "--timeout", "600", "--console-log", consoleLog, "--json"], { reject: false, stdin: "ignore" });
-  for (let i = 0; i < 500 && !existsSync(sockets); i++) await new Promise((r) => setTimeout(r, 20));
+  // collect first this time (the first test started boot first): collect's command makes the
+  // socket directory, and boot's, ending last, removes it.
   // The deadline runs from the command's start; 60 s leaves a loaded emulated host time to
   // start the shell and echo (CI once took over 5 s), and is still far short of the sleep.
-  const collect = await execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--timeout", "60"], { reject: false, stdin: "ignore" });
+  const collecting = execa(cli, ["collect", "--socket", join(sockets, "v_1024"), "--job", job, "--timeout", "60"], { reject: false, stdin: "ignore" });
+  for (let i = 0; i < 500 && !existsSync(join(sockets, "v_1024")); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(join(sockets, "v_1024")), "collect listens");
+  const boot = execa(cli, ["boot", "--disk", rootImage, "--guest-init", "--vsock", join(sockets, "v"), "--wait-for", join(sockets, "v_1024"),
+    "--timeout", "600", "--console-log", consoleLog, "--json"], { reject: false, stdin: "ignore" });
+  const collect = await collecting;
   const booted = await boot;
   const tookS = (Date.now() - started) / 1000;
 
@@ -83,7 +87,7 @@ test("collect --timeout ends the whole run: the guest kills the command and rese
   assert.ok(tookS < 300, `boot ended ${tookS} s after it started`);
   assert.match(readFileSync(consoleLog, "utf8"), /bencher-init: the host stopped the run: command killed/);
   assert.is(statSync(consoleLog).uid, process.getuid!(), "the console log is the caller's");
-  assert.not.ok(existsSync(sockets), "the socket directory boot made is gone");
+  assert.not.ok(existsSync(sockets), "the socket directory collect made is gone");
 });
 
 test("bad vsock and guest-init arguments: one line naming them, nothing made", async () => {
