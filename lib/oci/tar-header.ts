@@ -3,7 +3,9 @@
 // because PAX values must be binary-safe (security.capability xattrs are raw
 // bytes) and tests need exact control over what a header says.
 
-export type TarEntryType = "file" | "hardlink" | "symlink" | "chardev" | "blockdev" | "dir" | "fifo";
+import { TAR_BLOCK, TAR_TYPE_FLAGS, type TarEntryType } from "./tar-format.js";
+
+export type { TarEntryType } from "./tar-format.js";
 
 export interface TarHeader {
   name: string;
@@ -25,17 +27,7 @@ export interface TarHeader {
   pax?: Record<string, Uint8Array | string>;
 }
 
-export const BLOCK = 512;
-
-const TYPE_FLAGS: Record<TarEntryType, string> = {
-  file: "0",
-  hardlink: "1",
-  symlink: "2",
-  chardev: "3",
-  blockdev: "4",
-  dir: "5",
-  fifo: "6",
-};
+const BLOCK = TAR_BLOCK;
 
 /** Zero bytes that pad a member's data to a whole block. */
 export function paddingFor(size: number): Buffer {
@@ -123,7 +115,7 @@ export function encodeTarHeader(h: TarHeader): Buffer {
 
   const main = ustarBlock({
     name: h.name.slice(0, 100),
-    flag: TYPE_FLAGS[h.type],
+    flag: TAR_TYPE_FLAGS[h.type],
     mode: mode & 0o7777,
     uid: fitsOctal(uid, 8) ? uid : 0,
     gid: fitsOctal(gid, 8) ? gid : 0,

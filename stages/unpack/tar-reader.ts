@@ -3,11 +3,11 @@
 // exact, checksums must match, PAX values stay raw bytes (xattrs are binary),
 // and entry data goes to a synchronous sink with no buffering of its own.
 
-export type TarMemberType = "file" | "hardlink" | "symlink" | "chardev" | "blockdev" | "dir" | "fifo";
+import { TAR_BLOCK, TAR_TYPES_BY_FLAG, type TarEntryType } from "../../lib/oci/tar-format.js";
 
 export interface TarMember {
   name: string;
-  type: TarMemberType;
+  type: TarEntryType;
   mode: number;
   uid: number;
   gid: number;
@@ -29,16 +29,11 @@ export interface MemberSink {
 
 export type MemberHandler = (member: TarMember) => MemberSink | null;
 
-const BLOCK = 512;
+const BLOCK = TAR_BLOCK;
 /** PAX and GNU long-name headers bigger than this are refused (real ones are a few KiB). */
 export const MAX_EXTENDED_HEADER = 1 << 20;
 /** A member bigger than this (1 TiB) is taken as a corrupt or hostile header. */
 export const MAX_MEMBER_SIZE = 2 ** 40;
-
-const TYPES: Record<string, TarMemberType> = {
-  "0": "file", "\0": "file", "7": "file",
-  "1": "hardlink", "2": "symlink", "3": "chardev", "4": "blockdev", "5": "dir", "6": "fifo",
-};
 
 export class TarFormatError extends Error {}
 
@@ -226,7 +221,7 @@ export class TarReader {
       this.state = { kind: "extended", type: flag, size, parts: [], got: 0 };
       return;
     }
-    const type = TYPES[flag];
+    const type = TAR_TYPES_BY_FLAG[flag];
     if (!type) throw new TarFormatError(`unsupported tar member type ${JSON.stringify(flag)} for ${JSON.stringify(cString(block, 0, 100))}`);
 
     let name = cString(block, 0, 100);
