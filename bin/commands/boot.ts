@@ -68,7 +68,7 @@ export default defineCommand({
     cmdline: { type: "string", description: "Appended to the kernel command line" },
     vcpus: { type: "string", description: "Virtual CPUs (default 1)" },
     cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
-    "memory-mib": { type: "string", description: "Guest memory in MiB (default 256)" },
+    "memory-mib": { type: "string", description: `Guest memory in MiB (default 256; up to ${MAX_MEMORY_MIB} and what the host has available)` },
     timeout: { type: "string", description: "Stop the VM after this many seconds (default 600; time held by --wait-for counts)", valueHint: "s" },
     "console-log": { type: "string", description: "Save the serial console to this file", valueHint: "file" },
     vsock: { type: "string", description: "virtio-vsock bridged to Unix sockets (Firecracker's way): a guest connection to port P reaches <path>_P (collect's --socket); a host client connects to <path> and writes \"CONNECT <port>\\n\"", valueHint: "path" },

@@ -11,6 +11,7 @@ import { JSON_SCHEMA_VERSION, toJsonDocument } from "../pipeline/json-document.j
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
+import { MAX_MEMORY_MIB } from "../../stages/boot/limits.js";
 
 /** Console lines shown after a runner failure: enough for a panic's first lines or a guest-init message. */
 const CONSOLE_LINES = 12;
@@ -76,7 +77,7 @@ export default defineCommand({
     vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
     cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
     "quiet-cpus": { type: "boolean", description: "Steadier timings: vCPU 0 keeps the guest kernel's housekeeping, the command runs on the other vCPUs with no timer tick (needs --vcpus 2 or more; the command sees one CPU fewer)" },
-    memory: { type: "string", description: "Guest memory in MiB (default 256)", valueHint: "MiB" },
+    memory: { type: "string", description: `Guest memory in MiB (default 256; up to ${MAX_MEMORY_MIB} and what the host has available)`, valueHint: "MiB" },
     disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
     env: { type: "string", description: "KEY=VALUE over the image's env; KEY alone passes ours, or removes the image's if we have none (repeatable; -e)", valueHint: "KEY[=VALUE]" },
     workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },

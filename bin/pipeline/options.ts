@@ -9,6 +9,7 @@ import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
 import { PipelineOptionError } from "./errors.js";
 import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
 import { isEnvRemoval } from "../../lib/guest-protocol/resolve-command.js";
+import { availableHostMiB, memoryProblem } from "../../stages/boot/host-memory.js";
 
 export type RootfsKind = "ext4" | "squashfs";
 export type PipelinePhase = "prepare" | "boot" | "run" | "collect";
@@ -197,6 +198,10 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
   if (o.quietCpus && vcpus < 2) refuse("quietCpus", undefined, `needs 2 or more vCPUs (vCPU 0 keeps the guest kernel's housekeeping), not ${vcpus}`);
   const timeoutSec = wholeNumber("timeoutSec", o.timeoutSec, 1, MAX_TIMEOUT_SEC);
   const bootTimeoutSec = wholeNumber("bootTimeoutSec", o.bootTimeoutSec, 1, 3600) ?? defaultBootTimeoutSec();
+  const memoryMiB = wholeNumber("memoryMiB", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB;
+  // Refused here, before an image is fetched and built, rather than by the VMM at the end of the preparation.
+  const unbacked = memoryProblem(memoryMiB, availableHostMiB());
+  if (unbacked) refuse("memoryMiB", String(memoryMiB), unbacked);
   return {
     image: o.image,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
@@ -204,7 +209,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     vcpus,
     cpus,
     quietCpus: o.quietCpus ?? false,
-    memoryMiB: wholeNumber("memoryMiB", o.memoryMiB, 64, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
+    memoryMiB,
     diskMiB,
     env,
     entrypoint: stringList("entrypoint", o.entrypoint),

@@ -1,14 +1,15 @@
 // Guest physical memory as the devices see it: one or more regions of RAM
-// (below the MMIO hole from 0, and from 4 GiB: loader/layout.ts ramRegions).
-// Every access is checked against the RAM the VMM gave the guest, because the
-// guest is hostile: a range must lie inside one region, so an address in the
-// hole, past the end, or a range running off a region's end is refused.
-import { RamRegion, ramRegions } from "./loader/layout.js";
+// (below the MMIO hole from 0, and from 4 GiB in 4 GiB regions:
+// loader/layout.ts ramRegions). Every access is checked against the RAM the
+// VMM gave the guest, because the guest is hostile: a range must lie inside
+// one region, so an address in the hole, past the end, or a range running
+// off a region's end is refused. That includes a range across the 4 GiB line
+// between two high regions, which Linux never hands a device: the block
+// layer keeps each segment within a 4 GiB boundary, and its other device
+// buffers are allocations aligned to their size.
+import { MAX_REGION_BYTES, RamRegion, ramRegions } from "./loader/layout.js";
 
 export class GuestMemoryError extends Error {}
-
-/** Node 20 cannot view more than this many bytes as one Uint8Array. */
-export const MAX_VIEW_BYTES = 2 ** 32;
 
 export class GuestMemory {
   readonly regions: readonly RamRegion[];
@@ -42,7 +43,7 @@ export class GuestMemory {
     const regions = ramRegions(size);
     let offset = 0n;
     const views = regions.map((r) => {
-      if (r.size > MAX_VIEW_BYTES) throw new Error(`guest memory: a region of ${r.size} bytes is larger than one view can be (${MAX_VIEW_BYTES})`);
+      if (r.size > MAX_REGION_BYTES) throw new Error(`guest memory: a region of ${r.size} bytes is larger than one view can be (${MAX_REGION_BYTES})`);
       const v = view(addr + offset, r.size);
       offset += BigInt(r.size);
       return v;

@@ -16,6 +16,7 @@ import { Serial } from "./devices/serial.js";
 import { I8042, I8042_COMMAND, I8042_DATA } from "./devices/i8042.js";
 import { irqs, layout, ramRegions } from "./loader/layout.js";
 import { setupVcpu } from "./vcpu-setup.js";
+import { ramBeyondAddressWidth } from "./address-width.js";
 import { ReadMirrors } from "./read-mirror.js";
 import { VCPU_WORKER_SCRIPT } from "./thread-scripts.js";
 import { startWorker } from "./worker-spares.js";
@@ -156,6 +157,8 @@ export class Machine {
       const thp = transparentHugePages();
       const wanted = options.hugePages ?? true;
       const regions = ramRegions(memoryMiB * 2 ** 20);
+      const slots = this.kvm.memorySlots();
+      if (regions.length > slots) throw new Error(`memoryMiB: ${memoryMiB} MiB needs ${regions.length} KVM memory slots, and this host's KVM offers ${slots}`);
       const ram = this.vm.addRam(regions, { hugePages: wanted && thp !== "never" });
       const huge = describeHugePages(wanted, thp, ram);
       this.hugePages = huge.used;
@@ -166,6 +169,8 @@ export class Machine {
       this.vm.setTssAddress(layout.kvmTss);
       this.vm.createInterruptControllers();
       const supported = this.kvm.supportedCpuid();
+      const beyondAddressWidth = ramBeyondAddressWidth(regions, supported);
+      if (beyondAddressWidth) throw new Error(`memoryMiB: ${memoryMiB} MiB ${beyondAddressWidth}`);
       const runSize = this.kvm.vcpuMmapSize();
       for (let i = 0; i < vcpus; i++) {
         const vcpu = new Vcpu(this.vm.createVcpu(i), i, runSize);

@@ -35,7 +35,9 @@ test("usage errors exit 125 with one line", async () => {
   await fails(["--image", "x", "--vcpus", "0"], /^bencher-run: --vcpus 0: expected a whole number of at least 1/);
   await fails(["--image", "x", "--bogus"], /^bencher-run: unknown option --bogus/);
   // Refused by the pipeline's own checks, still in the command line's words.
-  await fails(["--image", "x", "--memory", "100000"], /^bencher-run: --memory 100000: expected a whole number from 64 to \d+$/);
+  await fails(["--image", "x", "--memory", "300000"], /^bencher-run: --memory 300000: expected a whole number from 64 to \d+$/);
+  // More than the host has is refused before any image is looked at (x is no image at all).
+  await fails(["--image", "x", "--memory", "262144"], /^bencher-run: --memory 262144: 262144 MiB cannot be backed: the host has \d+ MiB available \(MemAvailable in \/proc\/meminfo\)$/);
 });
 
 test("a missing image", async () => {

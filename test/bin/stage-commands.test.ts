@@ -106,7 +106,7 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
   assert.is(hugeNumber.stderr, "bencher-run: --disk-mib 99999999999999999999: expected a whole number greater than 0");
 
   // Out of the VMM's range: the flag and its unit, not the boot request's field (timeoutMs, in ms).
-  for (const [flag, value, range] of [["--vcpus", "65", "1 to 64"], ["--memory-mib", "8", "16 to 7168"], ["--timeout", "86401", "1 to 86400"]]) {
+  for (const [flag, value, range] of [["--vcpus", "65", "1 to 64"], ["--memory-mib", "8", "16 to 262144"], ["--timeout", "86401", "1 to 86400"]]) {
     const outOfRange = await runCli(["boot", "--kernel", "/etc/hostname", flag, value], env);
     assert.is(outOfRange.exitCode, 1);
     assert.is(outOfRange.stderr, `bencher-run: ${flag} ${value}: expected a whole number from ${range}`);

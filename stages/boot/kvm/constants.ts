@@ -43,6 +43,7 @@ export const ioctls = {
 } as const;
 
 export const caps = {
+  NR_MEMSLOTS: 0x0a,
   IRQFD: 0x20,
   IOEVENTFD: 0x24,
   IMMEDIATE_EXIT: 0x88,

@@ -27,6 +27,11 @@ export class Kvm {
     return ioctlValue(this.fd, ioctls.CHECK_EXTENSION, cap, "KVM_CHECK_EXTENSION") > 0;
   }
 
+  /** How many memory slots a VM may have (KVM_CAP_NR_MEMSLOTS; 509 since Linux 3.x). */
+  memorySlots(): number {
+    return ioctlValue(this.fd, ioctls.CHECK_EXTENSION, caps.NR_MEMSLOTS, "KVM_CHECK_EXTENSION(KVM_CAP_NR_MEMSLOTS)");
+  }
+
   vcpuMmapSize(): number {
     return ioctlValue(this.fd, ioctls.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
   }

@@ -36,13 +36,25 @@ export interface RamRegion {
 }
 
 /**
+ * The most one region of RAM holds: every thread views guest RAM one region
+ * at a time, and Node 20 caps one view at 4 GiB (a larger koffi view aborts
+ * the process).
+ */
+export const MAX_REGION_BYTES = 2 ** 32;
+
+/**
  * Where `bytes` of guest RAM go: from 0 up to the MMIO hole, and whatever
- * does not fit there from 4 GiB. The host maps the regions back to back, in
- * this order, so this is also the layout of the host mapping.
+ * does not fit there from 4 GiB on, in regions of at most MAX_REGION_BYTES
+ * that follow one another without a gap. The host maps the regions back to
+ * back, in this order, so this is also the layout of the host mapping.
  */
 export function ramRegions(bytes: number): RamRegion[] {
   const low = Math.min(bytes, layout.ramLimit);
   const regions: RamRegion[] = [{ gpa: 0, size: low }];
-  if (bytes > low) regions.push({ gpa: layout.highRamBase, size: bytes - low });
+  for (let gpa = layout.highRamBase, left = bytes - low; left > 0; gpa += MAX_REGION_BYTES) {
+    const size = Math.min(left, MAX_REGION_BYTES);
+    regions.push({ gpa, size });
+    left -= size;
+  }
   return regions;
 }

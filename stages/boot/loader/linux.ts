@@ -31,14 +31,23 @@ export interface LoadedLinux {
 
 const PAGE = 4096;
 
-/** RAM for the e820 table: base memory below the MP table, then each region (the first from 1 MiB). */
+/**
+ * RAM for the e820 table: base memory below the MP table, then each region
+ * (the first from 1 MiB), regions that follow one another without a gap as
+ * one entry (the 4 GiB regions above the hole are one run of RAM).
+ */
 export function e820Map(regions: readonly RamRegion[]): E820Entry[] {
   const [low, ...high] = regions;
-  return [
+  const entries: E820Entry[] = [
     { addr: 0, size: layout.lowRamEnd, type: E820_RAM },
     { addr: layout.highRamStart, size: low.gpa + low.size - layout.highRamStart, type: E820_RAM },
-    ...high.map((r) => ({ addr: r.gpa, size: r.size, type: E820_RAM })),
   ];
+  for (const r of high) {
+    const last = entries[entries.length - 1];
+    if (last.addr + last.size === r.gpa) last.size += r.size;
+    else entries.push({ addr: r.gpa, size: r.size, type: E820_RAM });
+  }
+  return entries;
 }
 
 export function loadLinux(machine: Machine, image: LinuxImage): LoadedLinux {

@@ -48,7 +48,7 @@ test("the command line retells them with its flags and the text typed", () => {
     }
     throw new Error(`accepted: ${args.join(" ")}`);
   };
-  assert.is(retold("--memory", "100000"), `--memory 100000: expected a whole number from 64 to ${MAX_MEMORY_MIB}`);
+  assert.is(retold("--memory", "300000"), `--memory 300000: expected a whole number from 64 to ${MAX_MEMORY_MIB}`);
   assert.is(retold("--timeout=999999"), `--timeout 999999: expected a whole number from 1 to ${MAX_TIMEOUT_SEC}`);
   assert.is(retold("--quiet-cpus"), "--quiet-cpus: needs 2 or more vCPUs (vCPU 0 keeps the guest kernel's housekeeping), not 1");
   assert.is(retold("--kernel", "/dev/null"), "--kernel /dev/null: is not a regular file");

@@ -3,7 +3,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { GuestMemory, GuestMemoryError } from "../../../stages/boot/guest-memory.js";
-import { layout, ramRegions } from "../../../stages/boot/loader/layout.js";
+import { layout, MAX_REGION_BYTES, ramRegions } from "../../../stages/boot/loader/layout.js";
+import { MAX_MEMORY_MIB } from "../../../stages/boot/limits.js";
+import { ramBeyondAddressWidth } from "../../../stages/boot/address-width.js";
 import { e820Map } from "../../../stages/boot/loader/linux.js";
 import { E820_RAM } from "../../../stages/boot/loader/boot-params.js";
 import { availableHostMiB, memoryProblem } from "../../../stages/boot/host-memory.js";
@@ -15,6 +17,13 @@ test("RAM up to 3 GiB is one region from 0; more continues at 4 GiB, above the M
   assert.equal(ramRegions(256 * MiB), [{ gpa: 0, size: 256 * MiB }]);
   assert.equal(ramRegions(3 * GiB), [{ gpa: 0, size: 3 * GiB }]);
   assert.equal(ramRegions(4608 * MiB), [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 1536 * MiB }]);
+  // Above the hole in regions of at most 4 GiB (one view each), one after another.
+  assert.equal(ramRegions(7 * GiB), [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 4 * GiB }]);
+  assert.equal(ramRegions(12 * GiB), [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 4 * GiB }, { gpa: 8 * GiB, size: 4 * GiB }, { gpa: 12 * GiB, size: GiB }]);
+  const most = ramRegions(MAX_MEMORY_MIB * MiB);
+  assert.is(most.length, 65);
+  assert.equal(most[64], { gpa: 256 * GiB, size: GiB });
+  assert.ok(most.every((r) => r.size <= MAX_REGION_BYTES));
   // Nothing in the hole: the virtio windows, IOAPIC, LAPIC and KVM's TSS stay clear of RAM.
   for (const r of ramRegions(4 * GiB)) {
     for (const a of [layout.virtioMmioBase, layout.ioapic, layout.lapic, layout.kvmTss]) {
@@ -33,6 +42,16 @@ test("e820: base memory, RAM from 1 MiB to the hole, and RAM from 4 GiB", () => 
     { addr: MiB, size: 3 * GiB - MiB, type: E820_RAM },
     { addr: 4 * GiB, size: GiB, type: E820_RAM },
   ]);
+  // The 4 GiB regions above the hole are one run of RAM: one entry.
+  assert.equal(e820Map(ramRegions(12 * GiB)).slice(2), [{ addr: 4 * GiB, size: 9 * GiB, type: E820_RAM }]);
+});
+
+test("address width: RAM must end within the CPU's physical address bits (CPUID 0x80000008)", () => {
+  const cpuid = (bits: number) => [{ function: 0x80000008, index: 0, flags: 0, eax: 0x3000 | bits, ebx: 0, ecx: 0, edx: 0 }];
+  assert.is(ramBeyondAddressWidth(ramRegions(63 * GiB), cpuid(36)), undefined, "63 GiB ends at 64 GiB (the hole comes first): all a 36-bit CPU has");
+  assert.is(ramBeyondAddressWidth(ramRegions(64 * GiB), cpuid(36)), "ends at guest address 0x1040000000, beyond the CPU's 36-bit physical addresses");
+  assert.is(ramBeyondAddressWidth(ramRegions(MAX_MEMORY_MIB * MiB), cpuid(48)), undefined);
+  assert.is(ramBeyondAddressWidth(ramRegions(62 * GiB), []), undefined, "no leaf: nothing to go by");
 });
 
 // A small two-region memory: [0, 4 KiB) and [16 KiB, 24 KiB), host bytes back to back.
@@ -85,6 +104,19 @@ test("a memory whose views do not match its regions is refused", () => {
   assert.throws(() => new GuestMemory(new Uint8Array(0x3000), [REGIONS[1], REGIONS[0]]), /overlap or are out of order/);
 });
 
+test("adjacent high regions: each is reached through its own view, and a range across the line between them is refused", () => {
+  // Scaled down: regions [0, 4 KiB) and two adjacent ones from 16 KiB.
+  const host = new Uint8Array(0x3000);
+  const mem = new GuestMemory([host.subarray(0, 0x1000), host.subarray(0x1000, 0x2000), host.subarray(0x2000)], [
+    { gpa: 0, size: 0x1000 }, { gpa: 0x4000, size: 0x1000 }, { gpa: 0x5000, size: 0x1000 },
+  ]);
+  mem.write(0x4fff, Uint8Array.of(7));
+  mem.write(0x5000, Uint8Array.of(8));
+  assert.equal([host[0x1fff], host[0x2000]], [7, 8]);
+  assert.not.ok(mem.contains(0x4fff, 2));
+  assert.throws(() => mem.read(0x4ff0, 0x20), (e: unknown) => e instanceof GuestMemoryError);
+});
+
 test("fromHost views each region at its offset in the host mapping", () => {
   const asked: Array<[bigint, number]> = [];
   const mem = GuestMemory.fromHost(0x7000_0000_0000n, 4096 * MiB, (addr, len) => {
@@ -93,6 +125,9 @@ test("fromHost views each region at its offset in the host mapping", () => {
   });
   assert.equal(asked, [[0x7000_0000_0000n, 3 * GiB], [0x7000_0000_0000n + BigInt(3 * GiB), GiB]]);
   assert.equal(mem.regions, ramRegions(4096 * MiB));
+  asked.length = 0;
+  GuestMemory.fromHost(0n, 11 * GiB, (addr, len) => (asked.push([addr, len]), { length: len } as Uint8Array));
+  assert.equal(asked, [[0n, 3 * GiB], [BigInt(3 * GiB), 4 * GiB], [BigInt(7 * GiB), 4 * GiB]]);
 });
 
 test("host memory: MemAvailable is read from /proc/meminfo; more guest RAM than that is refused in one line", () => {

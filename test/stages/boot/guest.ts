@@ -41,6 +41,8 @@ export interface GuestOptions {
   mode: "real" | "long";
   vcpus?: number;
   memoryMiB?: number;
+  /** The Machine's hostAvailableMiB (default: the host's MemAvailable). */
+  hostAvailableMiB?: number;
   timeoutMs?: number;
   assists?: boolean;
   /** Catch doorbell writes with ioeventfds (default: the Machine's default, on). */
@@ -58,7 +60,7 @@ export interface GuestOptions {
 export async function runGuest(o: GuestOptions): Promise<GuestRun> {
   const chunks: number[] = [];
   const machine = new Machine({
-    memoryMiB: o.memoryMiB ?? 16, vcpus: o.vcpus ?? 1, assists: o.assists ?? true, ioeventfd: o.ioeventfd, mirroredReads: o.mirroredReads,
+    memoryMiB: o.memoryMiB ?? 16, hostAvailableMiB: o.hostAvailableMiB, vcpus: o.vcpus ?? 1, assists: o.assists ?? true, ioeventfd: o.ioeventfd, mirroredReads: o.mirroredReads,
     console: (b) => chunks.push(...b),
   });
   const recorder = new Recorder();

@@ -1,6 +1,7 @@
 // Guest RAM above the 4 GiB MMIO hole on a real VM: a long-mode guest reads
-// what the host put above 4 GiB and writes there, up to the last byte of RAM,
-// and the host sees its writes; oversized RAM is refused in one line.
+// what the host put above 4 GiB and writes there, across the line between two
+// 4 GiB regions and up to the last byte of RAM at the limit, and the host sees
+// its writes; oversized RAM is refused in one line.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { RESET, REPORT_PORT, runGuest } from "./guest.js";
@@ -59,13 +60,17 @@ test("a guest with 4 GiB reads and writes RAM above the hole, to its last byte, 
   assert.is(lastQword, 0x11223344_55667788n);
 });
 
-test("at the limit (3 GiB + 4 GiB from 4 GiB) every thread maps RAM and the guest writes its last byte", async () => {
+test("at the limit (256 GiB: 3 GiB, then 64 regions from 4 GiB) every thread maps RAM, a write across a region line lands in both, and the guest writes the last byte", async () => {
   const memoryMiB = MAX_MEMORY_MIB;
-  const TOP_PD = 0x14000; // maps guest virtual 7..8 GiB (free: past the test code)
-  const last = 8 * GiB - 8;
+  const top = 257 * GiB; // 1 GiB of the hole comes first
+  const across = 8 * GiB - 4; // a qword across the line between the first two high regions
+  const last = top - 8;
+  const pds = { 7: 0x14000, 8: 0x15000, 256: 0x16000 }; // page directories for guest virtual 7..9 GiB and 256..257 GiB (free: past the test code)
   const code = [
-    0x48, 0xb9, ...imm64(last), // mov rcx, 8 GiB - 8
     0x48, 0xba, ...imm64(0x0badc0de_feedf00dn), // mov rdx, 0x0badc0defeedf00d
+    0x48, 0xb9, ...imm64(across), // mov rcx, 8 GiB - 4
+    0x48, 0x89, 0x11, // mov [rcx], rdx
+    0x48, 0xb9, ...imm64(last), // mov rcx, 257 GiB - 8
     0x48, 0x89, 0x11, // mov [rcx], rdx
     0x48, 0x8b, 0x01, // mov rax, [rcx]
     0x48, 0xc1, 0xe8, 0x20, // shr rax, 32
@@ -75,23 +80,31 @@ test("at the limit (3 GiB + 4 GiB from 4 GiB) every thread maps RAM and the gues
   ];
   let regions: Machine["mem"]["regions"] = [];
   let lastQword = 0n;
+  let halves: number[] = [];
   const run = await runGuest({
-    mode: "long", code, memoryMiB,
+    // Guest RAM is mapped MAP_NORESERVE and the guest touches a few pages: only MemAvailable would stand in the way.
+    mode: "long", code, memoryMiB, hostAvailableMiB: memoryMiB,
     setup: (m) => {
       regions = m.mem.regions;
-      m.mem.dataView(layout.pdpt, 4096).setBigUint64(7 * 8, BigInt(TOP_PD) | 0x03n, true);
-      const pd = m.mem.dataView(TOP_PD, 4096);
-      for (let i = 0; i < 512; i++) pd.setBigUint64(i * 8, BigInt(7 * GiB + i * 2 ** 21) | 0x83n, true);
+      for (const [gib, pd] of Object.entries(pds)) {
+        m.mem.dataView(layout.pdpt, 4096).setBigUint64(Number(gib) * 8, BigInt(pd) | 0x03n, true);
+        const dir = m.mem.dataView(pd, 4096);
+        for (let i = 0; i < 512; i++) dir.setBigUint64(i * 8, BigInt(Number(gib) * GiB + i * 2 ** 21) | 0x83n, true);
+      }
     },
     after: (m) => {
       lastQword = m.mem.dataView(last, 8).getBigUint64(0, true);
+      halves = [m.mem.dataView(across, 4).getUint32(0, true), m.mem.dataView(8 * GiB, 4).getUint32(0, true)];
     },
   });
-  assert.is(memoryMiB, 7168);
+  assert.is(memoryMiB, 256 * 1024);
   assert.is(run.exit.exitReason, "reset", `${run.exit.exitReason}: ${run.exit.detail ?? ""}`);
-  assert.equal(regions, [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 4 * GiB }]);
+  assert.is(regions.length, 65);
+  assert.equal(regions.slice(0, 3), [{ gpa: 0, size: 3 * GiB }, { gpa: 4 * GiB, size: 4 * GiB }, { gpa: 8 * GiB, size: 4 * GiB }]);
+  assert.equal(regions[64], { gpa: 256 * GiB, size: GiB });
   assert.equal(run.recorder.values, [0x0badc0de]);
   assert.is(lastQword, 0x0badc0de_feedf00dn);
+  assert.equal(halves, [0xfeedf00d, 0x0badc0de], "each half in its own region's view");
 });
 
 test("guest RAM the host cannot back, or beyond the limit, is refused in one line", () => {

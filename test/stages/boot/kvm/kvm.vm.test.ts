@@ -1,7 +1,8 @@
 // The VM handle's background ioctl (the PIT's reinject mode): the machine
 // waits for it before running, a failure is reported with the call's name
 // and errno, and closing the VM while it runs leaves no descriptor behind.
-// Creating VMs survives a storm of signals (KVM_CREATE_VM's EINTR).
+// Creating VMs survives a storm of signals (KVM_CREATE_VM's EINTR). KVM has
+// the memory slots the largest guest RAM needs.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync } from "node:fs";
@@ -9,8 +10,20 @@ import { Worker } from "node:worker_threads";
 import { Kvm, Vm } from "../../../../stages/boot/kvm/kvm.js";
 import { ioctlInBackground } from "../../../../stages/boot/kvm/libc.js";
 import { ioctls } from "../../../../stages/boot/kvm/constants.js";
+import { ramRegions } from "../../../../stages/boot/loader/layout.js";
+import { MAX_MEMORY_MIB } from "../../../../stages/boot/limits.js";
 
 const openFds = () => readdirSync("/proc/self/fd").length;
+
+test("KVM offers the memory slots the largest guest RAM needs (one per region)", () => {
+  const kvm = Kvm.open();
+  try {
+    const slots = kvm.memorySlots();
+    assert.ok(slots >= ramRegions(MAX_MEMORY_MIB * 2 ** 20).length, `${slots} slots`);
+  } finally {
+    kvm.close();
+  }
+});
 
 test("interrupt controllers: ready() settles once the PIT's mode is set", async () => {
   const kvm = Kvm.open();
