@@ -112,6 +112,8 @@ class CollectRun {
   private server: Server | null = null;
   private socket: Socket | null = null;
   private streamUsable = true;
+  /** The stream ended (or broke) before DONE: from then on only the console can bring the rest, and its silence ends the run. */
+  private streamGone = false;
   private console: ConsoleTail | null = null;
   private timers: NodeJS.Timeout[] = [];
   private lastHeardMs = 0;
@@ -185,6 +187,10 @@ class CollectRun {
     this.enter("connected");
     socket.on("error", (err) => this.ctx.log?.("debug", `guest stream: ${err.message}`));
     socket.on("data", (chunk: Buffer) => this.fromStream(chunk));
+    // The server allows half-open streams (the ACK goes out after the guest's
+    // last frame), so the guest's end shows as "end", not "close": a VM that
+    // died mid-command would otherwise leave collect waiting for ever.
+    socket.on("end", () => this.streamClosed());
     socket.on("close", () => this.streamClosed());
     socket.write(job);
   }
@@ -203,11 +209,14 @@ class CollectRun {
 
   private streamClosed(): void {
     this.streamUsable = false;
-    if (this.finished) return;
+    if (this.finished || this.streamGone) return;
+    this.streamGone = true;
     const cut = this.intake.streamLeftoverBytes;
     if (cut > 0) this.ctx.log?.("debug", `guest stream ended inside a frame (${cut} bytes)`);
     // Without a console to fall back to, nothing more can come.
     if (!this.console) this.finish("the guest's stream ended before DONE");
+    // With one, guest-init may still send the rest there; the stall clock starts now whatever the phase.
+    else this.lastHeardMs = this.now();
   }
 
   // ── the serial console ────────────────────────────────────────────────
@@ -260,10 +269,13 @@ class CollectRun {
 
   private checkStall(): void {
     const phase = this.assembler.phase;
-    if (this.finished || (phase !== "exited" && phase !== "failed")) return;
+    if (this.finished || (!this.streamGone && phase !== "exited" && phase !== "failed")) return;
     if (this.now() - this.lastHeardMs < this.req.stallTimeoutMs) return;
     this.lastConsoleLook();
-    this.finish(`the guest sent nothing for ${this.req.stallTimeoutMs / 1000} s after the command ${phase}, and no DONE`);
+    const seconds = `${this.req.stallTimeoutMs / 1000} s`;
+    this.finish(this.streamGone && phase !== "exited" && phase !== "failed"
+      ? `the guest's stream ended before DONE, and its console brought nothing in the ${seconds} after`
+      : `the guest sent nothing for ${seconds} after the command ${phase}, and no DONE`);
   }
 
   private aborted(why: string): void {

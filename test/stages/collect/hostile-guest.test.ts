@@ -5,7 +5,8 @@
 // the host's limits.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "node:net";
 import { MessageType } from "../../../lib/guest-protocol/messages.js";
 import { newRunKey } from "../../../lib/guest-protocol/job.js";
@@ -89,6 +90,33 @@ test("a length field out of bounds gives up on the stream (there is no frame bou
   assert.match(result.rejectedFrames[0]!, /frame length 2147483647 is out of bounds/);
   assert.match(result.error!, /stream ended before DONE/);
   assert.is(result.metrics.bootMs !== null, true, "READY before it still counted");
+});
+
+/** Settles with `run`, or rejects after `ms`: a collect that hangs fails the test instead of holding it. */
+function within<T>(ms: number, run: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms)));
+  return Promise.race([run, late]).finally(() => clearTimeout(timer));
+}
+
+test("a stream the guest ends mid-command (its VM died) ends the run at once when there is no console", async () => {
+  const req = requestFor(socketPathIn(dir), ["x"]);
+  const { result } = await within(5000, withFakeGuest(req, (key, g) => {
+    g.socket.end(Buffer.concat([signFrame(key, MessageType.READY, 0, READY), signFrame(key, MessageType.STARTED, 1)]));
+  }));
+  assert.not.ok(result.complete);
+  assert.is(result.error, "the guest's stream ended before DONE");
+});
+
+test("a stream the guest ends mid-command, with a console: the console's silence ends the run after the stall time", async () => {
+  const consoleLog = join(dir, "silent.log");
+  writeFileSync(consoleLog, "");
+  const req = requestFor(socketPathIn(dir), ["x"], { consoleLog, stallTimeoutMs: 300 });
+  const { result } = await within(5000, withFakeGuest(req, (key, g) => {
+    g.socket.end(Buffer.concat([signFrame(key, MessageType.READY, 0, READY), signFrame(key, MessageType.STARTED, 1)]));
+  }));
+  assert.not.ok(result.complete);
+  assert.is(result.error, "the guest's stream ended before DONE, and its console brought nothing in the 0.3 s after");
 });
 
 test("output past the limit is dropped by the host even when the guest ignores the job's limit", async () => {
