@@ -77,3 +77,21 @@ export class VerifyingStream extends Transform {
     done();
   }
 }
+
+/** Hashes a layer's decompressed tar as it goes by; check() compares it with the config's diff_id. */
+export class DiffIdCheck {
+  private readonly hash: Hash;
+
+  constructor(private readonly diffId: string, private readonly what: string) {
+    this.hash = createHash(diffId.split(":")[0]);
+  }
+
+  update(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+  }
+
+  check(): void {
+    const actual = `${this.diffId.split(":")[0]}:${this.hash.digest("hex")}`;
+    if (actual !== this.diffId) throw new UnpackError(`${this.what}: its content does not match the config's diff_id: expected ${this.diffId}, got ${actual}`);
+  }
+}

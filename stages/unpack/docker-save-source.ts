@@ -12,7 +12,7 @@ import { parseJson } from "./manifests.js";
 import { parseImageConfig } from "./image-config.js";
 import type { Platform } from "./platform.js";
 import type { ResolvedImage } from "./resolved-image.js";
-import { checkPlatform } from "./image-checks.js";
+import { checkDiffIdCount, checkPlatform } from "./image-checks.js";
 
 /** The digest a docker-save path is named by, if it is named by one. */
 function digestInName(path: string): string | null {
@@ -72,9 +72,7 @@ export async function resolveDockerSave(files: ImageFiles, platform: Platform, t
   verifyBuffer(configBytes, { digest: configDigest }, `${files.origin}: config ${configPath}`);
   const config = parseImageConfig(parseJson(configBytes, `config ${configDigest}`), `config ${configDigest}`);
   checkPlatform(config, platform, files.origin);
-  if (config.diffIds.length !== layerPaths.length) {
-    throw new UnpackError(`${what} lists ${layerPaths.length} layers but the config has ${config.diffIds.length} diff_ids`);
-  }
+  checkDiffIdCount(config, layerPaths.length, `${what} lists ${layerPaths.length} layers`);
 
   return {
     configDigest,
@@ -87,6 +85,7 @@ export async function resolveDockerSave(files: ImageFiles, platform: Platform, t
       return {
         what: `layer ${i + 1}/${layerPaths.length} ${path}`,
         expected,
+        diffId: config.diffIds[i],
         open: async () => files.open(path),
       };
     }),

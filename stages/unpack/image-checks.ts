@@ -14,13 +14,22 @@ export function checkPlatform(config: ImageConfig, wanted: Platform, origin: str
   }
 }
 
-/** Layer names and expectations from manifest descriptors, checked against the config's diff_ids. */
+/** Layer names and expectations from manifest descriptors, each with the config's diff_id for it. */
 export function describeLayers(layers: Descriptor[], config: ImageConfig) {
-  if (config.diffIds.length !== 0 && config.diffIds.length !== layers.length) {
-    throw new UnpackError(`manifest has ${layers.length} layers but its config lists ${config.diffIds.length}`);
-  }
+  checkDiffIdCount(config, layers.length, `manifest has ${layers.length} layers`);
   return layers.map((layer, i) => ({
     what: `layer ${i + 1}/${layers.length} ${layer.digest}`,
     expected: { digest: layer.digest, size: layer.size },
+    diffId: config.diffIds[i],
   }));
+}
+
+/**
+ * One diff_id per layer, as the image spec requires: each layer's content is
+ * checked against its diff_id, so a config without them vouches for nothing.
+ */
+export function checkDiffIdCount(config: ImageConfig, layers: number, what: string): void {
+  if (config.diffIds.length !== layers) {
+    throw new UnpackError(`${what} but its config lists ${config.diffIds.length} diff_ids (rootfs.diff_ids: one per layer)`);
+  }
 }

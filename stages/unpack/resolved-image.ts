@@ -9,6 +9,12 @@ export interface LayerBlob {
   what: string;
   /** What the bytes of open() must hash to (compressed digest, or the diff_id for docker-save legacy layers). */
   expected: { digest: string; size?: number };
+  /**
+   * What the layer's tar must hash to once decompressed: the config's
+   * diff_id. The config digest (the image ID, and the root image cache's
+   * key) then vouches for the layers' content, not just for their count.
+   */
+  diffId: string;
   open(): Promise<Readable>;
 }
 

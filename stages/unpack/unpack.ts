@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join, resolve } from "node:path";
 import type { StageContext } from "../../lib/ipc/stage.js";
 import { UnpackError } from "./image-root.js";
-import { VerifyingStream } from "./digest.js";
+import { DiffIdCheck, VerifyingStream } from "./digest.js";
 import { decompressed } from "./decompress.js";
 import { LayerApplier } from "./layer-applier.js";
 import { TarReader } from "./tar-reader.js";
@@ -53,10 +53,12 @@ async function applyLayer(applier: LayerApplier, layer: LayerBlob, signal?: Abor
   raw.on("error", (err) => verifier.destroy(err));
   raw.pipe(verifier);
   const reader = new TarReader((member) => applier.member(member));
+  const content = new DiffIdCheck(layer.diffId, layer.what);
   applier.beginLayer(layer.what);
   try {
     for await (const chunk of decompressed(verifier, layer.what, signal)) {
       if (signal?.aborted) throw signal.reason ?? new UnpackError("unpack aborted");
+      content.update(chunk);
       reader.push(chunk);
     }
     try {
@@ -65,6 +67,7 @@ async function applyLayer(applier: LayerApplier, layer: LayerBlob, signal?: Abor
       throw new UnpackError(`${layer.what}: ${(err as Error).message}`);
     }
     await verifier.verified;
+    content.check();
   } finally {
     applier.closeOpenFile();
     raw.destroy();

@@ -2,7 +2,8 @@
 // anything outside the target root. Each test checks the host afterwards.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../../lib/oci/build-image.js";
@@ -212,6 +213,56 @@ test("oversized headers, truncated layers and absurd sizes fail cleanly", async 
   await rejects(longName.run, /ENAMETOOLONG|name too long/i);
   assert.not.ok(existsSync(longName.out));
   hostUntouched();
+});
+
+/**
+ * Rewrites an OCI layout's one manifest and config as `edit` says, storing
+ * them as new blobs and pointing the index at the new manifest, the way
+ * someone with write access to a layout or registry could.
+ */
+function forge(layout: string, edit: (manifest: any, config: any) => void): void {
+  const blob = (digest: string) => join(layout, "blobs", "sha256", digest.slice("sha256:".length));
+  const store = (bytes: Buffer) => {
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    writeFileSync(blob(digest), bytes);
+    return { digest, size: bytes.length };
+  };
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
+  const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8"));
+  const configBefore = JSON.stringify(config);
+  edit(manifest, config);
+  if (JSON.stringify(config) !== configBefore) Object.assign(manifest.config, store(Buffer.from(JSON.stringify(config))));
+  Object.assign(index.manifests[0], store(Buffer.from(JSON.stringify(manifest))));
+  writeFileSync(join(layout, "index.json"), JSON.stringify(index));
+}
+
+async function twoImages(n: number) {
+  const build = async (name: string, data: string) => {
+    const image = join(work, `image-${n}-${name}`);
+    const built = await buildImage({ base: "scratch", layers: [{ entries: [{ path: "/bench/run.sh", type: "file", mode: 0o755, content: data }] }] }, { format: "oci-dir", out: image });
+    return { image, layer: built.images[0].layers[0] };
+  };
+  return { genuine: await build("genuine", "echo genuine\n"), other: await build("other", "echo POISONED\n") };
+}
+
+test("a layer whose content is not the config's diff_id is refused: an image ID cannot vouch for other files", async () => {
+  const { genuine, other } = await twoImages(++counter);
+  // The genuine config (so the genuine image ID), but the other image's layer blob.
+  copyFileSync(join(other.image, "blobs", "sha256", other.layer.digest.slice(7)), join(genuine.image, "blobs", "sha256", other.layer.digest.slice(7)));
+  forge(genuine.image, (manifest) => Object.assign(manifest.layers[0], { digest: other.layer.digest, size: other.layer.size }));
+  const out = join(work, `out-${counter}`);
+  await rejects(() => unpack({ image: genuine.image, out }), new RegExp(`^layer 1/1 ${other.layer.digest}: its content does not match the config's diff_id: expected ${genuine.layer.diffId}, got ${other.layer.diffId}$`));
+  assert.not.ok(existsSync(out), "nothing is left of the refused image");
+  hostUntouched();
+});
+
+test("a config without a diff_id for each layer is refused", async () => {
+  const { genuine } = await twoImages(++counter);
+  forge(genuine.image, (_manifest, config) => (config.rootfs.diff_ids = []));
+  const out = join(work, `out-${counter}`);
+  await rejects(() => unpack({ image: genuine.image, out }), /^manifest has 1 layers but its config lists 0 diff_ids \(rootfs\.diff_ids: one per layer\)$/);
+  assert.not.ok(existsSync(out));
 });
 
 test.run();
