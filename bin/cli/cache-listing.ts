@@ -1,6 +1,6 @@
 // `bencher-run cache` for people: one line per cached root image, newest use
 // first, as `docker images` shows its images (--json keeps every field).
-import type { CachedImage, PruneResult } from "../../stages/mkrootfs/cache.js";
+import { STALE_TEMP_MS, type CachedImage, type PruneResult, type UnfinishedBuilds } from "../../stages/mkrootfs/cache.js";
 import { formatBytes } from "./format-bytes.js";
 
 /** How an image is named: its image ID (config digest) when the sidecar has it, else its cache key. */
@@ -18,14 +18,21 @@ function table(rows: string[][]): string[] {
   return rows.map((row) => row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  "));
 }
 
-export function cacheListing(cacheRoot: string, images: CachedImage[]): string[] {
+export function cacheListing(cacheRoot: string, images: CachedImage[], unfinished?: UnfinishedBuilds): string[] {
   const onDisk = images.reduce((sum, image) => sum + image.diskBytes, 0);
   const lines = [`cache: ${cacheRoot}`];
+  if (unfinished && unfinished.count > 0) lines.push(unfinishedLine(unfinished));
   if (images.length === 0) return [...lines, "no root images cached"];
   lines.push(`${images.length} root image${images.length === 1 ? "" : "s"}, ${formatBytes(onDisk)} on disk (bencher-run cache prune --max-mib N keeps N MiB)`);
   const rows = [["IMAGE ID", "FS", "SIZE", "ON DISK", "LAST USED (UTC)"]];
   for (const image of images) rows.push([imageName(image), image.fs, formatBytes(image.bytes), formatBytes(image.diskBytes), when(image.lastUsed)]);
   return [...lines, ...table(rows)];
+}
+
+/** Root images being built, or left by killed builds: they take disk space too. */
+function unfinishedLine(u: UnfinishedBuilds): string {
+  const minutes = STALE_TEMP_MS / 60_000;
+  return `${u.count} unfinished build${u.count === 1 ? "" : "s"}, ${formatBytes(u.diskBytes)} on disk (running, or killed: prune removes one unchanged for ${minutes} minutes${u.stale ? `, as ${u.stale} ${u.stale === 1 ? "is" : "are"}` : ""})`;
 }
 
 export function pruneReport(pruned: PruneResult, staleRuns: number): string[] {

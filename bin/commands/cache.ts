@@ -1,6 +1,6 @@
 // bencher-run cache: what is cached (root images, stale run directories) and pruning it.
 import { defineCommand } from "citty";
-import { DEFAULT_CACHE_MAX_BYTES, listCache, pruneCache } from "../../stages/mkrootfs/cache.js";
+import { DEFAULT_CACHE_MAX_BYTES, listCache, pruneCache, unfinishedBuilds } from "../../stages/mkrootfs/cache.js";
 import { sweepStaleRuns } from "../../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { cacheRoot } from "../../lib/paths.js";
@@ -21,7 +21,8 @@ export default defineCommand({
     if (args.action === "ls" || args.action === "list") {
       if (args["max-mib"] !== undefined) throw new CommandError("--max-mib applies to prune only (see bencher-run cache --help)", 2);
       const images = listCache();
-      printResult(json, { cacheRoot: cacheRoot(), images }, cacheListing(cacheRoot(), images));
+      const unfinished = unfinishedBuilds();
+      printResult(json, { cacheRoot: cacheRoot(), images, unfinished }, cacheListing(cacheRoot(), images, unfinished));
       return;
     }
     if (args.action === "prune") {

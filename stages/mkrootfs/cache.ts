@@ -29,8 +29,12 @@ export const MKROOTFS_VERSION = 1;
 
 /** The cache's default size limit (bytes of disk actually used; images are sparse). */
 export const DEFAULT_CACHE_MAX_BYTES = 20 * 1024 ** 3;
-/** Temp files of builds older than this are leftovers of killed runs. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
+/**
+ * A build's temp file unchanged this long is a killed build's leftover: a
+ * live build writes its image all along (mkfs, then debugfs), and its temp
+ * file's name cannot say whose it is (the stage's pid is its sandbox's).
+ */
+export const STALE_TEMP_MS = 10 * 60 * 1000;
 /** Automatic eviction spares images used this recently: a run may be about to open one. */
 const RECENT_USE_MS = 10 * 60 * 1000;
 
@@ -269,21 +273,44 @@ export function pruneCache(options: PruneOptions = {}): PruneResult {
   return { removed, freedBytes, keptBytes: total };
 }
 
-/** Removes tmp/ files older than an hour: builds that were killed. Returns the bytes freed. */
-function clearStaleTemps(): number {
+/** Builds' temp files in tmp/: builds running now, or killed ones not yet cleared. */
+export interface UnfinishedBuilds {
+  count: number;
+  diskBytes: number;
+  /** Of them, those unchanged for STALE_TEMP_MS: prune removes these. */
+  stale: number;
+}
+
+export function unfinishedBuilds(): UnfinishedBuilds {
+  const found = tempFiles();
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  return {
+    count: found.length,
+    diskBytes: found.reduce((sum, f) => sum + f.st.blocks * 512, 0),
+    stale: found.filter((f) => f.st.mtimeMs <= cutoff).length,
+  };
+}
+
+function tempFiles(): Array<{ path: string; st: Stats }> {
   const dir = join(rootfsCacheDir(), "tmp");
-  let freed = 0;
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return 0;
+    return [];
   }
+  return names.flatMap((name) => {
+    const st = statSync(join(dir, name), { throwIfNoEntry: false });
+    return st ? [{ path: join(dir, name), st }] : [];
+  });
+}
+
+/** Removes tmp/ files unchanged for STALE_TEMP_MS: builds that were killed. Returns the bytes freed. */
+function clearStaleTemps(): number {
+  let freed = 0;
   const cutoff = Date.now() - STALE_TEMP_MS;
-  for (const name of names) {
-    const path = join(dir, name);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st || st.mtimeMs > cutoff) continue;
+  for (const { path, st } of tempFiles()) {
+    if (st.mtimeMs > cutoff) continue;
     rmSync(path, { force: true, recursive: true });
     freed += st.blocks * 512;
   }

@@ -32,6 +32,16 @@ test("one row per image, aligned, named by image ID or else by cache key", () =>
   ]);
 });
 
+test("unfinished builds are counted before the images, with when prune removes them", () => {
+  assert.equal(cacheListing("/c", [], { count: 2, diskBytes: 525 * 1024 ** 2, stale: 1 }), [
+    "cache: /c",
+    "2 unfinished builds, 525.0 MiB on disk (running, or killed: prune removes one unchanged for 10 minutes, as 1 is)",
+    "no root images cached",
+  ]);
+  assert.equal(cacheListing("/c", [], { count: 1, diskBytes: 0, stale: 0 })[1], "1 unfinished build, 0 B on disk (running, or killed: prune removes one unchanged for 10 minutes)");
+  assert.equal(cacheListing("/c", [], { count: 0, diskBytes: 0, stale: 0 }), ["cache: /c", "no root images cached"]);
+});
+
 test("the prune report", () => {
   assert.equal(pruneReport({ removed: [image({ digest: `sha256:${"1".repeat(64)}` })], freedBytes: 3 * 1024 ** 2, keptBytes: 0 }, 2), [
     "removed 1 root image: sha256:111111111111",

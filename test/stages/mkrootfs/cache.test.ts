@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheKey, listCache, lookupCached, pruneCache, rootfsCacheDir } from "../../../stages/mkrootfs/cache.js";
+import { cacheKey, listCache, lookupCached, pruneCache, rootfsCacheDir, STALE_TEMP_MS, unfinishedBuilds } from "../../../stages/mkrootfs/cache.js";
 import { buildToolIdentity } from "../../../stages/mkrootfs/tool-identity.js";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { makeUnpackedImage, tempDir, type FixtureEntry } from "./fixture.js";
@@ -160,11 +160,16 @@ test("a build killed mid-way never becomes a cache entry; the next run builds a 
   const key = cacheKey({ digest: JSON.parse(execFileSync("cat", [join(input, "config.json")], { encoding: "utf8" })).digest, fs: "ext4" });
   assert.is(lookupCached(key), null);
   assert.equal(listCache(), []);
-  // Killed builds' temp files are cleared by prune once stale.
-  const old = Date.now() / 1000 - 2 * 3600;
+  // Killed builds' temp files are listed, and cleared by prune once unchanged for STALE_TEMP_MS.
+  assert.equal(unfinishedBuilds().count, 1);
+  assert.is(unfinishedBuilds().stale, 0);
+  assert.is(pruneCache({ maxBytes: 0 }).freedBytes, 0, "a build that may still be running is kept");
+  const old = (Date.now() - STALE_TEMP_MS - 1000) / 1000;
   for (const name of readdirSync(tmp)) utimesSync(join(tmp, name), old, old);
+  assert.is(unfinishedBuilds().stale, 1);
   assert.ok(pruneCache({}).freedBytes > 0);
   assert.equal(readdirSync(tmp), []);
+  assert.equal(unfinishedBuilds(), { count: 0, diskBytes: 0, stale: 0 });
 
   const again = await mkrootfs({ input, fs: "ext4", cache: true });
   assert.is(again.cached, false);
