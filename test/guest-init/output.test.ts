@@ -58,6 +58,8 @@ test("output is streamed as produced, so a killed run still returns it", async (
   assert.is(run.result.metrics.exitedMs, null, "no EXIT");
   assert.ok(run.chunks[0]!.atMs < 1000, `the first output came ${run.chunks[0]!.atMs} ms after the connection`);
   // The host test's own hygiene: a killed guest-init takes its workload with it, as a VM's end would.
+  // The kernel kills the rest of the command's PID namespace after its first process: allow it a moment.
+  for (let i = 0; i < 100 && processesRunning(`sleep ${secs}`) > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.is(processesRunning(`sleep ${secs}`), 0, "the workload went with guest-init");
 });
 
