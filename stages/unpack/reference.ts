@@ -36,6 +36,11 @@ export function parseReference(text: string): Reference {
   const registry = rest.slice(0, slash);
   let name = rest.slice(slash + 1);
   if (!HOST.test(registry)) throw bad(`${JSON.stringify(registry)} is not a registry host`);
+  // Docker's rule for telling a host from a path's first directory: a mistyped
+  // local path (results/x.oci) is named as such, not looked up on the network.
+  if (!/[.:]/.test(registry) && registry !== "localhost") {
+    throw bad(`no such local file or directory, and ${JSON.stringify(registry)} is not a registry host (a host has a "." or a ":port", or is localhost)`);
+  }
   let tag: string | undefined;
   const colon = name.lastIndexOf(":");
   if (colon >= 0) {

@@ -51,6 +51,9 @@ test("references parse; bad ones are named", () => {
   const d = "sha256:" + "a".repeat(64);
   assert.equal(parseReference(`localhost:1/x@${d}`), { registry: "localhost:1", repository: "x", tag: undefined, digest: d });
   assert.throws(() => parseReference("busybox"), /expected host\[:port\]\/name/);
+  // A first part without "." or ":port" is a directory, as Docker reads it: a mistyped local path, not a host to look up.
+  assert.throws(() => parseReference("results/my-bench.oci:v1"), (e: Error) => e.message === 'image reference "results/my-bench.oci:v1": no such local file or directory, and "results" is not a registry host (a host has a "." or a ":port", or is localhost)');
+  assert.equal(parseReference("localhost/x").registry, "localhost");
   assert.throws(() => parseReference("r.io/UPPER"), /not a valid repository name/);
   assert.throws(() => parseReference("r.io/x@sha256:zz"), /not a sha256\/sha512 digest/);
 });
