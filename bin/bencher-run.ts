@@ -41,7 +41,8 @@ export const main = defineCommand({
   },
 });
 
-const rawArgs = process.argv.slice(2);
+// `bencher-run help [COMMAND]` is `bencher-run [COMMAND] --help`, as in git and npm.
+const rawArgs = process.argv[2] === "help" ? [...process.argv.slice(3, 4), "--help"] : process.argv.slice(2);
 const wantsHelp = rawArgs.length === 0 || rawArgs.some((a) => a === "--help" || a === "-h") || (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v"));
 
 if (wantsHelp) {
@@ -49,6 +50,7 @@ if (wantsHelp) {
 } else {
   try {
     const [name, ...rest] = rawArgs;
+    if (name.startsWith("-")) throw new CommandError(`unknown option ${name.split("=", 1)[0]}: a command comes first, its options after it (see bencher-run --help)`, 2);
     // Every subcommand but pipeline, which parses its own options strictly (bin/pipeline/cli-args.ts).
     if (name !== "pipeline" && Object.hasOwn(main.subCommands ?? {}, name)) await refuseUnknownOptions(name, await load(name)(), rest);
     await runCommand(main, { rawArgs });

@@ -79,6 +79,7 @@ export default defineCommand({
     const kernel = args.kernel ? inputPath("kernel", args.kernel, "file") : findKernel();
     if (args["guest-init"] && args.initramfs) throw new CommandError("--guest-init and --initramfs: give one of them (guest-init is an initramfs)");
     const userInitramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
+    if (args["disk-read-only"] && !args.disk) throw new CommandError("--disk-read-only: there is no --disk to attach read-only");
     const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
     const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
     const vcpus = wholeNumberIn("vcpus", args.vcpus, 1, MAX_VCPUS);

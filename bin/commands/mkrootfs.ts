@@ -31,6 +31,7 @@ export default defineCommand({
     if (!args.cache && !finalOut) throw new CommandError("--no-cache needs --out (where to write the image)");
     const fs = args.fs as MkrootfsRequest["fs"];
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
+    if (diskMiB !== undefined && fs === "squashfs") throw new CommandError("--disk-mib: applies to --fs ext4 only (squashfs is read-only and sized by its content)");
     const cacheDir = rootfsCacheDir();
     makeDirectory(cacheDir, 0o755);
     giveToStage(cacheDir); // bencher-run's own cache: the stage adds images to it

@@ -60,8 +60,10 @@ export class LayerApplier {
     try {
       return this.apply(m);
     } catch (err) {
+      const member = `member ${JSON.stringify(m.name)}`;
       const why = err instanceof Error ? err.message : String(err);
-      throw new UnpackError(`layer ${this.layer}: member ${JSON.stringify(m.name)}: ${why}`);
+      // memberComponents names the member itself ("member "../x" climbs out..."): said once here.
+      throw new UnpackError(`${this.layer}: ${member}: ${why.startsWith(`${member} `) ? why.slice(member.length + 1) : why}`);
     }
   }
 

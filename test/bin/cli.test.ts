@@ -35,6 +35,21 @@ test("an unknown command is a one-line usage error, exit 2", async () => {
   assert.is(r.stderr, "bencher-run: Unknown command frobnicate (see bencher-run --help)");
 });
 
+test("an option before any command is a one-line usage error naming it, exit 2", async () => {
+  const r = await runCli(["--bogus", "pipeline"]);
+  assert.is(r.exitCode, 2);
+  assert.is(r.stderr, "bencher-run: unknown option --bogus: a command comes first, its options after it (see bencher-run --help)");
+});
+
+test("help [COMMAND] is [COMMAND] --help", async () => {
+  const boot = await runCli(["help", "boot"]);
+  assert.is(boot.exitCode, 0);
+  assert.equal(boot.stdout, (await runCli(["boot", "--help"])).stdout);
+  const top = await runCli(["help"]);
+  assert.is(top.exitCode, 0);
+  assert.match(top.stdout, /pipeline/);
+});
+
 test("an option a subcommand does not have is a one-line usage error, exit 2, before anything runs", async () => {
   // citty alone ignored it: `boot --kernal F` booted the default kernel.
   const typo = await runCli(["boot", "--kernal", "/tmp/x", "--json"]);

@@ -105,6 +105,16 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
   const hugeNumber = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--disk-mib", "99999999999999999999"], env);
   assert.is(hugeNumber.stderr, "bencher-run: --disk-mib 99999999999999999999: expected a whole number greater than 0");
 
+  // Options that do not go together, in the command line's words (not the stage request's).
+  const squashSize = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--fs", "squashfs", "--disk-mib", "100"], env);
+  assert.is(squashSize.stderr, "bencher-run: --disk-mib: applies to --fs ext4 only (squashfs is read-only and sized by its content)");
+  const noImage = await runCli(["unpack", "--image", "", "--out", join(work, "never")], env);
+  assert.is(noImage.stderr, "bencher-run: --image: empty (an OCI layout, archive or registry reference)");
+  assert.not.ok(existsSync(join(work, "never")));
+  const readOnlyNothing = await runCli(["boot", "--kernel", "/etc/hostname", "--disk-read-only"], env);
+  assert.is(readOnlyNothing.stderr, "bencher-run: --disk-read-only: there is no --disk to attach read-only");
+  for (const r of [squashSize, noImage, readOnlyNothing]) assert.is(r.exitCode, 1, r.stderr);
+
   // Out of the VMM's range: the flag and its unit, not the boot request's field (timeoutMs, in ms).
   for (const [flag, value, range] of [["--vcpus", "65", "1 to 64"], ["--memory-mib", "8", "16 to 262144"], ["--timeout", "86401", "1 to 86400"]]) {
     const outOfRange = await runCli(["boot", "--kernel", "/etc/hostname", flag, value], env);
