@@ -5,12 +5,12 @@
 // image, no KVM, no kernel); once a VM ran it resolves, with `error` set when
 // the runner failed (status 125). The run directory is removed afterwards
 // unless `keep` is set.
-import { readFileSync, rmdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
 import { resolveRunSpec } from "../lib/guest-protocol/resolve-command.js";
-import { makeDirectory } from "../lib/fs/make-directory.js";
+import { makeDirectory, removeMadeDirectories } from "../lib/fs/make-directory.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { RunWorkdir, sweepStaleRuns } from "../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../lib/workdir/work-root.js";
@@ -167,7 +167,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     throw new PipelineError(describeError(err), { cause: err });
   } finally {
     workdir.dispose();
-    if (!finished) removeEmptyDirs(madeOutputDirs);
+    if (!finished) removeMadeDirectories(madeOutputDirs);
   }
 }
 
@@ -176,17 +176,6 @@ function makeOutputDir(dir: string): string[] {
     return makeDirectory(dir);
   } catch (err) {
     throw new PipelineOptionError("outputDir", dir, (err as Error).message);
-  }
-}
-
-/** Removes the directories made for a run that failed, innermost first, if still empty (nothing of the user's is touched). */
-function removeEmptyDirs(made: string[]): void {
-  for (const dir of [...made].reverse()) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      return; // not empty (or gone): its parents are not empty either
-    }
   }
 }
 

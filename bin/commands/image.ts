@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
-import { MakeDirectoryError } from "../../lib/fs/make-directory.js";
+import { MakeDirectoryError, makeDirectory, removeMadeDirectories } from "../../lib/fs/make-directory.js";
 import type { ImageDescription } from "../../lib/oci/description.js";
 import { checkImageDescription } from "../../lib/oci/check-description.js";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
@@ -24,7 +24,8 @@ function readDescription(path: string): ImageDescription {
     throw new CommandError(`image description ${path}: ${why}`, 2);
   }
   try {
-    return checkImageDescription(JSON.parse(text));
+    // Relative hostFile and tarFile paths are the description's, as a Dockerfile's are its context's.
+    return checkImageDescription(JSON.parse(text), dirname(resolve(path)));
   } catch (err) {
     throw new CommandError(`image description ${path}: ${(err as Error).message}`, 2);
   }
@@ -100,10 +101,13 @@ export default defineCommand({
     // A replaced image is built beside the old one and swapped in at the end: a failed build leaves the old one as it was.
     const target = replacing ? join(dirname(out), `.${basename(out)}.new-${process.pid}`) : out;
     let built;
+    let madeParents: string[] = [];
     try {
+      madeParents = makeDirectory(dirname(target));
       // Ctrl-C stops the build, which removes what it wrote (an old image being replaced stays).
       built = await buildImage(description, { format, out: target, signal: interruptSignal() });
     } catch (err) {
+      removeMadeDirectories(madeParents); // a failed build leaves no directories made for it
       if (err instanceof MakeDirectoryError) throw new CommandError(`--out ${args.out}: ${err.message}`);
       throw err;
     }

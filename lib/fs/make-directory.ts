@@ -4,7 +4,7 @@
 // do: mkdir /proc/x → ENOENT, so it makes the parent, /proc → EEXIST, so it
 // tries /proc/x again... Here each missing directory is made once, outermost
 // first, and the first failure is the answer.
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, rmdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 export class MakeDirectoryError extends Error {
@@ -42,6 +42,21 @@ export function makeDirectory(path: string, mode = 0o777): string[] {
     }
   }
   return made;
+}
+
+/**
+ * Undoes makeDirectory after a failure: removes the directories it made,
+ * innermost first, while they are empty (nothing anyone put in them since is
+ * touched).
+ */
+export function removeMadeDirectories(made: readonly string[]): void {
+  for (const dir of [...made].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return; // not empty (or gone): its parents are not empty either
+    }
+  }
 }
 
 /** What `path` is once symlinks are followed; "missing" for a dangling symlink too (mkdir then says EEXIST). */

@@ -2,11 +2,16 @@
 // built: each mistake is named by its place in the JSON ("layers[0].entries[2].type")
 // instead of surfacing as a builder crash or as an image that unpack refuses.
 import { statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import type { ImageDescription } from "./description.js";
 
 const COMPRESSIONS = ["none", "gzip", "zstd"];
 const ENTRY_TYPES = ["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "chardev", "blockdev", "fifo"];
 const FILE_SOURCES = ["content", "base64", "hostFile", "random"];
+/** Linux's device numbers: 12 bits of major, 20 of minor. */
+const MAX_MAJOR = 4095;
+const MAX_MINOR = 1048575;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 class DescriptionError extends Error {}
 
@@ -42,10 +47,40 @@ function oneOf(v: unknown, where: string, allowed: string[]): void {
   if (v !== undefined && !allowed.includes(v as string)) fail(where, `${JSON.stringify(v)}: expected one of ${allowed.join(", ")}`);
 }
 
-function checkEntry(raw: unknown, where: string): void {
+function base64(v: unknown, where: string): void {
+  if (typeof v !== "string" || !BASE64.test(v)) fail(where, "expected base64 text (A-Z, a-z, 0-9, +, /, padded with = to a multiple of 4)");
+}
+
+/** A path the user wrote relative to their description's directory, made absolute; refused if no file is there. */
+function hostPath(o: Record<string, unknown>, key: string, where: string, baseDir: string): void {
+  if (typeof o[key] !== "string") return;
+  const path = isAbsolute(o[key] as string) ? (o[key] as string) : resolve(baseDir, o[key] as string);
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) fail(`${where}.${key}`, `${o[key]}: no such file${path !== o[key] ? ` (${path})` : ""}`);
+  o[key] = path;
+}
+
+function checkPath(v: unknown, where: string): void {
+  if (typeof v !== "string" || v === "") fail(where, "expected a non-empty string");
+  const parts = v.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0) fail(where, `${JSON.stringify(v)} names the image's root, not an entry in it`);
+  if (parts.includes("..")) fail(where, `${JSON.stringify(v)}: ".." is not allowed (to craft such a layer, give a tarFile)`);
+  if (v.includes("\0")) fail(where, "holds a NUL byte");
+}
+
+function checkXattrs(v: unknown, where: string): void {
+  for (const [name, value] of Object.entries(object(v, where))) {
+    const at = `${where}[${JSON.stringify(name)}]`;
+    if (name === "" || name.includes("=") || name.includes("\0")) fail(at, "an xattr name is not empty and holds no \"=\" or NUL (PAX records could not carry it)");
+    if (typeof value === "string") continue;
+    if (!isObject(value) || Object.keys(value).join() !== "base64") fail(at, "expected a string, or {\"base64\": ...} for raw bytes");
+    base64(value.base64, `${at}.base64`);
+  }
+}
+
+function checkEntry(raw: unknown, where: string, baseDir: string): void {
   const e = object(raw, where);
   if (typeof e.type !== "string" || !ENTRY_TYPES.includes(e.type)) fail(`${where}.type`, `${JSON.stringify(e.type)}: expected one of ${ENTRY_TYPES.join(", ")}`);
-  if (typeof e.path !== "string" || e.path === "") fail(`${where}.path`, "expected a non-empty string");
+  checkPath(e.path, `${where}.path`);
   const owned = ["type", "path", "mode", "uid", "gid", "mtime", "xattrs"];
   switch (e.type) {
     case "file": {
@@ -53,9 +88,9 @@ function checkEntry(raw: unknown, where: string): void {
       const sources = FILE_SOURCES.filter((k) => e[k] !== undefined);
       if (sources.length > 1) fail(where, `give one of ${FILE_SOURCES.join(", ")}, not ${sources.join(" and ")}`);
       optionalString(e, "content", where);
-      optionalString(e, "base64", where);
+      if (e.base64 !== undefined) base64(e.base64, `${where}.base64`);
       optionalString(e, "hostFile", where);
-      if (typeof e.hostFile === "string" && !statSync(e.hostFile, { throwIfNoEntry: false })?.isFile()) fail(`${where}.hostFile`, `${e.hostFile}: no such file`);
+      hostPath(e, "hostFile", where, baseDir);
       if (e.random !== undefined) {
         const r = object(e.random, `${where}.random`);
         onlyKnown(r, `${where}.random`, ["size", "seed"]);
@@ -77,6 +112,8 @@ function checkEntry(raw: unknown, where: string): void {
         if (e[k] === undefined) fail(`${where}.${k}`, "missing");
         optionalNumber(e, k, where);
       }
+      if ((e.major as number) > MAX_MAJOR) fail(`${where}.major`, `${e.major}: Linux device majors go up to ${MAX_MAJOR}`);
+      if ((e.minor as number) > MAX_MINOR) fail(`${where}.minor`, `${e.minor}: Linux device minors go up to ${MAX_MINOR}`);
       break;
     case "whiteout":
     case "opaque":
@@ -86,11 +123,17 @@ function checkEntry(raw: unknown, where: string): void {
       onlyKnown(e, where, owned);
   }
   for (const k of ["mode", "uid", "gid", "mtime"]) optionalNumber(e, k, where);
-  if (e.xattrs !== undefined) object(e.xattrs, `${where}.xattrs`);
+  if (typeof e.mode === "number" && e.mode > 0o7777) fail(`${where}.mode`, `${e.mode} (0o${e.mode.toString(8)}): expected permission bits, at most 0o7777 (4095)`);
+  if (e.xattrs !== undefined) checkXattrs(e.xattrs, `${where}.xattrs`);
 }
 
-/** The description as the builder takes it, or an Error naming the first mistake by its JSON path. */
-export function checkImageDescription(raw: unknown): ImageDescription {
+/**
+ * The description as the builder takes it, or an Error naming the first
+ * mistake by its JSON path. Relative hostFile and tarFile paths are taken
+ * from `baseDir` (the description's own directory, for a file) and made
+ * absolute in the result.
+ */
+export function checkImageDescription(raw: unknown, baseDir = process.cwd()): ImageDescription {
   const d = object(raw, "the description");
   onlyKnown(d, "", ["base", "baseCompression", "layers", "config", "platform"]);
   oneOf(d.base, "base", ["busybox", "scratch"]);
@@ -104,10 +147,10 @@ export function checkImageDescription(raw: unknown): ImageDescription {
       oneOf(layer.compression, `${where}.compression`, COMPRESSIONS);
       if (layer.entries !== undefined && layer.tarFile !== undefined) fail(where, "give entries or tarFile, not both");
       optionalString(layer, "tarFile", where);
-      if (typeof layer.tarFile === "string" && !statSync(layer.tarFile, { throwIfNoEntry: false })?.isFile()) fail(`${where}.tarFile`, `${layer.tarFile}: no such file`);
+      hostPath(layer, "tarFile", where, baseDir);
       if (layer.entries !== undefined) {
         if (!Array.isArray(layer.entries)) fail(`${where}.entries`, "expected an array");
-        layer.entries.forEach((entry, j) => checkEntry(entry, `${where}.entries[${j}]`));
+        layer.entries.forEach((entry, j) => checkEntry(entry, `${where}.entries[${j}]`, baseDir));
       }
     });
   }

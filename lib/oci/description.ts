@@ -21,6 +21,7 @@ export type EntryDescription =
       /** Exactly one of: text, base64 bytes, a host file to copy, or `random` pseudo-random bytes. */
       content?: string;
       base64?: string;
+      /** A host file to copy; `bencher-run image` takes a relative path from the description's directory. */
       hostFile?: string;
       random?: { size: number; seed?: number };
     })
@@ -37,7 +38,7 @@ export type EntryDescription =
 export interface LayerDescription {
   compression?: Compression;
   entries?: EntryDescription[];
-  /** A ready-made (uncompressed) tar file used as the layer's content instead of `entries`: for crafted layers. */
+  /** A ready-made (uncompressed) tar file used as the layer's content instead of `entries`: for crafted layers (relative: as hostFile). */
   tarFile?: string;
 }
 

@@ -68,6 +68,11 @@ test("SIGINT during image: a new image, a new archive, a replacement", async () 
   await interruptedImage(["--out", dirOut], () => existsSync(join(dirOut, "blobs", "sha256")), tmp);
   assert.not.ok(existsSync(dirOut), "the image directory it made is gone");
 
+  // Into directories that did not exist: they are made for the build, and go with it.
+  const nested = join(work, "nest", "a", "img.oci");
+  await interruptedImage(["--out", nested], () => existsSync(join(nested, "blobs", "sha256")), tmp);
+  assert.not.ok(existsSync(join(work, "nest")), "the parent directories made for it are gone");
+
   // An archive is staged in a temporary directory first.
   const archive = join(work, "img.tar");
   await interruptedImage(["--out", archive, "--format", "oci-archive"], () => readdirSync(tmp).length > 0, tmp);

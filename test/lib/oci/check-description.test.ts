@@ -39,4 +39,35 @@ test("mistakes are named by their JSON path", () => {
   assert.is(problem({ base: "scratch", config: { cmd: ["true"], env: ["A=1"] } }), "accepted");
 });
 
+test("values the builder would mangle or a later stage refuse are named up front", () => {
+  const problem = (entry: Record<string, unknown>) => {
+    try {
+      checkImageDescription({ layers: [{ entries: [entry] }] });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  const at = "layers[0].entries[0]";
+  assert.is(problem({ type: "file", path: "///" }), `${at}.path: "///" names the image's root, not an entry in it`);
+  assert.is(problem({ type: "whiteout", path: "/" }), `${at}.path: "/" names the image's root, not an entry in it`);
+  assert.is(problem({ type: "file", path: "a/../../etc/x" }), `${at}.path: "a/../../etc/x": ".." is not allowed (to craft such a layer, give a tarFile)`);
+  assert.is(problem({ type: "file", path: "/f", mode: 4294967295 }), `${at}.mode: 4294967295 (0o37777777777): expected permission bits, at most 0o7777 (4095)`);
+  assert.is(problem({ type: "chardev", path: "/c", major: 16777216, minor: 1 }), `${at}.major: 16777216: Linux device majors go up to 4095`);
+  assert.is(problem({ type: "blockdev", path: "/b", major: 8, minor: 1048576 }), `${at}.minor: 1048576: Linux device minors go up to 1048575`);
+  assert.is(problem({ type: "file", path: "/f", base64: "not base64!" }), `${at}.base64: expected base64 text (A-Z, a-z, 0-9, +, /, padded with = to a multiple of 4)`);
+  assert.is(problem({ type: "file", path: "/f", xattrs: { "user.a": 5 } }), `${at}.xattrs["user.a"]: expected a string, or {"base64": ...} for raw bytes`);
+  assert.is(problem({ type: "file", path: "/f", xattrs: { "user.a=b": "v" } }), `${at}.xattrs["user.a=b"]: an xattr name is not empty and holds no "=" or NUL (PAX records could not carry it)`);
+  assert.is(problem({ type: "file", path: "/f", xattrs: { "": "v" } }), `${at}.xattrs[""]: an xattr name is not empty and holds no "=" or NUL (PAX records could not carry it)`);
+  assert.is(problem({ type: "file", path: "/f", xattrs: { "user.b": { base64: "AAE=" } }, base64: "aGk=", mode: 0o4755 }), "accepted");
+});
+
+test("relative hostFile and tarFile paths are the description's directory's, made absolute", () => {
+  const dir = join(projectRoot, "examples");
+  const d = checkImageDescription({ layers: [{ entries: [{ type: "file", path: "/x", hostFile: "hello-bench.json" }] }, { tarFile: "../package.json" }] }, dir);
+  assert.is((d.layers![0].entries![0] as { hostFile: string }).hostFile, join(dir, "hello-bench.json"));
+  assert.is(d.layers![1].tarFile, join(projectRoot, "package.json"));
+  assert.throws(() => checkImageDescription({ layers: [{ tarFile: "nope.tar" }] }, dir), (e: Error) => e.message === `layers[0].tarFile: nope.tar: no such file (${join(dir, "nope.tar")})`);
+});
+
 test.run();
