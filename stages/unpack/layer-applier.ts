@@ -268,9 +268,12 @@ export class LayerApplier {
  * The mode a file or directory gets in the unpacked tree: the image's, but
  * always readable (and a directory searchable) by its owner, the stages'
  * uid, or mkrootfs could not copy it: an image's /etc/shadow is often 0000.
+ * On the host the tree is also never writable by group or others, nor a
+ * file setuid or setgid: those would hand other host users a tree they could
+ * change before mkrootfs reads it, or programs running as the stages' uid.
  * When that differs from the image's mode, the image's goes in the metadata
  * and mkrootfs puts it back in the root image.
  */
 export function onDiskMode(type: "file" | "dir", mode: number): number {
-  return mode | (type === "dir" ? 0o500 : 0o400);
+  return type === "dir" ? (mode | 0o500) & ~0o022 : (mode | 0o400) & ~0o6022;
 }

@@ -72,6 +72,22 @@ export function readMetadata(file: string): Array<Record<string, unknown>> {
 }
 
 /**
+ * The snapshot of an unpacked tree with the modes mkrootfs gives it: the
+ * tree keeps modes safe for the host (owner-readable, no setuid, no group or
+ * other write), and metadata.jsonl has the image's own where they differ.
+ */
+export function imageView(out: string): Record<string, string> {
+  const view = snapshot(join(out, "rootfs"));
+  for (const record of readMetadata(join(out, "metadata.jsonl"))) {
+    const key = (record.path as string).slice(1);
+    if (view[key] === undefined || record.mode === undefined) continue;
+    const [kind, , ...rest] = view[key]!.split(" ");
+    if (kind === "file" || kind === "dir") view[key] = [kind, (record.mode as number).toString(8), ...rest].join(" ");
+  }
+  return view;
+}
+
+/**
  * What `docker save a b` writes, from single-image docker-save directories:
  * every file of each, one manifest.json listing all their entries (and one
  * index.json / repositories when they have them). Shared layers are the same

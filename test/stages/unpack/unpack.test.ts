@@ -3,7 +3,7 @@
 // the layer semantics of the OCI image spec.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -11,7 +11,7 @@ import { buildImage, type BuildOptions } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
 import { parseUnpackRequest } from "../../../stages/unpack/request.js";
-import { readMetadata, rejects, snapshot } from "./helpers.js";
+import { imageView, readMetadata, rejects, snapshot } from "./helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "unpack-test-"));
 test.after(() => rmSync(work, { recursive: true, force: true }));
@@ -102,7 +102,7 @@ test("every form gives the same tree, metadata and config", () => {
 
 test("layers are applied like a container runtime applies them", () => {
   const root = join(work, "out-oci-dir", "rootfs");
-  const tree = results.get("oci-dir")!.tree;
+  const tree = imageView(join(work, "out-oci-dir"));
   assert.is(tree["app/suid"].split(" ").slice(0, 3).join(" "), "file 4755 1600000000");
   assert.ok(tree["app/sgid"].startsWith("file 2755"));
   assert.is(tree["tmp"].split(" ")[1], "1777");
@@ -124,8 +124,13 @@ test("layers are applied like a container runtime applies them", () => {
 test("metadata.jsonl holds owners, xattrs and device nodes, minus deleted paths", () => {
   const records = readMetadata(join(work, "out-oci-dir", "metadata.jsonl"));
   const byPath = new Map(records.map((r) => [r.path, r]));
-  assert.equal([...byPath.keys()].sort(), ["/app/hard", "/app/sgid", "/dev/null", "/etc/motd"]);
+  assert.equal([...byPath.keys()].sort(), ["/app/hard", "/app/sgid", "/app/suid", "/dev/null", "/etc/motd", "/tmp"]);
   assert.equal(byPath.get("/app/sgid"), { path: "/app/sgid", uid: 0, gid: 50, mode: 0o2755 });
+  // Kept out of the host tree (setuid, world-writable), so their modes are here.
+  assert.equal(byPath.get("/app/suid"), { path: "/app/suid", uid: 0, gid: 0, mode: 0o4755 });
+  assert.equal(byPath.get("/tmp"), { path: "/tmp", uid: 0, gid: 0, mode: 0o1777 });
+  const onHost = (p: string) => statSync(join(work, "out-oci-dir", "rootfs", p)).mode & 0o7777;
+  assert.equal([onHost("app/suid"), onHost("app/sgid"), onHost("tmp")], [0o755, 0o755, 0o1755]);
   assert.equal(byPath.get("/dev/null"), { path: "/dev/null", uid: 0, gid: 0, mode: 0o666, kind: "chardev", rdev: [1, 3] });
   const hard = byPath.get("/app/hard")!;
   assert.is(hard.uid, 1000);
@@ -162,7 +167,7 @@ test("the tree matches umoci's for an image umoci can read", async () => {
   const bundle = join(work, "umoci-bundle");
   await execa("umoci", ["unpack", "--rootless", "--image", `${image}:v1`, bundle]);
   const theirs = snapshot(join(bundle, "rootfs"));
-  const mine = snapshot(ours.rootfs);
+  const mine = imageView(join(work, "umoci-ours"));
   // umoci leaves the root directory's mtime alone too; compare everything below it.
   assert.equal(mine, theirs);
 });
