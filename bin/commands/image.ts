@@ -52,6 +52,7 @@ function whatIsAt(path: string): Stats | undefined {
  */
 function whyNotAnImage(path: string, st: Stats): string | undefined {
   if (st.isFile()) return isTarArchive(path) ? undefined : "exists and is not an image archive (not a tar file)";
+  if (st.isSymbolicLink()) return "is a symlink (--force replaces an image, never what a link points at)";
   if (!st.isDirectory()) return "exists and is neither a directory nor a file";
   // oci-dir has oci-layout; docker-dir (docker save, unpacked) has manifest.json.
   if (existsSync(join(path, "oci-layout")) || existsSync(join(path, "manifest.json"))) return undefined;

@@ -1,7 +1,7 @@
 // bencher-run image: the README's example image, built in two formats, is one image (same ID).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../lib/paths.js";
@@ -95,6 +95,13 @@ test("--force replaces an image (a directory or an archive), never anything else
   assert.is(refused.exitCode, 2);
   assert.is(refused.stderr, `bencher-run: --out ${mine}: exists and is not an image directory (no oci-layout or manifest.json), not replaced`);
   assert.is(readFileSync(join(mine, "precious"), "utf8"), "keep");
+
+  // Nor a symlink, even to an image.
+  const link = join(work, "link.oci");
+  symlinkSync(join(work, "force.oci"), link);
+  const linked = await runCli(["image", example, "--out", link, "--force"]);
+  assert.is(linked.stderr, `bencher-run: --out ${link}: is a symlink (--force replaces an image, never what a link points at), not replaced`);
+  assert.ok(lstatSync(link).isSymbolicLink());
 
   // Nor a file that is not an image archive.
   for (const content of ["precious thesis draft\n", ""]) {
