@@ -159,6 +159,9 @@ export class Machine {
       const regions = ramRegions(memoryMiB * 2 ** 20);
       const slots = this.kvm.memorySlots();
       if (regions.length > slots) throw new Error(`memoryMiB: ${memoryMiB} MiB needs ${regions.length} KVM memory slots, and this host's KVM offers ${slots}`);
+      const supported = this.kvm.supportedCpuid();
+      const beyondAddressWidth = ramBeyondAddressWidth(regions, supported);
+      if (beyondAddressWidth) throw new Error(`memoryMiB: ${memoryMiB} MiB ${beyondAddressWidth}`);
       const ram = this.vm.addRam(regions, { hugePages: wanted && thp !== "never" });
       const huge = describeHugePages(wanted, thp, ram);
       this.hugePages = huge.used;
@@ -168,9 +171,6 @@ export class Machine {
       this.notifyEvents = new NotifyEvents(this.vm, options.ioeventfd ?? true);
       this.vm.setTssAddress(layout.kvmTss);
       this.vm.createInterruptControllers();
-      const supported = this.kvm.supportedCpuid();
-      const beyondAddressWidth = ramBeyondAddressWidth(regions, supported);
-      if (beyondAddressWidth) throw new Error(`memoryMiB: ${memoryMiB} MiB ${beyondAddressWidth}`);
       const runSize = this.kvm.vcpuMmapSize();
       for (let i = 0; i < vcpus; i++) {
         const vcpu = new Vcpu(this.vm.createVcpu(i), i, runSize);
