@@ -14,6 +14,9 @@ export class GuestMemoryError extends Error {}
 export class GuestMemory {
   readonly regions: readonly RamRegion[];
   private readonly views: readonly Uint8Array[];
+  /** Each region's first and past-the-end guest address, for locate(): a device access is on the virtqueue's hot path. */
+  private readonly starts: readonly bigint[];
+  private readonly ends: readonly bigint[];
   readonly size: number;
 
   /**
@@ -33,6 +36,8 @@ export class GuestMemory {
     });
     if (offset !== total) throw new Error(`guest memory: the regions hold ${offset} bytes, the host memory ${total}`);
     this.size = total;
+    this.starts = this.regions.map((r) => BigInt(r.gpa));
+    this.ends = this.regions.map((r) => BigInt(r.gpa) + BigInt(r.size));
   }
 
   /**
@@ -61,13 +66,15 @@ export class GuestMemory {
   private locate(gpa: number | bigint, len: number): { view: Uint8Array; offset: number } | undefined {
     const start = typeof gpa === "bigint" ? gpa : BigInt(gpa);
     if (start < 0n || len < 0 || !Number.isSafeInteger(len)) return undefined;
-    for (let i = 0; i < this.regions.length; i++) {
-      const base = BigInt(this.regions[i].gpa);
-      if (start >= base && start + BigInt(len) <= base + BigInt(this.regions[i].size)) {
-        return { view: this.views[i], offset: Number(start - base) };
-      }
+    // The last region starting at or below `start` (they are in order): up to 65 of them with 256 GiB.
+    let lo = 0;
+    for (let hi = this.starts.length - 1; lo < hi; ) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= start) lo = mid;
+      else hi = mid - 1;
     }
-    return undefined;
+    if (start < this.starts[lo] || start + BigInt(len) > this.ends[lo]) return undefined;
+    return { view: this.views[lo], offset: Number(start - this.starts[lo]) };
   }
 
   /** True when [gpa, gpa+len) lies inside one region of guest RAM (no overflow, no wrap, not across a hole). */
