@@ -20,12 +20,13 @@ export class UnpackError extends Error {}
  * A name that climbs above the root is refused rather than clamped: no honest
  * layer has one.
  */
-export function memberComponents(name: string, what = "member"): string[] {
+export function memberComponents(name: string, what: string | null = "member"): string[] {
   const out: string[] = [];
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") {
-      if (out.length === 0) throw new UnpackError(`${what} ${JSON.stringify(name)} climbs out of the image root`);
+      // `what` null: the caller's message names the member already.
+      if (out.length === 0) throw new UnpackError(`${what === null ? "" : `${what} ${JSON.stringify(name)} `}climbs out of the image root`);
       out.pop();
       continue;
     }

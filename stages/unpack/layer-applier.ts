@@ -60,10 +60,8 @@ export class LayerApplier {
     try {
       return this.apply(m);
     } catch (err) {
-      const member = `member ${JSON.stringify(m.name)}`;
       const why = err instanceof Error ? err.message : String(err);
-      // memberComponents names the member itself ("member "../x" climbs out..."): said once here.
-      throw new UnpackError(`${this.layer}: ${member}: ${why.startsWith(`${member} `) ? why.slice(member.length + 1) : why}`);
+      throw new UnpackError(`${this.layer}: member ${JSON.stringify(m.name)}: ${why}`);
     }
   }
 
@@ -81,7 +79,7 @@ export class LayerApplier {
   }
 
   private apply(m: TarMember): MemberSink | null {
-    const parts = memberComponents(m.name);
+    const parts = memberComponents(m.name, null); // member() names it
     if (parts.length === 0) {
       // The root directory itself ("./"): only its attributes matter.
       if (m.type !== "dir") throw new UnpackError("the image root must be a directory");
