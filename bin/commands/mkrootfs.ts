@@ -1,7 +1,7 @@
 // bencher-run mkrootfs: an unpacked image directory → an ext4 (or squashfs) image.
 import { defineCommand } from "citty";
 import { join } from "node:path";
-import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
+import { SQUASHFS_DISK_SIZE, type MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import { rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -31,7 +31,7 @@ export default defineCommand({
     if (!args.cache && !finalOut) throw new CommandError("--no-cache needs --out (where to write the image)");
     const fs = args.fs as MkrootfsRequest["fs"];
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
-    if (diskMiB !== undefined && fs === "squashfs") throw new CommandError("--disk-mib: applies to --fs ext4 only (squashfs is read-only and sized by its content)");
+    if (diskMiB !== undefined && fs === "squashfs") throw new CommandError(`--disk-mib: ${SQUASHFS_DISK_SIZE}`);
     const cacheDir = rootfsCacheDir();
     makeDirectory(cacheDir, 0o755);
     giveToStage(cacheDir); // bencher-run's own cache: the stage adds images to it

@@ -9,6 +9,8 @@ import type { PipelineOptions, RootfsKind } from "./options.js";
 import type { PipelineOptionError } from "./errors.js";
 import { join } from "node:path";
 import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
+import { isEnvRemoval } from "../../lib/guest-protocol/resolve-command.js";
+import { SQUASHFS_DISK_SIZE } from "../../stages/mkrootfs/request.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -179,7 +181,7 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   if (rootfs !== undefined) {
     if (rootfs !== "ext4" && rootfs !== "squashfs") throw new UsageError(`--rootfs ${rootfs}: expected ext4 or squashfs`);
     options.rootfs = rootfs as RootfsKind;
-    if (rootfs === "squashfs" && disk !== undefined) throw new UsageError("--disk applies to an ext4 root only");
+    if (rootfs === "squashfs" && disk !== undefined) throw new UsageError(`--disk ${SQUASHFS_DISK_SIZE}`);
   }
   const workRoot = one("work-root");
   if (workRoot !== undefined) options.workRoot = workRoot;
@@ -197,8 +199,8 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
  * when we have none, removes NAME from the image's env (docker run -e NAME).
  */
 function envOverride(entry: string): string {
-  if (entry.startsWith("=") || entry === "" || entry.includes("\0")) throw new UsageError(`--env ${entry}: expected KEY=VALUE or KEY`);
-  if (entry.includes("=")) return entry;
+  if (entry.indexOf("=") > 0) return entry;
+  if (!isEnvRemoval(entry)) throw new UsageError(`--env ${entry}: expected KEY=VALUE or KEY`);
   const value = process.env[entry];
   return value === undefined ? entry : `${entry}=${value}`;
 }

@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
-import { MAX_DISK_MIB } from "../../stages/mkrootfs/request.js";
+import { MAX_DISK_MIB, SQUASHFS_DISK_SIZE } from "../../stages/mkrootfs/request.js";
 import { PipelineOptionError } from "./errors.js";
 import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
 import { isEnvRemoval } from "../../lib/guest-protocol/resolve-command.js";
@@ -174,7 +174,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
   const rootfs = o.rootfs ?? "ext4";
   if (rootfs !== "ext4" && rootfs !== "squashfs") refuse("rootfs", JSON.stringify(rootfs), "expected ext4 or squashfs");
   const diskMiB = wholeNumber("diskMiB", o.diskMiB, 1, MAX_DISK_MIB);
-  if (diskMiB !== undefined && rootfs === "squashfs") refuse("diskMiB", undefined, "applies to an ext4 root only (squashfs is read-only and sized by its content)");
+  if (diskMiB !== undefined && rootfs === "squashfs") refuse("diskMiB", undefined, SQUASHFS_DISK_SIZE);
   let kernel: string | undefined;
   if (o.kernel !== undefined) {
     kernel = resolve(o.kernel);

@@ -22,6 +22,9 @@ export const MAX_DISK_MIB = 16 * 1024 * 1024; // 16 TiB
 const FIELDS = new Set(["input", "out", "fs", "diskMiB", "cache"]);
 
 /** Validates a raw request; throws an Error with a one-line message naming the bad field. */
+/** Why a disk size cannot go with a squashfs root: the stage, the pipeline and the command line all say it so. */
+export const SQUASHFS_DISK_SIZE = "applies to ext4 only (squashfs is read-only and sized by its content)";
+
 export function parseMkrootfsRequest(raw: unknown): MkrootfsRequest {
   if (!isPlainObject(raw)) throw new Error("mkrootfs request: expected an object");
   for (const key of Object.keys(raw)) {
@@ -38,7 +41,7 @@ export function parseMkrootfsRequest(raw: unknown): MkrootfsRequest {
     if (typeof diskMiB !== "number" || !Number.isInteger(diskMiB) || diskMiB < 1 || diskMiB > MAX_DISK_MIB) {
       throw new Error(`mkrootfs request: diskMiB must be a whole number of MiB between 1 and ${MAX_DISK_MIB}, not ${JSON.stringify(diskMiB)}`);
     }
-    if (fs === "squashfs") throw new Error("mkrootfs request: diskMiB applies to ext4 only (squashfs is read-only and sized by its content)");
+    if (fs === "squashfs") throw new Error(`mkrootfs request: diskMiB ${SQUASHFS_DISK_SIZE}`);
   }
   const request: MkrootfsRequest = { input, fs: fs ?? "ext4", cache: cache ?? true };
   if (out !== undefined) request.out = out;

@@ -134,7 +134,7 @@ test("usage errors name the flag and what is wrong", () => {
   usageError(["--image", "i", "--output", "rel"], /--output rel: expected an absolute path/);
   usageError(["--image", "i", "--output-dir", "d"], /--output-dir needs at least one --output/);
   usageError(["--image", "i", "--rootfs", "btrfs"], /--rootfs btrfs: expected ext4 or squashfs/);
-  usageError(["--image", "i", "--disk", "100", "--rootfs", "squashfs"], /--disk applies to an ext4 root only/);
+  usageError(["--image", "i", "--disk", "100", "--rootfs", "squashfs"], /--disk applies to ext4 only \(squashfs is read-only and sized by its content\)/);
   usageError(["--image", "i", "--timeout", "1", "--timeout", "2"], /--timeout given twice/);
   usageError(["--image", "i", "--json=yes"], /--json takes no value/);
   usageError(["--image", "i", "--cmd=ls"], /--cmd takes the rest of the arguments/);

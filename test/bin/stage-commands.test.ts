@@ -107,7 +107,7 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
 
   // Options that do not go together, in the command line's words (not the stage request's).
   const squashSize = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--fs", "squashfs", "--disk-mib", "100"], env);
-  assert.is(squashSize.stderr, "bencher-run: --disk-mib: applies to --fs ext4 only (squashfs is read-only and sized by its content)");
+  assert.is(squashSize.stderr, "bencher-run: --disk-mib: applies to ext4 only (squashfs is read-only and sized by its content)");
   const noImage = await runCli(["unpack", "--image", "", "--out", join(work, "never")], env);
   assert.is(noImage.stderr, "bencher-run: --image: empty (an OCI layout, archive or registry reference)");
   assert.not.ok(existsSync(join(work, "never")));

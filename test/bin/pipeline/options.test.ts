@@ -26,7 +26,7 @@ test("API refusals name the option as the API spells it", () => {
   assert.is(refusal({ maxOutputSize: -1 }).message, `maxOutputSize -1: expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
   assert.is(refusal({ env: ["=A"] }).message, 'env "=A": expected NAME=value, or NAME to remove it');
   assert.is(refusal({ outputs: ["/"] }).message, 'outputs: output path "/" names a directory, not a file');
-  assert.is(refusal({ rootfs: "squashfs", diskMiB: 10 }).message, "diskMiB: applies to an ext4 root only (squashfs is read-only and sized by its content)");
+  assert.is(refusal({ rootfs: "squashfs", diskMiB: 10 }).message, "diskMiB: applies to ext4 only (squashfs is read-only and sized by its content)");
   assert.is(refusal({ image: "" }).message, "image: missing (an OCI layout, archive or registry reference)");
 });
 
