@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
-import { CommandError } from "./cli/command-error.js";
+import { CommandError, CommandLineError, USAGE_EXIT_STATUS } from "./cli/command-error.js";
 import { refuseUnknownOptions } from "./cli/unknown-options.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../stages/collect/exit-status.js";
 
@@ -50,7 +50,7 @@ if (wantsHelp) {
 } else {
   try {
     const [name, ...rest] = rawArgs;
-    if (name.startsWith("-")) throw new CommandError(`unknown option ${name.split("=", 1)[0]}: a command comes first, its options after it (see bencher-run --help)`, 2);
+    if (name.startsWith("-")) throw new CommandLineError(`unknown option ${name.split("=", 1)[0]}: a command comes first, its options after it (see bencher-run --help)`);
     // Every subcommand but pipeline, which parses its own options strictly (bin/pipeline/cli-args.ts).
     if (name !== "pipeline" && Object.hasOwn(main.subCommands ?? {}, name)) await refuseUnknownOptions(name, await load(name)(), rest);
     await runCommand(main, { rawArgs });
@@ -78,7 +78,7 @@ function exitCodeFor(err: unknown, command: string | undefined): number {
   // script can tell them from a benchmark that exited 1 or 2.
   if (command === "pipeline" || command === "collect") return RUNNER_FAILURE_EXIT_STATUS;
   if (err instanceof CommandError) return err.exitCode;
-  if (isCittyUsageError(err)) return 2;
+  if (isCittyUsageError(err)) return USAGE_EXIT_STATUS;
   return 1;
 }
 

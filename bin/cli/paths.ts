@@ -2,7 +2,7 @@
 // run with / as their working directory and see only what is bound in.
 import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { CommandError } from "./command-error.js";
+import { CommandError, CommandLineError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
@@ -191,6 +191,6 @@ export function wholeNumberIn(flag: string, value: string | undefined, min: numb
 function wholeNumber(flag: string, value: string | undefined, min: number, max: number, expected: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new CommandError(`--${flag} ${value}: expected ${expected}`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new CommandLineError(`--${flag} ${value}: expected ${expected}`);
   return n;
 }

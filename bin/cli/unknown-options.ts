@@ -5,13 +5,13 @@
 // rather than an error. This finds the first such argument before the
 // command runs.
 import type { ArgsDef, CommandDef } from "citty";
-import { CommandError } from "./command-error.js";
+import { CommandLineError } from "./command-error.js";
 
 /** Throws a usage error (exit 2) naming the first argument `command` (`bencher-run <name>`) has no place for. */
 export async function refuseUnknownOptions(name: string, command: CommandDef, rawArgs: readonly string[]): Promise<void> {
   const args = typeof command.args === "function" ? await command.args() : await command.args;
   const unknown = unknownArgument(rawArgs, args ?? {});
-  if (unknown !== undefined) throw new CommandError(`${unknown} (see bencher-run ${name} --help)`, 2);
+  if (unknown !== undefined) throw new CommandLineError(`${unknown} (see bencher-run ${name} --help)`);
 }
 
 /**

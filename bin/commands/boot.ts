@@ -11,10 +11,10 @@ import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, removeSocketAndDir, socketPath, waitedPath, wholeNumberIn } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { findKernel } from "../doctor/guest-artifacts.js";
-import { parseHostCpuList } from "../../lib/cpu-affinity/pinning.js";
-import { formatCpuList } from "../../lib/cpu-affinity/cpu-list.js";
+import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
+import { formatCpuList, parseCpuList } from "../../lib/cpu-affinity/cpu-list.js";
 import { guestInitramfs } from "../../guest-init/initramfs.js";
 import { DEFAULT_VSOCK_PORT } from "../../stages/collect/request.js";
 import { returnFromStage } from "../../lib/sandbox/stage-identity.js";
@@ -39,11 +39,16 @@ export function openKvm(): number {
 /** --cpus LIST, checked against this host before any stage starts. */
 export function cpusArg(value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
+  let cpus: number[];
   try {
-    return parseHostCpuList(value);
+    cpus = parseCpuList(value);
   } catch (err) {
-    throw new CommandError(`--cpus ${value}: ${(err as Error).message}`);
+    throw new CommandLineError(`--cpus ${value}: ${(err as Error).message}`);
   }
+  // A list that is well formed but names CPUs this host lacks is the host's answer, not a usage error.
+  const problem = cpusProblem(cpus, hostCpus());
+  if (problem) throw new CommandError(`--cpus ${value}: ${problem}`);
+  return cpus;
 }
 
 /**
@@ -76,16 +81,17 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const kernel = args.kernel ? inputPath("kernel", args.kernel, "file") : findKernel();
-    if (args["guest-init"] && args.initramfs) throw new CommandError("--guest-init and --initramfs: give one of them (guest-init is an initramfs)");
-    const userInitramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
-    if (args["disk-read-only"] && !args.disk) throw new CommandError("--disk-read-only: there is no --disk to attach read-only");
-    const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
-    const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
+    // The command line first (exit 2), then the files and the host it names (exit 1).
+    if (args["guest-init"] && args.initramfs) throw new CommandLineError("--guest-init and --initramfs: give one of them (guest-init is an initramfs)");
+    if (args["disk-read-only"] && !args.disk) throw new CommandLineError("--disk-read-only: there is no --disk to attach read-only");
     const vcpus = wholeNumberIn("vcpus", args.vcpus, 1, MAX_VCPUS);
     const memoryMiB = wholeNumberIn("memory-mib", args["memory-mib"], MIN_MEMORY_MIB, MAX_MEMORY_MIB);
     const timeoutS = wholeNumberIn("timeout", args.timeout, 1, MAX_TIMEOUT_MS / 1000);
     const cpus = cpusArg(args.cpus);
+    const kernel = args.kernel ? inputPath("kernel", args.kernel, "file") : findKernel();
+    const userInitramfs = args.initramfs ? inputPath("initramfs", args.initramfs, "file") : undefined;
+    const disk = args.disk ? inputPath("disk", args.disk, "file") : undefined;
+    const consoleOut = args["console-log"] ? outputFile("console-log", args["console-log"]) : undefined;
     const vsock = args.vsock ? socketPath("vsock", args.vsock) : undefined;
     let kvmFd: number | undefined;
     try {

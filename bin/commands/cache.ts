@@ -6,7 +6,7 @@ import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { cacheRoot } from "../../lib/paths.js";
 import { printResult } from "../cli/output.js";
 import { cacheListing, pruneReport } from "../cli/cache-listing.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandLineError } from "../cli/command-error.js";
 import { wholeNumberIn } from "../cli/paths.js";
 
 export default defineCommand({
@@ -19,7 +19,7 @@ export default defineCommand({
   run({ args }) {
     const json = args.json ?? false;
     if (args.action === "ls" || args.action === "list") {
-      if (args["max-mib"] !== undefined) throw new CommandError("--max-mib applies to prune only (see bencher-run cache --help)", 2);
+      if (args["max-mib"] !== undefined) throw new CommandLineError("--max-mib applies to prune only (see bencher-run cache --help)");
       const images = listCache();
       const unfinished = unfinishedBuilds();
       printResult(json, { cacheRoot: cacheRoot(), images, unfinished }, cacheListing(cacheRoot(), images, unfinished));
@@ -32,6 +32,6 @@ export default defineCommand({
       printResult(json, { pruned, staleRuns }, pruneReport(pruned, staleRuns.length));
       return;
     }
-    throw new CommandError(`unknown action ${JSON.stringify(args.action)}: expected ls (or list) or prune (see bencher-run cache --help)`, 2);
+    throw new CommandLineError(`unknown action ${JSON.stringify(args.action)}: expected ls (or list) or prune (see bencher-run cache --help)`);
   },
 });

@@ -12,7 +12,7 @@ import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir, releaseOutputDir, removeSocketAndDir, socketPath, wholeNumberIn, type OutputDir } from "../cli/paths.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { interruptedBy, interruptExitCode } from "../../lib/workdir/interrupts.js";
 import { exitStatusFor } from "../../stages/collect/exit-status.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
@@ -53,7 +53,7 @@ export default defineCommand({
     verbose: commonArgs.verbose,
   },
   async run({ args }) {
-    if (args.json && !args.out) throw new CommandError("--json needs --out (stdout carries the manifest, the guest's output goes to files)");
+    if (args.json && !args.out) throw new CommandLineError("--json needs --out (stdout carries the manifest, the guest's output goes to files)");
     // Everything that can be refused is checked before anything is made.
     const job = readJob(inputPath("job", args.job, "file"));
     const consoleLog = args["console-log"] ? resolve(args["console-log"]) : undefined;

@@ -4,7 +4,7 @@
 // never changes the exit status.
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
-import { CommandError } from "../cli/command-error.js";
+import { CommandLineError } from "../cli/command-error.js";
 import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { formatCheck, type CheckResult } from "../doctor/check.js";
 import { checkKvm } from "../doctor/kvm-check.js";
@@ -34,7 +34,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the checks as JSON" },
   },
   async run({ args }) {
-    if (args.workdir === "") throw new CommandError("--workdir: empty path", 2);
+    if (args.workdir === "") throw new CommandLineError("--workdir: empty path");
     const results = await runChecks(resolve(args.workdir ?? defaultWorkRoot()));
     const tuning = tuningChecks();
     const ok = results.every((r) => r.status !== "fail");

@@ -8,7 +8,7 @@ import { MakeDirectoryError, makeDirectory, removeMadeDirectories } from "../../
 import type { ImageDescription } from "../../lib/oci/description.js";
 import { checkImageDescription } from "../../lib/oci/check-description.js";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { printResult } from "../cli/output.js";
 
 const FORMATS = ["oci-dir", "oci-archive", "docker-archive", "docker-dir"] as const;
@@ -21,13 +21,13 @@ function readDescription(path: string): ImageDescription {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory, expected a file" : (err as Error).message;
-    throw new CommandError(`image description ${path}: ${why}`, 2);
+    throw new CommandError(`image description ${path}: ${why}`);
   }
   try {
     // Relative hostFile and tarFile paths are the description's, as a Dockerfile's are its context's.
     return checkImageDescription(JSON.parse(text), dirname(resolve(path)));
   } catch (err) {
-    throw new CommandError(`image description ${path}: ${(err as Error).message}`, 2);
+    throw new CommandError(`image description ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -89,15 +89,15 @@ export default defineCommand({
   },
   async run({ args }) {
     const format = args.format as Format;
-    if (!FORMATS.includes(format)) throw new CommandError(`--format ${JSON.stringify(args.format)}: expected one of ${FORMATS.join(", ")}`, 2);
+    if (!FORMATS.includes(format)) throw new CommandLineError(`--format ${JSON.stringify(args.format)}: expected one of ${FORMATS.join(", ")}`);
     const description = readDescription(resolve(args.description));
     const out = resolve(args.out);
     const existing = whatIsAt(out);
     const replacing = existing !== undefined;
     if (existing) {
-      if (!args.force) throw new CommandError(`--out ${args.out}: already exists (--force replaces it)`, 2);
+      if (!args.force) throw new CommandError(`--out ${args.out}: already exists (--force replaces it)`);
       const notImage = whyNotAnImage(out, existing);
-      if (notImage) throw new CommandError(`--out ${args.out}: ${notImage}, not replaced`, 2);
+      if (notImage) throw new CommandError(`--out ${args.out}: ${notImage}, not replaced`);
     }
     // A replaced image is built beside the old one and swapped in at the end: a failed build leaves the old one as it was.
     const target = replacing ? join(dirname(out), `.${basename(out)}.new-${process.pid}`) : out;

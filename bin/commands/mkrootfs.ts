@@ -11,7 +11,7 @@ import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandLineError } from "../cli/command-error.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 
@@ -26,12 +26,13 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const input = inputPath("input", args.input, "dir");
-    const finalOut = args.out ? outputFile("out", args.out) : undefined;
-    if (!args.cache && !finalOut) throw new CommandError("--no-cache needs --out (where to write the image)");
+    // The command line first (exit 2), then the files it names (exit 1).
+    if (!args.cache && !args.out) throw new CommandLineError("--no-cache needs --out (where to write the image)");
     const fs = args.fs as MkrootfsRequest["fs"];
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
-    if (diskMiB !== undefined && fs === "squashfs") throw new CommandError(`--disk-mib: ${SQUASHFS_DISK_SIZE}`);
+    if (diskMiB !== undefined && fs === "squashfs") throw new CommandLineError(`--disk-mib: ${SQUASHFS_DISK_SIZE}`);
+    const input = inputPath("input", args.input, "dir");
+    const finalOut = args.out ? outputFile("out", args.out) : undefined;
     const cacheDir = rootfsCacheDir();
     makeDirectory(cacheDir, 0o755);
     giveToStage(cacheDir); // bencher-run's own cache: the stage adds images to it

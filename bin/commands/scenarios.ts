@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { interruptSignal } from "../../lib/workdir/interrupts.js";
 import { loadScenarios, type Scenario } from "../../scenarios/runner/scenario.js";
 import { runScenarios, type ScenarioOutcome } from "../../scenarios/runner/run-scenarios.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { inputPath, positiveInt } from "../cli/paths.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 
@@ -13,7 +13,7 @@ import { TerminalProgress } from "../pipeline/terminal-progress.js";
 export function selectScenarios(all: Scenario[], names: string[]): Scenario[] {
   if (names.length === 0) return all;
   for (const name of names) {
-    if (!all.some((s) => s.name === name)) throw new CommandError(`--scenario ${name}: no such scenario (see bencher-run scenarios --list)`);
+    if (!all.some((s) => s.name === name)) throw new CommandLineError(`--scenario ${name}: no such scenario (see bencher-run scenarios --list)`);
   }
   return all.filter((s) => names.includes(s.name));
 }
@@ -39,7 +39,7 @@ export default defineCommand({
     // --scenario may be repeated: citty keeps one value, so read them all from the raw arguments.
     const names = rawArgs.flatMap((arg, i) => (arg === "--scenario" ? [rawArgs[i + 1] ?? ""] : arg.startsWith("--scenario=") ? [arg.slice(11)] : []))
       .map((v) => {
-        if (v.trim() === "") throw new CommandError("--scenario: empty name (see bencher-run scenarios --list)", 2);
+        if (v.trim() === "") throw new CommandLineError("--scenario: empty name (see bencher-run scenarios --list)");
         return v;
       })
       .flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);

@@ -9,7 +9,7 @@ import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir } from "../cli/paths.js";
-import { CommandError } from "../cli/command-error.js";
+import { CommandLineError } from "../cli/command-error.js";
 
 /**
  * A local image (file or directory) is bound read-only; anything else is a
@@ -38,7 +38,7 @@ export default defineCommand({
     verbose: commonArgs.verbose,
   },
   async run({ args }) {
-    if (args.image.trim() === "") throw new CommandError("--image: empty (an OCI layout, archive or registry reference)");
+    if (args.image.trim() === "") throw new CommandLineError("--image: empty (an OCI layout, archive or registry reference)");
     const image = classifyImage(args.image);
     const registryCa = args["registry-ca"] ? inputPath("registry-ca", args["registry-ca"], "file") : undefined;
     const out = outputDir("out", args.out);

@@ -85,6 +85,20 @@ test("scenarios: an empty --scenario or a missing --kernel is refused before any
   assert.is(kernel.stdout, "");
 });
 
+test("exit 2 for a command line no file or host could make right; 1 for the world's answer (a missing file)", async () => {
+  const negative = await runCli(["cache", "prune", "--max-mib", "-1"]);
+  assert.is(negative.stderr, "bencher-run: --max-mib -1: expected a whole number from 0 to 8589934591");
+  assert.is(negative.exitCode, 2);
+  const noScenario = await runCli(["scenarios", "--scenario", "no_such_scenario"]);
+  assert.is(noScenario.stderr, "bencher-run: --scenario no_such_scenario: no such scenario (see bencher-run scenarios --list)");
+  assert.is(noScenario.exitCode, 2);
+  const both = await runCli(["boot", "--guest-init", "--initramfs", "/etc/hostname"]);
+  assert.is(both.exitCode, 2, both.stderr);
+  const missing = await runCli(["mkrootfs", "--input", "/nonexistent/tree"]);
+  assert.is(missing.stderr, "bencher-run: --input /nonexistent/tree: no such file or directory");
+  assert.is(missing.exitCode, 1);
+});
+
 test("a missing required flag is a one-line usage error", async () => {
   const r = await runCli(["unpack", "--out", "/tmp/x"]);
   assert.is(r.exitCode, 2);

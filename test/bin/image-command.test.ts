@@ -21,16 +21,16 @@ test("the example builds as an OCI layout and a docker-save archive with the sam
   assert.ok(existsSync(join(work, "img.oci", "index.json")));
 });
 
-test("a missing description, bad JSON or an unknown format is one line and exit 2", async () => {
+test("a missing description or bad JSON is one line and exit 1; an unknown format, a usage error, exit 2", async () => {
   const missing = await runCli(["image", join(work, "nope.json"), "--out", join(work, "x")]);
-  assert.is(missing.exitCode, 2);
+  assert.is(missing.exitCode, 1);
   assert.match(missing.stderr, /^bencher-run: image description .*nope\.json: no such file$/);
   const dir = await runCli(["image", work, "--out", join(work, "x")]);
-  assert.is(dir.exitCode, 2);
+  assert.is(dir.exitCode, 1);
   assert.is(dir.stderr, `bencher-run: image description ${work}: is a directory, expected a file`);
   writeFileSync(join(work, "bad.json"), "{ not json");
   const bad = await runCli(["image", join(work, "bad.json"), "--out", join(work, "z")]);
-  assert.is(bad.exitCode, 2);
+  assert.is(bad.exitCode, 1);
   assert.match(bad.stderr, /^bencher-run: image description .*bad\.json: .*JSON/);
   // Parses, but is not a description the builder (or unpack, later) can take: named by its place in the JSON.
   const cases: [object, string][] = [
@@ -45,7 +45,7 @@ test("a missing description, bad JSON or an unknown format is one line and exit 
   for (const [description, problem] of cases) {
     writeFileSync(join(work, "wrong.json"), JSON.stringify(description));
     const wrong = await runCli(["image", join(work, "wrong.json"), "--out", join(work, "w")]);
-    assert.is(wrong.exitCode, 2, wrong.stderr);
+    assert.is(wrong.exitCode, 1, wrong.stderr);
     assert.is(wrong.stderr, `bencher-run: image description ${join(work, "wrong.json")}: ${problem}`);
   }
   const format = await runCli(["image", example, "--out", join(work, "y"), "--format", "zip"]);
@@ -58,7 +58,7 @@ test("an --out that exists or cannot be made is one line, and nothing is written
   const file = join(work, "a-file");
   writeFileSync(file, "x");
   const exists = await runCli(["image", example, "--out", file]);
-  assert.is(exists.exitCode, 2);
+  assert.is(exists.exitCode, 1);
   assert.is(exists.stderr, `bencher-run: --out ${file}: already exists (--force replaces it)`);
   const under = await runCli(["image", example, "--out", join(file, "img.oci")]);
   assert.is(under.exitCode, 1);
@@ -92,7 +92,7 @@ test("--force replaces an image (a directory or an archive), never anything else
   mkdirSync(mine);
   writeFileSync(join(mine, "precious"), "keep");
   const refused = await runCli(["image", example, "--out", mine, "--force"]);
-  assert.is(refused.exitCode, 2);
+  assert.is(refused.exitCode, 1);
   assert.is(refused.stderr, `bencher-run: --out ${mine}: exists and is not an image directory (no oci-layout or manifest.json), not replaced`);
   assert.is(readFileSync(join(mine, "precious"), "utf8"), "keep");
 
@@ -108,7 +108,7 @@ test("--force replaces an image (a directory or an archive), never anything else
     const notes = join(work, "notes.txt");
     writeFileSync(notes, content);
     const refusedFile = await runCli(["image", example, "--out", notes, "--format", "oci-archive", "--force"]);
-    assert.is(refusedFile.exitCode, 2);
+    assert.is(refusedFile.exitCode, 1);
     assert.is(refusedFile.stderr, `bencher-run: --out ${notes}: exists and is not an image archive (not a tar file), not replaced`);
     assert.is(readFileSync(notes, "utf8"), content);
     rmSync(notes);
@@ -120,7 +120,7 @@ test("--force replaces an image (a directory or an archive), never anything else
   writeFileSync(bad, JSON.stringify({ base: "busybox", layers: [{ tarFile: join(work, "no-such-file") }] }));
   const before = readFileSync(join(work, "force.oci", "index.json"), "utf8");
   const failed = await runCli(["image", bad, "--out", join(work, "force.oci"), "--force"]);
-  assert.is(failed.exitCode, 2, failed.stderr);
+  assert.is(failed.exitCode, 1, failed.stderr);
   assert.is(readFileSync(join(work, "force.oci", "index.json"), "utf8"), before);
   assert.is(failed.stderr.split("\n").length, 1, failed.stderr);
   const kept = await runCli(["image", other, "--out", join(work, "force.oci"), "--force", "--json"]);

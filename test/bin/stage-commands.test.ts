@@ -102,6 +102,7 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
 
   const badNumber = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--disk-mib", "lots"], env);
   assert.is(badNumber.stderr, "bencher-run: --disk-mib lots: expected a whole number greater than 0");
+  assert.is(badNumber.exitCode, 2, "a value the option cannot take: the command line is wrong");
   const hugeNumber = await runCli(["mkrootfs", "--input", join(work, "unpacked"), "--disk-mib", "99999999999999999999"], env);
   assert.is(hugeNumber.stderr, "bencher-run: --disk-mib 99999999999999999999: expected a whole number greater than 0");
 
@@ -113,12 +114,12 @@ test("bad input: one line naming it, non-zero exit, nothing left behind", async 
   assert.not.ok(existsSync(join(work, "never")));
   const readOnlyNothing = await runCli(["boot", "--kernel", "/etc/hostname", "--disk-read-only"], env);
   assert.is(readOnlyNothing.stderr, "bencher-run: --disk-read-only: there is no --disk to attach read-only");
-  for (const r of [squashSize, noImage, readOnlyNothing]) assert.is(r.exitCode, 1, r.stderr);
+  for (const r of [squashSize, noImage, readOnlyNothing]) assert.is(r.exitCode, 2, r.stderr);
 
   // Out of the VMM's range: the flag and its unit, not the boot request's field (timeoutMs, in ms).
   for (const [flag, value, range] of [["--vcpus", "65", "1 to 64"], ["--memory-mib", "8", "16 to 262144"], ["--timeout", "86401", "1 to 86400"]]) {
     const outOfRange = await runCli(["boot", "--kernel", "/etc/hostname", flag, value], env);
-    assert.is(outOfRange.exitCode, 1);
+    assert.is(outOfRange.exitCode, 2);
     assert.is(outOfRange.stderr, `bencher-run: ${flag} ${value}: expected a whole number from ${range}`);
   }
   assert.equal(readdirSync(join(cache, "runs")), []);
