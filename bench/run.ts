@@ -12,10 +12,11 @@
 // --keep     keep the scratch directory
 // Progress goes to stderr. Exit status is 0 whatever the numbers; 1 only for
 // bad options or a crash of the runner itself.
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { bootBudget } from "./lib/boot-budget.js";
 import { killAllMeasured, peakMemorySource } from "./lib/measure.js";
 import { PIPELINE_UNAVAILABLE, PIPELINE_UNAVAILABLE_NOTE } from "./lib/pipeline.js";
 import { describeMachine, machineLine } from "./lib/machine.js";
@@ -40,6 +41,16 @@ function wholeNumber(name: string, raw: string | undefined, min: number): number
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** Why no VM can boot here (the reason every VM row gives), or undefined when /dev/kvm opens. */
+function kvmMissing(): string | undefined {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return `skipped: no usable /dev/kvm (${(err as NodeJS.ErrnoException).code}; see bencher-run doctor)`;
+  }
 }
 
 function options() {
@@ -85,16 +96,11 @@ async function main(): Promise<void> {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 
-  let bootsLeft = opts.boots;
   const ctx: BenchContext = {
     quick: opts.quick,
     runs: opts.runs,
     work,
-    takeBoots(count) {
-      if (count > bootsLeft) return false;
-      bootsLeft -= count;
-      return true;
-    },
+    bootsDenied: bootBudget(opts.boots, kvmMissing()),
     log: (message) => process.stderr.write(`bench: ${message}\n`),
     shared: new Map(),
   };

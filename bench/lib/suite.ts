@@ -44,8 +44,12 @@ export interface BenchContext {
   runs: number;
   /** Scratch directory of this invocation, removed at the end (unless --keep). */
   work: string;
-  /** Asks for `count` guest boots; false (and nothing taken) when the --quick budget would be exceeded. */
-  takeBoots(count: number): boolean;
+  /**
+   * Asks for `count` guest boots: undefined when granted (taken from the
+   * budget), else the row's "skipped: …" reason, and nothing taken: no
+   * usable /dev/kvm here, or over the --quick budget.
+   */
+  bootsDenied(count: number): string | undefined;
   /** Progress for the person watching (stderr). */
   log(message: string): void;
   /** Figures one suite leaves for a later one (e.g. QEMU's boot time for the end-to-end peer). */

@@ -115,8 +115,9 @@ export const bootSuite: Suite = {
     const result = emptyResult();
     const name = "boot to guest-init's first line";
     const runs = ctx.runs;
-    if (!ctx.takeBoots(2 * runs)) {
-      result.rows.push({ benchmark: name, skipped: `skipped: needs ${2 * runs} boots, over the boot budget` });
+    const denied = ctx.bootsDenied(2 * runs);
+    if (denied) {
+      result.rows.push({ benchmark: name, skipped: denied });
       return result;
     }
     let files: BootFiles;

@@ -66,9 +66,9 @@ export const endToEndSuite: Suite = {
       result.rows.push({ benchmark: cold, skipped: PIPELINE_UNAVAILABLE }, { benchmark: cached, skipped: PIPELINE_UNAVAILABLE });
       return result;
     }
-    if (!ctx.takeBoots(2 * ctx.runs)) {
-      const why = `skipped: needs ${2 * ctx.runs} boots, over the boot budget`;
-      result.rows.push({ benchmark: cold, skipped: why }, { benchmark: cached, skipped: why });
+    const denied = ctx.bootsDenied(2 * ctx.runs);
+    if (denied) {
+      result.rows.push({ benchmark: cold, skipped: denied }, { benchmark: cached, skipped: denied });
       return result;
     }
     const dir = join(ctx.work, "end-to-end");

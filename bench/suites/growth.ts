@@ -96,8 +96,9 @@ async function concurrencyCurve(ctx: BenchContext): Promise<SmallTable> {
     }
     // Without the end-to-end suite's image, one run first puts a root image in the cache.
     const warmUp = image === undefined ? 1 : 0;
-    if (!ctx.takeBoots(n + warmUp)) {
-      points.push({ pipelines: n, skipped: `skipped: needs ${n + warmUp} boots, over the boot budget` });
+    const denied = ctx.bootsDenied(n + warmUp);
+    if (denied) {
+      points.push({ pipelines: n, skipped: denied });
       continue;
     }
     try {

@@ -70,9 +70,8 @@ export const steadinessSuite: Suite = {
     const available = await pipelineAvailable();
     // In the order of the verdict's preference, as far as the boot budget allows.
     for (const kind of cpu === undefined ? (["quiet", "free"] as const) : (["quiet", "pinned", "free"] as const)) {
-      if (!available) vmWhy[kind] = PIPELINE_UNAVAILABLE;
-      else if (!ctx.takeBoots(1)) vmWhy[kind] = "skipped: needs 1 boot, over the boot budget";
-      else {
+      vmWhy[kind] = available ? ctx.bootsDenied(1) : PIPELINE_UNAVAILABLE;
+      if (vmWhy[kind] === undefined) {
         try {
           ctx.log(`steadiness: cpu-loop ${repeats} times in the VM (one pipeline run${kind === "pinned" ? `, --cpus ${cpu}` : kind === "quiet" ? ", --vcpus 2 --quiet-cpus" : ""})`);
           const image = await cachedImage(`cpu-loop-${repeats}-${binary.split("/").at(-2)}`, () => cpuLoopImage(binary, repeats), ctx.log);
