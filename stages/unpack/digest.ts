@@ -5,7 +5,7 @@ import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { UnpackError } from "./image-root.js";
 
-const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+export const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 /** Checks a digest's form before it is used in a file path or URL. */
 export function checkDigest(digest: unknown, what: string): string {

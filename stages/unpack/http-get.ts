@@ -12,14 +12,26 @@ import { Readable } from "node:stream";
 
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
-/** A connection silent this long is given up (fetch's default too). */
-const IDLE_TIMEOUT_MS = 300_000;
+/** From sending a request to the answer's headers, connecting included: a registry answers in well under a second. */
+export const ANSWER_TIMEOUT_MS = 30_000;
+/** An answer's body silent this long mid-download is given up (a CDN under load can pause, not for this long). */
+export const BODY_IDLE_TIMEOUT_MS = 60_000;
+
+/** The server stopped answering: worth one more try, not several (each costs a whole timeout). */
+export class ServerSilentError extends Error {
+  override name = "ServerSilentError";
+}
+
+export interface HttpTimeouts {
+  answerMs: number;
+  bodyIdleMs: number;
+}
 
 /** Connection pools for one client; `ca` adds trusted CA certificates (PEM) to the usual roots. */
 export class HttpAgents {
   readonly http = new HttpAgent({ keepAlive: true });
   readonly https: HttpsAgent;
-  constructor(ca: string[] = []) {
+  constructor(ca: string[] = [], readonly timeouts: HttpTimeouts = { answerMs: ANSWER_TIMEOUT_MS, bodyIdleMs: BODY_IDLE_TIMEOUT_MS }) {
     this.https = new HttpsAgent({ keepAlive: true, ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}) });
   }
 }
@@ -30,15 +42,28 @@ export interface HttpGetOptions {
 }
 
 function send(url: URL, headers: Record<string, string>, agents: HttpAgents, signal?: AbortSignal): Promise<IncomingMessage> {
+  const { answerMs, bodyIdleMs } = agents.timeouts;
   return new Promise((resolve, reject) => {
     const options = { headers, signal };
+    const answered = (res: IncomingMessage) => {
+      clearTimeout(answerTimer);
+      res.setTimeout(bodyIdleMs, () => res.destroy(new ServerSilentError(`the download stalled: no data for ${seconds(bodyIdleMs)}`)));
+      resolve(res);
+    };
     const req = url.protocol === "https:"
-      ? httpsRequest(url, { ...options, agent: agents.https }, resolve)
-      : httpRequest(url, { ...options, agent: agents.http }, resolve);
-    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`)));
-    req.on("error", reject);
+      ? httpsRequest(url, { ...options, agent: agents.https }, answered)
+      : httpRequest(url, { ...options, agent: agents.http }, answered);
+    const answerTimer = setTimeout(() => req.destroy(new ServerSilentError(`no answer for ${seconds(answerMs)}`)), answerMs);
+    req.on("error", (err) => {
+      clearTimeout(answerTimer);
+      reject(err);
+    });
     req.end();
   });
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function toResponse(res: IncomingMessage, url: URL): Response {

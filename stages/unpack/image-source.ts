@@ -18,7 +18,8 @@ function localFiles(path: string): ImageFiles {
   throw new UnpackError(`${path} is neither a directory nor a file`);
 }
 
-export async function resolveImage(req: UnpackRequest, platform: Platform, signal?: AbortSignal): Promise<ResolvedImage> {
+/** `onRetry` hears of each registry request tried again (why, and what), so a slow registry is not silent. */
+export async function resolveImage(req: UnpackRequest, platform: Platform, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<ResolvedImage> {
   const local = parseLocalImage(req.image);
   if (local) {
     if (!existsSync(local.path)) throw new UnpackError(`image ${req.image}: no such file or directory`);
@@ -40,5 +41,5 @@ export async function resolveImage(req: UnpackRequest, platform: Platform, signa
   ]);
   const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
   const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
-  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, signal });
+  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, signal, onRetry });
 }

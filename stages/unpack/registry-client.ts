@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { UnpackError } from "./image-root.js";
 import type { Reference } from "./reference.js";
 import type { RegistryAuth } from "./request.js";
-import { describeTlsError, httpGet, HttpAgents } from "./http-get.js";
+import { describeTlsError, httpGet, HttpAgents, ServerSilentError, type HttpTimeouts } from "./http-get.js";
 
 export interface RegistryOptions {
   auth?: RegistryAuth;
@@ -20,7 +20,14 @@ export interface RegistryOptions {
   attempts?: number;
   /** First retry delay in ms; doubles each time. */
   retryDelayMs?: number;
+  /** How long to wait for an answer, and for a stalled download (http-get.ts's defaults). */
+  timeouts?: HttpTimeouts;
+  /** Told before each retry: why, and what is tried again. */
+  onRetry?: (message: string) => void;
 }
+
+/** Tries of one request or download when the server goes silent: each costs a whole timeout, and one that stalls twice will again. */
+const SILENT_ATTEMPTS = 2;
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 10_000;
@@ -72,7 +79,7 @@ export class RegistryClient {
 
   constructor(readonly ref: Reference, private readonly options: RegistryOptions = {}) {
     this.base = `${registryScheme(ref.registry, options)}://${ref.registry}/v2/${ref.repository}`;
-    this.agents = new HttpAgents(options.ca);
+    this.agents = new HttpAgents(options.ca, options.timeouts);
     this.attempts = options.attempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 250;
     if (options.auth?.token) this.authorization = `Bearer ${options.auth.token}`;
@@ -90,6 +97,7 @@ export class RegistryClient {
    */
   async get(path: string, headers: Record<string, string> = {}, what = path): Promise<Response> {
     let answeredChallenge = false;
+    let silences = 0;
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
@@ -101,9 +109,11 @@ export class RegistryClient {
         if (this.options.signal?.aborted) throw err;
         const tls = describeTlsError(err);
         if (tls) throw new UnpackError(`registry ${this.ref.registry}: ${tls}`);
-        if (attempt >= this.attempts) {
+        if (err instanceof ServerSilentError) silences++;
+        if (attempt >= this.attempts || silences >= SILENT_ATTEMPTS) {
           throw new UnpackError(`${this.ref.registry}: ${what}: ${describeFetchError(err)} (after ${attempt} attempts)`);
         }
+        this.options.onRetry?.(`${this.ref.registry}: ${what}: ${describeFetchError(err)}; trying again (attempt ${attempt + 1} of ${err instanceof ServerSilentError ? SILENT_ATTEMPTS : this.attempts})`);
         await this.backoff(attempt);
         continue;
       }
@@ -187,6 +197,7 @@ export class RegistryClient {
     const client = this;
     async function* bytes(): AsyncGenerator<Buffer> {
       let delivered = 0;
+      let silences = 0;
       for (let attempt = 1; ; attempt++) {
         const headers: Record<string, string> = delivered > 0 ? { Range: `bytes=${delivered}-` } : {};
         const response = await client.get(`blobs/${digest}`, headers, what);
@@ -206,9 +217,11 @@ export class RegistryClient {
           }
           return;
         } catch (err) {
-          if (client.options.signal?.aborted || attempt >= client.attempts) {
+          if (err instanceof ServerSilentError) silences++;
+          if (client.options.signal?.aborted || attempt >= client.attempts || silences >= SILENT_ATTEMPTS) {
             throw new UnpackError(`${client.ref.registry}: ${what}: download failed: ${describeFetchError(err)}`);
           }
+          client.options.onRetry?.(`${client.ref.registry}: ${what}: download broke off after ${delivered} bytes (${describeFetchError(err)}); resuming`);
           await client.backoff(attempt);
         }
       }

@@ -2,7 +2,7 @@
 // then config and layers as verified streams.
 
 import { UnpackError } from "./image-root.js";
-import { digestOf, verifyBuffer } from "./digest.js";
+import { DIGEST, digestOf, verifyBuffer } from "./digest.js";
 import { parseJson, resolveManifest, type Descriptor } from "./manifests.js";
 import { parseImageConfig } from "./image-config.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
@@ -38,12 +38,15 @@ export async function resolveRegistryImage(
   const fetchManifest = async (reference: string, what: string) => {
     const response = await client.get(`manifests/${reference}`, { Accept: ACCEPT }, what);
     const bytes = await readLimited(response, what);
-    return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim() };
+    return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim(), servedDigest: response.headers.get("docker-content-digest") };
   };
 
-  // The top document: by digest it is checked against it; by tag, its digest is what the registry served.
+  // The top document: by digest it is checked against it; by tag, against the digest the registry
+  // says it serves (Docker-Content-Digest, as containerd checks it), so that its digest, which
+  // unpack reports and a later pull by digest uses, names these bytes.
   const top = await fetchManifest(ref.digest ?? ref.tag!, `manifest ${name}`);
   if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest ${name}`);
+  else if (top.servedDigest && DIGEST.test(top.servedDigest)) verifyBuffer(top.bytes, { digest: top.servedDigest }, `manifest ${name} (against the registry's Docker-Content-Digest)`);
   const topDigest = ref.digest ?? digestOf(top.bytes);
 
   const fetchDocument = async (desc: Descriptor, what: string) => {

@@ -108,7 +108,7 @@ export async function unpack(req: UnpackRequest, ctx: Context = {}): Promise<Unp
   const platform = parsePlatform(req.platform ?? DEFAULT_PLATFORM);
   const progress = ctx.progress ?? (() => {});
   progress(null, `resolving ${req.image}`);
-  const image = await resolveImage(req, platform, ctx.signal);
+  const image = await resolveImage(req, platform, ctx.signal, (message) => ctx.log?.("warn", message));
 
   const undo = prepareOut(out);
   try {

@@ -149,7 +149,11 @@ export type ProxyFault =
   /** The first `count` connections get "503 Service Unavailable". */
   | { kind: "unavailable"; count: number }
   /** The first connection is cut after `bytes` bytes went to the client. */
-  | { kind: "cut"; bytes: number };
+  | { kind: "cut"; bytes: number }
+  /** The first `count` connections are accepted and never answered. */
+  | { kind: "silent"; count: number }
+  /** The first `count` connections pass `bytes` bytes to the client, then send nothing more, open. */
+  | { kind: "stall"; bytes: number; count: number };
 
 export interface FaultyProxy {
   host: string;
@@ -177,6 +181,7 @@ export async function startFaultyProxy(target: string, fault: ProxyFault): Promi
       client.once("data", () => client.end("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
       return;
     }
+    if (fault.kind === "silent" && n <= fault.count) return;
     const upstream = connect(Number(targetPort), targetHost);
     sockets.add(upstream);
     upstream.on("close", () => sockets.delete(upstream));
@@ -188,6 +193,12 @@ export async function startFaultyProxy(target: string, fault: ProxyFault): Promi
     client.on("end", () => upstream.end());
     let forwarded = 0;
     upstream.on("data", (d) => {
+      if (fault.kind === "stall" && n <= fault.count) {
+        const room = fault.bytes - forwarded;
+        forwarded += d.length;
+        if (room > 0) client.write(d.subarray(0, room));
+        return;
+      }
       if (fault.kind === "cut" && n === 1) {
         const room = fault.bytes - forwarded;
         if (room <= 0) return;

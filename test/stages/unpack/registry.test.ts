@@ -8,12 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { execa } from "execa";
 import { createServer } from "node:http";
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
+import { RegistryClient } from "../../../stages/unpack/registry-client.js";
 import { rejects, snapshot } from "./helpers.js";
 import { pushWithSkopeo, startFaultyProxy, startRegistry, startTokenService, freePort, type Registry } from "./registry-server.js";
 
@@ -105,6 +107,21 @@ test("unknown tags, unreachable registries and corrupted blobs fail cleanly", as
   assert.not.ok(existsSync(out));
   bytes[bytes.length >> 1] ^= 0xff;
   writeFileSync(data, bytes);
+
+  // A manifest changed where the registry keeps it, still valid JSON, served by tag under its old
+  // Docker-Content-Digest: refused, where unpack once reported a digest the registry does not know.
+  const served = readFileSync(join(anonymous.storage, "docker/registry/v2/repositories/bench/img/_manifests/tags/v1/current/link"), "utf8").trim();
+  const manifestHex = served.slice(7);
+  const manifestData = join(anonymous.storage, "docker/registry/v2/blobs/sha256", manifestHex.slice(0, 2), manifestHex, "data");
+  const manifest = readFileSync(manifestData);
+  writeFileSync(manifestData, Buffer.concat([manifest, Buffer.from("\n")]));
+  try {
+    await rejects(() => unpack({ image: `${anonymous.host}/bench/img:v1`, out }),
+      new RegExp(`manifest .*bench/img:v1 \\(against the registry's Docker-Content-Digest\\): digest mismatch: expected ${served}, got sha256:`));
+    assert.not.ok(existsSync(out));
+  } finally {
+    writeFileSync(manifestData, manifest);
+  }
 });
 
 test("transient failures are retried: refused connections, 503s, and a download cut midway", async () => {
@@ -126,6 +143,55 @@ test("transient failures are retried: refused connections, 503s, and a download 
     assert.ok(proxy.sent.some((s) => /\r\nrange: bytes=\d+-/i.test(s)), "resumed with a Range request");
   } finally {
     await proxy.close();
+  }
+});
+
+test("a registry that goes silent is tried twice, one timeout each, with a warning before the second try", async () => {
+  const retries: string[] = [];
+  const options = { timeouts: { answerMs: 300, bodyIdleMs: 300 }, retryDelayMs: 10, onRetry: (m: string) => retries.push(m) };
+  const silent = await startFaultyProxy(anonymous.host, { kind: "silent", count: 99 });
+  try {
+    const started = Date.now();
+    const client = new RegistryClient(parseReference(`${silent.host}/bench/img:v1`), options);
+    await rejects(() => client.get("manifests/v1", {}, "manifest"), /^127\.0\.0\.1:\d+: manifest: no answer for 300 ms \(after 2 attempts\)$/);
+    assert.ok(Date.now() - started < 5000, "two timeouts, not five");
+    assert.is(silent.connections, 2);
+    assert.equal(retries.map((m) => m.replace(/^127\.0\.0\.1:\d+/, "HOST")), ["HOST: manifest: no answer for 300 ms; trying again (attempt 2 of 2)"]);
+  } finally {
+    await silent.close();
+  }
+  // Silent once, then answering: the second try gets the manifest.
+  const once = await startFaultyProxy(anonymous.host, { kind: "silent", count: 1 });
+  try {
+    const client = new RegistryClient(parseReference(`${once.host}/bench/img:v1`), options);
+    assert.is((await client.get("manifests/v1", { Accept: "application/vnd.oci.image.manifest.v1+json" }, "manifest")).status, 200);
+  } finally {
+    await once.close();
+  }
+});
+
+test("a download that stalls midway is resumed from where it stopped, and given up when it stalls again", async () => {
+  const layer = built.images[0].layers[1]; // the 3 MB one
+  const options = { timeouts: { answerMs: 2000, bodyIdleMs: 300 }, retryDelayMs: 10 };
+  const download = (host: string) => new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    new RegistryClient(parseReference(`${host}/bench/img:v1`), options).blob(layer.digest, "layer")
+      .on("data", (d: Buffer) => chunks.push(d)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+  });
+  const once = await startFaultyProxy(anonymous.host, { kind: "stall", bytes: 1_000_000, count: 1 });
+  try {
+    const bytes = await download(once.host);
+    assert.is(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, layer.digest);
+    assert.ok(once.sent.some((s) => /\r\nrange: bytes=\d+-/i.test(s)), "resumed with a Range request");
+  } finally {
+    await once.close();
+  }
+  const always = await startFaultyProxy(anonymous.host, { kind: "stall", bytes: 1_000_000, count: 99 });
+  try {
+    await rejects(() => download(always.host), /: layer: download failed: the download stalled: no data for 300 ms$/);
+    assert.is(always.connections, 2);
+  } finally {
+    await always.close();
   }
 });
 
