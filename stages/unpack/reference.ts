@@ -36,9 +36,11 @@ export function parseReference(text: string): Reference {
   const registry = rest.slice(0, slash);
   let name = rest.slice(slash + 1);
   if (!HOST.test(registry)) throw bad(`${JSON.stringify(registry)} is not a registry host`);
+  const port = /:([0-9]+)$/.exec(registry)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw bad(`port ${port} is out of range (1 to 65535)`);
   // Docker's rule for telling a host from a path's first directory: a mistyped
   // local path (results/x.oci) is named as such, not looked up on the network.
-  if (!/[.:]/.test(registry) && registry !== "localhost") {
+  if (!/[.:]/.test(registry) && registry.toLowerCase() !== "localhost") {
     throw bad(`no such local file or directory, and ${JSON.stringify(registry)} is not a registry host (a host has a "." or a ":port", or is localhost)`);
   }
   let tag: string | undefined;

@@ -33,7 +33,7 @@ const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 10_000;
 
 function isLoopback(registry: string): boolean {
-  const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
+  const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "").toLowerCase(); // host names are case-blind
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
@@ -130,10 +130,11 @@ export class RegistryClient {
         continue;
       }
       if (!response.ok) {
-        const body = (await response.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ").trim();
+        const body = (await response.text().catch(() => "")).slice(0, 4096);
         const hint = response.status === 401 || response.status === 403 ? " (credentials missing or refused)"
           : response.status === 400 && /HTTP request to an HTTPS server/.test(body) ? " (it speaks HTTPS: ask for it with --no-plain-http or --registry-ca FILE)" : "";
-        throw new UnpackError(`${this.ref.registry}: ${what}: HTTP ${response.status}${hint}${body ? `: ${body}` : ""}`);
+        const said = describeErrorBody(body, response.headers.get("content-type") ?? "");
+        throw new UnpackError(`${this.ref.registry}: ${what}: HTTP ${response.status}${hint}${said ? `: ${said}` : ""}`);
       }
       return response;
     }
@@ -228,6 +229,29 @@ export class RegistryClient {
     }
     return Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 });
   }
+}
+
+/**
+ * An error answer's body in a few words: a registry's own errors
+ * ({"errors":[{"code","message"}]}, the distribution spec's) as "CODE:
+ * message"; an HTML page as a sign that the server is no registry at all;
+ * anything else cut short, on one line.
+ */
+export function describeErrorBody(body: string, contentType: string): string {
+  const text = body.trim();
+  if (text === "") return "";
+  try {
+    const errors = (JSON.parse(text) as { errors?: unknown }).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      return errors.slice(0, 3).map((e: { code?: unknown; message?: unknown }) =>
+        [e.code, e.message].filter((v) => typeof v === "string" && v !== "").join(": ")).filter(Boolean).join("; ");
+    }
+  } catch {
+    // not JSON
+  }
+  if (/html/i.test(contentType) || /^<(!doctype|html)/i.test(text)) return "an HTML page, not a registry's answer: is this a registry (the OCI distribution API, /v2/)?";
+  const line = text.replace(/\s+/g, " ");
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
 function describeFetchError(err: unknown): string {

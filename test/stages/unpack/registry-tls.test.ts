@@ -50,6 +50,7 @@ test("HTTPS unless plain HTTP is asked for, or the registry is on loopback and n
   assert.is(registryScheme("reg.example", {}), "https");
   assert.is(registryScheme("reg.example", { plainHttp: true }), "http");
   assert.is(registryScheme("127.0.0.1:5000", {}), "http");
+  assert.is(registryScheme("LocalHost:5000", {}), "http", "host names are case-blind");
   assert.is(registryScheme("localhost:5000", { plainHttp: false }), "https");
   assert.is(registryScheme("[::1]:5000", { ca: ["PEM"] }), "https");
   assert.throws(() => registryScheme("127.0.0.1:5000", { plainHttp: true, ca: ["PEM"] }), /a registry CA is for HTTPS, but plain HTTP was asked for/);

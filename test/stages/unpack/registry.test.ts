@@ -15,7 +15,7 @@ import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
-import { RegistryClient } from "../../../stages/unpack/registry-client.js";
+import { describeErrorBody, RegistryClient } from "../../../stages/unpack/registry-client.js";
 import { rejects, snapshot } from "./helpers.js";
 import { pushWithSkopeo, startFaultyProxy, startRegistry, startTokenService, freePort, type Registry } from "./registry-server.js";
 
@@ -56,6 +56,10 @@ test("references parse; bad ones are named", () => {
   // A first part without "." or ":port" is a directory, as Docker reads it: a mistyped local path, not a host to look up.
   assert.throws(() => parseReference("results/my-bench.oci:v1"), (e: Error) => e.message === 'image reference "results/my-bench.oci:v1": no such local file or directory, and "results" is not a registry host (a host has a "." or a ":port", or is localhost)');
   assert.equal(parseReference("localhost/x").registry, "localhost");
+  assert.equal(parseReference("LOCALHOST/x").registry, "LOCALHOST");
+  // Refused at once, not looked up five times as an invalid URL.
+  assert.throws(() => parseReference("127.0.0.1:99999/x"), (e: Error) => e.message === 'image reference "127.0.0.1:99999/x": port 99999 is out of range (1 to 65535)');
+  assert.throws(() => parseReference("127.0.0.1:0/x"), /port 0 is out of range/);
   assert.throws(() => parseReference("r.io/UPPER"), /not a valid repository name/);
   assert.throws(() => parseReference("r.io/x@sha256:zz"), /not a sha256\/sha512 digest/);
 });
@@ -91,7 +95,17 @@ test("a multi-platform index pushed with --all serves each platform", async () =
 
 test("unknown tags, unreachable registries and corrupted blobs fail cleanly", async () => {
   const out = freshOut();
-  await rejects(() => unpack({ image: `${anonymous.host}/bench/img:nope`, out }), /manifest .*bench\/img:nope: HTTP 404/);
+  // The registry's own error, not its JSON.
+  await rejects(() => unpack({ image: `${anonymous.host}/bench/img:nope`, out }), /manifest .*bench\/img:nope: HTTP 404: MANIFEST_UNKNOWN: manifest unknown$/);
+  // A web server that is not a registry.
+  const web = createServer((_req, res) => res.writeHead(404, { "content-type": "text/html" }).end("<!DOCTYPE HTML>\n<html><body>Not found</body></html>"));
+  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+  try {
+    await rejects(() => unpack({ image: `127.0.0.1:${(web.address() as AddressInfo).port}/x/y:z`, out }),
+      /: manifest 127\.0\.0\.1:\d+\/x\/y:z: HTTP 404: an HTML page, not a registry's answer: is this a registry \(the OCI distribution API, \/v2\/\)\?$/);
+  } finally {
+    await new Promise((resolve) => web.close(resolve));
+  }
   const port = await freePort();
   await rejects(() => unpack({ image: `127.0.0.1:${port}/x/y:z`, out }), /127\.0\.0\.1:\d+: manifest .* \(after 5 attempts\)/);
   assert.not.ok(existsSync(out));
@@ -144,6 +158,15 @@ test("transient failures are retried: refused connections, 503s, and a download 
   } finally {
     await proxy.close();
   }
+});
+
+test("an error answer's body in a few words", () => {
+  assert.is(describeErrorBody('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"},{"code":"UNAUTHORIZED","message":""}]}', "application/json"),
+    "DENIED: requested access to the resource is denied; UNAUTHORIZED");
+  assert.is(describeErrorBody("  upstream\n  timed out ", "text/plain"), "upstream timed out");
+  assert.is(describeErrorBody("x".repeat(300), "text/plain"), `${"x".repeat(200)}…`);
+  assert.is(describeErrorBody("", "text/html"), "");
+  assert.match(describeErrorBody("<html><body>502</body></html>", ""), /^an HTML page, not a registry's answer/);
 });
 
 test("a registry that goes silent is tried twice, one timeout each, with a warning before the second try", async () => {
