@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
+import { parsePlatform } from "../../stages/unpack/platform.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { UnpackResult } from "../../stages/unpack/unpack.js";
 import { commonArgs } from "../cli/common-args.js";
@@ -39,11 +40,13 @@ export default defineCommand({
   },
   async run({ args }) {
     if (args.image.trim() === "") throw new CommandLineError("--image: empty (an OCI layout, archive or registry reference)");
+    if (args.platform !== undefined) platformArg(args.platform);
+    if (args["plain-http"] === true && args["registry-ca"] !== undefined) throw new CommandLineError("--plain-http and --registry-ca: a CA is for HTTPS; give one of them");
     const image = classifyImage(args.image);
     const registryCa = args["registry-ca"] ? inputPath("registry-ca", args["registry-ca"], "file") : undefined;
     const out = outputDir("out", args.out);
     const request: UnpackRequest = { image: image.request, out: out.path };
-    if (args.platform) request.platform = args.platform;
+    if (args.platform !== undefined) request.platform = args.platform;
     if (args["plain-http"] !== undefined) request.plainHttp = args["plain-http"];
     if (registryCa) request.registryCa = registryCa;
     try {
@@ -61,3 +64,12 @@ export default defineCommand({
     }
   },
 });
+
+/** --platform, checked here so that a typo is the command line's error (exit 2), in its words. */
+function platformArg(value: string): void {
+  try {
+    parsePlatform(value);
+  } catch {
+    throw new CommandLineError(`--platform ${JSON.stringify(value)}: expected os/architecture[/variant], such as linux/amd64 or linux/arm64/v8`);
+  }
+}

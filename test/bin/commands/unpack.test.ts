@@ -52,6 +52,19 @@ test("without it, or with a missing file, one line and nothing left", async () =
   assert.not.ok(existsSync(out));
 });
 
+test("a --platform that is no platform, or --plain-http with --registry-ca, is the command line's error: exit 2, nothing made", async () => {
+  const out = join(work, "usage-out");
+  for (const platform of ["amd64", "linux/amd64/", ""]) {
+    const r = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--platform", platform], env);
+    assert.is(r.stderr, `bencher-run: --platform ${JSON.stringify(platform)}: expected os/architecture[/variant], such as linux/amd64 or linux/arm64/v8`);
+    assert.is(r.exitCode, 2);
+  }
+  const both = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--plain-http", "--registry-ca", ca.cert], env);
+  assert.is(both.stderr, "bencher-run: --plain-http and --registry-ca: a CA is for HTTPS; give one of them");
+  assert.is(both.exitCode, 2);
+  assert.not.ok(existsSync(out));
+});
+
 test("docker-archive:FILE:REPO:TAG: the archive is bound, the tag picks the image", async () => {
   const parts = join(work, "parts");
   mkdirSync(parts);
