@@ -10,6 +10,7 @@ import { describeOptionError, optionsForRun, parsePipelineArgs, UsageError, type
 import { JSON_SCHEMA_VERSION, toJsonDocument } from "../pipeline/json-document.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
+import { AUTHFILE_HELP } from "../../lib/oci/auth-file.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
 import { MAX_MEMORY_MIB } from "../../stages/boot/limits.js";
 
@@ -87,6 +88,7 @@ export default defineCommand({
     "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
     kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
     "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
+    authfile: { type: "string", description: AUTHFILE_HELP, valueHint: "file" },
     "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca); --no-plain-http: HTTPS even on loopback" },
     rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
     iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each (files: --output-dir/run-i/)", valueHint: "n" },

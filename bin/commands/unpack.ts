@@ -10,7 +10,9 @@ import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir } from "../cli/paths.js";
-import { CommandLineError } from "../cli/command-error.js";
+import { CommandError, CommandLineError } from "../cli/command-error.js";
+import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
+import { AUTHFILE_HELP, type AuthLookup } from "../../lib/oci/auth-file.js";
 
 /**
  * A local image (file or directory) is bound read-only; anything else is a
@@ -35,6 +37,7 @@ export default defineCommand({
       negativeDescription: "Talk HTTPS even to a loopback registry",
     },
     "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
+    authfile: { type: "string", description: AUTHFILE_HELP, valueHint: "file" },
     json: commonArgs.json,
     verbose: commonArgs.verbose,
   },
@@ -44,11 +47,14 @@ export default defineCommand({
     if (args["plain-http"] === true && args["registry-ca"] !== undefined) throw new CommandLineError("--plain-http and --registry-ca: a CA is for HTTPS; give one of them");
     const image = classifyImage(args.image);
     const registryCa = args["registry-ca"] ? inputPath("registry-ca", args["registry-ca"], "file") : undefined;
+    const authFile = args.authfile !== undefined ? inputPath("authfile", args.authfile, "file") : undefined;
+    const auth = registryAuth(image.request, authFile);
     const out = outputDir("out", args.out);
     const request: UnpackRequest = { image: image.request, out: out.path };
     if (args.platform !== undefined) request.platform = args.platform;
     if (args["plain-http"] !== undefined) request.plainHttp = args["plain-http"];
     if (registryCa) request.registryCa = registryCa;
+    if (auth.credentials) request.auth = auth.credentials;
     try {
       const result = await callSandboxedStage<UnpackResult>("unpack", request, {
         readOnly: [...(image.bind ? [image.bind] : []), ...(registryCa ? [registryCa] : [])],
@@ -60,7 +66,7 @@ export default defineCommand({
       ]);
     } catch (err) {
       abandonOutputDir(out);
-      throw err;
+      throw withAuthNote(err, auth);
     }
   },
 });
@@ -71,5 +77,14 @@ function platformArg(value: string): void {
     parsePlatform(value);
   } catch {
     throw new CommandLineError(`--platform ${JSON.stringify(value)}: expected os/architecture[/variant], such as linux/amd64 or linux/arm64/v8`);
+  }
+}
+
+function registryAuth(image: string, authFile: string | undefined): AuthLookup {
+  try {
+    return credentialsForImage(image, authFile);
+  } catch (err) {
+    if (err instanceof AuthFileError) throw new CommandError(err.message);
+    throw err;
   }
 }

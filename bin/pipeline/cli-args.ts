@@ -32,6 +32,7 @@ const VALUE_FLAGS: Record<string, string> = {
   "--disk": "disk", "--env": "env", "-e": "env", "--workdir": "workdir", "-w": "workdir", "--user": "user", "-u": "user",
   "--output": "output", "--output-dir": "output-dir", "--max-output-size": "max-output-size", "--kernel": "kernel",
   "--iter": "iter", "--rootfs": "rootfs", "--work-root": "work-root", "--cpus": "cpus", "--registry-ca": "registry-ca",
+  "--authfile": "authfile",
 };
 const BOOLEAN_FLAGS: Record<string, string> = {
   "--json": "json", "--keep": "keep", "--verbose": "verbose", "--plain-http": "plain-http", "--no-plain-http": "no-plain-http",
@@ -43,7 +44,7 @@ const OPTION_FLAGS: Record<string, string> = {
   image: "--image", timeoutSec: "--timeout", bootTimeoutSec: "--boot-timeout", vcpus: "--vcpus", cpus: "--cpus",
   quietCpus: "--quiet-cpus", memoryMiB: "--memory", diskMiB: "--disk", env: "--env", workdir: "--workdir", user: "--user",
   outputs: "--output", outputDir: "--output-dir", maxOutputSize: "--max-output-size", kernel: "--kernel",
-  registryCa: "--registry-ca", plainHttp: "--plain-http", rootfs: "--rootfs", workRoot: "--work-root",
+  registryCa: "--registry-ca", plainHttp: "--plain-http", authFile: "--authfile", rootfs: "--rootfs", workRoot: "--work-root",
   entrypoint: "--entrypoint", cmd: "--cmd",
 };
 
@@ -174,6 +175,8 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   if (kernel !== undefined) options.kernel = kernel;
   const registryCa = one("registry-ca");
   if (registryCa !== undefined) options.registryCa = registryCa;
+  const authFile = one("authfile");
+  if (authFile !== undefined) options.authFile = authFile;
   if (flags.has("plain-http") && flags.has("no-plain-http")) throw new UsageError("--plain-http and --no-plain-http contradict each other");
   if (flags.has("plain-http")) options.plainHttp = true;
   if (flags.has("no-plain-http")) options.plainHttp = false;

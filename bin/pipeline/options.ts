@@ -55,6 +55,8 @@ export interface PipelineOptions {
   registryCa?: string;
   /** true: plain HTTP to the registry; false: HTTPS even on loopback; unset: HTTPS except to a loopback registry. */
   plainHttp?: boolean;
+  /** Registry credentials: an auth file as `docker login` or `podman login` writes it (default: lib/oci/auth-file.ts's search). */
+  authFile?: string;
   /** Keep the run directory (console log, overlay, unpacked image) for debugging. */
   keep?: boolean;
   rootfs?: RootfsKind;
@@ -90,7 +92,7 @@ export interface CheckedOptions {
   outputDir: string | undefined;
   maxOutputBytes: number;
   kernel: string | undefined;
-  registry: { ca: string | undefined; plainHttp: boolean | undefined };
+  registry: { ca: string | undefined; plainHttp: boolean | undefined; authFile: string | undefined };
   keep: boolean;
   rootfs: RootfsKind;
   workRoot: string | undefined;
@@ -187,6 +189,12 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     const problem = fileProblem(registryCa);
     if (problem) refuse("registryCa", o.registryCa, problem);
   }
+  let authFile: string | undefined;
+  if (o.authFile !== undefined) {
+    authFile = resolve(o.authFile);
+    const problem = fileProblem(authFile);
+    if (problem) refuse("authFile", o.authFile, problem);
+  }
   if (o.plainHttp !== undefined && typeof o.plainHttp !== "boolean") refuse("plainHttp", undefined, "expected true or false");
   if (o.plainHttp === true && registryCa !== undefined) refuse("registryCa", undefined, "a CA is for HTTPS, but plain HTTP was asked for");
   // Made (or refused, a file in the way included) by the run itself, before any stage starts.
@@ -220,7 +228,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     outputDir,
     maxOutputBytes: wholeNumber("maxOutputSize", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
     kernel,
-    registry: { ca: registryCa, plainHttp: o.plainHttp },
+    registry: { ca: registryCa, plainHttp: o.plainHttp, authFile },
     keep: o.keep ?? false,
     rootfs,
     workRoot: o.workRoot === undefined ? undefined : isAbsolute(o.workRoot) ? o.workRoot : resolve(o.workRoot),

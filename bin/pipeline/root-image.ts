@@ -4,7 +4,9 @@
 // registry image is always unpacked (its digest needs the network), and
 // mkrootfs then finds the cached image without building it.
 import { existsSync, readFileSync } from "node:fs";
-import { PipelineOptionError } from "./errors.js";
+import { PipelineError, PipelineOptionError } from "./errors.js";
+import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
+import type { AuthLookup } from "../../lib/oci/auth-file.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
 import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
@@ -40,10 +42,11 @@ export function locateImage(image: string): { request: string; bind: string | nu
   return { request: formatLocalImage(local), bind: local.path };
 }
 
-/** How to reach a registry: an extra CA to trust, plain HTTP or not (unpack's defaults when unset). */
+/** How to reach a registry: an extra CA to trust, plain HTTP or not (unpack's defaults when unset), the auth file to read credentials from. */
 export interface RegistryAccess {
   ca?: string | undefined;
   plainHttp?: boolean | undefined;
+  authFile?: string | undefined;
 }
 
 export async function prepareRootImage(
@@ -67,11 +70,15 @@ export async function prepareRootImage(
   const unpackRequest: UnpackRequest = { image: local.request, out };
   if (registry.ca !== undefined) unpackRequest.registryCa = registry.ca;
   if (registry.plainHttp !== undefined) unpackRequest.plainHttp = registry.plainHttp;
+  const auth = registryAuth(local.request, local.bind === null, registry.authFile);
+  if (auth.credentials) unpackRequest.auth = auth.credentials;
   const unpacked = await runStage<UnpackResult>("unpack", unpackRequest, {
     readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
     writable: [out],
     network: local.bind === null,
-  }, hooks);
+  }, hooks).catch((err: unknown) => {
+    throw withAuthNote(err, auth);
+  });
   const runConfig = JSON.parse(readFileSync(unpacked.config, "utf8")) as RunConfig;
 
   const cacheDir = rootfsCacheDir();
@@ -84,4 +91,15 @@ export async function prepareRootImage(
     path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started),
     ...(made.accounts ? { accounts: made.accounts } : {}),
   };
+}
+
+/** What the user's auth file has for a registry image (nothing for a local one). */
+function registryAuth(image: string, fromRegistry: boolean, authFile: string | undefined): AuthLookup {
+  if (!fromRegistry) return {};
+  try {
+    return credentialsForImage(image, authFile);
+  } catch (err) {
+    if (err instanceof AuthFileError) throw new PipelineError(err.message);
+    throw err;
+  }
 }

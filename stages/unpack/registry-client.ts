@@ -150,7 +150,7 @@ export class RegistryClient {
     const { scheme, params } = parseChallenge(header);
     if (scheme === "basic") {
       const basic = this.basicCredentials();
-      if (!basic) throw new UnpackError(`${this.ref.registry}: ${what}: registry wants a username and password (auth)`);
+      if (!basic) throw new UnpackError(`${this.ref.registry}: ${what}: registry wants a username and password, and none were found (docker login or podman login writes them to an auth file; bencher-run reads it, or the one --authfile names)`);
       this.authorization = basic;
       return;
     }

@@ -98,6 +98,7 @@ test("registry access: --registry-ca, --plain-http, --no-plain-http", () => {
   assert.is(parse("--image", "x", "--no-plain-http").options.plainHttp, false);
   assert.is(parse("--image", "x").options.plainHttp, undefined);
   assert.throws(() => parse("--image", "x", "--plain-http", "--no-plain-http"), /contradict/);
+  assert.equal(parse("--image", "r.example/a:1", "--authfile", "auth.json").options, { image: "r.example/a:1", authFile: "auth.json" });
 });
 
 test("sizes: bytes and K/M/G suffixes", () => {

@@ -1,9 +1,10 @@
 // `bencher-run pipeline` on an image in a registry that speaks HTTPS with a
 // certificate from a private CA: the run works with --registry-ca (the file
-// reaches the sandboxed unpack stage) and is refused in one line without it.
+// reaches the sandboxed unpack stage) and is refused in one line without it;
+// and on one that wants a password, given in an auth file with --authfile.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
@@ -53,6 +54,28 @@ test("with --registry-ca the image is pulled over HTTPS and runs", async () => {
   assert.is(r.exitCode, 0, r.stderr);
   assert.is(r.stdout, "pulled over TLS"); // execa drops the last newline
   assert.equal(readdirSync(runs), []);
+});
+
+test("a registry that wants a password: --authfile gives it (the file docker login writes); without, one line before any VM", async () => {
+  const guarded = await startRegistry({ kind: "htpasswd", user: "alice", password: "s3cret" });
+  try {
+    const guardedRef = `${guarded.host}/bench/private:v1`;
+    await pushWithSkopeo(join(work, "layout"), guardedRef, { creds: "alice:s3cret" });
+    // No auth file anywhere the command looks (the default search is lib/oci/auth-file.ts's, tested there).
+    const nowhere = { XDG_RUNTIME_DIR: "", REGISTRY_AUTH_FILE: "", DOCKER_CONFIG: join(work, "no-docker-config") };
+    const noCreds = await runCli(["pipeline", "--image", guardedRef, "--work-root", runs], nowhere);
+    assert.is(noCreds.exitCode, 125, noCreds.stderr);
+    assert.match(noCreds.stderr, /registry wants a username and password, and none were found/);
+    assert.is(noCreds.stderr.trim().split("\n").length, 1, noCreds.stderr);
+    const authFile = join(work, "auth.json");
+    writeFileSync(authFile, JSON.stringify({ auths: { [guarded.host]: { auth: Buffer.from("alice:s3cret").toString("base64") } } }), { mode: 0o600 });
+    const r = await runCli(["pipeline", "--image", guardedRef, "--authfile", authFile, "--work-root", runs], nowhere);
+    assert.is(r.exitCode, 0, r.stderr);
+    assert.is(r.stdout, "pulled over TLS", "the same image, here from a plain-HTTP registry with a password");
+    assert.equal(readdirSync(runs), []);
+  } finally {
+    await guarded.stop();
+  }
 });
 
 test("a CA file that is not there, or with --plain-http, is a usage error", async () => {

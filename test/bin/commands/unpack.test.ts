@@ -3,7 +3,7 @@
 // the sandbox), and one image of a multi-image docker-save archive.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../../lib/oci/build-image.js";
@@ -63,6 +63,48 @@ test("a --platform that is no platform, or --plain-http with --registry-ca, is t
   assert.is(both.stderr, "bencher-run: --plain-http and --registry-ca: a CA is for HTTPS; give one of them");
   assert.is(both.exitCode, 2);
   assert.not.ok(existsSync(out));
+});
+
+test("credentials come from the user's auth file (--authfile, $REGISTRY_AUTH_FILE, ~/.docker/config.json), read by the command, not the stage", async () => {
+  const guarded = await startRegistry({ kind: "htpasswd", user: "alice", password: "s3cret" });
+  try {
+    const layout = join(work, "layout");
+    await pushWithSkopeo(layout, `${guarded.host}/bench/img:v1`, { creds: "alice:s3cret" });
+    const home = join(work, "home");
+    mkdirSync(join(home, ".docker"), { recursive: true });
+    const entry = (password: string) => JSON.stringify({ auths: { [guarded.host]: { auth: Buffer.from(`alice:${password}`).toString("base64") } } });
+    const userEnv = { ...env, HOME: home, XDG_RUNTIME_DIR: "", REGISTRY_AUTH_FILE: "", DOCKER_CONFIG: "" };
+    const pull = (out: string, extra: string[] = [], moreEnv: Record<string, string> = {}) =>
+      runCli(["unpack", "--image", `${guarded.host}/bench/img:v1`, "--out", join(work, out), ...extra], { ...userEnv, ...moreEnv });
+
+    const none = await pull("auth-none");
+    assert.is(none.exitCode, 1);
+    assert.match(none.stderr, /registry wants a username and password, and none were found \(docker login or podman login writes them to an auth file; bencher-run reads it, or the one --authfile names\)$/);
+    assert.not.ok(existsSync(join(work, "auth-none")));
+
+    writeFileSync(join(home, ".docker", "config.json"), entry("s3cret"), { mode: 0o600 });
+    const fromHome = await pull("auth-home");
+    assert.is(fromHome.exitCode, 0, fromHome.stderr);
+    assert.is(readFileSync(join(work, "auth-home", "rootfs", "which"), "utf8"), "from the registry");
+
+    const wrongFile = join(work, "wrong-auth.json");
+    writeFileSync(wrongFile, entry("wrong"), { mode: 0o600 });
+    const viaEnv = await pull("auth-env", [], { REGISTRY_AUTH_FILE: wrongFile });
+    assert.is(viaEnv.exitCode, 1, "$REGISTRY_AUTH_FILE is read instead of ~/.docker/config.json");
+    assert.match(viaEnv.stderr, /HTTP 401 \(credentials missing or refused\)/);
+    const viaFlag = await pull("auth-flag", ["--authfile", join(home, ".docker", "config.json")], { REGISTRY_AUTH_FILE: wrongFile });
+    assert.is(viaFlag.exitCode, 0, `--authfile wins: ${viaFlag.stderr}`);
+
+    const missing = await pull("auth-missing", ["--authfile", join(work, "no-such-auth.json")]);
+    assert.is(missing.stderr, `bencher-run: --authfile ${join(work, "no-such-auth.json")}: no such file or directory`);
+    writeFileSync(wrongFile, "{ not json");
+    const broken = await pull("auth-broken", ["--authfile", wrongFile]);
+    assert.match(broken.stderr, new RegExp(`^bencher-run: auth file ${wrongFile}: not JSON \\(`));
+    assert.is(broken.exitCode, 1);
+    for (const out of ["auth-env", "auth-missing", "auth-broken"]) assert.not.ok(existsSync(join(work, out)), out);
+  } finally {
+    await guarded.stop();
+  }
 });
 
 test("docker-archive:FILE:REPO:TAG: the archive is bound, the tag picks the image", async () => {

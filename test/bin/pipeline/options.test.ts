@@ -34,6 +34,7 @@ test("a kernel or CA file that is a directory says so", () => {
   const dir = tmpdir();
   assert.is(refusal({ kernel: dir }).message, `kernel ${dir}: is a directory, not a file`);
   assert.is(refusal({ registryCa: dir }).message, `registryCa ${dir}: is a directory, not a file`);
+  assert.is(refusal({ authFile: "/no/such/auth.json" }).message, "authFile /no/such/auth.json: no such file");
   assert.is(refusal({ kernel: "/dev/null" }).message, "kernel /dev/null: is not a regular file");
   assert.is(refusal({ kernel: "/no/such/vmlinux" }).message, "kernel /no/such/vmlinux: no such file");
 });
