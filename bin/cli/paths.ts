@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { CommandError, CommandLineError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
+import { unreadableByStage, unreadableProblem } from "../../lib/sandbox/stage-readable.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** An existing input; its real path. */
@@ -193,4 +194,10 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new CommandLineError(`--${flag} ${value}: expected ${expected}`);
   return n;
+}
+
+/** An input the user named that the stages, run as another uid under root, could not read: refused here, naming the file. */
+export function stageMustRead(flag: string, value: string, path: string): void {
+  const entry = unreadableByStage(path);
+  if (entry !== undefined) throw new CommandError(`--${flag} ${value}: ${unreadableProblem(value, entry)}`);
 }

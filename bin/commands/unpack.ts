@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { abandonOutputDir, inputPath, outputDir } from "../cli/paths.js";
+import { abandonOutputDir, inputPath, outputDir, stageMustRead } from "../cli/paths.js";
 import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
 import { AUTHFILE_HELP, type AuthLookup } from "../../lib/oci/auth-file.js";
@@ -48,6 +48,8 @@ export default defineCommand({
     const image = classifyImage(args.image);
     const registryCa = args["registry-ca"] ? inputPath("registry-ca", args["registry-ca"], "file") : undefined;
     const authFile = args.authfile !== undefined ? inputPath("authfile", args.authfile, "file") : undefined;
+    if (image.bind) stageMustRead("image", args.image, image.bind);
+    if (registryCa) stageMustRead("registry-ca", args["registry-ca"]!, registryCa);
     const auth = registryAuth(image.request, authFile);
     const out = outputDir("out", args.out);
     const request: UnpackRequest = { image: image.request, out: out.path };

@@ -14,6 +14,7 @@ import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import { unreadableByStage, unreadableProblem } from "../../lib/sandbox/stage-readable.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
 import { peekLocalImage } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
@@ -70,6 +71,9 @@ export async function prepareRootImage(
   const unpackRequest: UnpackRequest = { image: local.request, out };
   if (registry.ca !== undefined) unpackRequest.registryCa = registry.ca;
   if (registry.plainHttp !== undefined) unpackRequest.plainHttp = registry.plainHttp;
+  // Checked only now: a cache hit never needs the stage to read them.
+  if (local.bind) stageMustRead("image", image, local.bind);
+  if (registry.ca !== undefined) stageMustRead("registryCa", registry.ca, registry.ca);
   const auth = registryAuth(local.request, local.bind === null, registry.authFile);
   if (auth.credentials) unpackRequest.auth = auth.credentials;
   const unpacked = await runStage<UnpackResult>("unpack", unpackRequest, {
@@ -102,4 +106,10 @@ function registryAuth(image: string, fromRegistry: boolean, authFile: string | u
     if (err instanceof AuthFileError) throw new PipelineError(err.message);
     throw err;
   }
+}
+
+/** An input the stage, run as another uid under root, could not read: refused as the option's error. */
+function stageMustRead(option: string, value: string, path: string): void {
+  const entry = unreadableByStage(path);
+  if (entry !== undefined) throw new PipelineOptionError(option, value, unreadableProblem(value, entry));
 }

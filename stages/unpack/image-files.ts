@@ -38,7 +38,9 @@ export class DirectoryFiles implements ImageFiles {
       let st;
       try {
         st = lstatSync(host);
-      } catch {
+      } catch (err) {
+        // Not there is an answer; not allowed to look is not (it would read as "no index.json").
+        if ((err as NodeJS.ErrnoException).code === "EACCES") throw new UnpackError(`${this.origin}: ${parts.slice(0, i + 1).join("/")}: permission denied`);
         return null;
       }
       if (st.isSymbolicLink()) throw new UnpackError(`${this.origin}: ${path} goes through a symlink, which an image may not use`);

@@ -5,6 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { buildImage } from "../../../lib/oci/build-image.js";
 import { tarDirectory } from "../../../lib/oci/tar-directory.js";
@@ -105,6 +106,30 @@ test("credentials come from the user's auth file (--authfile, $REGISTRY_AUTH_FIL
   } finally {
     await guarded.stop();
   }
+});
+
+test("under root, an image or CA file only root may read (umask 077) is named before the stage, which runs as another uid, starts", async () => {
+  if (process.getuid?.() !== 0) return; // the stages are the caller then, and read what they can
+  const privateLayout = join(work, "private.oci");
+  const old = process.umask(0o077);
+  try {
+    await buildImage(image("private"), { format: "oci-dir", out: privateLayout });
+  } finally {
+    process.umask(old);
+  }
+  const out = join(work, "private-out");
+  const r = await runCli(["unpack", "--image", privateLayout, "--out", out], env);
+  assert.is(r.exitCode, 1);
+  assert.is(r.stderr, `bencher-run: --image ${privateLayout}: it cannot be read by uid 65534, which the stages run as under root (make it readable to others: chmod -R o+rX ${privateLayout})`);
+  assert.not.ok(existsSync(out));
+  const privateCa = join(work, "private-ca.pem");
+  writeFileSync(privateCa, readFileSync(ca.cert), { mode: 0o600 });
+  const caRun = await runCli(["unpack", "--image", `${registry.host}/bench/img:v1`, "--out", out, "--registry-ca", privateCa], env);
+  assert.match(caRun.stderr, /^bencher-run: --registry-ca .*private-ca\.pem: it cannot be read by uid 65534/);
+  // As the hint says: then it unpacks.
+  execFileSync("chmod", ["-R", "o+rX", privateLayout]);
+  const fixed = await runCli(["unpack", "--image", privateLayout, "--out", out], env);
+  assert.is(fixed.exitCode, 0, fixed.stderr);
 });
 
 test("docker-archive:FILE:REPO:TAG: the archive is bound, the tag picks the image", async () => {
