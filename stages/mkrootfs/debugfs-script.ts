@@ -63,6 +63,11 @@ export function buildDebugfsScript(plan: RootfsPlan, valueDir: string): DebugfsS
       add("sif", path, "mode", octal(change.type | change.perm));
       if (change.uid !== 0) add("sif", path, "uid", change.uid);
       if (change.gid !== 0) add("sif", path, "gid", change.gid);
+      // mknod stamps the node with the build's clock: the image's time instead, so equal images build equal.
+      if (change.mtime) {
+        add("sif", path, "mtime", `@${change.mtime.sec}`);
+        if (change.mtime.nsec !== 0) add("sif", path, "mtime_extra", timeExtra(change.mtime.sec, change.mtime.nsec));
+      }
     } else if (change.source) {
       if (change.type !== S_IFLNK && change.perm !== change.source.perm) add("sif", path, "mode", octal(change.type | change.perm));
       if (change.uid !== change.source.uid) add("sif", path, "uid", change.uid);

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { isPlainObject } from "../../lib/ipc/errors.js";
 import { imagePathProblem } from "./image-path.js";
+import { MAX_MTIME } from "../unpack/metadata-table.js";
 
 export type SpecialKind = "chardev" | "blockdev" | "fifo";
 
@@ -17,9 +18,11 @@ export interface MetadataEntry {
   xattrs?: [string, Buffer][];
   kind?: SpecialKind;
   rdev?: [number, number];
+  /** A device node's or FIFO's mtime, seconds since the epoch (the tree holds every other entry's). */
+  mtime?: number;
 }
 
-const FIELDS = new Set(["path", "uid", "gid", "mode", "xattrs", "kind", "rdev"]);
+const FIELDS = new Set(["path", "uid", "gid", "mode", "xattrs", "kind", "rdev", "mtime"]);
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "no change" to the kernel
 const XATTR_PREFIXES = ["user.", "trusted.", "security.", "system."];
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -52,6 +55,7 @@ export function parseMetadata(text: string, file = "metadata.jsonl"): Map<string
       throw new Error(`${file}: ${JSON.stringify(entry.path)} is a ${entry.kind} without rdev`);
     }
     if (entry.kind && entry.path === "/") throw new Error(`${file}: "/" cannot be a ${entry.kind}`);
+    if (entry.mtime !== undefined && !entry.kind) throw new Error(`${file}: ${JSON.stringify(entry.path)} has an mtime, which only a device node or FIFO takes from here (the tree holds the others')`);
   }
   return entries;
 }
@@ -104,6 +108,13 @@ function parseEntry(line: string, where: string): MetadataEntry {
       Number.isInteger(rdev[1]) && rdev[1] >= 0 && rdev[1] <= 0xfffff;
     if (!valid) throw new Error(`${where}: rdev must be [major 0..4095, minor 0..1048575], not ${JSON.stringify(rdev)}`);
     entry.rdev = [rdev[0], rdev[1]];
+  }
+  if (raw.mtime !== undefined) {
+    const mtime = raw.mtime;
+    if (typeof mtime !== "number" || !Number.isFinite(mtime) || mtime < 0 || mtime > MAX_MTIME) {
+      throw new Error(`${where}: mtime must be seconds from 0 to ${MAX_MTIME}, not ${JSON.stringify(mtime)}`);
+    }
+    entry.mtime = mtime;
   }
   return entry;
 }

@@ -93,7 +93,7 @@ export function planRootfs(rootfs: string, metadata: Map<string, MetadataEntry>)
         uid: entry.uid ?? 0,
         gid: entry.gid ?? 0,
         source: null,
-        mtime: null,
+        mtime: entry.mtime === undefined ? null : splitSeconds(entry.mtime),
         xattrs: entry.xattrs ?? [],
         exactName: true,
       });
@@ -104,4 +104,10 @@ export function planRootfs(rootfs: string, metadata: Map<string, MetadataEntry>)
     }
   }
   return { usage, changes, root: root! };
+}
+
+/** Seconds, perhaps with a fraction (a PAX mtime), as whole seconds and nanoseconds. */
+function splitSeconds(seconds: number): { sec: number; nsec: number } {
+  const sec = Math.floor(seconds);
+  return { sec, nsec: Math.min(999_999_999, Math.round((seconds - sec) * 1e9)) };
 }

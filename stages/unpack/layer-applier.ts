@@ -13,7 +13,7 @@ import {
   readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync, type Stats,
 } from "node:fs";
 import { ImageRoot, UnpackError, imagePath, memberComponents } from "./image-root.js";
-import { MetadataTable, type MetadataRecord } from "./metadata-table.js";
+import { MAX_MTIME, MetadataTable, type MetadataRecord } from "./metadata-table.js";
 import type { MemberSink, TarMember } from "./tar-reader.js";
 
 const WHITEOUT = ".wh.";
@@ -257,6 +257,7 @@ export class LayerApplier {
     if (kind) {
       record.kind = kind;
       if (kind !== "fifo") record.rdev = [m.devmajor, m.devminor];
+      if (m.mtime >= 0 && m.mtime <= MAX_MTIME) record.mtime = m.mtime;
     }
     this.metadata.set(record);
   }

@@ -6,6 +6,9 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 
+/** The latest mtime a record carries: ext4's 256-byte inodes hold seconds up to 2^34 - 1 (the year 2514). */
+export const MAX_MTIME = 2 ** 34 - 1;
+
 export interface MetadataRecord {
   path: string;
   uid?: number;
@@ -15,6 +18,8 @@ export interface MetadataRecord {
   xattrs?: Record<string, string>;
   kind?: "chardev" | "blockdev" | "fifo";
   rdev?: [number, number];
+  /** A device node's or FIFO's mtime (seconds): the tree cannot hold one for it. */
+  mtime?: number;
 }
 
 export class MetadataTable {

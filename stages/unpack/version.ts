@@ -6,5 +6,8 @@
  * 2: layers are checked against the config's diff_ids; before, a layer could
  * differ from what the image ID promised, and its root image was cached
  * under that ID.
+ * 3: device nodes and FIFOs keep the image's mtime (metadata.jsonl carries
+ * it); before, mkrootfs stamped them with the build's clock, so one image
+ * built twice gave two different root images.
  */
-export const UNPACK_VERSION = 2;
+export const UNPACK_VERSION = 3;

@@ -56,9 +56,12 @@ test("metadata.jsonl: each bad line named by number and reason", () => {
     ['{"path":"/a","kind":"chardev"}', /chardev without rdev/],
     ['{"path":"/a","kind":"blockdev","rdev":[4096,0]}', /rdev must be/],
     ['{"path":"/","kind":"fifo"}', /"\/" cannot be a fifo/],
+    ['{"path":"/a","kind":"fifo","mtime":-1}', /mtime must be seconds from 0 to 17179869183/],
+    ['{"path":"/a","kind":"fifo","mtime":"1700000000"}', /mtime must be seconds/],
+    ['{"path":"/a","mtime":1700000000}', /"\/a" has an mtime, which only a device node or FIFO takes from here/],
   ];
   for (const [line, message] of bad) {
-    assert.throws(() => parseMetadata(`\n${line}\n`, "metadata.jsonl"), (err: Error) => message.test(err.message) && /line 2|without rdev|cannot be/.test(err.message) && !err.message.includes("\n"), line);
+    assert.throws(() => parseMetadata(`\n${line}\n`, "metadata.jsonl"), (err: Error) => message.test(err.message) && /line 2|without rdev|cannot be|has an mtime/.test(err.message) && !err.message.includes("\n"), line);
   }
 });
 

@@ -131,7 +131,7 @@ test("metadata.jsonl holds owners, xattrs and device nodes, minus deleted paths"
   assert.equal(byPath.get("/tmp"), { path: "/tmp", uid: 0, gid: 0, mode: 0o1777 });
   const onHost = (p: string) => statSync(join(work, "out-oci-dir", "rootfs", p)).mode & 0o7777;
   assert.equal([onHost("app/suid"), onHost("app/sgid"), onHost("tmp")], [0o755, 0o755, 0o1755]);
-  assert.equal(byPath.get("/dev/null"), { path: "/dev/null", uid: 0, gid: 0, mode: 0o666, kind: "chardev", rdev: [1, 3] });
+  assert.equal(byPath.get("/dev/null"), { path: "/dev/null", uid: 0, gid: 0, mode: 0o666, kind: "chardev", rdev: [1, 3], mtime: 1700000000 });
   const hard = byPath.get("/app/hard")!;
   assert.is(hard.uid, 1000);
   assert.equal(hard.xattrs, { "user.note": Buffer.from("kept").toString("base64"), "security.capability": "AAAAAgAgAAAAAAAAAAAAAAAAAAA=" });
