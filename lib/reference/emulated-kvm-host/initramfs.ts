@@ -46,6 +46,8 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 [ -c /dev/kvm ] || { say "no /dev/kvm: the emulated CPU offers no SVM"; end 125; }
+# Loopback, as on any machine: tests serve registries on 127.0.0.1.
+ip link set lo up || say "cannot bring up lo"
 opts=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o ro,$opts hostroot /newroot || { say "cannot mount the machine's files"; end 125; }
 mount -t proc proc /newroot/proc; mount -t sysfs sys /newroot/sys; mount -t devtmpfs dev /newroot/dev

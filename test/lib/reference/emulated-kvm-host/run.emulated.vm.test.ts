@@ -22,6 +22,7 @@ test("a script runs on a host with a hardware-style /dev/kvm and this machine's 
     'echo "node=$(node -p process.version)" >> $out',
     'echo "idle=$(pgrep -f idle-vm.js >/dev/null && echo yes || echo no)" >> $out',
     'echo "cpus=$(nproc)" >> $out',
+    `echo "loopback=$(node -e 'const net = require("net"); const s = net.createServer((c) => c.end()).listen(0, "127.0.0.1", () => net.connect(s.address().port, "127.0.0.1", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); }))')" >> $out`,
     "exit 7",
   ].join("\n"));
   const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: 5 * 60_000 });
@@ -36,6 +37,7 @@ test("a script runs on a host with a hardware-style /dev/kvm and this machine's 
   assert.ok(seen.cwd.length > 1, "runs in the project");
   assert.is(seen.cpus, "2", "every CPU is up once the script runs");
   assert.is(seen.idle, "yes", "the idle VM that keeps KVM's static keys on is held while the script runs");
+  assert.is(seen.loopback, "connected", "127.0.0.1 answers: tests serve registries there");
 });
 
 test("a host that stops its heartbeat is ended as stalled, long before the timeout, and the script runs again on a fresh one", async () => {
