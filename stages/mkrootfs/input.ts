@@ -10,6 +10,8 @@ export interface UnpackedImage {
   metadataFile: string;
   /** The image digest from config.json: the cache key's identity of the content. */
   digest: string;
+  /** config.json's platform ("linux/arm64"), when it names one. */
+  platform?: string;
 }
 
 /** OCI digest grammar: algorithm ":" encoded. */
@@ -44,5 +46,5 @@ export function openUnpackedImage(input: string): UnpackedImage {
   if (!isPlainObject(config) || !isDigest(config.digest)) {
     throw new Error(`${configFile}: digest must be an OCI digest such as "sha256:<hex>"`);
   }
-  return { dir, rootfs, metadataFile, digest: config.digest };
+  return { dir, rootfs, metadataFile, digest: config.digest, ...(typeof config.platform === "string" ? { platform: config.platform } : {}) };
 }

@@ -36,6 +36,10 @@ const silent: MkrootfsContext = { progress() {}, log() {}, signal: new AbortCont
 export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContext> = {}): Promise<MkrootfsResult> {
   const { progress, log, signal } = { ...silent, ...ctx };
   const input = openUnpackedImage(req.input);
+  // Built all the same (a root image is only files), but nothing in it could run in our x86_64 VMs.
+  if (input.platform !== undefined && !/^linux\/amd64(\/|$)/.test(input.platform)) {
+    log("warn", `the image is for ${input.platform}: bencher-run's VMs are linux/amd64, where its programs cannot run`);
+  }
   if (req.out !== undefined && !statSync(dirname(resolve(req.out)), { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`out: ${dirname(resolve(req.out))} is not an existing directory`);
   }

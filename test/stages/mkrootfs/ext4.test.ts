@@ -2,7 +2,7 @@
 // arrives, checked with debugfs against the source; e2fsck finds it clean.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { makeUnpackedImage, tempDir } from "./fixture.js";
@@ -24,6 +24,20 @@ test("the image holds the tree exactly: content, modes, owners, links, times, xa
   assertExt4Matches(result.image, expected);
   assert.equal(listDir(result.image, "/srv"), ["back\\slash", 'we"ird name with spaces', "ünïcödé"]);
   assert.equal(warnings, []);
+});
+
+test("an image for another platform is built, with a warning that its programs cannot run in the VM", async () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/x", type: "file", content: "x" }] });
+  const configFile = join(input, "config.json");
+  const warningsFor = async (platform: string) => {
+    writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, "utf8")), platform }));
+    const warnings: string[] = [];
+    await mkrootfs({ input, fs: "ext4", cache: false, out: join(work, `platform-${platform.replace(/\//g, "-")}.ext4`) }, { log: (level, message) => level === "warn" && warnings.push(message) });
+    return warnings;
+  };
+  assert.equal(await warningsFor("linux/arm64/v8"), ["the image is for linux/arm64/v8: bencher-run's VMs are linux/amd64, where its programs cannot run"]);
+  assert.equal(await warningsFor("linux/amd64"), []);
+  assert.equal(await warningsFor("linux/amd64/v3"), [], "an amd64 variant runs");
 });
 
 test("files not in metadata.jsonl belong to 0:0 and keep their host mode", async () => {
