@@ -287,6 +287,8 @@ export class Machine {
     if (this.mmioSlots.length) this.options.log?.(this.notifyEvents.describe());
     try {
       if (held) {
+        // Said once the VM is ready, so a scheduler (or a test) knows the hold has begun.
+        this.options.log?.("VM set up: holding its vCPUs until the awaited path exists");
         const failure = await Promise.race([held, this.stopped]);
         if (failure !== undefined) this.stop("vmm-error", `waiting to start: ${failure}`);
         this.heldMs = performance.now() - readyAt;
