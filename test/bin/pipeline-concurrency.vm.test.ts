@@ -46,8 +46,14 @@ test("four pipelines at once never mix their outputs", async () => {
     assert.ok(Buffer.concat(live.get(id)!).equals(r.stdout), `live stdout of run ${id}`);
     assert.is(r.outputs["/marker"]?.toString(), `run-${id}\n`);
     assert.is(r.forgedFrames, 0);
-    // The usual end: collect finished and the runner stopped the VM, reported as such rather than as "aborted".
-    assert.equal(r.vm && { exitReason: r.vm.exitReason, detail: r.vm.detail }, { exitReason: "stopped", detail: "stopped by the runner once collect had finished" }, `run ${id}`);
+    // The usual end: collect finished and the runner stopped the VM, reported as such rather than as "aborted";
+    // on a host where the guest runs fast (hardware KVM), guest-init's own reset can come first.
+    const end = r.vm && { exitReason: r.vm.exitReason, detail: r.vm.detail };
+    const ends = [
+      { exitReason: "stopped", detail: "stopped by the runner once collect had finished" },
+      { exitReason: "reset", detail: "the guest reset the machine through the i8042" },
+    ];
+    assert.ok(ends.some((e) => JSON.stringify(e) === JSON.stringify(end)), `run ${id} ended ${JSON.stringify(end)}`);
   });
   // One root image for all four: built once (or found cached), not once per run.
   assert.is(new Set(results.map((r) => r.image.digest)).size, 1);
