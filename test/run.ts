@@ -5,6 +5,8 @@
 // tests are skipped with a note, except under CI, where they must run, and
 // except *.emulated.vm.test.js: they boot their VMs inside the emulated
 // hardware-KVM host (lib/reference/emulated-kvm-host), which needs only QEMU.
+// --emulated-host runs the other VM test files inside that host too (the
+// hardware-KVM path; slow, but no /dev/kvm needed here).
 // Each file gets its own TMPDIR: files running side by side cannot see each
 // other's temporary files (tests check that a failure leaves nothing behind),
 // and whatever a file leaves there is named and removed.
@@ -18,6 +20,7 @@ const testRoot = dirname(fileURLToPath(import.meta.url));
 const EMULATED_HOST_SUFFIX = ".emulated.vm.test.js";
 const args = process.argv.slice(2);
 const unitOnly = args.includes("--unit");
+const inEmulatedHost = args.includes("--emulated-host");
 const jobsIndex = args.indexOf("--jobs");
 const jobs = jobsIndex >= 0 ? Number(args[jobsIndex + 1]) : 2;
 const filters = args.filter((a, i) => !a.startsWith("--") && !(jobsIndex >= 0 && i === jobsIndex + 1));
@@ -71,6 +74,16 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/** One file's outcome from what it printed (uvu's "Total: N", "Passed: N") and its exit status; printed as it comes. */
+function report(file: string, out: string, code: number | null, ms: number, where = ""): FileResult {
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const ok = code === 0 && total > 0;
+  const name = relative(testRoot, file);
+  process.stdout.write(`\n── ${name}${where} (${(ms / 1000).toFixed(1)} s) ${ok ? "ok" : "FAILED"}\n${ok ? out.split("\n").filter((l) => l.startsWith("  ")).filter((l) => !/Total|Passed|Skipped|Duration/.test(l)).join("\n") : out}\n`);
+  return { file: name, passed, failed: ok ? total - passed : Math.max(1, total - passed), ok, ms };
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
   const vm = file.endsWith(".vm.test.js");
@@ -92,13 +105,7 @@ function runFile(file: string): Promise<FileResult> {
       const left = readdirSync(fileTmp);
       if (left.length) out += `\n  left in its TMPDIR (removed now): ${left.join(", ")}\n`;
       rmSync(fileTmp, { recursive: true, force: true });
-      // uvu's own summary: "Total: N", "Passed: N".
-      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
-      const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
-      const ok = code === 0 && total > 0;
-      const name = relative(testRoot, file);
-      process.stdout.write(`\n── ${name} (${((Date.now() - started) / 1000).toFixed(1)} s) ${ok ? "ok" : "FAILED"}\n${ok ? out.split("\n").filter((l) => l.startsWith("  ")).filter((l) => !/Total|Passed|Skipped|Duration/.test(l)).join("\n") : out}\n`);
-      resolve({ file: name, passed, failed: ok ? total - passed : Math.max(1, total - passed), ok, ms: Date.now() - started });
+      resolve(report(file, out, code, Date.now() - started));
     });
   });
 }
@@ -111,8 +118,13 @@ async function main(): Promise<void> {
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
   let vmFiles = files.filter((f) => f.endsWith(".vm.test.js"));
   const unitFiles = files.filter((f) => !f.endsWith(".vm.test.js"));
+  let hostedFiles: string[] = [];
   if (unitOnly) vmFiles = [];
-  else if (vmFiles.length && !kvmUsable()) {
+  else if (inEmulatedHost) {
+    hostedFiles = vmFiles.filter((f) => !f.endsWith(EMULATED_HOST_SUFFIX));
+    vmFiles = vmFiles.filter((f) => f.endsWith(EMULATED_HOST_SUFFIX));
+    console.log(`test: ${hostedFiles.length} VM test files run inside the emulated KVM host (QEMU's software CPU: slow)`);
+  } else if (vmFiles.length && !kvmUsable()) {
     if (process.env.CI) {
       console.error("test: /dev/kvm is not usable, and CI requires the VM tests");
       process.exit(1);
@@ -129,6 +141,10 @@ async function main(): Promise<void> {
   }));
   // VM tests one at a time: each boot keeps a core busy emulating the guest kernel.
   for (const f of vmFiles) results.push(await runFile(f));
+  if (hostedFiles.length) {
+    const { runFilesInEmulatedHost } = await import("./emulated-host-files.js");
+    for (const r of await runFilesInEmulatedHost(hostedFiles, VM_TIMEOUT_MS)) results.push(report(r.file, r.out, r.code, r.ms, ", in the emulated KVM host"));
+  }
 
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);

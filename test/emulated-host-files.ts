@@ -1,0 +1,54 @@
+// VM test files run inside the emulated hardware-KVM host
+// (lib/reference/emulated-kvm-host) instead of on this machine: how a machine
+// without /dev/kvm runs them (`node dist/test/run.js --emulated-host`). One
+// host runs the files in turn, each in its own Node process with its own
+// TMPDIR. A file that has finished leaves its status in the shared
+// directory, so a host that stalls (QEMU's software CPU does, now and then)
+// is replaced and only the files it had not finished run again.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeEndedRun, reportStalls, runOnEmulatedKvmHost } from "../lib/reference/emulated-kvm-host/run.js";
+import { productCacheLines } from "../lib/reference/emulated-kvm-host/product-cache.js";
+
+export interface EmulatedFileRun {
+  file: string;
+  /** What the file printed (stdout and stderr), or why it has no result. */
+  out: string;
+  /** Its exit status; null when it never finished. */
+  code: number | null;
+  ms: number;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs `files` (compiled test files) on one emulated host, each given `perFileMs`. */
+export async function runFilesInEmulatedHost(files: string[], perFileMs: number): Promise<EmulatedFileRun[]> {
+  const shared = mkdtempSync(join(tmpdir(), "bencher-emulated-tests-"));
+  try {
+    const script = join(shared, "run.sh");
+    const lines = files.flatMap((file, i) => {
+      const [out, status, ms] = [`${i}.out`, `${i}.status`, `${i}.ms`].map((name) => quote(join(shared, name)));
+      return [
+        `if [ ! -e ${status} ]; then`,
+        `  t=$(mktemp -d); chmod 1777 "$t"; start=$(date +%s%N)`,
+        `  TMPDIR="$t" timeout -s KILL ${Math.ceil(perFileMs / 1000)} node --enable-source-maps ${quote(file)} > ${out} 2>&1; code=$?`,
+        `  echo $(( ($(date +%s%N) - start) / 1000000 )) > ${ms}; rm -rf "$t"; echo $code > ${status}`,
+        "fi",
+      ];
+    });
+    // Tests serve registries and sockets on loopback, and need a writable cache with this machine's kernel and guest-init.
+    writeFileSync(script, [...productCacheLines(), ...lines, "exit 0"].join("\n") + "\n");
+    const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: files.length * perFileMs + 5 * 60_000, stallRetries: 3 });
+    reportStalls(run);
+    return files.map((file, i) => {
+      const status = join(shared, `${i}.status`);
+      if (!existsSync(status)) return { file, out: `never finished on the emulated host: ${describeEndedRun(run)}`, code: null, ms: 0 };
+      const code = Number(readFileSync(status, "utf8").trim());
+      const out = readFileSync(join(shared, `${i}.out`), "utf8") + (code === 137 ? `\n  timed out after ${perFileMs / 60_000} min: killed\n` : "");
+      return { file, out, code, ms: Number(readFileSync(join(shared, `${i}.ms`), "utf8").trim()) };
+    });
+  } finally {
+    rmSync(shared, { recursive: true, force: true });
+  }
+}
