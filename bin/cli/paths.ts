@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { CommandError, CommandLineError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
-import { unreadableByStage, unreadableProblem } from "../../lib/sandbox/stage-readable.js";
+import { stageReadProblem } from "../../lib/sandbox/stage-readable.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** An existing input; its real path. */
@@ -198,6 +198,6 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
 
 /** An input the user named that the stages, run as another uid under root, could not read: refused here, naming the file. */
 export function stageMustRead(flag: string, value: string, path: string): void {
-  const entry = unreadableByStage(path);
-  if (entry !== undefined) throw new CommandError(`--${flag} ${value}: ${unreadableProblem(value, entry)}`);
+  const problem = stageReadProblem(path, value);
+  if (problem) throw new CommandError(`--${flag} ${value}: ${problem}`);
 }

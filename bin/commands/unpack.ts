@@ -10,9 +10,9 @@ import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir, stageMustRead } from "../cli/paths.js";
-import { CommandError, CommandLineError } from "../cli/command-error.js";
-import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
-import { AUTHFILE_HELP, type AuthLookup } from "../../lib/oci/auth-file.js";
+import { CommandLineError } from "../cli/command-error.js";
+import { credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
+import { AUTHFILE_HELP } from "../../lib/oci/auth-file.js";
 
 /**
  * A local image (file or directory) is bound read-only; anything else is a
@@ -50,7 +50,7 @@ export default defineCommand({
     const authFile = args.authfile !== undefined ? inputPath("authfile", args.authfile, "file") : undefined;
     if (image.bind) stageMustRead("image", args.image, image.bind);
     if (registryCa) stageMustRead("registry-ca", args["registry-ca"]!, registryCa);
-    const auth = registryAuth(image.request, authFile);
+    const auth = credentialsForImage(image.request, authFile); // an auth file that cannot be used is its own one-line error
     const out = outputDir("out", args.out);
     const request: UnpackRequest = { image: image.request, out: out.path };
     if (args.platform !== undefined) request.platform = args.platform;
@@ -79,14 +79,5 @@ function platformArg(value: string): void {
     parsePlatform(value);
   } catch {
     throw new CommandLineError(`--platform ${JSON.stringify(value)}: expected os/architecture[/variant], such as linux/amd64 or linux/arm64/v8`);
-  }
-}
-
-function registryAuth(image: string, authFile: string | undefined): AuthLookup {
-  try {
-    return credentialsForImage(image, authFile);
-  } catch (err) {
-    if (err instanceof AuthFileError) throw new CommandError(err.message);
-    throw err;
   }
 }

@@ -14,7 +14,7 @@ import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { giveToStage } from "../../lib/sandbox/stage-identity.js";
-import { unreadableByStage, unreadableProblem } from "../../lib/sandbox/stage-readable.js";
+import { stageReadProblem } from "../../lib/sandbox/stage-readable.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
 import { peekLocalImage } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
@@ -110,6 +110,6 @@ function registryAuth(image: string, fromRegistry: boolean, authFile: string | u
 
 /** An input the stage, run as another uid under root, could not read: refused as the option's error. */
 function stageMustRead(option: string, value: string, path: string): void {
-  const entry = unreadableByStage(path);
-  if (entry !== undefined) throw new PipelineOptionError(option, value, unreadableProblem(value, entry));
+  const problem = stageReadProblem(path, value);
+  if (problem) throw new PipelineOptionError(option, value, problem);
 }

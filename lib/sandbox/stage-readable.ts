@@ -46,9 +46,10 @@ export function stageMayRead(st: Pick<Stats, "uid" | "gid" | "mode" | "isDirecto
   return st.isDirectory() ? (bits & 5) === 5 : (bits & 4) === 4;
 }
 
-/** The clause an error gives for an input the stages cannot read. */
-export function unreadableProblem(path: string, entry: string): string {
+/** What keeps the stages from reading `path` (shown to the user as `shownAs`), as an error's clause; undefined when nothing does. */
+export function stageReadProblem(path: string, shownAs: string): string | undefined {
+  const entry = unreadableByStage(path);
+  if (entry === undefined) return undefined;
   const { uid } = unprivilegedStageIds();
-  const what = entry === "." ? "it" : entry;
-  return `${what} cannot be read by uid ${uid}, which the stages run as under root (make it readable to others: chmod -R o+rX ${path})`;
+  return `${entry === "." ? "it" : entry} cannot be read by uid ${uid}, which the stages run as under root (make it readable to others: chmod -R o+rX ${shownAs})`;
 }
