@@ -25,6 +25,9 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Runs `files` (compiled test files) on one emulated host, each given `perFileMs`. */
 export async function runFilesInEmulatedHost(files: string[], perFileMs: number): Promise<EmulatedFileRun[]> {
   const shared = mkdtempSync(join(tmpdir(), "bencher-emulated-tests-"));
+  // The runner ends on Ctrl-C with process.exit, past any finally (execa stops QEMU then).
+  const removeShared = () => rmSync(shared, { recursive: true, force: true });
+  process.once("exit", removeShared);
   try {
     const script = join(shared, "run.sh");
     const lines = files.flatMap((file, i) => {
@@ -49,6 +52,7 @@ export async function runFilesInEmulatedHost(files: string[], perFileMs: number)
       return { file, out, code, ms: Number(readFileSync(join(shared, `${i}.ms`), "utf8").trim()) };
     });
   } finally {
-    rmSync(shared, { recursive: true, force: true });
+    process.removeListener("exit", removeShared);
+    removeShared();
   }
 }

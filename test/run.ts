@@ -1,6 +1,6 @@
 // Runs every uvu test file under dist/test, each in its own Node process (so
 // one hung VM cannot stall the rest), and ends with "N passed, N failed".
-//   node dist/test/run.js [--unit] [--jobs N] [filter...]
+//   node dist/test/run.js [--unit | --emulated-host] [--jobs N] [filter...]
 // --unit skips *.vm.test.js (tests that boot VMs). Without /dev/kvm the VM
 // tests are skipped with a note, except under CI, where they must run, and
 // except *.emulated.vm.test.js: they boot their VMs inside the emulated
