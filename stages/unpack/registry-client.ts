@@ -109,6 +109,8 @@ export class RegistryClient {
         if (this.options.signal?.aborted) throw err;
         const tls = describeTlsError(err);
         if (tls) throw new UnpackError(`registry ${this.ref.registry}: ${tls}`);
+        // The name server's definite answer (EAI_AGAIN, a name server not answering, is tried again).
+        if ((err as NodeJS.ErrnoException).code === "ENOTFOUND") throw new UnpackError(`${this.ref.registry}: ${what}: no such host (the name server does not know it)`);
         if (err instanceof ServerSilentError) silences++;
         if (attempt >= this.attempts || silences >= SILENT_ATTEMPTS) {
           throw new UnpackError(`${this.ref.registry}: ${what}: ${describeFetchError(err)} (after ${attempt} attempts)`);

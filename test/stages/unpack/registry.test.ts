@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { execa } from "execa";
 import { createServer } from "node:http";
 import { createHash } from "node:crypto";
+import { lookup } from "node:dns";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
@@ -158,6 +159,15 @@ test("transient failures are retried: refused connections, 503s, and a download 
   } finally {
     await proxy.close();
   }
+});
+
+test("a host the name server does not know is said at once, not tried five times", async () => {
+  // Where the name server answers (not so on a machine without one: EAI_AGAIN, which is tried again).
+  const answer = await new Promise<string | undefined>((resolve) => lookup("no-such-registry.invalid", (err) => resolve(err?.code)));
+  if (answer !== "ENOTFOUND") return console.log(`  (the name server here says ${answer}: not checked)`);
+  const started = Date.now();
+  await rejects(() => unpack({ image: "no-such-registry.invalid:5000/x/y:z", out: freshOut() }), /^no-such-registry\.invalid:5000: manifest .*: no such host \(the name server does not know it\)$/);
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
 });
 
 test("an error answer's body in a few words", () => {
