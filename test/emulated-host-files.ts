@@ -3,8 +3,9 @@
 // without /dev/kvm runs them (`node dist/test/run.js --emulated-host`). One
 // host runs the files in turn, each in its own Node process with its own
 // TMPDIR. A file that has finished leaves its status in the shared
-// directory, so a host that stalls (QEMU's software CPU does, now and then)
-// is replaced and only the files it had not finished run again.
+// directory, so a host that stalls or panics (QEMU's software CPU and the
+// host kernel under it do, now and then, under load) is replaced and only
+// the files it had not finished run again.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,8 @@ export interface EmulatedFileRun {
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Hosts tried in all (each stall is retried by runOnEmulatedKvmHost as well). */
+const MAX_HOSTS = 3;
 
 /** Runs `files` (compiled test files) on one emulated host, each given `perFileMs`. */
 export async function runFilesInEmulatedHost(files: string[], perFileMs: number): Promise<EmulatedFileRun[]> {
@@ -42,8 +45,15 @@ export async function runFilesInEmulatedHost(files: string[], perFileMs: number)
     });
     // Tests serve registries and sockets on loopback, and need a writable cache with this machine's kernel and guest-init.
     writeFileSync(script, [...productCacheLines(), ...lines, "exit 0"].join("\n") + "\n");
-    const run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: files.length * perFileMs + 5 * 60_000, stallRetries: 3 });
-    reportStalls(run);
+    const unfinished = () => files.filter((_, i) => !existsSync(join(shared, `${i}.status`))).length;
+    let run;
+    for (let host = 1; ; host++) {
+      run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: unfinished() * perFileMs + 5 * 60_000, stallRetries: 3 });
+      reportStalls(run);
+      // A host that ended without the script's status (its kernel panicked) ran only some of the files.
+      if (run.exitCode !== undefined || run.timedOut || unfinished() === 0 || host >= MAX_HOSTS) break;
+      console.error(`emulated KVM host: ${describeEndedRun(run, 300).split("\n")[0]}; ${unfinished()} file(s) left, on a fresh host`);
+    }
     return files.map((file, i) => {
       const status = join(shared, `${i}.status`);
       if (!existsSync(status)) return { file, out: `never finished on the emulated host: ${describeEndedRun(run)}`, code: null, ms: 0 };
