@@ -22,6 +22,8 @@ export interface EmulatedFileRun {
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Room for the VM tests' own guests: the largest, high-memory's, is 4 GiB (QEMU backs the host's RAM only as it is touched). */
+const HOST_MEMORY_MIB = 8192;
 /** Hosts tried in all (each stall is retried by runOnEmulatedKvmHost as well). */
 const MAX_HOSTS = 3;
 
@@ -48,7 +50,7 @@ export async function runFilesInEmulatedHost(files: string[], perFileMs: number)
     const unfinished = () => files.filter((_, i) => !existsSync(join(shared, `${i}.status`))).length;
     let run;
     for (let host = 1; ; host++) {
-      run = await runOnEmulatedKvmHost({ script, shared, timeoutMs: unfinished() * perFileMs + 5 * 60_000, stallRetries: 3 });
+      run = await runOnEmulatedKvmHost({ script, shared, memoryMiB: HOST_MEMORY_MIB, timeoutMs: unfinished() * perFileMs + 5 * 60_000, stallRetries: 3 });
       reportStalls(run);
       // A host that ended without the script's status (its kernel panicked) ran only some of the files.
       if (run.exitCode !== undefined || run.timedOut || unfinished() === 0 || host >= MAX_HOSTS) break;
