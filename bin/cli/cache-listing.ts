@@ -24,8 +24,8 @@ export function cacheListing(cacheRoot: string, images: CachedImage[], unfinishe
   if (unfinished && unfinished.count > 0) lines.push(unfinishedLine(unfinished));
   if (images.length === 0) return [...lines, "no root images cached"];
   lines.push(`${images.length} root image${images.length === 1 ? "" : "s"}, ${formatBytes(onDisk)} on disk (bencher-run cache prune --max-mib N keeps N MiB)`);
-  const rows = [["IMAGE ID", "FS", "SIZE", "ON DISK", "LAST USED (UTC)"]];
-  for (const image of images) rows.push([imageName(image), image.fs, formatBytes(image.bytes), formatBytes(image.diskBytes), when(image.lastUsed)]);
+  const rows = [["IMAGE ID", "PLATFORM", "FS", "SIZE", "ON DISK", "LAST USED (UTC)"]];
+  for (const image of images) rows.push([imageName(image), image.platform ?? "-", image.fs, formatBytes(image.bytes), formatBytes(image.diskBytes), when(image.lastUsed)]);
   return [...lines, ...table(rows)];
 }
 

@@ -62,6 +62,8 @@ export interface CachedImage {
   lastUsed: Date;
   /** From the sidecar, when present. */
   digest?: string;
+  /** The image's platform ("linux/amd64"), from the sidecar when it records one. */
+  platform?: string;
   /** The image's user and group names (from the sidecar; images cached before they were recorded have none). */
   accounts?: ImageAccounts;
 }
@@ -127,7 +129,7 @@ export function createCacheTempFile(key: string): string {
  * Moves a finished image from tmp/ into the cache. If another build of the
  * same key got there first, keeps theirs and drops ours. Removes `temp`.
  */
-export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number; accounts?: ImageAccounts }): CachedImage {
+export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number; accounts?: ImageAccounts; platform?: string }): CachedImage {
   const final = imagePath(key, fs);
   const sidecar = join(rootfsCacheDir(), `${key}.json`);
   try {
@@ -144,6 +146,7 @@ export function commitToCache(temp: string, key: string, fs: RootfsType, about: 
     const sidecarContent: Sidecar = {
       key, fs, digest: about.digest, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString(),
       ...(about.accounts ? { accounts: about.accounts } : {}),
+      ...(about.platform ? { platform: about.platform } : {}),
     };
     writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
     renameSync(sidecarTemp, sidecar);
@@ -195,8 +198,9 @@ export function listCache(): CachedImage[] {
     const st = statSync(path, { throwIfNoEntry: false });
     if (!st) continue; // evicted meanwhile
     const image = describe(match[1], match[2] as RootfsType, path, st);
-    const digest = readSidecar(join(dir, `${match[1]}.json`))?.digest;
-    if (digest) image.digest = digest;
+    const sidecar = readSidecar(join(dir, `${match[1]}.json`));
+    if (sidecar?.digest) image.digest = sidecar.digest;
+    if (sidecar?.platform) image.platform = sidecar.platform;
     images.push(image);
   }
   return images.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
@@ -211,10 +215,12 @@ interface Sidecar {
   version: number;
   created: string;
   accounts?: ImageAccounts;
+  /** config.json's platform; images cached before it was recorded have none. */
+  platform?: string;
 }
 
 /** The sidecar's fields that are well-formed; undefined if it is missing or unreadable. */
-function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts } | undefined {
+function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts; platform?: string } | undefined {
   let about: Partial<Record<keyof Sidecar, unknown>>;
   try {
     about = JSON.parse(readFileSync(path, "utf8")) as typeof about;
@@ -225,6 +231,7 @@ function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts 
   const a = about.accounts as Partial<ImageAccounts> | undefined;
   return {
     ...(typeof about.digest === "string" ? { digest: about.digest } : {}),
+    ...(typeof about.platform === "string" ? { platform: about.platform } : {}),
     ...(a && typeof a === "object" && names(a.users) && names(a.groups) ? { accounts: { users: a.users, groups: a.groups } } : {}),
   };
 }

@@ -76,7 +76,7 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
       renameSync(target, req.out!);
       return { image: resolve(req.out!), fs: req.fs, bytes: statSync(req.out!).size, cacheKey: key, cached: false, accounts };
     }
-    const entry = commitToCache(target, key, req.fs, { digest: input.digest, diskMiB: req.diskMiB, accounts });
+    const entry = commitToCache(target, key, req.fs, { digest: input.digest, diskMiB: req.diskMiB, accounts, platform: input.platform });
     const pruned = pruneAfterInsert(key);
     if (pruned.removed.length > 0) log("info", `cache: evicted ${pruned.removed.length} least recently used images (${Math.round(pruned.freedBytes / 2 ** 20)} MiB)`);
     const image = req.out ? await copyOut(entry.image, req.out, signal) : entry.image;
