@@ -64,6 +64,9 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
   if (!statSync(opts.shared).isDirectory()) throw new Error(`emulated KVM host: shared directory ${opts.shared}: not a directory`);
   const kernel = locateHostKernel();
   const scratch = mkdtempSync(join(tmpdir(), "emulated-kvm-host-"));
+  // A caller that ends on a signal with process.exit skips the finally below (execa stops QEMU then).
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  process.once("exit", removeScratch);
   // As root, files keep their owners both ways; otherwise QEMU reads and writes as this user.
   const security = process.getuid?.() === 0 ? "passthrough" : "none";
   try {
@@ -87,7 +90,8 @@ export async function runOnEmulatedKvmHost(opts: EmulatedKvmHostOptions): Promis
       stalls++;
     }
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    process.removeListener("exit", removeScratch);
+    removeScratch();
     rmSync(join(opts.shared, HEARTBEAT), { force: true });
   }
 }
