@@ -12,10 +12,11 @@
 // --keep     keep the scratch directory
 // Progress goes to stderr. Exit status is 0 whatever the numbers; 1 only for
 // bad options or a crash of the runner itself.
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { checkKvm } from "../bin/doctor/kvm-check.js";
 import { bootBudget } from "./lib/boot-budget.js";
 import { killAllMeasured, peakMemorySource } from "./lib/measure.js";
 import { PIPELINE_UNAVAILABLE, PIPELINE_UNAVAILABLE_NOTE } from "./lib/pipeline.js";
@@ -43,14 +44,10 @@ function wholeNumber(name: string, raw: string | undefined, min: number): number
   return n;
 }
 
-/** Why no VM can boot here (the reason every VM row gives), or undefined when /dev/kvm opens. */
+/** Why no VM can boot here (the reason every VM row gives, in doctor's words), or undefined when KVM answers. */
 function kvmMissing(): string | undefined {
-  try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
-    return undefined;
-  } catch (err) {
-    return `skipped: no usable /dev/kvm (${(err as NodeJS.ErrnoException).code}; see bencher-run doctor)`;
-  }
+  const kvm = checkKvm();
+  return kvm.status === "ok" ? undefined : `skipped: no usable /dev/kvm (${kvm.detail}; see bencher-run doctor)`;
 }
 
 function options() {
