@@ -1,6 +1,8 @@
 // Four pipelines at once on one host, from one process, on the same image
 // (so the same cached base image under four copy-on-write overlays): each
-// gets exactly its own stdout, stderr, output file and exit code.
+// gets exactly its own stdout, stderr, output file and exit code. In the
+// emulated KVM host, two: with four, its software CPU triple-faulted a guest
+// or panicked its own kernel in 3 of 4 tries on 2026-12-07 (lib/reference/emulated-kvm-host/README.md).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -8,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { runPipeline } from "../../bin/pipeline-run.js";
+import { EMULATED_HOST_VARIABLE } from "../emulated-host-files.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "pipeline-concurrency-"));
 const image = join(scratch, "talker.oci");
@@ -25,9 +28,10 @@ function expected(id: number, stream: "out" | "err"): string {
   return stream === "out" ? text + `run-${id}\n` : text;
 }
 
-test("four pipelines at once never mix their outputs", async () => {
+const ids = process.env[EMULATED_HOST_VARIABLE] ? [11, 12] : [11, 12, 13, 14];
+
+test(`${ids.length} pipelines at once never mix their outputs`, async () => {
   await buildImage({ base: "busybox", config: { cmd: ["/bin/sh", "-c", SCRIPT] } }, { format: "oci-dir", out: image });
-  const ids = [11, 12, 13, 14];
   const live = new Map<number, Buffer[]>(ids.map((id) => [id, []]));
   const results = await Promise.all(ids.map((id) => runPipeline({
     image,
@@ -55,7 +59,7 @@ test("four pipelines at once never mix their outputs", async () => {
     ];
     assert.ok(ends.some((e) => JSON.stringify(e) === JSON.stringify(end)), `run ${id} ended ${JSON.stringify(end)}`);
   });
-  // One root image for all four: built once (or found cached), not once per run.
+  // One root image for all of them: built once (or found cached), not once per run.
   assert.is(new Set(results.map((r) => r.image.digest)).size, 1);
   assert.equal(readdirSync(workRoot), [], "every run directory removed");
 });
