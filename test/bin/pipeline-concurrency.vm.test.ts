@@ -43,7 +43,7 @@ test(`${ids.length} pipelines at once never mix their outputs`, async () => {
   })));
   results.forEach((r, i) => {
     const id = ids[i]!;
-    assert.is(r.error, undefined, `run ${id}: ${r.error}`);
+    assert.is(r.error, undefined, `run ${id}: ${r.error}${r.vm?.consoleTail ? `; its console ends:\n${r.vm.consoleTail}` : ""}`);
     assert.is(r.status, id);
     assert.is(r.stdout.toString(), expected(id, "out"), `stdout of run ${id}`);
     assert.is(r.stderr.toString(), expected(id, "err"), `stderr of run ${id}`);
