@@ -1,9 +1,9 @@
 // Runs one share of the scenarios (every Nth, by file order) through real
 // VMs, two at a time (one at a time in the emulated KVM host: its software
 // CPU panics its own kernel more often with two VMs), as one uvu test per
-// scenario. The scenarios are split
-// over several test files because test/run.ts gives a VM test file 20
-// minutes and a VM takes minutes to boot on a nested PVM host.
+// scenario. The scenarios are split over several test files because
+// test/run.ts gives a VM test file 20 minutes (10 in the emulated host) and
+// a VM takes minutes to boot on a nested PVM host.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadScenarios } from "../../scenarios/runner/scenario.js";
