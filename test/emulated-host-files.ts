@@ -73,7 +73,7 @@ async function runPass(files: string[], perFileMs: number): Promise<EmulatedFile
       ];
     });
     // Tests serve registries and sockets on loopback, and need a writable cache with this machine's kernel and guest-init.
-    // EMULATED_HOST_VARIABLE: tests that start VMs side by side start fewer at once there (the host is steadier so).
+    // EMULATED_HOST_VARIABLE: tests that start VMs side by side start fewer at once there, or keep them on one CPU (the host is steadier so).
     writeFileSync(script, [...productCacheLines(), `export ${EMULATED_HOST_VARIABLE}=1`, ...lines, "exit 0"].join("\n") + "\n");
     const unfinished = () => files.filter((_, i) => !existsSync(join(shared, `${i}.status`))).length;
     let run;

@@ -30,9 +30,9 @@ const UNIT_TIMEOUT_MS = 10 * 60_000;
 const VM_TIMEOUT_MS = 20 * 60_000;
 /**
  * A VM test file in the emulated host: its slowest takes about 5 minutes
- * there (pipeline-concurrency, its four pipelines on one CPU), and a guest that stops making progress there
- * (seen 2026-12-07) should cost that file less than the 20 minutes a nested
- * PVM boot needs.
+ * there (pipeline-concurrency, its four pipelines on one CPU), and a guest
+ * that stops making progress there (seen 2026-12-07) should cost that file
+ * less than the 20 minutes a nested PVM boot needs.
  */
 const EMULATED_HOST_FILE_TIMEOUT_MS = 10 * 60_000;
 
