@@ -31,12 +31,12 @@ function expected(id: number, stream: "out" | "err"): string {
   return stream === "out" ? text + `run-${id}\n` : text;
 }
 
-const ids = [11, 12, 13, 14];
 // The stages, VMMs among them, are started from this thread and inherit its CPUs.
 if (process.env[EMULATED_HOST_VARIABLE]) setAffinity([0]);
 
 test("four pipelines at once never mix their outputs", async () => {
   await buildImage({ base: "busybox", config: { cmd: ["/bin/sh", "-c", SCRIPT] } }, { format: "oci-dir", out: image });
+  const ids = [11, 12, 13, 14];
   const live = new Map<number, Buffer[]>(ids.map((id) => [id, []]));
   const results = await Promise.all(ids.map((id) => runPipeline({
     image,

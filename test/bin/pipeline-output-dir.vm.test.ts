@@ -66,8 +66,8 @@ test("a file that cannot be saved: status 125 and why, the command's output and 
   assert.is(r.exitCode, 125, r.stderr);
   const doc = JSON.parse(r.stdout) as { status: number; exitCode: number; stdout: string; outputs: Record<string, string | null>; error: string };
   assert.is(doc.status, 125);
-  // The reason first: a run that failed another way (the VM, say) then says so.
-  assert.match(doc.error, new RegExp(`^output-dir: could not save /bench/result\\.json as ${join(out, "bench", "result.json")}: .*(EPERM|operation not permitted)`, "i"));
+  // The reason first, quoted (uvu's match prints no actual value): a run that failed another way (the VM, say) then says so.
+  assert.match(doc.error ?? "", new RegExp(`^output-dir: could not save /bench/result\\.json as ${join(out, "bench", "result.json")}: .*(EPERM|operation not permitted)`, "i"), `the runner's reason: ${doc.error}`);
   assert.is(doc.exitCode, 0, "the command's own exit code");
   assert.is(doc.stdout, "done\n");
   assert.is(doc.outputs["/bench/result.json"], "42\n", "the file's contents are in the document");
