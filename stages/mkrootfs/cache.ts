@@ -24,8 +24,8 @@ import { UNPACK_VERSION } from "../unpack/version.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 import type { ImageAccounts } from "./accounts.js";
 
-/** Bump when the stage's output changes for the same input (new options, fixes in the plan). */
-export const MKROOTFS_VERSION = 1;
+/** Bump when the stage's output changes for the same input (new options, fixes in the plan). 2: squashfs without the build's clock. */
+export const MKROOTFS_VERSION = 2;
 
 /** The cache's default size limit (bytes of disk actually used; images are sparse). */
 export const DEFAULT_CACHE_MAX_BYTES = 20 * 1024 ** 3;

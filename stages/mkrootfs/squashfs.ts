@@ -4,6 +4,11 @@
 // part of the name", and runs a command for `f` definitions, so (as for
 // debugfs) no path with a control character may reach it.
 //
+// Device nodes and FIFOs are made with the timestamped definitions (C, B, I):
+// their metadata.jsonl mtime, else the root's, as debugfs gives them in ext4,
+// never the build's clock; the superblock's time is the root's too. squashfs times are unsigned 32-bit seconds, so a
+// later mtime is clamped (mksquashfs itself would wrap it round to 1970+).
+//
 // Xattrs from metadata.jsonl cannot be added: pseudo xattr definitions came
 // with squashfs-tools 4.6. They are reported, not silently dropped.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +21,13 @@ import { lastLine, runTool } from "./tools.js";
 
 /** Everything that shapes the image besides the tree; part of the cache key. gzip: the guest kernel's squashfs always has zlib. */
 export const MKSQUASHFS_OPTIONS = ["-noappend", "-comp", "gzip", "-exit-on-error", "-no-progress", "-quiet"] as const;
+
+/** The latest time a squashfs inode can hold. */
+export const SQUASHFS_MAX_TIME = 2 ** 32 - 1;
+
+function squashfsTime(sec: number): number {
+  return Math.max(0, Math.min(sec, SQUASHFS_MAX_TIME));
+}
 
 /** Escapes a path for a pseudo-definitions file: backslash before backslash, quote and space. */
 export function pseudoQuote(path: string): string {
@@ -34,7 +46,7 @@ export function buildPseudoFile(plan: RootfsPlan): PseudoFile {
   for (const change of plan.changes) {
     droppedXattrs += change.xattrs.length;
     if (change.path === "/") continue; // set with -root-* options
-    const line = pseudoLine(change);
+    const line = pseudoLine(change, plan.root.mtime.sec);
     if (line === null) continue;
     if (!isScriptSafe(change.path) || !change.exactName) {
       throw new Error(`rootfs: cannot set owner or mode of ${JSON.stringify(change.path)}: its name has control characters or is not UTF-8`);
@@ -44,13 +56,14 @@ export function buildPseudoFile(plan: RootfsPlan): PseudoFile {
   return { text: lines.join("\n") + "\n", droppedXattrs };
 }
 
-function pseudoLine(change: EntryChange): string | null {
+function pseudoLine(change: EntryChange, rootSec: number): string | null {
   const name = () => pseudoQuote(change.path);
   const perm = change.perm.toString(8);
   if (change.create) {
     const { kind, rdev } = change.create;
-    if (kind === "fifo") return `${name()} i ${perm} ${change.uid} ${change.gid} f`;
-    return `${name()} ${kind === "chardev" ? "c" : "b"} ${perm} ${change.uid} ${change.gid} ${rdev[0]} ${rdev[1]}`;
+    const time = squashfsTime(change.mtime?.sec ?? rootSec);
+    if (kind === "fifo") return `${name()} I ${time} ${perm} ${change.uid} ${change.gid} f`;
+    return `${name()} ${kind === "chardev" ? "C" : "B"} ${time} ${perm} ${change.uid} ${change.gid} ${rdev[0]} ${rdev[1]}`;
   }
   const source = change.source!;
   const permDiffers = change.type !== S_IFLNK && change.perm !== source.perm;
@@ -87,6 +100,8 @@ export async function buildSquashfs(plan: RootfsPlan, options: SquashfsBuildOpti
         "-root-mode", root.perm.toString(8),
         "-root-uid", String(root.uid),
         "-root-gid", String(root.gid),
+        // The superblock's time too, as ext4's comes from the root's: equal inputs give equal images.
+        "-mkfs-time", String(squashfsTime(root.mtime.sec)),
         "-pf", pseudoFile,
       ],
       options.signal,
