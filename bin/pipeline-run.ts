@@ -110,7 +110,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const notReturned: Record<string, string> = {};
     for (const file of c.files) {
       outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
-      if (outputs[file.guestPath] === null) notReturned[file.guestPath] = whyNotReturned(file.status);
+      if (outputs[file.guestPath] === null) notReturned[file.guestPath] = file.error ?? whyNotReturned(file.status);
+      if (file.error !== undefined) saveFailure ??= file.error;
     }
     for (const path of o.outputs) {
       if (path in outputs) continue;

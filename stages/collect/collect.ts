@@ -89,7 +89,7 @@ export interface CollectResult {
   guestError: string | null;
   /** guest-init's own lines from the console ("bencher-init: …"), the last few. */
   diagnostics: string[];
-  /** Why the run did not end normally (the command could not run, no guest, stream lost, …). */
+  /** Why the run did not end normally (the command could not run, no guest, stream lost, …), or an output file the host could not save. */
   error?: string;
 }
 
@@ -377,7 +377,9 @@ class CollectRun {
       guestError: a.guestError,
       diagnostics: [...diagnostics],
     };
-    if (this.error !== undefined) result.error = this.error;
+    // A file the guest sent but the host could not keep (disk full) is a failure to say, even after a clean end.
+    const error = this.error ?? files.find((file) => file.error !== undefined)?.error;
+    if (error !== undefined) result.error = error;
     return result;
   }
 }

@@ -7,7 +7,7 @@
 // way is created here or must be a real directory (never a symlink), and the
 // file is created new (O_EXCL | O_NOFOLLOW): nothing in place is followed or
 // overwritten.
-import { closeSync, constants, lstatSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { OutputFileStatus } from "../../lib/guest-protocol/messages.js";
 import { hostNamesForOutputs } from "./output-names.js";
@@ -26,7 +26,7 @@ export interface CollectedFile {
   hostPath: string | null;
   /** The contents, when there is no output directory. */
   data: Buffer | null;
-  /** Why a present file could not be saved on the host. */
+  /** Why a present file could not be saved on the host (nothing of it is kept then: hostPath is null). */
   error?: string;
 }
 
@@ -59,13 +59,14 @@ export class OutputFileStore {
       this.fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       file.hostPath = path;
     } catch (err) {
-      file.error = `cannot save ${file.guestPath} on the host: ${(err as Error).message}`;
+      this.fail(file, err);
     }
   }
 
   /** Bytes of output `index`, in order; bytes beyond the limit are dropped. */
   write(index: number, data: Buffer): void {
     const file = this.files[index]!;
+    if (file.error !== undefined) return; // lost on the host: nothing more is kept
     const room = Math.max(0, Math.min(this.maxBytes, file.size) - file.bytes);
     const kept = data.length > room ? data.subarray(0, room) : data;
     file.bytes += kept.length;
@@ -77,8 +78,8 @@ export class OutputFileStore {
         for (let at = 0; at < kept.length; ) at += writeSync(this.fd, kept, at);
       } catch (err) {
         // A full disk loses this file, not the run: the rest is still received and verified.
-        file.error = `cannot save ${file.guestPath} on the host: ${(err as Error).message}`;
         this.closeCurrent();
+        this.fail(file, err);
       }
     }
   }
@@ -90,6 +91,18 @@ export class OutputFileStore {
       if (file.data !== null) file.data = Buffer.concat(this.chunks[i]!);
     });
     return this.files.map((file) => ({ ...file }));
+  }
+
+  /**
+   * The file cannot be saved: what was written of it is removed, so that a
+   * partial file never passes for the guest's (nor is named as saved).
+   */
+  private fail(file: CollectedFile, err: unknown): void {
+    file.error = `cannot save ${file.guestPath} on the host: ${(err as Error).message}`;
+    if (file.hostPath !== null) rmSync(file.hostPath, { force: true });
+    file.hostPath = null;
+    file.bytes = 0;
+    file.truncated = false; // not cut short: not brought back at all
   }
 
   private closeCurrent(): void {

@@ -6,11 +6,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { hostNameForOutput, hostNamesForOutputs } from "../../../stages/collect/output-names.js";
 import { parseCollectRequest } from "../../../stages/collect/request.js";
 import { toJsonResult } from "../../../stages/collect/json-result.js";
+import type { CollectedFile } from "../../../stages/collect/output-files.js";
 import { isRoot, makeRootfs, requestFor, runWithGuest, socketDir, socketPathIn } from "./harness.js";
 
+const storeOnSmallDisk = fileURLToPath(new URL("./fixtures/store-on-small-disk.js", import.meta.url));
 let root = "";
 let dir = "";
 let work = "";
@@ -28,6 +32,22 @@ function freshDir(name: string): string {
   mkdirSync(d);
   return d;
 }
+
+test("a disk that fills up mid-file loses that file whole, not the next: no partial file is left or named as saved", () => {
+  // A 64 KiB tmpfs as the output dir, mounted in a user+mount namespace of our own (no host root needed).
+  const outputDir = freshDir("small-disk");
+  const script = `mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" "$3" "$1" 204800`;
+  const out = execFileSync("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", outputDir, process.execPath, storeOnSmallDisk], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const { files, left } = JSON.parse(out) as { files: CollectedFile[]; left: string[] };
+  const [big, small] = files;
+  assert.match(big!.error!, /^cannot save \/data\/big on the host: .*ENOSPC/);
+  assert.equal([big!.hostPath, big!.bytes, big!.truncated], [null, 0, false]);
+  assert.equal([small!.hostPath, small!.bytes, small!.error], [join(outputDir, "data/small"), 6, undefined]);
+  assert.equal(left, ["data", "data/small"]);
+});
 
 test("host names: the guest path made relative, every .. resolved inside /", () => {
   assert.is(hostNameForOutput("/data/result.txt"), "data/result.txt");
@@ -128,6 +148,7 @@ if (isRoot) {
     assert.is(readFileSync(join(outputDir, "data/clash"), "utf8"), "mine\n");
     assert.is(result.outputs["/data/clash"], null);
     assert.match(result.files[0]!.error!, /EEXIST/);
+    assert.match(result.error!, /^cannot save \/data\/clash on the host: .*EEXIST/, "the result says what was lost");
   });
 }
 
