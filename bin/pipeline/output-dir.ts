@@ -22,7 +22,7 @@ export function savedOutputPath(outputDir: string, guestPath: string): string {
  */
 export function outputPlaceProblem(outputDir: string, guestPath: string): string | null {
   const target = savedOutputPath(outputDir, guestPath);
-  const parts = target.slice(outputDir.length + 1).split("/");
+  const parts = hostNameForOutput(guestPath).split("/");
   let at = outputDir;
   for (const [i, part] of parts.entries()) {
     at = join(at, part);

@@ -65,6 +65,8 @@ test("what is in an output's way is found before the run: a file for a directory
   assert.is(outputPlaceProblem(out, "/data/result.json"), `/data/result.json would be saved as ${join(out, "data", "result.json")}, which is a directory`);
   assert.is(outputPlaceProblem(out, "/data/other.json"), null, "a place that is free");
   assert.is(outputPlaceProblem(join(work, "not-made-yet"), "/x/y"), null);
+  // The file system's root as the output dir: /proc/version is a file, not a directory.
+  assert.is(outputPlaceProblem("/", "/proc/version/x"), "/proc/version/x would be saved as /proc/version/x, but /proc/version is not a directory");
   writeFileSync(join(out, "data", "old.json"), "an earlier run's");
   assert.is(outputPlaceProblem(out, "/data/old.json"), null, "an earlier run's file is replaced, not in the way");
 });
