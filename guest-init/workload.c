@@ -59,9 +59,16 @@ static int limit_capabilities(void) {
 
 // The child reports why it could not start over a close-on-exec pipe: EOF
 // there means exec succeeded.
+// The reason ends the message whatever the argument's length: the host tells
+// 127 from 126 by it (stages/collect/exit-status.ts), so a long argument is cut.
 _Noreturn static void child_fail(int status_fd, int code, const char *what, const char *arg) {
+  enum { ARG_MAX_SHOWN = 400 };
+  const char *reason = strerror(errno);
+  int arg_len = arg ? (int)strnlen(arg, ARG_MAX_SHOWN + 1) : 0;
+  int cut = arg_len > ARG_MAX_SHOWN;
   char text[600];
-  int n = snprintf(text, sizeof text, "%s%s%s: %s", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+  int n = snprintf(text, sizeof text, "%s%s%.*s%s: %s", what, arg ? " " : "", cut ? ARG_MAX_SHOWN : arg_len, arg ? arg : "",
+                   cut ? "..." : "", reason);
   write_all(status_fd, text, n < (int)sizeof text ? n : (int)sizeof text - 1);
   _exit(code);
 }

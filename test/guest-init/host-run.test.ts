@@ -3,6 +3,7 @@
 import { rmSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { exitStatusFor, NOT_FOUND_EXIT_STATUS } from "../../stages/collect/exit-status.js";
 import { fileText, jobFor, makeRootfs, runHostTest, text } from "./host-harness.js";
 
 let root = "";
@@ -60,6 +61,13 @@ test("a command that is not found is an ERROR, not an exit", async () => {
   assert.is(run.result.metrics.startedMs, null, "never started");
   assert.is(run.result.metrics.exitedMs, null, "no EXIT");
   assert.match(run.result.guestError ?? "", /cannot execute no-such-program: No such file or directory/);
+});
+
+test("a long command name that is not found still says why, so it exits 127 like a short one", async () => {
+  const name = `/no-such/${"x".repeat(250)}/${"y".repeat(250)}`; // each part within NAME_MAX: ENOENT, not ENAMETOOLONG
+  const run = await runHostTest(jobFor([name]), { root });
+  assert.match(run.result.guestError ?? "", new RegExp(`^cannot execute /no-such/x{250}/y{140}\\.\\.\\.: No such file or directory$`));
+  assert.is(exitStatusFor(run.result), NOT_FOUND_EXIT_STATUS);
 });
 
 test("a command that is not executable is an ERROR", async () => {
