@@ -30,7 +30,8 @@ export class SerialConsoleScanner {
     const text = this.partial + (typeof chunk === "string" ? chunk : chunk.toString("latin1"));
     const lines = text.split("\n");
     this.partial = lines.pop()!;
-    if (this.partial.length > MAX_LINE) this.partial = ""; // no frame is this long: drop, do not grow
+    // No frame line is longer: keep only the end, where a frame after a workload's unended line would be.
+    if (this.partial.length > MAX_LINE) this.partial = this.partial.slice(-MAX_LINE);
     const scan: SerialScan = { messages: [], consoleLines: [], rejected: [], duplicates: 0 };
     for (const raw of lines) this.line(raw.replace(/\r$/, ""), scan);
     return scan;
@@ -45,7 +46,8 @@ export class SerialConsoleScanner {
   }
 
   private line(line: string, scan: SerialScan): void {
-    const at = line.indexOf(SERIAL_FRAME_PREFIX);
+    // The last prefix: base64 has no ':', and a workload's unended console write (even "bencher:") may come before a frame.
+    const at = line.lastIndexOf(SERIAL_FRAME_PREFIX);
     // "bencher: text" (a space: never base64) is a kernel or workload message, e.g. our kernel patch's notice.
     if (at < 0 || line.charAt(at + SERIAL_FRAME_PREFIX.length) === " ") {
       scan.consoleLines.push(line);

@@ -36,4 +36,15 @@ test("console lines come back without their newline or carriage return; a line c
   assert.equal([second.messages.map((m) => m.type), second.rejected, second.consoleLines], [["ready"], [], []]);
 });
 
+test("a workload's unended console write before a frame, even 'bencher:' or a very long one, does not cost the frame", () => {
+  const key = randomBytes(32);
+  const scanner = new SerialConsoleScanner(new GuestFrameVerifier(key));
+  const frame = (seq: number) => `bencher:${signFrame(key, MessageType.READY, seq, Buffer.from([1, 0])).toString("base64")}\n`;
+  const glued = scanner.push(`bencher:${frame(0)}noise bencher:x${frame(1)}`);
+  assert.equal([glued.messages.length, glued.rejected], [2, []]);
+  scanner.push("y".repeat(1 << 20)); // no newline: the line goes on into the next frame
+  const afterLong = scanner.push(frame(2));
+  assert.equal([afterLong.messages.length, afterLong.rejected], [1, []]);
+});
+
 test.run();
