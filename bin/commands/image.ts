@@ -1,9 +1,11 @@
 // bencher-run image: build an OCI image from a JSON description with the
 // project's own image builder (lib/oci), for examples and tests: no Docker needed.
 import { defineCommand } from "citty";
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
+import { hasImageMarker, isImageDirectoryName, isImageFileName } from "../../lib/oci/image-file-names.js";
+import { indexArchive } from "../../stages/unpack/archive-index.js";
 import { MakeDirectoryError, makeDirectory, removeMadeDirectories } from "../../lib/fs/make-directory.js";
 import type { ImageDescription } from "../../lib/oci/description.js";
 import { checkImageDescription } from "../../lib/oci/check-description.js";
@@ -48,15 +50,45 @@ function whatIsAt(path: string): Stats | undefined {
 
 /**
  * Why `path` is not something `image` could have written, so --force never
- * deletes a user's directory for a mistyped --out; undefined when it is.
+ * deletes a user's directory or tar for a mistyped --out: it must hold an
+ * image's files and nothing else (lib/oci/image-file-names.ts); undefined
+ * when it does.
  */
 function whyNotAnImage(path: string, st: Stats): string | undefined {
-  if (st.isFile()) return isTarArchive(path) ? undefined : "exists and is not an image archive (not a tar file)";
+  if (st.isFile()) return whyNotAnImageArchive(path);
   if (st.isSymbolicLink()) return "is a symlink (--force replaces an image, never what a link points at)";
   if (!st.isDirectory()) return "exists and is neither a directory nor a file";
   // oci-dir has oci-layout; docker-dir (docker save, unpacked) has manifest.json.
-  if (existsSync(join(path, "oci-layout")) || existsSync(join(path, "manifest.json"))) return undefined;
-  return "exists and is not an image directory (no oci-layout or manifest.json)";
+  if (!hasImageMarker(readdirSync(path))) return "exists and is not an image directory (no oci-layout or manifest.json)";
+  const other = firstNonImageEntry(path, "");
+  return other === undefined ? undefined : `exists and holds ${JSON.stringify(other)}, which no image has`;
+}
+
+function whyNotAnImageArchive(path: string): string | undefined {
+  if (!isTarArchive(path)) return "exists and is not an image archive (not a tar file)";
+  let members: string[];
+  try {
+    members = [...indexArchive(path).keys()];
+  } catch (err) {
+    return `exists and is not an image archive (${(err as Error).message})`;
+  }
+  if (!hasImageMarker(members)) return "exists and is a tar file with no oci-layout or manifest.json, not an image archive";
+  const other = members.find((member) => !isImageFileName(member));
+  return other === undefined ? undefined : `exists and is a tar file holding ${JSON.stringify(other)}, which no image has`;
+}
+
+/** The first entry under `dir` that an image directory does not hold (a symlink included), by relative path. */
+function firstNonImageEntry(dir: string, prefix: string): string | undefined {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const rel = prefix + entry.name;
+    if (entry.isDirectory()) {
+      if (!isImageDirectoryName(rel)) return rel;
+      const inner = firstNonImageEntry(join(dir, entry.name), `${rel}/`);
+      if (inner !== undefined) return inner;
+    } else if (!entry.isFile() || !isImageFileName(rel)) return rel;
+  }
+  return undefined;
 }
 
 /** Whether `path` starts with a POSIX tar header (oci-archive, docker-archive): "ustar" at offset 257. */

@@ -1,4 +1,5 @@
 // bencher-run image: the README's example image, built in two formats, is one image (same ID).
+import { execFileSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -72,7 +73,7 @@ test("an --out that exists or cannot be made is one line, and nothing is written
 test("--force replaces an image (a directory or an archive), never anything else", async () => {
   const other = join(work, "other.json");
   writeFileSync(other, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/x", content: "x" }] }] }));
-  for (const [name, format] of [["force.oci", "oci-dir"], ["force.tar", "oci-archive"], ["force-docker", "docker-dir"]]) {
+  for (const [name, format] of [["force.oci", "oci-dir"], ["force.tar", "oci-archive"], ["force-docker", "docker-dir"], ["force-docker.tar", "docker-archive"]]) {
     const out = join(work, name);
     const first = await runCli(["image", example, "--out", out, "--format", format, "--json"]);
     assert.is(first.exitCode, 0, first.stderr);
@@ -95,6 +96,22 @@ test("--force replaces an image (a directory or an archive), never anything else
   assert.is(refused.exitCode, 1);
   assert.is(refused.stderr, `bencher-run: --out ${mine}: exists and is not an image directory (no oci-layout or manifest.json), not replaced`);
   assert.is(readFileSync(join(mine, "precious"), "utf8"), "keep");
+
+  // Nor one that has an oci-layout among the user's own files, nor a tar of such a directory.
+  writeFileSync(join(mine, "oci-layout"), "{}");
+  mkdirSync(join(mine, "photos"));
+  writeFileSync(join(mine, "photos", "a.jpg"), "jpeg");
+  const marked = await runCli(["image", example, "--out", mine, "--force"]);
+  assert.is(marked.exitCode, 1);
+  assert.is(marked.stderr, `bencher-run: --out ${mine}: exists and holds "photos", which no image has, not replaced`);
+  assert.equal(readdirSync(mine).sort(), ["oci-layout", "photos", "precious"]);
+  const backup = join(work, "backup.tar");
+  execFileSync("tar", ["-cf", backup, "-C", mine, "oci-layout", "precious"]);
+  const tarred = await runCli(["image", example, "--out", backup, "--format", "oci-archive", "--force"]);
+  assert.is(tarred.exitCode, 1);
+  assert.is(tarred.stderr, `bencher-run: --out ${backup}: exists and is a tar file holding "precious", which no image has, not replaced`);
+  assert.ok(execFileSync("tar", ["-tf", backup], { encoding: "utf8" }).includes("precious"));
+  rmSync(backup);
 
   // Nor a symlink, even to an image.
   const link = join(work, "link.oci");
