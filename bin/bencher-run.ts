@@ -7,7 +7,8 @@ import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError, CommandLineError, USAGE_EXIT_STATUS } from "./cli/command-error.js";
-import { refuseUnknownOptions } from "./cli/unknown-options.js";
+import { optionNames, refuseUnknownOptions } from "./cli/unknown-options.js";
+import { asksForHelp, isHelpFlag } from "./cli/help-request.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../stages/collect/exit-status.js";
 
 // A reader that goes away early (`bencher-run cache ls | head`) is not an
@@ -43,7 +44,20 @@ export const main = defineCommand({
 
 // `bencher-run help [COMMAND]` is `bencher-run [COMMAND] --help`, as in git and npm.
 const rawArgs = process.argv[2] === "help" ? [...process.argv.slice(3, 4), "--help"] : process.argv.slice(2);
-const wantsHelp = rawArgs.length === 0 || rawArgs.some((a) => a === "--help" || a === "-h") || (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v"));
+const wantsHelp =
+  rawArgs.length === 0 || (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) || (rawArgs.some(isHelpFlag) && (await helpRequested(rawArgs)));
+
+/** Whether a --help or -h in `rawArgs` asks for help (not an option's value, nor part of pipeline's guest command). */
+async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
+  if (name === undefined || !Object.hasOwn(main.subCommands ?? {}, name)) return true; // the top level's help
+  if (name === "pipeline") {
+    const { pipelineFlagTakesValue, startsPipelineCommand } = await import("./pipeline/cli-args.js");
+    return asksForHelp(rest, pipelineFlagTakesValue, startsPipelineCommand);
+  }
+  const command = await load(name)();
+  const { strings } = optionNames((typeof command.args === "function" ? await command.args() : await command.args) ?? {});
+  return asksForHelp(rest, (flag) => strings.has(flag.replace(/^--?/, "")));
+}
 
 if (wantsHelp) {
   await runMain(main, { rawArgs });

@@ -21,18 +21,7 @@ export async function refuseUnknownOptions(name: string, command: CommandDef, ra
  * argument beyond those it declares. Undefined if there is none.
  */
 export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): string | undefined {
-  const strings = new Set<string>();
-  const booleans = new Set<string>();
-  let positionals = 0;
-  for (const [name, def] of Object.entries(args)) {
-    if (def.type === "positional") {
-      positionals++;
-      continue;
-    }
-    const alias = "alias" in def ? def.alias : undefined;
-    const names = [name, ...(alias === undefined ? [] : Array.isArray(alias) ? alias : [alias])];
-    for (const n of names) (def.type === "boolean" ? booleans : strings).add(n);
-  }
+  const { strings, booleans, positionals } = optionNames(args);
   let seen = 0;
   let afterDashes = false; // after --, everything is positional, whatever it looks like
   for (let i = 0; i < rawArgs.length; i++) {
@@ -55,4 +44,21 @@ export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): stri
     return `unknown option ${arg.split("=", 1)[0]}`;
   }
   return undefined;
+}
+
+/** The names (aliases included, without dashes) of the options that take a value and of those that do not; how many positionals. */
+export function optionNames(args: ArgsDef): { strings: Set<string>; booleans: Set<string>; positionals: number } {
+  const strings = new Set<string>();
+  const booleans = new Set<string>();
+  let positionals = 0;
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") {
+      positionals++;
+      continue;
+    }
+    const alias = "alias" in def ? def.alias : undefined;
+    const names = [name, ...(alias === undefined ? [] : Array.isArray(alias) ? alias : [alias])];
+    for (const n of names) (def.type === "boolean" ? booleans : strings).add(n);
+  }
+  return { strings, booleans, positionals };
 }

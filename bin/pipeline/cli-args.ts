@@ -48,6 +48,16 @@ const OPTION_FLAGS: Record<string, string> = {
   entrypoint: "--entrypoint", cmd: "--cmd",
 };
 
+/** Whether pipeline's option `flag` ("--memory", "-e") takes a value (the next argument, without =). */
+export function pipelineFlagTakesValue(flag: string): boolean {
+  return Object.hasOwn(VALUE_FLAGS, flag);
+}
+
+/** Whether `arg` ends pipeline's options: what follows is the command (--entrypoint ARG..., --cmd ARG...). */
+export function startsPipelineCommand(arg: string): boolean {
+  return arg === "--entrypoint" || arg === "--cmd";
+}
+
 /** The options of run `run` (from 1) of `cli.iter`: with more than one, each run's files go to <output-dir>/run-<run>/. */
 export function optionsForRun(cli: PipelineCliArgs, run: number): PipelineOptions {
   const { outputDir } = cli.options;
@@ -91,7 +101,7 @@ export function parsePipelineArgs(argv: readonly string[]): PipelineCliArgs {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--entrypoint" || arg === "--cmd" || arg === "--") break;
+    if (startsPipelineCommand(arg) || arg === "--") break;
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     if (flag === "--entrypoint" || flag === "--cmd") throw new UsageError(`${flag} takes the rest of the arguments: write ${flag} ARG... (without =) after the other options`);

@@ -105,6 +105,21 @@ test("a missing required flag is a one-line usage error", async () => {
   assert.is(r.stderr, "bencher-run: Missing required argument: --image (see bencher-run unpack --help)");
 });
 
+test("--help or -h asks for help only where an option may stand: not as an option's value, nor in pipeline's command", async () => {
+  const commands = [["--cmd", "ls", "-h"], ["--", "grep", "--help"], ["--entrypoint", "sh", "--cmd", "--help"], ["-e", "-h", "--cmd", "true"]];
+  for (const command of commands) {
+    const r = await runCli(["pipeline", "--image", "/no-such-image", ...command]);
+    assert.equal([r.exitCode, r.stdout, r.stderr], [125, "", "bencher-run: --image /no-such-image: no such file or directory"], command.join(" "));
+  }
+  const value = await runCli(["unpack", "--image", "-h"]);
+  assert.equal([value.exitCode, value.stderr], [2, "bencher-run: Missing required argument: --out (see bencher-run unpack --help)"]);
+  for (const args of [["pipeline", "--image", "x", "-h"], ["unpack", "-h"], ["cache", "ls", "--help"], ["bogus", "-h"]]) {
+    const r = await runCli(args);
+    assert.is(r.exitCode, 0, args.join(" "));
+    assert.match(r.stdout, /USAGE/, args.join(" "));
+  }
+});
+
 test("pipeline with a missing image fails with one line, exit 125 (as docker run)", async () => {
   const r = await runCli(["pipeline", "--image", "./no-such-image.oci"]);
   assert.is(r.exitCode, 125);
