@@ -2,6 +2,7 @@
 // starts first, removed by whichever ends last, never one of the user's.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,9 +57,32 @@ test("a socket directory holding anything but sockets is refused; the mark of a 
   assert.throws(() => socketPath("socket", join(dir, "v_1024")), (err: unknown) =>
     err instanceof CommandError && err.message === `--socket ${join(dir, "v_1024")}: ${dir} holds files other than sockets (name a new directory, or the one the other stage's socket is in)`);
   const made = socketPath("vsock", join(work, "fresh", "v"));
-  assert.ok(socketPath("socket", join(work, "fresh", "v_1024")).created);
+  const other = socketPath("socket", join(work, "fresh", "v_1024"));
+  assert.ok(other.created);
   removeSocketAndDir(made);
+  removeSocketAndDir(other);
   assert.not.ok(existsSync(join(work, "fresh")), "nothing but the mark was left, so the directory went");
+});
+
+test("a command that ends before the other has listened (boot failing at once) leaves the directory to it", async () => {
+  const dir = join(work, "early-end");
+  const boot = socketPath("vsock", join(dir, "v"));
+  const collect = socketPath("socket", join(dir, "v_1024"));
+  removeSocketAndDir(boot); // collect has not listened yet
+  assert.ok(existsSync(dir), "collect's claim keeps the directory");
+  const server = await listen(collect.path);
+  removeSocketAndDir(collect);
+  assert.not.ok(existsSync(dir));
+  server.close();
+});
+
+test("a killed command's claim does not keep the directory for good", () => {
+  const dir = join(work, "killed");
+  const boot = socketPath("vsock", join(dir, "v"));
+  const gone = spawnSync("true").pid!; // a process that has ended
+  writeFileSync(join(dir, `.in-use-by-bencher-run-${gone}-1`), "");
+  removeSocketAndDir(boot);
+  assert.not.ok(existsSync(dir));
 });
 
 test.run();
