@@ -85,7 +85,7 @@ export default defineCommand({
     user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u; empty: the image's USER)", valueHint: "user" },
     output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
     "output-dir": { type: "string", description: "Where to save the --output files (created if missing; with --iter N, run i's in DIR/run-i)", valueHint: "dir" },
-    "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes); the rest is dropped", valueHint: "bytes" },
+    "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes; default and most 1G: results are held in memory); the rest is dropped", valueHint: "bytes" },
     kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
     "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
     authfile: { type: "string", description: AUTHFILE_HELP, valueHint: "file" },

@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { isNestedPvmHost } from "../../kernel/cmdline.js";
 import { hostNamesForOutputs } from "../../stages/collect/output-names.js";
+import { DEFAULT_MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES_LIMIT } from "../../stages/collect/request.js";
 import { MAX_DISK_MIB, SQUASHFS_DISK_SIZE } from "../../stages/mkrootfs/request.js";
 import { PipelineOptionError } from "./errors.js";
 import { cpusProblem, hostCpus } from "../../lib/cpu-affinity/pinning.js";
@@ -109,8 +110,6 @@ export const PVM_HOST_BOOT_TIMEOUT_SEC = 1200;
 export function defaultBootTimeoutSec(): number {
   return isNestedPvmHost() ? PVM_HOST_BOOT_TIMEOUT_SEC : DEFAULT_BOOT_TIMEOUT_SEC;
 }
-/** Bytes kept per stream and per file when the caller sets no limit. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
 /** Longest command time limit accepted (the VM's own deadline is capped at a day). */
 export const MAX_TIMEOUT_SEC = 20 * 3600;
 
@@ -226,7 +225,7 @@ export function checkOptions(o: PipelineOptions): CheckedOptions {
     user: o.user,
     outputs,
     outputDir,
-    maxOutputBytes: wholeNumber("maxOutputSize", o.maxOutputSize, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxOutputBytes: wholeNumber("maxOutputSize", o.maxOutputSize, 0, MAX_OUTPUT_BYTES_LIMIT) ?? DEFAULT_MAX_OUTPUT_BYTES,
     kernel,
     registry: { ca: registryCa, plainHttp: o.plainHttp, authFile },
     keep: o.keep ?? false,

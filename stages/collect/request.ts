@@ -46,6 +46,12 @@ export function vsockSocketPath(udsBase: string, port: number): string {
 
 /** Default for the bytes kept per stream and per file. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 1 << 30;
+/**
+ * The most bytes kept per stream and per file. Results are handed back in
+ * memory (a Buffer each, files read back whole from the output directory):
+ * Node reads no file of 2 GiB or more in one piece.
+ */
+export const MAX_OUTPUT_BYTES_LIMIT = 1 << 30;
 export const DEFAULT_BOOT_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -113,8 +119,8 @@ export function parseCollectJob(raw: unknown): CollectJob {
     user: text(raw, "user", ""),
     outputPaths,
     rootfsType,
-    maxOutputBytes: wholeNumber(raw, "maxOutputBytes", 0, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_OUTPUT_BYTES)!,
-    maxFileBytes: wholeNumber(raw, "maxFileBytes", 0, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_OUTPUT_BYTES)!,
+    maxOutputBytes: wholeNumber(raw, "maxOutputBytes", 0, MAX_OUTPUT_BYTES_LIMIT, DEFAULT_MAX_OUTPUT_BYTES)!,
+    maxFileBytes: wholeNumber(raw, "maxFileBytes", 0, MAX_OUTPUT_BYTES_LIMIT, DEFAULT_MAX_OUTPUT_BYTES)!,
   };
 }
 

@@ -23,7 +23,9 @@ test("API refusals name the option as the API spells it", () => {
   assert.is(memory.message, `memoryMiB 10: expected a whole number from 64 to ${MAX_MEMORY_MIB}`);
   assert.is(refusal({ timeoutSec: 0 }).message, `timeoutSec 0: expected a whole number from 1 to ${MAX_TIMEOUT_SEC}`);
   assert.is(refusal({ bootTimeoutSec: 3601 }).message, "bootTimeoutSec 3601: expected a whole number from 1 to 3600");
-  assert.is(refusal({ maxOutputSize: -1 }).message, `maxOutputSize -1: expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  assert.is(refusal({ maxOutputSize: -1 }).message, `maxOutputSize -1: expected a whole number from 0 to ${2 ** 30}`);
+  // Results come back in memory, files read back whole: Node reads none of 2 GiB or more in one piece.
+  assert.is(refusal({ maxOutputSize: 2 ** 31 }).message, `maxOutputSize ${2 ** 31}: expected a whole number from 0 to ${2 ** 30}`);
   assert.is(refusal({ env: ["=A"] }).message, 'env "=A": expected NAME=value, or NAME to remove it');
   assert.is(refusal({ outputs: ["/"] }).message, 'outputs: output path "/" names a directory, not a file');
   assert.is(refusal({ rootfs: "squashfs", diskMiB: 10 }).message, "diskMiB: applies to ext4 only (squashfs is read-only and sized by its content)");

@@ -65,6 +65,8 @@ test("host names: two guest paths for one host file, or a file inside another, a
   assert.throws(() => hostNamesForOutputs(["/x/../a", "/a"]), /are the same file/);
   assert.throws(() => hostNamesForOutputs(["/a", "/a/b"]), /is inside output path "\/a"/);
   assert.equal(hostNamesForOutputs(["/a/b", "/a/c", "/ab"]), ["a/b", "a/c", "ab"]);
+  // Files are read back whole, and Node reads none of 2 GiB or more in one piece: the limit stops short of that.
+  assert.throws(() => parseCollectRequest({ socketPath: "/tmp/s_1", job: { argv: ["x"], maxFileBytes: 2 ** 31 } }), /^collect request: maxFileBytes must be a whole number from 0 to 1073741824, got 2147483648$/);
   assert.throws(
     () => parseCollectRequest({ socketPath: "/tmp/s_1", job: { argv: ["x"], outputPaths: ["/..", "/a"] } }),
     /^collect request: job\.outputPaths: output path "\/\.\." names no file$/,
