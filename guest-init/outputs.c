@@ -14,25 +14,27 @@ static void send_header(uint32_t index, uint8_t status, uint64_t size) {
   channel_send(MSG_FILE, msg, sizeof msg, NULL, 0);
 }
 
-static void send_one(uint32_t index, const char *path, int root_fd, uint64_t cap) {
+// Sends output `index`; 0 once the host has sent STOP (it wants nothing more).
+static int send_one(uint32_t index, const char *path, int root_fd, uint64_t cap) {
   // Non-blocking: a FIFO planted by the workload must not hang us.
   int fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     send_header(index, errno == ENOENT || errno == ENOTDIR ? FILE_MISSING : FILE_UNREADABLE, 0);
-    return;
+    return 1;
   }
   struct stat st;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
     send_header(index, FILE_NOT_REGULAR, 0);
     close(fd);
-    return;
+    return 1;
   }
   send_header(index, FILE_PRESENT, st.st_size);
   static uint8_t buf[MAX_CHUNK];
   uint8_t prefix[4];
   put_u32(prefix, index);
   uint64_t left = (uint64_t)st.st_size < cap ? (uint64_t)st.st_size : cap;
-  while (left) {
+  int go_on = 1;
+  while (left && (go_on = !channel_stopped())) {
     ssize_t n = read(fd, buf, left < MAX_CHUNK ? left : MAX_CHUNK);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the host sees fewer bytes than the size: truncated
@@ -40,8 +42,10 @@ static void send_one(uint32_t index, const char *path, int root_fd, uint64_t cap
     left -= n;
   }
   close(fd);
+  return go_on;
 }
 
 void send_outputs(const struct job *job, int root_fd) {
-  for (size_t i = 0; i < job->noutputs; i++) send_one(i, job->outputs[i], root_fd, job->max_file_bytes);
+  for (size_t i = 0; i < job->noutputs && !channel_stopped(); i++)
+    if (!send_one(i, job->outputs[i], root_fd, job->max_file_bytes)) return;
 }

@@ -216,7 +216,14 @@ void channel_send(uint8_t type, const void *prefix, size_t prefix_len, const voi
       remember(frame, len);
       return;
     }
-    diag("stream to the host failed (%s) at frame %u; continuing on the serial console", strerror(errno), ch.seq - 1);
+    int write_errno = errno;
+    // A host that sent STOP closes the stream right after: that is no failure, and nobody reads the console.
+    if (channel_stop_requested()) {
+      diag("the host stopped the run: nothing more sent");
+      channel_abandon();
+      return;
+    }
+    diag("stream to the host failed (%s) at frame %u; continuing on the serial console", strerror(write_errno), ch.seq - 1);
     close(ch.stream_fd);
     ch.stream_fd = -1;
     for (size_t off = 0; off < ch.backlog_len; off += 4 + get_u32(backlog + off))
@@ -262,6 +269,15 @@ int channel_stop_requested(void) {
   int ms_left = 1000;  // the host writes STOP's 9 bytes at once; a second is plenty
   return read_before(ch.stream_fd, stop, sizeof stop, &ms_left) == 0 && get_u32(stop) == sizeof stop - 4 &&
          stop[4] == MSG_STOP && get_u32(stop + 5) == 1;
+}
+
+int channel_stopped(void) {
+  if (ch.abandoned) return 1;
+  struct pollfd p = {ch.stream_fd, POLLIN, 0};
+  if (ch.stream_fd < 0 || poll(&p, 1, 0) <= 0 || !channel_stop_requested()) return 0;
+  diag("the host stopped the run: output files not sent");
+  channel_abandon();
+  return 1;
 }
 
 void channel_abandon(void) {

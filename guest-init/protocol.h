@@ -66,6 +66,9 @@ void channel_close(void);
 // STOP (it gave up on the run: its timeout, or it was interrupted). Anything
 // else (EOF, other bytes) returns 0: the stream is not worth watching after.
 int channel_stop_requested(void);
+// Between output file frames: whether the host has sent STOP, checked
+// without waiting. After STOP the channel is abandoned and 1 returned.
+int channel_stopped(void);
 // The host has gone: every later frame is dropped (not even the console:
 // nobody reads it), and channel_close returns at once.
 void channel_abandon(void);

@@ -198,10 +198,13 @@ int run_workload(const struct job *job, const char *root, const struct run_user 
   char failure[600];
   size_t failure_len = 0;
   int host_fd = channel_stream_fd();  // watched for the host's STOP
+  // Readable once the command has exited: one that closed its stdout and
+  // stderr early is waited for here, where STOP is still heard, not in wait4.
+  int exit_fd = (int)syscall(SYS_pidfd_open, pid, 0);
   int stopped = 0;
-  while (status_fd >= 0 || streams[0].fd >= 0 || streams[1].fd >= 0) {
-    struct pollfd p[4] = {{status_fd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {host_fd, POLLIN, 0}};
-    if (poll(p, 4, -1) < 0) {
+  while (status_fd >= 0 || streams[0].fd >= 0 || streams[1].fd >= 0 || exit_fd >= 0) {
+    struct pollfd p[5] = {{status_fd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {host_fd, POLLIN, 0}, {exit_fd, POLLIN, 0}};
+    if (poll(p, 5, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -226,6 +229,10 @@ int run_workload(const struct job *job, const char *root, const struct run_user 
         channel_abandon();
       }
       host_fd = -1;  // EOF or stray bytes: nothing more to watch for
+    }
+    if (exit_fd >= 0 && p[4].revents) {  // reaped below, with its rusage
+      close(exit_fd);
+      exit_fd = -1;
     }
   }
   int wstatus;

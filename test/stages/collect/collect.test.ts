@@ -102,14 +102,20 @@ test("the timeout stops waiting and returns what was printed so far", async () =
 // A host that gives up before DONE sends STOP: guest-init kills the command
 // with everything it started and ends (the VM resets), so a VMM run on its
 // own ends with the run rather than at its own deadline.
-for (const [how, more] of [["its timeout", { timeoutMs: 1000 }], ["the coordinator's abort", {}]] as const) {
+const givingUp = [
+  ["its timeout", { timeoutMs: 1000 }, ""],
+  ["the coordinator's abort", {}, ""],
+  // Its stdout and stderr closed, the command is waited for where STOP is still heard.
+  ["its timeout, the command's outputs closed", { timeoutMs: 1000 }, "exec >&- 2>&-; "],
+] as const;
+for (const [how, more, closeOutputs] of givingUp) {
   test(`the host giving up (${how}) stops the guest: command and children killed, nothing more sent`, async () => {
     const consoleLog = join(dir, `stop-${how.length}.log`);
     writeFileSync(consoleLog, "");
     const controller = new AbortController();
     if (!("timeoutMs" in more)) setTimeout(() => controller.abort(new Error("interrupted")), 1000);
     const secs = 1000 + Math.floor(Math.random() * 8000); // names this run's processes apart from any others
-    const req = requestFor(socketPathIn(dir), ["sh", "-c", `echo before; sleep ${secs} & sleep ${secs + 1}`], { consoleLog, ...more });
+    const req = requestFor(socketPathIn(dir), ["sh", "-c", `echo before; ${closeOutputs}sleep ${secs} & sleep ${secs + 1}`], { consoleLog, ...more });
     const { result, guest, guestEndedItself } = await runWithGuest(req, { root, consoleLog, ctx: { signal: controller.signal }, guestGraceMs: 5000 });
     assert.is(result.stdout.toString(), "before\n");
     assert.ok(guestEndedItself, "guest-init ended by itself");
@@ -120,6 +126,26 @@ for (const [how, more] of [["its timeout", { timeoutMs: 1000 }], ["the coordinat
     assert.not.match(console, /bencher:/, "nothing resent on the console: nobody reads it");
   });
 }
+
+test("the host giving up while output files come stops the guest sending them", async () => {
+  const consoleLog = join(dir, "stop-in-outputs.log");
+  writeFileSync(consoleLog, "");
+  const controller = new AbortController();
+  const req = requestFor(socketPathIn(dir), ["sh", "-c", "head -c 50000000 /dev/urandom > /data/stop-big"], { consoleLog }, { outputPaths: ["/data/stop-big"] });
+  const { result, guest, guestEndedItself } = await runWithGuest(req, {
+    root, consoleLog, guestGraceMs: 5000,
+    ctx: { signal: controller.signal, onPhase: (phase) => phase === "exited" && controller.abort(new Error("interrupted")) },
+  });
+  rmSync(join(root, "data/stop-big"));
+  assert.not.ok(result.complete);
+  assert.ok(guestEndedItself, "guest-init ended by itself");
+  assert.is(await guest!.exited, 0);
+  const console = readFileSync(consoleLog, "utf8");
+  // Seen between two files' frames, or when the host's closing the stream after STOP broke a write off.
+  assert.match(console, /bencher-init: the host stopped the run: (output files not sent|nothing more sent)/, console.slice(0, 600));
+  assert.not.match(console, /continuing on the serial console/);
+  assert.ok(console.length < 100_000, `${console.length} bytes on the console: the file went there instead`);
+});
 
 test("boot time does not count against the timeout: it starts at STARTED", async () => {
   const req = requestFor(socketPathIn(dir), ["sh", "-c", "sleep 0.5; echo made-it"], { timeoutMs: 1200 });

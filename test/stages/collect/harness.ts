@@ -74,8 +74,9 @@ export async function runWithGuest(req: CollectRequest, options: GuestRunOptions
   const result = await collect(req, {
     ...options.ctx,
     onOutput: (stream, data) => chunks.push({ stream, data, atMs: Date.now() - start }),
-    onPhase: (phase) => {
+    onPhase: (phase, atMs) => {
       phases.push(phase);
+      options.ctx?.onPhase?.(phase, atMs);
       if (phase !== "listening" || options.noGuest) return;
       const go = () => (guest = startGuestInit(options.guestSocket ?? req.socketPath, options.root, options.consoleLog));
       if (options.guestDelayMs) delay = setTimeout(go, options.guestDelayMs);
