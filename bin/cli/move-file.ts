@@ -6,36 +6,58 @@
 import { spawnSync } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { CommandError } from "./command-error.js";
+import { whyNotMade } from "../../lib/fs/make-directory.js";
 
-export function moveFile(from: string, to: string): void {
+/**
+ * `shownAs` is the option as the user typed it (`--out r.ext4`): a failure
+ * names it, never the work directory's file, which is gone by then.
+ */
+export function moveFile(from: string, to: string, shownAs: string): void {
   try {
     renameSync(from, to);
     return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw cannotWrite(shownAs, whyNotWritten(err, to));
   }
   const partial = join(dirname(to), `.${basename(to)}.${process.pid}.partial`);
   try {
-    copySparse(from, partial);
+    const why = copySparse(from, partial);
+    if (why !== undefined) throw cannotWrite(shownAs, why);
     renameSync(partial, to);
   } catch (err) {
     rmSync(partial, { force: true });
-    throw err;
+    throw err instanceof CommandError ? err : cannotWrite(shownAs, whyNotWritten(err, to));
   }
   rmSync(from);
 }
 
 /**
- * coreutils cp: it skips holes (SEEK_DATA) and runs of zeros, and reflinks
- * where the file system can. Run synchronously, as the rename it replaces:
- * the CLI does not load execa at start-up. Its error says why in the
- * system's words, without the temporary name.
+ * Copies with coreutils cp, which skips holes (SEEK_DATA) and runs of zeros,
+ * and reflinks where the file system can; run synchronously, as the rename
+ * it stands in for (the CLI does not load execa at start-up). Why it failed,
+ * in the system's words without the file's temporary name; undefined if not.
  */
-function copySparse(from: string, to: string): void {
+function copySparse(from: string, to: string): string | undefined {
   const cp = spawnSync("cp", ["--sparse=always", "--reflink=auto", "--", from, to], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
-  if (cp.error) throw new Error(`cannot run cp to copy the file: ${cp.error.message}`);
-  if (cp.status === 0) return;
+  if (cp.error) return `cp did not run: ${cp.error.message}`;
+  if (cp.status === 0) return undefined;
+  // "cp: error writing '<temporary name>': No space left on device"
   const said = cp.stderr.trim().split("\n")[0] ?? "";
-  const why = said.includes(": ") ? said.slice(said.lastIndexOf(": ") + 2) : cp.signal ? `stopped by ${cp.signal}` : said || `exit status ${cp.status}`;
-  throw new Error(`cannot copy the file to ${dirname(to)}: ${why}`);
+  if (said.includes(": ")) {
+    const why = said.slice(said.lastIndexOf(": ") + 2);
+    return why.charAt(0).toLowerCase() + why.slice(1);
+  }
+  return cp.signal ? `cp stopped by ${cp.signal}` : said || `cp exited ${cp.status}`;
+}
+
+function cannotWrite(shownAs: string, why: string): CommandError {
+  return new CommandError(`${shownAs}: cannot write it: ${why}`);
+}
+
+/** A failed rename's reason, without the paths Node adds (one of them the work directory's). */
+function whyNotWritten(err: unknown, to: string): string {
+  // whyNotMade's ENOENT is about directories; here the target's directory was removed meanwhile.
+  if ((err as NodeJS.ErrnoException).code === "ENOENT") return "no such file or directory";
+  return whyNotMade(err, to);
 }

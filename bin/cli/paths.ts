@@ -220,12 +220,42 @@ function holdsOtherThanSockets(dir: string, except?: string): boolean {
   });
 }
 
-/** An output file: its parent must exist; the file itself must not (no silent overwrite). */
+/**
+ * An output file: its directory must exist and take new files, checked
+ * before the work that makes the file rather than found when it is saved;
+ * the file itself must not exist (no silent overwrite).
+ */
 export function outputFile(flag: string, value: string, overwrite = false): string {
   const abs = resolve(value);
-  if (!existsSync(dirname(abs))) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
-  if (existsSync(abs) && !overwrite) throw new CommandError(`--${flag} ${value}: already exists`);
-  return resolve(realpathSync(dirname(abs)), abs.slice(dirname(abs).length + 1));
+  const parent = dirname(abs);
+  if (!existsSync(parent)) throw new CommandError(`--${flag} ${value}: parent directory does not exist`);
+  if (!statSync(parent).isDirectory()) throw new CommandError(`--${flag} ${value}: ${parent} is not a directory`);
+  if (existsSync(abs)) {
+    if (statSync(abs).isDirectory()) throw new CommandError(`--${flag} ${value}: is a directory (name the file to write)`);
+    if (!overwrite) throw new CommandError(`--${flag} ${value}: already exists`);
+  }
+  const dir = realpathSync(parent);
+  const problem = whyNoNewFile(dir);
+  if (problem) throw new CommandError(`--${flag} ${value}: ${problem}`);
+  return join(dir, basename(abs));
+}
+
+/**
+ * Why a new file cannot be made in `dir`, found by making (and removing) an
+ * empty one: permission bits do not tell (root passes them, yet /sys is
+ * read-only and /proc takes no files). Undefined when it can.
+ */
+function whyNoNewFile(dir: string): string | undefined {
+  const probe = join(dir, `.bencher-run-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, "wx", 0o600));
+  } catch (err) {
+    // ENOENT while the directory is there: a file system that takes no new files.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return `${dir} does not take new files`;
+    return `cannot create files in ${dir}: ${whyNotMade(err, probe)}`;
+  }
+  unlinkSync(probe);
+  return undefined;
 }
 
 /** Whole positive number flag. */

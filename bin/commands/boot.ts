@@ -130,7 +130,7 @@ export default defineCommand({
           kvmFd,
         }, createReporter({ verbose: args.verbose }));
         if (consoleOut && existsSync(join(dir, "console.log"))) {
-          moveFile(join(dir, "console.log"), consoleOut);
+          moveFile(join(dir, "console.log"), consoleOut, `--console-log ${args["console-log"]}`);
           returnFromStage(consoleOut); // the stage wrote it as its own uid
           return { ...booted, consoleLog: consoleOut };
         }

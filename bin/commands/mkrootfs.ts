@@ -48,7 +48,7 @@ export default defineCommand({
         writable: [cacheDir, ...(staging ? [staging] : [])],
       }, createReporter({ verbose: args.verbose }));
       if (finalOut && request.out) {
-        moveFile(request.out, finalOut);
+        moveFile(request.out, finalOut, `--out ${args.out}`);
         returnFromStage(finalOut); // a copy of its own (never the cache's inode): the caller's
         return { ...made, image: finalOut };
       }

@@ -1,0 +1,32 @@
+// `bencher-run mkrootfs` given input it cannot use: refused in one line that
+// names the option as typed, before the build, leaving nothing behind.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers.js";
+import { makeUnpackedImage } from "../../stages/mkrootfs/fixture.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-mkrootfs-test-"));
+const cache = join(work, "cache");
+const env = { BENCHER_RUN_CACHE: cache };
+const input = makeUnpackedImage({ entries: [{ path: "/hello", type: "file", content: "hello\n" }] }, join(work, "unpacked"));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("an --out the command cannot write is refused before the build, naming --out, not a work file", async () => {
+  mkdirSync(join(work, "a-directory"));
+  const cases: [string, RegExp][] = [
+    ["/sys/x.ext4", /^bencher-run: --out \/sys\/x\.ext4: cannot create files in \/sys: (read-only file system|permission denied)$/],
+    ["/proc/x.ext4", /^bencher-run: --out \/proc\/x\.ext4: \/proc does not take new files$/],
+    [join(work, "a-directory"), /: is a directory \(name the file to write\)$/],
+  ];
+  for (const [out, said] of cases) {
+    const r = await runCli(["mkrootfs", "--input", input, "--out", out], env);
+    assert.is(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, said);
+    assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
+  }
+});
+
+test.run();
