@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { CommandError } from "./command-error.js";
-import { whyNotMade } from "../../lib/fs/make-directory.js";
+import { systemReason } from "../../lib/fs/system-reason.js";
 
 /**
  * `shownAs` is the option as the user typed it (`--out r.ext4`): a failure
@@ -18,7 +18,7 @@ export function moveFile(from: string, to: string, shownAs: string): void {
     renameSync(from, to);
     return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw cannotWrite(shownAs, whyNotWritten(err, to));
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw cannotWrite(shownAs, systemReason(err));
   }
   const partial = join(dirname(to), `.${basename(to)}.${process.pid}.partial`);
   try {
@@ -27,7 +27,7 @@ export function moveFile(from: string, to: string, shownAs: string): void {
     renameSync(partial, to);
   } catch (err) {
     rmSync(partial, { force: true });
-    throw err instanceof CommandError ? err : cannotWrite(shownAs, whyNotWritten(err, to));
+    throw err instanceof CommandError ? err : cannotWrite(shownAs, systemReason(err));
   }
   rmSync(from);
 }
@@ -53,11 +53,4 @@ function copySparse(from: string, to: string): string | undefined {
 
 function cannotWrite(shownAs: string, why: string): CommandError {
   return new CommandError(`${shownAs}: cannot write it: ${why}`);
-}
-
-/** A failed rename's reason, without the paths Node adds (one of them the work directory's). */
-function whyNotWritten(err: unknown, to: string): string {
-  // whyNotMade's ENOENT is about directories; here the target's directory was removed meanwhile.
-  if ((err as NodeJS.ErrnoException).code === "ENOENT") return "no such file or directory";
-  return whyNotMade(err, to);
 }

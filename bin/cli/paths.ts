@@ -4,8 +4,9 @@ import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readd
 import { basename, dirname, join, resolve } from "node:path";
 import { CommandError, CommandLineError } from "./command-error.js";
 import { whyNotMade } from "../../lib/fs/make-directory.js";
+import { systemReason } from "../../lib/fs/system-reason.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
-import { stageReadProblem } from "../../lib/sandbox/stage-readable.js";
+import { stageReadProblem, type TreeReading } from "../../lib/sandbox/stage-readable.js";
 import { removeTree } from "../../lib/workdir/remove-tree.js";
 
 /** An existing input; its real path. */
@@ -252,7 +253,7 @@ function whyNoNewFile(dir: string): string | undefined {
   } catch (err) {
     // ENOENT while the directory is there: a file system that takes no new files.
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return `${dir} does not take new files`;
-    return `cannot create files in ${dir}: ${whyNotMade(err, probe)}`;
+    return `cannot create files in ${dir}: ${systemReason(err)}`;
   }
   unlinkSync(probe);
   return undefined;
@@ -276,7 +277,7 @@ function wholeNumber(flag: string, value: string | undefined, min: number, max: 
 }
 
 /** An input the user named that the stages, run as another uid under root, could not read: refused here, naming the file. */
-export function stageMustRead(flag: string, value: string, path: string): void {
-  const problem = stageReadProblem(path, value);
+export function stageMustRead(flag: string, value: string, path: string, reading?: TreeReading): void {
+  const problem = stageReadProblem(path, value, reading);
   if (problem) throw new CommandError(`--${flag} ${value}: ${problem}`);
 }

@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, positiveInt } from "../cli/paths.js";
+import { inputPath, outputFile, positiveInt, stageMustRead } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandLineError } from "../cli/command-error.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
@@ -32,6 +32,8 @@ export default defineCommand({
     const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
     if (diskMiB !== undefined && fs === "squashfs") throw new CommandLineError(`--disk-mib: ${SQUASHFS_DISK_SIZE}`);
     const input = inputPath("input", args.input, "dir");
+    // The stage runs as another uid under root: a file it may not read is named here, not misread there.
+    stageMustRead("input", args.input, input, { followLinks: false });
     const finalOut = args.out ? outputFile("out", args.out) : undefined;
     const cacheDir = rootfsCacheDir();
     makeDirectory(cacheDir, 0o755);

@@ -6,6 +6,7 @@
 // first, and the first failure is the answer.
 import { mkdirSync, rmdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { systemReason } from "./system-reason.js";
 
 export class MakeDirectoryError extends Error {
   override name = "MakeDirectoryError";
@@ -77,6 +78,5 @@ export function whyNotMade(err: unknown, dir: string): string {
   // ENOENT while the parent is a directory: a file system that takes no new directories (/proc, /sys).
   if (e.code === "ENOENT") return `${dirname(dir)} does not take new directories`;
   if (e.code === "EEXIST") return "a dangling symlink or another non-directory is in the way";
-  const m = /^[A-Z0-9]+: ([^,]+)/.exec(e.message ?? "");
-  return m ? m[1]! : String(e.message ?? err);
+  return systemReason(err);
 }

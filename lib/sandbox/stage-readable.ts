@@ -4,12 +4,17 @@
 // written under umask 077, a CA file of mode 600) would fail inside the
 // stage with a bare EACCES, or worse, look like a file that is not there.
 // The runner checks first and says which file and why.
-import { readdirSync, statSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join, relative } from "node:path";
 import { unprivilegedStageIds } from "./stage-identity.js";
 
 /** Entries looked at before giving up the check (an image layout has a handful; a stray big tree is not walked whole). */
 const MAX_ENTRIES = 100_000;
+
+/** How the tree is read: a root file system's symlinks are entries of it, stored as they are, never opened (one may point at the host's /etc/shadow). */
+export interface TreeReading {
+  followLinks: boolean;
+}
 
 /**
  * The first entry at or under `path` that the stages' uid cannot read (a
@@ -17,7 +22,7 @@ const MAX_ENTRIES = 100_000;
  * when every entry can be read, or when the runner is not root (the stages
  * then run as the caller, who reads what they can).
  */
-export function unreadableByStage(path: string): string | undefined {
+export function unreadableByStage(path: string, { followLinks }: TreeReading = { followLinks: true }): string | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const ids = unprivilegedStageIds();
   let seen = 0;
@@ -25,7 +30,8 @@ export function unreadableByStage(path: string): string | undefined {
     if (++seen > MAX_ENTRIES) return undefined;
     let st: Stats;
     try {
-      st = statSync(entry); // what the stage would open: a symlink's target
+      // What the stage would open: a symlink's target, unless the tree keeps its links as they are.
+      st = followLinks || entry === path ? statSync(entry) : lstatSync(entry);
     } catch {
       return undefined; // dangling or vanished: the stage reports what it needs
     }
@@ -47,8 +53,8 @@ export function stageMayRead(st: Pick<Stats, "uid" | "gid" | "mode" | "isDirecto
 }
 
 /** What keeps the stages from reading `path` (shown to the user as `shownAs`), as an error's clause; undefined when nothing does. */
-export function stageReadProblem(path: string, shownAs: string): string | undefined {
-  const entry = unreadableByStage(path);
+export function stageReadProblem(path: string, shownAs: string, reading?: TreeReading): string | undefined {
+  const entry = unreadableByStage(path, reading);
   if (entry === undefined) return undefined;
   const { uid } = unprivilegedStageIds();
   return `${entry === "." ? "it" : entry} cannot be read by uid ${uid}, which the stages run as under root (make it readable to others: chmod -R o+rX ${shownAs})`;

@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isPlainObject } from "../../lib/ipc/errors.js";
+import { systemReason } from "../../lib/fs/system-reason.js";
 
 export interface UnpackedImage {
   dir: string;
@@ -36,12 +37,19 @@ export function openUnpackedImage(input: string): UnpackedImage {
   if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${input}: missing rootfs/ directory`);
   if (!statSync(metadataFile, { throwIfNoEntry: false })?.isFile()) throw new Error(`${input}: missing metadata.jsonl`);
 
+  let text: string;
+  try {
+    text = readFileSync(configFile, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${configFile}: missing`);
+    // Not "not valid JSON": a file the stage's uid may not read (EACCES) is another matter.
+    throw new Error(`${configFile}: cannot be read: ${systemReason(err)}`);
+  }
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(configFile, "utf8"));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${configFile}: ${code === "ENOENT" ? "missing" : "not valid JSON"}`);
+    config = JSON.parse(text);
+  } catch {
+    throw new Error(`${configFile}: not valid JSON`);
   }
   if (!isPlainObject(config) || !isDigest(config.digest)) {
     throw new Error(`${configFile}: digest must be an OCI digest such as "sha256:<hex>"`);

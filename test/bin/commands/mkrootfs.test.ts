@@ -2,7 +2,7 @@
 // names the option as typed, before the build, leaving nothing behind.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers.js";
@@ -27,6 +27,22 @@ test("an --out the command cannot write is refused before the build, naming --ou
     assert.match(r.stderr, said);
     assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
   }
+});
+
+test("under root, an --input file or directory the stages' uid cannot read is named before the build, not misread as bad JSON", async () => {
+  if (process.getuid?.() !== 0) return; // the stages are the caller then, and read what they can
+  const hint = `which the stages run as under root (make it readable to others: chmod -R o+rX ${input})`;
+  chmodSync(join(input, "config.json"), 0o600);
+  const file = await runCli(["mkrootfs", "--input", input, "--out", join(work, "r.ext4")], env);
+  assert.is(file.exitCode, 1);
+  assert.is(file.stderr, `bencher-run: --input ${input}: config.json cannot be read by uid 65534, ${hint}`);
+  chmodSync(join(input, "config.json"), 0o644);
+  mkdirSync(join(input, "rootfs", "private"), { mode: 0o700 });
+  const dir = await runCli(["mkrootfs", "--input", input, "--out", join(work, "r.ext4")], env);
+  assert.is(dir.stderr, `bencher-run: --input ${input}: rootfs/private cannot be read by uid 65534, ${hint}`);
+  rmSync(join(input, "rootfs", "private"), { recursive: true });
+  assert.not.ok(existsSync(join(work, "r.ext4")));
+  assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
 });
 
 test.run();

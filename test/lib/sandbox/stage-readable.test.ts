@@ -45,4 +45,17 @@ test("the first entry the stage cannot read, relative to the path; none when all
   assert.is(unreadableByStage(file), ".");
 });
 
+test("a root file system's symlinks are entries, not opened: one pointing at a file only root may read is no problem", () => {
+  if (process.getuid?.() !== 0) return; // the stages run as the caller then
+  const secret = join(work, "host-shadow");
+  writeFileSync(secret, "root:*:1::::::\n", { mode: 0o600 });
+  const rootfs = join(work, "rootfs");
+  mkdirSync(join(rootfs, "etc"), { recursive: true, mode: 0o755 });
+  symlinkSync(secret, join(rootfs, "etc", "shadow"));
+  assert.is(unreadableByStage(rootfs, { followLinks: false }), undefined);
+  assert.is(unreadableByStage(rootfs), "etc/shadow", "an image layout's link is opened by the stage");
+  writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n", { mode: 0o600 });
+  assert.is(unreadableByStage(rootfs, { followLinks: false }), "etc/passwd", "its files are still looked at");
+});
+
 test.run();

@@ -104,6 +104,12 @@ test("unpacked directory: missing pieces named", async () => {
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing metadata\.jsonl/);
   writeFileSync(join(dir, "metadata.jsonl"), "");
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: missing/);
+  // A read that fails is not a file that is not JSON (the stage's uid denied, here a directory in its place).
+  mkdirSync(join(dir, "config.json"));
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: cannot be read: illegal operation on a directory$/);
+  rmSync(join(dir, "config.json"), { recursive: true });
+  writeFileSync(join(dir, "config.json"), "{");
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: not valid JSON$/);
   writeFileSync(join(dir, "config.json"), "{}");
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /digest must be an OCI digest/);
 });
