@@ -1,7 +1,7 @@
 // bencher-run mkrootfs: an unpacked image directory → an ext4 (or squashfs) image.
 import { defineCommand } from "citty";
 import { join } from "node:path";
-import { SQUASHFS_DISK_SIZE, type MkrootfsRequest } from "../../stages/mkrootfs/request.js";
+import { MAX_DISK_MIB, SQUASHFS_DISK_SIZE, type MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import { rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -9,7 +9,7 @@ import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
-import { inputPath, outputFile, positiveInt, stageMustRead } from "../cli/paths.js";
+import { inputPath, outputFile, stageMustRead, wholeNumberIn } from "../cli/paths.js";
 import { moveFile } from "../cli/move-file.js";
 import { CommandLineError } from "../cli/command-error.js";
 import { giveToStage, returnFromStage } from "../../lib/sandbox/stage-identity.js";
@@ -29,7 +29,7 @@ export default defineCommand({
     // The command line first (exit 2), then the files it names (exit 1).
     if (!args.cache && !args.out) throw new CommandLineError("--no-cache needs --out (where to write the image)");
     const fs = args.fs as MkrootfsRequest["fs"];
-    const diskMiB = positiveInt("disk-mib", args["disk-mib"]);
+    const diskMiB = wholeNumberIn("disk-mib", args["disk-mib"], 1, MAX_DISK_MIB); // the stage's bound, in the option's words
     if (diskMiB !== undefined && fs === "squashfs") throw new CommandLineError(`--disk-mib: ${SQUASHFS_DISK_SIZE}`);
     const input = inputPath("input", args.input, "dir");
     // The stage runs as another uid under root: a file it may not read is named here, not misread there.

@@ -45,4 +45,13 @@ test("under root, an --input file or directory the stages' uid cannot read is na
   assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
 });
 
+test("a --disk-mib beyond what the stage builds is the command line's error, in the option's words", async () => {
+  for (const value of ["99999999999", "16777217", "0"]) {
+    const r = await runCli(["mkrootfs", "--input", input, "--disk-mib", value], env);
+    assert.is(r.exitCode, 2, r.stderr);
+    assert.is(r.stderr, `bencher-run: --disk-mib ${value}: expected a whole number from 1 to 16777216`);
+  }
+  assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
+});
+
 test.run();
