@@ -7,8 +7,9 @@ import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError, CommandLineError, USAGE_EXIT_STATUS } from "./cli/command-error.js";
-import { optionNames, refuseUnknownOptions } from "./cli/unknown-options.js";
+import { commandArgs, optionNames, refuseUnknownOptions } from "./cli/unknown-options.js";
 import { asksForHelp, isHelpFlag } from "./cli/help-request.js";
+import { refuseBadPaths } from "./cli/path-options.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../stages/collect/exit-status.js";
 
 // A reader that goes away early (`bencher-run cache ls | head`) is not an
@@ -55,7 +56,7 @@ async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
     return asksForHelp(rest, pipelineFlagTakesValue, startsPipelineCommand);
   }
   const command = await load(name)();
-  const { strings } = optionNames((typeof command.args === "function" ? await command.args() : await command.args) ?? {});
+  const { strings } = optionNames(await commandArgs(command));
   return asksForHelp(rest, (flag) => strings.has(flag.replace(/^--?/, "")));
 }
 
@@ -66,7 +67,11 @@ if (wantsHelp) {
     const [name, ...rest] = rawArgs;
     if (name.startsWith("-")) throw new CommandLineError(`unknown option ${name.split("=", 1)[0]}: a command comes first, its options after it (see bencher-run --help)`);
     // Every subcommand but pipeline, which parses its own options strictly (bin/pipeline/cli-args.ts).
-    if (name !== "pipeline" && Object.hasOwn(main.subCommands ?? {}, name)) await refuseUnknownOptions(name, await load(name)(), rest);
+    if (name !== "pipeline" && Object.hasOwn(main.subCommands ?? {}, name)) {
+      const command = await load(name)();
+      await refuseUnknownOptions(name, command, rest);
+      await refuseBadPaths(command, rest);
+    }
     await runCommand(main, { rawArgs });
   } catch (err) {
     // Stopped by Ctrl-C/SIGTERM: the stages' own "stopped" errors are a consequence, not the news.

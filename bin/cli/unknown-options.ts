@@ -9,9 +9,13 @@ import { CommandLineError } from "./command-error.js";
 
 /** Throws a usage error (exit 2) naming the first argument `command` (`bencher-run <name>`) has no place for. */
 export async function refuseUnknownOptions(name: string, command: CommandDef, rawArgs: readonly string[]): Promise<void> {
-  const args = typeof command.args === "function" ? await command.args() : await command.args;
-  const unknown = unknownArgument(rawArgs, args ?? {});
+  const unknown = unknownArgument(rawArgs, await commandArgs(command));
   if (unknown !== undefined) throw new CommandLineError(`${unknown} (see bencher-run ${name} --help)`);
+}
+
+/** The options and arguments `command` declares (citty lets them be given lazily). */
+export async function commandArgs(command: CommandDef): Promise<ArgsDef> {
+  return (typeof command.args === "function" ? await command.args() : await command.args) ?? {};
 }
 
 /**

@@ -1,0 +1,45 @@
+// Path options are checked for every subcommand before it runs: an empty
+// path is refused (exit 2, one line naming the option) rather than taken as
+// not given or as the working directory, and nothing is made.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers.js";
+import { makeUnpackedImage } from "../../stages/mkrootfs/fixture.js";
+
+const work = mkdtempSync(join(tmpdir(), "cli-path-options-"));
+const cache = join(work, "cache");
+const env = { BENCHER_RUN_CACHE: cache };
+const description = join(work, "image.json");
+writeFileSync(description, JSON.stringify({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/x", content: "x" }] }] }));
+const unpacked = makeUnpackedImage({ entries: [{ path: "/hello", type: "file", content: "hello\n" }] }, join(work, "unpacked"));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+test("an empty path is refused, naming the option as the help does, before anything is made", async () => {
+  const cases: [string[], string][] = [
+    [["image", description, "--out", ""], "--out"],
+    [["image", "", "--out", join(work, "x.oci")], "DESCRIPTION"],
+    [["unpack", "--image", join(work, "layout"), "--out", ""], "--out"],
+    [["mkrootfs", "--input", unpacked, "--out", ""], "--out"],
+    [["mkrootfs", "--input", ""], "--input"],
+    [["boot", "--kernel", ""], "--kernel"],
+    [["boot", "--kernel=", "--console-log", join(work, "console.log")], "--kernel"],
+    [["doctor", "--workdir", ""], "--workdir"],
+  ];
+  for (const [args, option] of cases) {
+    const r = await runCli(args, env);
+    assert.is(r.stderr, `bencher-run: ${option}: empty path`, args.join(" "));
+    assert.is(r.exitCode, 2, args.join(" "));
+  }
+  assert.equal(readdirSync(work).sort(), ["image.json", "unpacked"], "no image, cache or output made");
+});
+
+test("collect, which exits 125 for its own failures, refuses an empty path the same way", async () => {
+  const r = await runCli(["collect", "--socket", "", "--job", description], env);
+  assert.is(r.stderr, "bencher-run: --socket: empty path");
+  assert.is(r.exitCode, 125);
+});
+
+test.run();
