@@ -1,12 +1,14 @@
 // Path options are checked for every subcommand before it runs: an empty
 // path is refused (exit 2, one line naming the option) rather than taken as
-// not given or as the working directory, and nothing is made.
+// not given or as the working directory, and so is a name that is not UTF-8,
+// which Node would have changed; nothing is made.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../helpers.js";
+import { spawnSync } from "node:child_process";
+import { cli, runCli } from "../helpers.js";
 import { makeUnpackedImage } from "../../stages/mkrootfs/fixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-path-options-"));
@@ -40,6 +42,31 @@ test("collect, which exits 125 for its own failures, refuses an empty path the s
   const r = await runCli(["collect", "--socket", "", "--job", description], env);
   assert.is(r.stderr, "bencher-run: --socket: empty path");
   assert.is(r.exitCode, 125);
+});
+
+/**
+ * Runs the CLI as a shell does with a file name that is not UTF-8: the
+ * argument BAD stands for `bad`, its octal escapes made bytes by printf
+ * (Node cannot give a child such an argument itself).
+ */
+function runWithBadName(args: string[], bad: string): { status: number | null; stderr: string } {
+  const script = 'bad=$(printf "$1"); shift; for a; do shift; if [ "$a" = BAD ]; then set -- "$@" "$bad"; else set -- "$@" "$a"; fi; done; exec "$@"';
+  const r = spawnSync("sh", ["-c", script, "sh", bad, cli, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+  return { status: r.status, stderr: r.stderr };
+}
+
+test("a path that is not UTF-8 is refused, not written or read under a changed name", () => {
+  const dir = join(work, "utf8");
+  mkdirSync(dir);
+  const said = (option: string, shown: string) => `bencher-run: ${option} ${shown}: not valid UTF-8 (Node cannot pass such a name through: rename it)\n`;
+  const out = runWithBadName(["image", description, "--out", "BAD"], `${dir}/\\377bad.oci`);
+  assert.is(out.stderr, said("--out", `${dir}/\uFFFDbad.oci`));
+  assert.is(out.status, 2);
+  assert.equal(readdirSync(dir), [], "no image under a name with U+FFFD in it");
+  const image = runWithBadName(["unpack", "--image", "BAD", "--out", join(dir, "unpacked")], "\\376dir/x.oci");
+  assert.is(image.stderr, said("--image", "\uFFFDdir/x.oci"));
+  assert.is(image.status, 2);
+  assert.equal(readdirSync(dir), []);
 });
 
 test.run();
