@@ -8,6 +8,7 @@ import { runScenarios, type ScenarioOutcome } from "../../scenarios/runner/run-s
 import { CommandError, CommandLineError } from "../cli/command-error.js";
 import { inputPath, positiveInt } from "../cli/paths.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
+import { checkKvmDevice } from "../pipeline/kvm-device.js";
 
 /** The scenarios named by --scenario (comma-separated, or repeated), in file order; all when none. */
 export function selectScenarios(all: Scenario[], names: string[]): Scenario[] {
@@ -52,6 +53,12 @@ export default defineCommand({
     const concurrency = positiveInt("concurrency", args.concurrency) ?? 2;
     // Checked once here, not found missing by every scenario's run.
     const kernel = args.kernel === undefined ? undefined : inputPath("kernel", args.kernel, "file");
+    // Without KVM every scenario would build its root image, then fail: say it once, now.
+    try {
+      checkKvmDevice();
+    } catch (err) {
+      throw new CommandError((err as Error).message);
+    }
     const progress = new TerminalProgress(process.stderr);
     const started = performance.now();
     const outcomes = await runScenarios(chosen, {

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execa } from "execa";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, runCli } from "./helpers.js";
@@ -83,6 +83,11 @@ test("scenarios: an empty --scenario or a missing --kernel is refused before any
   assert.is(kernel.exitCode, 1);
   assert.is(kernel.stderr, "bencher-run: --kernel /nonexistent/vmlinux: no such file or directory");
   assert.is(kernel.stdout, "");
+  if (!existsSync("/dev/kvm")) {
+    // Said once, before any scenario builds its root image.
+    const noKvm = await runCli(["scenarios", "--scenario", "exit_code", "--scenario", "basic_execution"]);
+    assert.equal([noKvm.exitCode, noKvm.stderr, noKvm.stdout], [1, "bencher-run: /dev/kvm: not present (no KVM on this host; see bencher-run doctor)", ""]);
+  }
 });
 
 test("exit 2 for a command line no file or host could make right; 1 for the world's answer (a missing file)", async () => {
