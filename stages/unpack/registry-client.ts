@@ -8,6 +8,7 @@ import { UnpackError } from "./image-root.js";
 import type { Reference } from "./reference.js";
 import type { RegistryAuth } from "./request.js";
 import { describeTlsError, httpGet, HttpAgents, ServerSilentError, type HttpTimeouts } from "./http-get.js";
+import { readCapped } from "./response-body.js";
 
 export interface RegistryOptions {
   auth?: RegistryAuth;
@@ -31,6 +32,8 @@ const SILENT_ATTEMPTS = 2;
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 10_000;
+/** What is read of an error answer or a token answer: real ones are a few KiB, and a hostile one may never end. */
+export const MAX_SMALL_ANSWER = 64 << 10;
 
 function isLoopback(registry: string): boolean {
   const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "").toLowerCase(); // host names are case-blind
@@ -132,7 +135,7 @@ export class RegistryClient {
         continue;
       }
       if (!response.ok) {
-        const body = (await response.text().catch(() => "")).slice(0, 4096);
+        const body = await readCapped(response, MAX_SMALL_ANSWER).then((r) => r.bytes.toString("utf8"), () => "");
         const hint = response.status === 401 || response.status === 403 ? " (credentials missing or refused)"
           : response.status === 400 && /HTTP request to an HTTPS server/.test(body) ? " (it speaks HTTPS: ask for it with --no-plain-http or --registry-ca FILE)" : "";
         const said = describeErrorBody(body, response.headers.get("content-type") ?? "");
@@ -186,7 +189,16 @@ export class RegistryClient {
     if (!response!.ok) {
       throw new UnpackError(`token service ${url.origin}: HTTP ${response!.status}${response!.status === 401 ? " (credentials refused)" : ""}`);
     }
-    const body = (await response!.json().catch(() => null)) as { token?: unknown; access_token?: unknown } | null;
+    const answer = await readCapped(response!, MAX_SMALL_ANSWER).catch((err) => {
+      throw new UnpackError(`token service ${params.realm}: reading its answer failed: ${describeFetchError(err)}`);
+    });
+    if (!answer.whole) throw new UnpackError(`token service ${params.realm}: its answer is over ${MAX_SMALL_ANSWER >> 10} KiB, too large for a token`);
+    let body: { token?: unknown; access_token?: unknown } | null = null;
+    try {
+      body = JSON.parse(answer.bytes.toString("utf8"));
+    } catch {
+      // not JSON: said below as an answer without a token
+    }
     const token = body && (typeof body.token === "string" ? body.token : typeof body.access_token === "string" ? body.access_token : undefined);
     if (!token) throw new UnpackError(`token service ${url.origin}: answer has no token`);
     this.authorization = `Bearer ${token}`;

@@ -6,6 +6,7 @@ import { DIGEST, digestOf, verifyBuffer } from "./digest.js";
 import { parseJson, resolveManifest, type Descriptor } from "./manifests.js";
 import { parseImageConfig } from "./image-config.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
+import { readCapped } from "./response-body.js";
 import { formatReference, type Reference } from "./reference.js";
 import { INDEX_TYPES, MANIFEST_TYPES } from "../../lib/oci/media-types.js";
 import { MAX_JSON_BYTES } from "./image-files.js";
@@ -18,14 +19,9 @@ const ACCEPT = [...MANIFEST_TYPES, ...INDEX_TYPES].join(", ");
 async function readLimited(response: Response, what: string): Promise<Buffer> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (declared > MAX_JSON_BYTES) throw new UnpackError(`${what} is ${declared} bytes, too large for a JSON document`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > MAX_JSON_BYTES) throw new UnpackError(`${what} is too large for a JSON document`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+  const { bytes, whole } = await readCapped(response, MAX_JSON_BYTES);
+  if (!whole) throw new UnpackError(`${what} is too large for a JSON document`);
+  return bytes;
 }
 
 export async function resolveRegistryImage(

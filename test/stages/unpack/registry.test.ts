@@ -179,6 +179,71 @@ test("an error answer's body in a few words", () => {
   assert.match(describeErrorBody("<html><body>502</body></html>", ""), /^an HTML page, not a registry's answer/);
 });
 
+/**
+ * A loopback server whose answers (a 404 for registry paths, or a 401 sending
+ * clients to its token realm, whose answer is 200) have bodies that go on and on:
+ * `prefix`, then "x" until the client stops reading or `stopAfter` bytes were
+ * sent (then it stalls, so an unbounded reader fails on a timeout, not on memory).
+ */
+async function startEndlessServer(options: { challenge: boolean; prefix: string; stopAfter: number }) {
+  const sockets = new Set<import("node:net").Socket>();
+  const stats = { sent: 0 };
+  const server = createServer((req, res) => {
+    const realm = `http://${req.headers.host}/token`;
+    if (options.challenge && !req.url?.startsWith("/token")) {
+      res.writeHead(401, { "www-authenticate": `Bearer realm="${realm}",service="endless"` }).end();
+      return;
+    }
+    res.writeHead(req.url?.startsWith("/token") ? 200 : 404, { "content-type": "text/plain" });
+    const chunk = Buffer.alloc(16 << 10, "x");
+    let first = true;
+    const pump = () => {
+      while (stats.sent < options.stopAfter) {
+        const data = first ? Buffer.concat([Buffer.from(options.prefix), chunk]) : chunk;
+        first = false;
+        stats.sent += data.length;
+        if (!res.write(data)) return void res.once("drain", pump);
+      }
+    };
+    pump();
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stats,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test("an endless error answer or token answer is read only so far: 64 KiB, then named", async () => {
+  const options = { timeouts: { answerMs: 2000, bodyIdleMs: 1000 }, retryDelayMs: 10, attempts: 1 };
+  const stopAfter = 64 << 20;
+  const notFound = await startEndlessServer({ challenge: false, prefix: "", stopAfter });
+  try {
+    const client = new RegistryClient(parseReference(`${notFound.host}/bench/img:v1`), options);
+    await rejects(() => client.get("manifests/v1", {}, "manifest"), /^127\.0\.0\.1:\d+: manifest: HTTP 404: x{200}…$/);
+    assert.ok(notFound.stats.sent < 16 << 20, `the client read ${notFound.stats.sent} bytes of the error answer`);
+  } finally {
+    await notFound.close();
+  }
+  const tokens = await startEndlessServer({ challenge: true, prefix: '{"token":"', stopAfter });
+  try {
+    const client = new RegistryClient(parseReference(`${tokens.host}/bench/img:v1`), options);
+    await rejects(() => client.get("manifests/v1", {}, "manifest"),
+      /^token service http:\/\/127\.0\.0\.1:\d+\/token: its answer is over 64 KiB, too large for a token$/);
+    assert.ok(tokens.stats.sent < 16 << 20, `the client read ${tokens.stats.sent} bytes of the token answer`);
+  } finally {
+    await tokens.close();
+  }
+});
+
 test("a registry that goes silent is tried twice, one timeout each, with a warning before the second try", async () => {
   const retries: string[] = [];
   const options = { timeouts: { answerMs: 300, bodyIdleMs: 300 }, retryDelayMs: 10, onRetry: (m: string) => retries.push(m) };
