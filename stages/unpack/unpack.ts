@@ -47,6 +47,16 @@ export interface RunConfig {
 
 type Context = Partial<Pick<StageContext, "progress" | "log" | "signal">>;
 
+/** Runs a step of the tar parser: its format errors get the layer's name (the applier's errors have it already). */
+function inLayer(what: string, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    if (err instanceof UnpackError) throw err;
+    throw new UnpackError(`${what}: ${(err as Error).message}`);
+  }
+}
+
 async function applyLayer(applier: LayerApplier, layer: LayerBlob, signal?: AbortSignal): Promise<void> {
   const raw = await layer.open();
   const verifier = new VerifyingStream(layer.expected, layer.what);
@@ -61,13 +71,9 @@ async function applyLayer(applier: LayerApplier, layer: LayerBlob, signal?: Abor
     for await (const chunk of decompressed(verifier, layer.what, signal)) {
       if (signal?.aborted) throw signal.reason ?? new UnpackError("unpack aborted");
       content?.update(chunk);
-      reader.push(chunk);
+      inLayer(layer.what, () => reader.push(chunk));
     }
-    try {
-      reader.end();
-    } catch (err) {
-      throw new UnpackError(`${layer.what}: ${(err as Error).message}`);
-    }
+    inLayer(layer.what, () => reader.end());
     await verifier.verified;
     content?.check();
   } finally {

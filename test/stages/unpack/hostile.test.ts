@@ -218,6 +218,17 @@ test("oversized headers, truncated layers and absurd sizes fail cleanly", async 
   hostUntouched();
 });
 
+test("tar format errors name the layer, as decompression errors do", async () => {
+  const corrupt = tarBytes([{ name: "f", type: "file", data: "x" }]);
+  corrupt[10] ^= 0x01; // in the header's name: its checksum no longer matches
+  const badChecksum = await unpackLayers([[{ name: "ok", type: "file", data: "x" }], corrupt]);
+  await rejects(badChecksum.run, /^layer 2\/2 sha256:[0-9a-f]{64}: bad tar header checksum \(member 1\)$/);
+  assert.not.ok(existsSync(badChecksum.out));
+  const badPax = await unpackLayers([[{ name: "f", type: "file", pax: { uid: "many" } }]]);
+  await rejects(badPax.run, /^layer 1\/1 sha256:[0-9a-f]{64}: bad PAX uid "many"$/);
+  hostUntouched();
+});
+
 /**
  * Rewrites an OCI layout's one manifest and config as `edit` says, storing
  * them as new blobs and pointing the index at the new manifest, the way
