@@ -275,6 +275,12 @@ export class TarReader {
       else if (key === "mtime") member.mtime = paxNumber(value, "mtime");
       else if (key.startsWith("SCHILY.xattr.")) member.xattrs.set(key.slice("SCHILY.xattr.".length), value);
     }
+    // GNU tar's PAX sparse files (--sparse): the data is a map then the pieces, under a made-up name.
+    // Written as is they would be a wrong file at a wrong path, so they are refused, like type "S".
+    if ([...records.keys()].some((key) => key.startsWith("GNU.sparse."))) {
+      const name = records.has("GNU.sparse.name") ? nameText(records.get("GNU.sparse.name")!) : member.name;
+      throw new TarFormatError(`unsupported tar member: ${JSON.stringify(name)} is a GNU sparse file (PAX GNU.sparse.* records); make the layer without tar --sparse`);
+    }
     this.pax = null;
     this.longName = null;
     this.longLink = null;

@@ -1,6 +1,10 @@
 // The layer tar parser on well-formed, unusual and broken input.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
 import { TarReader, MAX_EXTENDED_HEADER, type TarMember } from "../../../stages/unpack/tar-reader.js";
 import { encodeTarHeader, END_OF_ARCHIVE } from "../../../lib/oci/tar-header.js";
 import { tarBytes } from "./helpers.js";
@@ -103,6 +107,24 @@ test("unsupported member types and malformed PAX records are refused", () => {
   const pax = encodeTarHeader({ name: "p", type: "file", pax: { path: "p2" } });
   pax.write("99", 512, "latin1"); // record length now points past the data
   assert.throws(() => parse(Buffer.concat([pax, END_OF_ARCHIVE])), /malformed PAX record|checksum/);
+});
+
+test("GNU tar's PAX sparse files are refused, naming the file, not written as their raw map", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tar-reader-sparse-"));
+  try {
+    // A file with a hole, archived as GNU tar does it with --sparse --format=pax (sparse format 1.0).
+    writeFileSync(join(dir, "holes"), "");
+    truncateSync(join(dir, "holes"), 1 << 20);
+    writeFileSync(join(dir, "holes"), "data", { flag: "r+" });
+    await execa("tar", ["--sparse", "--format=pax", "-cf", join(dir, "sparse.tar"), "-C", dir, "holes"]);
+    const real = readFileSync(join(dir, "sparse.tar"));
+    assert.throws(() => parse(real), (e: Error) => e.message === 'unsupported tar member: "holes" is a GNU sparse file (PAX GNU.sparse.* records); make the layer without tar --sparse');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Sparse format 0.1: a map record and no GNU.sparse.name, so the member's own name is given.
+  const old = tarBytes([{ name: "GNUSparseFile.1/f", type: "file", data: "x", pax: { "GNU.sparse.map": "0,1", "GNU.sparse.size": "4096" } }]);
+  assert.throws(() => parse(old), /^unsupported tar member: "GNUSparseFile\.1\/f" is a GNU sparse file/);
 });
 
 test("a name that is not UTF-8 is refused, not rewritten (plain, long and PAX names, link targets)", () => {
