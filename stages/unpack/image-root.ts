@@ -51,7 +51,12 @@ export class ImageRoot {
   /** Raw parent path → resolution, valid until a directory or symlink is removed. */
   private cache = new Map<string, ResolvedDir>();
 
-  constructor(readonly host: string) {}
+  /**
+   * `nodeAt` says what device node or FIFO the image has at a path: those
+   * exist only as metadata, so the tree has nothing there, yet it is no
+   * place to make a directory.
+   */
+  constructor(readonly host: string, private readonly nodeAt: (path: string) => string | undefined = () => undefined) {}
 
   hostPath(components: readonly string[]): string {
     return components.length === 0 ? this.host : this.host + "/" + components.join("/");
@@ -90,6 +95,8 @@ export class ImageRoot {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         if (!create) return null;
+        const node = this.nodeAt(imagePath([...done, part]));
+        if (node) throw new UnpackError(`${imagePath([...done, part])} is a ${node}, not a directory (needed by ${JSON.stringify(key)})`);
         mkdirSync(host, 0o700);
         done.push(part);
         onCreate?.([...done]);

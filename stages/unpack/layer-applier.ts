@@ -47,7 +47,7 @@ export class LayerApplier {
   bytes = 0;
 
   constructor(rootHost: string) {
-    this.root = new ImageRoot(rootHost);
+    this.root = new ImageRoot(rootHost, (path) => this.metadata.get(path)?.kind);
   }
 
   beginLayer(name: string): void {

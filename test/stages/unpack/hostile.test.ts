@@ -198,6 +198,29 @@ test("device nodes and FIFOs are never created on the host", async () => {
   hostUntouched();
 });
 
+test("a device node or FIFO is no directory: entries under it are refused, an explicit directory replaces it", async () => {
+  const sameLayer = await unpackLayers([[
+    { name: "x", type: "chardev", devmajor: 1, devminor: 3 },
+    { name: "x/y", type: "file", data: "y" },
+  ]]);
+  await rejects(sameLayer.run, /^layer 1\/1 sha256:[0-9a-f]{64}: member "x\/y": \/x is a chardev, not a directory \(needed by "x"\)$/);
+  assert.not.ok(existsSync(sameLayer.out));
+  const laterLayer = await unpackLayers([
+    [{ name: "d/", type: "dir" }, { name: "d/pipe", type: "fifo" }],
+    [{ name: "d/pipe/deep/f", type: "file", data: "f" }],
+  ]);
+  await rejects(laterLayer.run, /^layer 2\/2 sha256:[0-9a-f]{64}: member "d\/pipe\/deep\/f": \/d\/pipe is a fifo, not a directory \(needed by "d\/pipe\/deep"\)$/);
+  // A later layer may replace the node with a directory, as OCI allows: then the node's record goes.
+  const replaced = await unpackLayers([
+    [{ name: "x", type: "blockdev", devmajor: 8, devminor: 0, uid: 5 }],
+    [{ name: "x/", type: "dir" }, { name: "x/y", type: "file", data: "y" }],
+  ]);
+  const result = await replaced.run();
+  assert.is(readFileSync(join(result.rootfs, "x/y"), "utf8"), "y");
+  assert.equal(readMetadata(result.metadata), []);
+  hostUntouched();
+});
+
 test("oversized headers, truncated layers and absurd sizes fail cleanly", async () => {
   const bigPax = Buffer.concat([tarBytes([{ name: "f", type: "file", pax: { comment: "x".repeat(2 << 20) } }])]);
   const oversized = await unpackLayers([bigPax]);
