@@ -183,9 +183,12 @@ async function writeDockerSave(dir: string, desc: ImageDescription, tag: string,
     layerPaths = [];
     for (const layer of image.layers) {
       const id = hex(layer.diffId);
-      makeDirectory(join(dir, id));
-      renameSync(store.path(layer.digest), join(dir, id, "layer.tar"));
-      writeFileSync(join(dir, id, "VERSION"), "1.0");
+      // A layer the image repeats is one blob: moved once, listed each time (its directory is named by its content).
+      if (!layerPaths.includes(`${id}/layer.tar`)) {
+        makeDirectory(join(dir, id));
+        renameSync(store.path(layer.digest), join(dir, id, "layer.tar"));
+        writeFileSync(join(dir, id, "VERSION"), "1.0");
+      }
       layerPaths.push(`${id}/layer.tar`);
     }
     rmSync(join(dir, "blobs"), { recursive: true });

@@ -12,6 +12,7 @@ import { buildImage, type ImageFormat } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { encodeTarHeader, paddingFor, END_OF_ARCHIVE } from "../../../lib/oci/tar-header.js";
 import { layerTar } from "../../../lib/oci/layer-tar.js";
+import { unpack } from "../../../stages/unpack/unpack.js";
 
 async function rejects(run: () => Promise<unknown>, pattern: RegExp): Promise<void> {
   try {
@@ -116,6 +117,25 @@ test("the docker-save directory holds manifest.json, the config and layer.tar fi
   assert.is(index.manifests.length, 1);
   const manifest2 = JSON.parse(readFileSync(join(withIndex, "manifest.json"), "utf8"));
   assert.ok(manifest2[0].Layers.every((l: string) => l.startsWith("blobs/sha256/")));
+});
+
+test("a layer the image repeats is stored once and listed each time, in every form", async () => {
+  const same = { entries: [{ type: "file" as const, path: "/a", content: "same" }] };
+  const repeated: ImageDescription = { base: "scratch", layers: [same, { entries: [{ type: "file", path: "/b", content: "other" }] }, same] };
+  for (const format of formats) {
+    const out = join(work, `repeated-${format}`);
+    await buildImage(repeated, { format, out });
+    const unpacked = await unpack({ image: out, out: join(work, `repeated-${format}-unpacked`) });
+    assert.equal(readdirSync(unpacked.rootfs).sort(), ["a", "b"], format);
+    if (format === "docker-dir") {
+      const layers = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))[0].Layers;
+      assert.is(layers.length, 3);
+      assert.is(layers[0], layers[2]);
+    } else {
+      const { stdout } = await execa("skopeo", ["inspect", "--config", `${transport[format]}:${out}`]);
+      assert.is(JSON.parse(stdout).rootfs.diff_ids.length, 3, format);
+    }
+  }
 });
 
 test("umoci unpacks the OCI layout to the described tree", async () => {
