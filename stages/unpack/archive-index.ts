@@ -3,7 +3,7 @@
 // their offsets without extracting anything.
 
 import { closeSync, openSync, readSync, fstatSync } from "node:fs";
-import { MAX_EXTENDED_HEADER, TarFormatError, checksumOk, cString, parseNumber, parsePax } from "./tar-reader.js";
+import { MAX_EXTENDED_HEADER, TarFormatError, checksumOk, cString, parseNumber, parsePax, paxNumber } from "./tar-reader.js";
 import { memberComponents } from "./image-root.js";
 
 export interface ArchiveMember {
@@ -33,6 +33,10 @@ export function indexArchive(archive: string): Map<string, ArchiveMember> {
     const total = fstatSync(fd).size;
     let position = 0;
     let longName: string | null = null;
+    // PAX records for the next member, and global ones ("g") for all that follow, as TarReader applies them:
+    // Go's archive/tar and Python's tarfile give a member of 8 GiB or more its size only in PAX.
+    let pax: Map<string, Buffer> | null = null;
+    let globalPax: Map<string, Buffer> | null = null;
     while (position + BLOCK <= total) {
       const block = readExactly(fd, BLOCK, position, archive);
       position += BLOCK;
@@ -41,22 +45,26 @@ export function indexArchive(archive: string): Map<string, ArchiveMember> {
         throw new TarFormatError(position === BLOCK ? `${archive}: not a tar archive (no tar header at its start)` : `${archive}: bad tar header checksum at offset ${position - BLOCK}`);
       }
       const flag = String.fromCharCode(block[156]);
-      const size = parseNumber(block, 124, 12, "size");
+      const extended = flag === "x" || flag === "g" || flag === "L";
+      const records = extended ? null : new Map([...(globalPax ?? []), ...(pax ?? [])]);
+      const paxSize = records?.get("size");
+      const size = paxSize ? paxNumber(paxSize, "size") : parseNumber(block, 124, 12, "size");
+      if (!Number.isSafeInteger(size)) throw new TarFormatError(`${archive}: member at offset ${position - BLOCK} has a bad size (${size})`);
       const dataEnd = position + size;
       if (dataEnd > total) throw new TarFormatError(`${archive}: archive is truncated`);
-      if (flag === "x" || flag === "L") {
+      if (extended) {
         if (size > MAX_EXTENDED_HEADER) throw new TarFormatError(`${archive}: extended header too large`);
         const data = readExactly(fd, size, position, archive);
         if (flag === "L") longName = cString(data, 0, data.length);
-        else {
-          const path = parsePax(data).get("path");
-          if (path) longName = path.toString("utf8");
-        }
+        else if (flag === "x") pax = parsePax(data);
+        else globalPax = parsePax(data);
       } else {
-        let name = longName ?? cString(block, 0, 100);
-        longName = null;
+        let name = cString(block, 0, 100);
         const prefix = block.toString("latin1", 257, 263) === "ustar\0" ? cString(block, 345, 155) : "";
-        if (prefix && name === cString(block, 0, 100)) name = `${prefix}/${name}`;
+        if (prefix) name = `${prefix}/${name}`;
+        name = records!.get("path")?.toString("utf8") ?? longName ?? name;
+        longName = null;
+        pax = null;
         if (flag === "0" || flag === "\0" || flag === "7") {
           // Names are only keys here; a hostile one matches nothing we ask for.
           let key: string;

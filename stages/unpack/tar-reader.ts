@@ -116,7 +116,7 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
   return records;
 }
 
-function paxNumber(value: Buffer, what: string): number {
+export function paxNumber(value: Buffer, what: string): number {
   const text = value.toString("latin1");
   if (!/^[0-9]{1,16}(\.[0-9]*)?$/.test(text)) throw new TarFormatError(`bad PAX ${what} ${JSON.stringify(text.slice(0, 40))}`);
   const n = Number(text);

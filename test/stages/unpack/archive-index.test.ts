@@ -1,0 +1,66 @@
+// The archive indexer (used for OCI archives and docker-save tars) finds each
+// member's data where the tar reader would: PAX sizes and names included.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildImage } from "../../../lib/oci/build-image.js";
+import { indexArchive } from "../../../stages/unpack/archive-index.js";
+import { unpack } from "../../../stages/unpack/unpack.js";
+import { snapshot, tarBytes, type CraftedMember } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "unpack-archive-index-"));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A PAX global header (type g) carrying `records`, like git archive's pax_global_header. */
+function globalHeader(records: Record<string, string>): Buffer {
+  const data = Buffer.from(Object.entries(records).map(([key, value]) => {
+    const body = ` ${key}=${value}\n`;
+    let length = body.length + 1;
+    while (String(length).length + body.length !== length) length = String(length).length + body.length;
+    return `${length}${body}`;
+  }).join(""));
+  const bytes = tarBytes([{ name: "pax_global_header", type: "file", data }], false);
+  bytes.write("g", 156, "latin1");
+  bytes.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of bytes.subarray(0, 512)) sum += byte;
+  bytes.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
+  return bytes;
+}
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((p) => statSync(join(dir, p)).isFile()).sort();
+}
+
+test("a member whose size is only in PAX (ustar size 0, as Go and Python write 8 GiB ones) is found whole", async () => {
+  const layout = join(work, "layout");
+  await buildImage({ base: "scratch", layers: [{ entries: [{ type: "file", path: "/f", content: "content\n" }] }] }, { format: "oci-dir", out: layout });
+  // The layout as an archive whose every file says its size in a PAX record only, after a global header as git archive writes.
+  const members: CraftedMember[] = files(layout).map((path) => {
+    const data = readFileSync(join(layout, path));
+    return { name: path, type: "file", data, size: 0, pax: { size: String(data.length) } };
+  });
+  const archive = join(work, "pax-sizes.tar");
+  writeFileSync(archive, Buffer.concat([globalHeader({ comment: "0123456789abcdef" }), tarBytes(members)]));
+  const index = indexArchive(archive);
+  for (const path of files(layout)) assert.is(index.get(path)?.size, statSync(join(layout, path)).size, path);
+  const fromArchive = await unpack({ image: archive, out: join(work, "from-archive") });
+  const fromLayout = await unpack({ image: layout, out: join(work, "from-layout") });
+  assert.equal(snapshot(fromArchive.rootfs), snapshot(fromLayout.rootfs));
+});
+
+test("global PAX records (type g) apply to every member after them; a member's own PAX record wins", () => {
+  const archive = join(work, "global.tar");
+  writeFileSync(archive, Buffer.concat([
+    globalHeader({ size: "3" }),
+    tarBytes([{ name: "a", type: "file", data: "aaa", size: 0 }, { name: "b", type: "file", data: "bbbbb", size: 0, pax: { size: "5" } }]),
+  ]));
+  const index = indexArchive(archive);
+  assert.equal([...index.keys()], ["a", "b"]);
+  assert.is(index.get("a")!.size, 3);
+  assert.is(index.get("b")!.size, 5);
+});
+
+test.run();
