@@ -41,6 +41,8 @@ export class LayerApplier {
   private readonly dirs = new Map<string, DirAttributes>();
   /** Image paths written by the current layer: whiteouts and opaque markers leave them alone. */
   private written = new Set<string>();
+  /** Directories above a path the current layer wrote: a whiteout or opaque marker clears them, keeping that path. */
+  private aboveWritten = new Set<string>();
   private layer = "";
   private openFd: number | null = null;
   files = 0;
@@ -53,6 +55,7 @@ export class LayerApplier {
   beginLayer(name: string): void {
     this.layer = name;
     this.written = new Set();
+    this.aboveWritten = new Set();
   }
 
   /** Handles one member; returns where its data goes. Errors name the layer and member. */
@@ -98,14 +101,14 @@ export class LayerApplier {
       // A parent the layer did not list: 0755 like runtimes make it, and the
       // entry's mtime rather than "now" so that unpacking is reproducible.
       const path = imagePath(created);
-      this.written.add(path);
+      this.markWritten(path);
       this.dirs.set(path, { mode: 0o755, mtime: m.mtime });
     })!;
     const components = [...parent.components, base];
     const path = imagePath(components);
     const host = parent.host + "/" + base;
     const existing = lstatOrNull(host);
-    this.written.add(path);
+    this.markWritten(path);
 
     if (m.type === "dir" && existing?.isDirectory()) {
       // A directory over a directory merges: only the attributes change.
@@ -206,14 +209,16 @@ export class LayerApplier {
     if (this.written.has(path)) return; // whiteouts hide lower layers only
     const host = parent.host + "/" + name;
     const existing = lstatOrNull(host);
-    if (existing) this.removeExisting(path, host, existing);
+    // This layer wrote below it already: only what lower layers put there goes.
+    if (existing?.isDirectory() && this.aboveWritten.has(path)) this.makeOpaque([...parent.components, name]);
+    else if (existing) this.removeExisting(path, host, existing);
     else this.metadata.removeTree(path);
   }
 
   /** Removes everything lower layers put under `dir` (what this layer wrote stays). */
   private makeOpaque(dir: string[]): void {
     const dirPath = imagePath(dir);
-    const keep = (path: string) => this.written.has(path);
+    const keep = (path: string) => this.written.has(path) || this.aboveWritten.has(path);
     const sweep = (components: string[]) => {
       const host = this.root.hostPath(components);
       for (const name of readdirSync(host)) {
@@ -226,6 +231,15 @@ export class LayerApplier {
     };
     sweep(dir);
     this.metadata.removeTree(dirPath, (path) => path === dirPath || keep(path));
+  }
+
+  private markWritten(path: string): void {
+    this.written.add(path);
+    for (let at = path.lastIndexOf("/"); at > 0; at = path.lastIndexOf("/", at - 1)) {
+      const dir = path.slice(0, at);
+      if (this.aboveWritten.has(dir)) break; // and so are its own parents
+      this.aboveWritten.add(dir);
+    }
   }
 
   private removeExisting(path: string, host: string, st: Stats): void {

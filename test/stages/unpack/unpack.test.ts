@@ -121,6 +121,26 @@ test("layers are applied like a container runtime applies them", () => {
   assert.ok(lstatSync(join(root, "bin/busybox")).size > 100_000);
 });
 
+test("whiteouts and opaque markers hide lower layers only: what the same layer wrote below them stays", async () => {
+  const image = join(work, "image-same-layer-whiteout");
+  await buildImage({
+    base: "scratch",
+    layers: [
+      { entries: [
+        { type: "dir", path: "/d" }, { type: "file", path: "/d/old", content: "lower" }, { type: "file", path: "/d/sub/low", content: "lower" },
+        { type: "dir", path: "/o" }, { type: "file", path: "/o/old", content: "lower" }, { type: "file", path: "/o/sub/low", content: "lower" },
+      ] },
+      { entries: [
+        { type: "file", path: "/d/new", content: "upper" }, { type: "file", path: "/d/sub/x", content: "upper" }, { type: "whiteout", path: "/d" },
+        { type: "file", path: "/o/sub/x", content: "upper" }, { type: "opaque", path: "/o" },
+      ] },
+    ],
+  }, { format: "oci-dir", out: image });
+  const result = await unpack({ image, out: join(work, "out-same-layer-whiteout") });
+  const tree = snapshot(result.rootfs);
+  assert.equal(Object.keys(tree).filter((path) => tree[path].startsWith("file")), ["d/new", "d/sub/x", "o/sub/x"]);
+});
+
 test("metadata.jsonl holds owners, xattrs and device nodes, minus deleted paths", () => {
   const records = readMetadata(join(work, "out-oci-dir", "metadata.jsonl"));
   const byPath = new Map(records.map((r) => [r.path, r]));
