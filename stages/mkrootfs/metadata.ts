@@ -67,21 +67,34 @@ function parseEntry(line: string, where: string): MetadataEntry {
   } catch {
     throw new Error(`${where}: not valid JSON`);
   }
-  if (!isPlainObject(raw)) throw new Error(`${where}: expected a JSON object`);
+  try {
+    return checkEntry(raw);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Checks one record as metadata.jsonl holds it (JSON-parsed) and returns it
+ * as an entry. Unpack checks each record it makes with this too, so that an
+ * image mkrootfs would refuse is refused there, naming its layer and member.
+ */
+export function checkEntry(raw: unknown): MetadataEntry {
+  if (!isPlainObject(raw)) throw new Error("expected a JSON object");
   for (const key of Object.keys(raw)) {
-    if (!FIELDS.has(key)) throw new Error(`${where}: unknown field ${JSON.stringify(key)}`);
+    if (!FIELDS.has(key)) throw new Error(`unknown field ${JSON.stringify(key)}`);
   }
   const { path } = raw;
-  if (typeof path !== "string") throw new Error(`${where}: path must be a string`);
+  if (typeof path !== "string") throw new Error("path must be a string");
   const problem = imagePathProblem(path);
-  if (problem) throw new Error(`${where}: path ${JSON.stringify(path)} ${problem}`);
+  if (problem) throw new Error(`path ${JSON.stringify(path)} ${problem}`);
 
   const entry: MetadataEntry = { path };
   for (const field of ["uid", "gid"] as const) {
     const value = raw[field];
     if (value === undefined) continue;
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_ID) {
-      throw new Error(`${where}: ${field} must be an integer from 0 to ${MAX_ID}, not ${JSON.stringify(value)}`);
+      throw new Error(`${field} must be an integer from 0 to ${MAX_ID}, not ${JSON.stringify(value)}`);
     }
     entry[field] = value;
   }
@@ -89,14 +102,14 @@ function parseEntry(line: string, where: string): MetadataEntry {
     const mode = raw.mode;
     // Type bits (S_IFMT) are tolerated and dropped: the type comes from the tree or `kind`.
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o177777) {
-      throw new Error(`${where}: mode must be an integer permission mode, not ${JSON.stringify(mode)}`);
+      throw new Error(`mode must be an integer permission mode, not ${JSON.stringify(mode)}`);
     }
     entry.mode = mode & 0o7777;
   }
-  if (raw.xattrs !== undefined) entry.xattrs = parseXattrs(raw.xattrs, where);
+  if (raw.xattrs !== undefined) entry.xattrs = parseXattrs(raw.xattrs);
   if (raw.kind !== undefined) {
     if (raw.kind !== "chardev" && raw.kind !== "blockdev" && raw.kind !== "fifo") {
-      throw new Error(`${where}: kind must be "chardev", "blockdev" or "fifo", not ${JSON.stringify(raw.kind)}`);
+      throw new Error(`kind must be "chardev", "blockdev" or "fifo", not ${JSON.stringify(raw.kind)}`);
     }
     entry.kind = raw.kind;
   }
@@ -106,32 +119,32 @@ function parseEntry(line: string, where: string): MetadataEntry {
       Array.isArray(rdev) && rdev.length === 2 &&
       Number.isInteger(rdev[0]) && rdev[0] >= 0 && rdev[0] <= 0xfff &&
       Number.isInteger(rdev[1]) && rdev[1] >= 0 && rdev[1] <= 0xfffff;
-    if (!valid) throw new Error(`${where}: rdev must be [major 0..4095, minor 0..1048575], not ${JSON.stringify(rdev)}`);
+    if (!valid) throw new Error(`rdev must be [major 0..4095, minor 0..1048575], not ${JSON.stringify(rdev)}`);
     entry.rdev = [rdev[0], rdev[1]];
   }
   if (raw.mtime !== undefined) {
     const mtime = raw.mtime;
     if (typeof mtime !== "number" || !Number.isFinite(mtime) || mtime < 0 || mtime > MAX_MTIME) {
-      throw new Error(`${where}: mtime must be seconds from 0 to ${MAX_MTIME}, not ${JSON.stringify(mtime)}`);
+      throw new Error(`mtime must be seconds from 0 to ${MAX_MTIME}, not ${JSON.stringify(mtime)}`);
     }
     entry.mtime = mtime;
   }
   return entry;
 }
 
-function parseXattrs(raw: unknown, where: string): [string, Buffer][] {
-  if (!isPlainObject(raw)) throw new Error(`${where}: xattrs must be an object of name → base64 value`);
+function parseXattrs(raw: unknown): [string, Buffer][] {
+  if (!isPlainObject(raw)) throw new Error("xattrs must be an object of name → base64 value");
   const out: [string, Buffer][] = [];
   for (const [name, value] of Object.entries(raw)) {
     if (!XATTR_PREFIXES.some((prefix) => name.startsWith(prefix) && name.length > prefix.length)) {
-      throw new Error(`${where}: xattr ${JSON.stringify(name)} must start with user., trusted., security. or system.`);
+      throw new Error(`xattr ${JSON.stringify(name)} must start with user., trusted., security. or system.`);
     }
     if (/[\u0000-\u0020\u007f"\\]/.test(name) || Buffer.byteLength(name) > 255) {
-      throw new Error(`${where}: xattr name ${JSON.stringify(name)} has spaces, quotes, control characters or is too long`);
+      throw new Error(`xattr name ${JSON.stringify(name)} has spaces, quotes, control characters or is too long`);
     }
-    if (typeof value !== "string" || !BASE64.test(value)) throw new Error(`${where}: xattr ${JSON.stringify(name)} is not base64`);
+    if (typeof value !== "string" || !BASE64.test(value)) throw new Error(`xattr ${JSON.stringify(name)} is not base64`);
     const bytes = Buffer.from(value, "base64");
-    if (bytes.length > MAX_XATTR_VALUE) throw new Error(`${where}: xattr ${JSON.stringify(name)} is ${bytes.length} bytes, more than ext4 holds (${MAX_XATTR_VALUE})`);
+    if (bytes.length > MAX_XATTR_VALUE) throw new Error(`xattr ${JSON.stringify(name)} is ${bytes.length} bytes, more than ext4 holds (${MAX_XATTR_VALUE})`);
     out.push([name, bytes]);
   }
   return out;
