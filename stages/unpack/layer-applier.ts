@@ -15,6 +15,7 @@ import {
 import { ImageRoot, UnpackError, imagePath, memberComponents } from "./image-root.js";
 import { MAX_MTIME, MetadataTable, type MetadataRecord } from "./metadata-table.js";
 import type { MemberSink, TarMember } from "./tar-reader.js";
+import { checkEntry } from "../mkrootfs/metadata.js";
 
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
@@ -183,7 +184,7 @@ export class LayerApplier {
     if (!st) {
       if (record?.kind) {
         // A link to a device node or FIFO: both names carry the node's metadata.
-        this.metadata.set({ ...record, path });
+        this.setRecord({ ...record, path });
         return;
       }
       throw new UnpackError(`hard link target ${JSON.stringify(m.linkname)} does not exist`);
@@ -191,7 +192,7 @@ export class LayerApplier {
     if (st.isDirectory()) throw new UnpackError(`hard link target ${JSON.stringify(m.linkname)} is a directory`);
     linkSync(targetHost!, host);
     // Both names are one inode: they share owner and xattrs.
-    if (record) this.metadata.set({ ...record, path });
+    if (record) this.setRecord({ ...record, path });
   }
 
   private whiteout(parentParts: string[], base: string): void {
@@ -273,6 +274,12 @@ export class LayerApplier {
       if (kind !== "fifo") record.rdev = [m.devmajor, m.devminor];
       if (m.mtime >= 0 && m.mtime <= MAX_MTIME) record.mtime = m.mtime;
     }
+    this.setRecord(record);
+  }
+
+  /** Records what mkrootfs will read, checked as it checks it: an image it would refuse fails here, naming the member. */
+  private setRecord(record: MetadataRecord): void {
+    checkEntry(record);
     this.metadata.set(record);
   }
 }

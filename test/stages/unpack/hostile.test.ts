@@ -221,6 +221,28 @@ test("a device node or FIFO is no directory: entries under it are refused, an ex
   hostUntouched();
 });
 
+test("owners, device numbers, xattrs and names mkrootfs would refuse are refused here, naming layer and member", async () => {
+  const refused: Array<[CraftedMember, RegExp]> = [
+    [{ name: "big-uid", type: "file", uid: 99999999999 }, /uid must be an integer from 0 to 4294967294, not 99999999999$/],
+    [{ name: "half-gid", type: "file", pax: { gid: "1.5" } }, /gid must be an integer from 0 to 4294967294, not 1\.5$/],
+    [{ name: "major", type: "chardev", devmajor: 4096, devminor: 0 }, /rdev must be \[major 0\.\.4095, minor 0\.\.1048575\], not \[4096,0\]$/],
+    [{ name: "minor", type: "blockdev", devmajor: 8, devminor: 0x100000 }, /rdev must be .*, not \[8,1048576\]$/],
+    [{ name: "odd-xattr", type: "file", xattrs: { "foo.bar": "x" } }, /xattr "foo\.bar" must start with user\., trusted\., security\. or system\.$/],
+    [{ name: "big-xattr", type: "file", xattrs: { "user.big": "x".repeat(4001) } }, /xattr "user\.big" is 4001 bytes, more than ext4 holds \(4000\)$/],
+    [{ name: "line\nbreak", type: "file", uid: 5 }, /path "\/line\\nbreak" contains a control character$/],
+  ];
+  for (const [member, why] of refused) {
+    const { out, run } = await unpackLayers([[member]]);
+    const error = await rejects(run, new RegExp(`^layer 1/1 sha256:[0-9a-f]{64}: member ${JSON.stringify(member.name).replace(/[\\.]/g, "\\$&")}: `));
+    assert.match(error.message, why);
+    assert.not.ok(existsSync(out), member.name);
+  }
+  // A hard link carries its target's owner: a name mkrootfs would refuse is refused for it too.
+  const linked = await unpackLayers([[{ name: "owned", type: "file", uid: 5 }, { name: "tab\there", type: "hardlink", linkname: "owned" }]]);
+  await rejects(linked.run, /member "tab\\there": path "\/tab\\there" contains a control character$/);
+  hostUntouched();
+});
+
 test("oversized headers, truncated layers and absurd sizes fail cleanly", async () => {
   const bigPax = Buffer.concat([tarBytes([{ name: "f", type: "file", pax: { comment: "x".repeat(2 << 20) } }])]);
   const oversized = await unpackLayers([bigPax]);
