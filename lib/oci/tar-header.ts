@@ -51,7 +51,7 @@ function writeString(block: Buffer, offset: number, width: number, value: string
   Buffer.from(value, "utf8").copy(block, offset, 0, width);
 }
 
-function paxRecord(key: string, value: Uint8Array | string): Buffer {
+export function paxRecord(key: string, value: Uint8Array | string): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`, "utf8"), Buffer.from(value), Buffer.from("\n")]);
   // The length prefix counts itself, so grow it until it is stable.
   let length = body.length + 1;

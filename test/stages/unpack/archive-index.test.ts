@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../../lib/oci/build-image.js";
+import { paxRecord } from "../../../lib/oci/tar-header.js";
 import { indexArchive } from "../../../stages/unpack/archive-index.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
 import { snapshot, tarBytes, type CraftedMember } from "./helpers.js";
@@ -15,12 +16,7 @@ test.after(() => rmSync(work, { recursive: true, force: true }));
 
 /** A PAX global header (type g) carrying `records`, like git archive's pax_global_header. */
 function globalHeader(records: Record<string, string>): Buffer {
-  const data = Buffer.from(Object.entries(records).map(([key, value]) => {
-    const body = ` ${key}=${value}\n`;
-    let length = body.length + 1;
-    while (String(length).length + body.length !== length) length = String(length).length + body.length;
-    return `${length}${body}`;
-  }).join(""));
+  const data = Buffer.concat(Object.entries(records).map(([key, value]) => paxRecord(key, value)));
   const bytes = tarBytes([{ name: "pax_global_header", type: "file", data }], false);
   bytes.write("g", 156, "latin1");
   bytes.fill(0x20, 148, 156);
