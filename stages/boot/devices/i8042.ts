@@ -10,6 +10,13 @@ const STATUS_OBF = 0x01;
 const STATUS_SYS = 0x04;
 const STATUS_CMD = 0x08;
 const STATUS_UNLOCKED = 0x10; // keyboard not inhibited (else Linux warns "Keylock active")
+/**
+ * Bytes the output queue holds at most. The chip has one output buffer; a
+ * guest that writes without reading must not grow our queue (Firecracker
+ * keeps 16 bytes and drops the rest too). Linux reads every reply before its
+ * next command, and flushes at most 16 stale bytes at probe time.
+ */
+const OUTPUT_CAPACITY = 16;
 
 export class I8042 implements PioDevice {
   readonly name = "i8042";
@@ -41,18 +48,23 @@ export class I8042 implements PioDevice {
     this.pendingCommand = undefined;
     if (command === 0x60) this.ctr = value; // write controller configuration
     else if (command === 0xd1) { if ((value & 0x01) === 0) this.onReset(); } // output port: bit 0 low is reset
-    else if (command === undefined) this.output.push(0xfa); // to the keyboard: acknowledge
+    else if (command === undefined) this.reply(0xfa); // to the keyboard: acknowledge
   }
 
   private command(cmd: number): void {
     switch (cmd) {
-      case 0x20: this.output.push(this.ctr); break; // read configuration
+      case 0x20: this.reply(this.ctr); break; // read configuration
       case 0x60: case 0xd1: case 0xd2: case 0xd3: case 0xd4: this.pendingCommand = cmd; break;
-      case 0xaa: this.output.push(0x55); break; // self test passed
-      case 0xab: this.output.push(0x00); break; // keyboard interface ok
-      case 0xa9: this.output.push(0xff); break; // no aux port
+      case 0xaa: this.reply(0x55); break; // self test passed
+      case 0xab: this.reply(0x00); break; // keyboard interface ok
+      case 0xa9: this.reply(0xff); break; // no aux port
       case 0xfe: this.onReset(); break; // pulse reset line
       default: break; // enable/disable ports and the rest: nothing to do
     }
+  }
+
+  /** Queues a byte for the guest to read; dropped when the queue is full. */
+  private reply(byte: number): void {
+    if (this.output.length < OUTPUT_CAPACITY) this.output.push(byte);
   }
 }

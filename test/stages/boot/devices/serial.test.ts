@@ -2,7 +2,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Serial } from "../../../../stages/boot/devices/serial.js";
-import { I8042 } from "../../../../stages/boot/devices/i8042.js";
 import { MIRROR_PIO, MirrorReader, ReadMirrors } from "../../../../stages/boot/read-mirror.js";
 
 function uart() {
@@ -61,26 +60,6 @@ test("receive: input is readable with data-ready and raises an interrupt when en
   assert.is(u.r(0), 0x61);
   assert.is(u.r(0), 0x62);
   assert.is(u.r(5) & 1, 0);
-});
-
-test("i8042: self test, configuration byte, and reset by command 0xfe or the output port", () => {
-  let resets = 0;
-  const k = new I8042(() => resets++);
-  const r = (port: number) => { const d = new Uint8Array(1); k.pioRead(port, d); return d[0]; };
-  const w = (port: number, v: number) => k.pioWrite(port, Uint8Array.of(v));
-  w(0x64, 0xaa);
-  assert.is(r(0x64) & 1, 1);
-  assert.is(r(0x60), 0x55);
-  w(0x64, 0x60);
-  w(0x60, 0x65);
-  w(0x64, 0x20);
-  assert.is(r(0x60), 0x65);
-  assert.is(resets, 0);
-  w(0x64, 0xfe);
-  assert.is(resets, 1);
-  w(0x64, 0xd1);
-  w(0x60, 0xfe); // bit 0 low: reset
-  assert.is(resets, 2);
 });
 
 test("the line status is published for the vCPU threads and follows the input", () => {
