@@ -10,6 +10,11 @@ const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
 const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
 const MCR_LOOP = 0x10;
 const MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_DCD = 0x80;
+/**
+ * The receive FIFO's size: input past it is lost, as on the chip. A guest
+ * writing in loopback mode without reading must not grow our queue.
+ */
+const RX_FIFO_BYTES = 16;
 
 export class Serial implements PioDevice {
   readonly name = "serial";
@@ -32,11 +37,18 @@ export class Serial implements PioDevice {
     this.inputChanged();
   }
 
-  /** Bytes for the guest to read (host → guest console input). */
-  receive(bytes: Uint8Array): void {
-    for (const b of bytes) this.input.push(b);
+  /**
+   * Bytes for the guest to read (host → guest console input): as many as the
+   * receive FIFO has room for. Returns how many it took; the caller keeps
+   * the rest until the guest has read some.
+   */
+  receive(bytes: Uint8Array): number {
+    const taken = Math.min(bytes.length, RX_FIFO_BYTES - this.input.length);
+    if (taken <= 0) return 0;
+    for (let i = 0; i < taken; i++) this.input.push(bytes[i]);
     this.inputChanged();
     if (this.ier & IER_RDI) this.irq.trigger();
+    return taken;
   }
 
   private lineStatus(): number {
@@ -106,8 +118,15 @@ export class Serial implements PioDevice {
           return;
         }
         if (this.mcr & MCR_LOOP) {
-          this.input.push(value);
-          this.inputChanged();
+          // Past a full FIFO the byte is lost. The chip would also set LSR's
+          // overrun bit, cleared by reading LSR; this model has no LSR error
+          // bits (the vCPU threads answer LSR reads from a mirror, which
+          // cannot clear a bit on read), so it is only dropped, as in
+          // Firecracker's serial.
+          if (this.input.length < RX_FIFO_BYTES) {
+            this.input.push(value);
+            this.inputChanged();
+          }
         } else this.output(Uint8Array.of(value));
         // The byte left at once: the transmitter is empty again.
         this.transmitterEmpty();

@@ -62,6 +62,28 @@ test("receive: input is readable with data-ready and raises an interrupt when en
   assert.is(u.r(5) & 1, 0);
 });
 
+test("loopback: bytes past the 16-byte receive FIFO are lost, not queued without end", () => {
+  const u = uart();
+  u.w(4, 0x10);
+  for (let i = 0; i < 100_000; i++) u.w(0, i & 0xff);
+  const got: number[] = [];
+  while (u.r(5) & 1 && got.length <= 100_000) got.push(u.r(0));
+  assert.equal(got, Array.from({ length: 16 }, (_, i) => i), "the first 16 bytes, in order");
+  u.w(0, 0x99);
+  assert.is(u.r(0), 0x99, "room again once read");
+});
+
+test("host input: receive() takes what fits in the FIFO and says how much", () => {
+  const u = uart();
+  assert.is(u.s.receive(new Uint8Array(40).fill(0x61)), 16);
+  assert.is(u.s.receive(Uint8Array.of(0x62)), 0, "full");
+  assert.is(u.r(0), 0x61);
+  assert.is(u.s.receive(Uint8Array.of(0x62, 0x63)), 1, "one byte of room");
+  let n = 0;
+  while (u.r(5) & 1) { u.r(0); n++; }
+  assert.is(n, 16);
+});
+
 test("the line status is published for the vCPU threads and follows the input", () => {
   const u = uart();
   const mirrors = new ReadMirrors();
