@@ -1,10 +1,12 @@
 // virtio-blk (virtio 1.2 §5.2): the guest's disk. One request queue; each
 // request is a chain [header (readable)] [data] [status byte (writable)].
-// Requests are handled synchronously and in order against a BlockDisk.
+// Requests are handled synchronously and in order against a BlockDisk, a
+// queue size's worth per turn of the event loop (see take-chains.ts).
 
-import { DescriptorChain } from "../virtio/chain.js";
+import type { DescriptorChain } from "../virtio/chain.js";
 import { DEVICE_ID_BLOCK, MAX_QUEUE_SIZE } from "../virtio/constants.js";
 import type { VirtioContext, VirtioDevice } from "../virtio/device.js";
+import { takeChains } from "../virtio/take-chains.js";
 import type { BlockDisk } from "./virtio-blk-disk.js";
 
 export const SECTOR_SIZE = 512;
@@ -59,6 +61,8 @@ export class VirtioBlock implements VirtioDevice {
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private readonly capacity: number;
   private context: VirtioContext | null = null;
+  /** Requests left over from a notification, taken on a later turn of the event loop. */
+  private continuation: NodeJS.Immediate | null = null;
 
   constructor(options: VirtioBlockOptions) {
     this.disk = options.disk;
@@ -91,19 +95,27 @@ export class VirtioBlock implements VirtioDevice {
 
   reset(): void {
     this.context = null;
+    if (this.continuation) clearImmediate(this.continuation);
+    this.continuation = null;
   }
 
   queueNotify(queueIndex: number): void {
+    if (queueIndex === 0) this.processRequests();
+  }
+
+  private processRequests(): void {
     const ctx = this.context;
-    if (!ctx || queueIndex !== 0) return;
+    if (!ctx) return;
     const queue = ctx.queues[0];
-    do {
-      for (let chain = queue.pop(); chain !== null; chain = queue.pop()) {
-        if (!(chain instanceof DescriptorChain)) return ctx.fail(chain.message);
-        queue.addUsed(chain.head, this.handle(chain));
-      }
-    } while (queue.enableNotification());
+    const end = takeChains(ctx, queue, (chain) => queue.addUsed(chain.head, this.handle(chain)));
+    if (end === "failed") return;
     ctx.notifyDriver(queue);
+    if (end === "budget" && !this.continuation) {
+      this.continuation = setImmediate(() => {
+        this.continuation = null;
+        this.processRequests();
+      });
+    }
   }
 
   /** Carries out one request; returns the number of bytes written into the chain. */
