@@ -5,9 +5,10 @@
 // Everything runs on the VMM's main thread: queue notifications arrive from
 // the transport, socket events from Node's event loop.
 
-import { DescriptorChain } from "../virtio/chain.js";
+import type { DescriptorChain } from "../virtio/chain.js";
 import { DEVICE_ID_VSOCK, MAX_QUEUE_SIZE } from "../virtio/constants.js";
 import type { VirtioContext, VirtioDevice } from "../virtio/device.js";
+import { takeChains, type TakeEnd } from "../virtio/take-chains.js";
 import { VsockConnection, connectionKey, type ConnectionOwner, type OutgoingPacket } from "./virtio-vsock-connection.js";
 import {
   HOST_CID,
@@ -61,7 +62,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   private context: VirtioContext | null = null;
   private bridge: UnixBridge | null = null;
   private nextHostPort = FIRST_HOST_PORT;
-  private flushScheduled = false;
+  private pumpScheduled = false;
   private pumping = false;
   private readonly connectTimeoutMs: number;
   private readonly udsPath: string;
@@ -131,13 +132,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
     if (!this.live()) return;
     this.ready.add(conn);
     // Socket events come one by one; send their packets together, soon.
-    if (!this.flushScheduled && !this.pumping) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.pump();
-      });
-    }
+    if (!this.pumping) this.pumpSoon();
   }
 
   forget(conn: VsockConnection): void {
@@ -151,45 +146,45 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
     return this.context !== null && !this.context.failed;
   }
 
-  /** Takes packets from tx and delivers packets to rx until neither can progress. */
+  /**
+   * Takes packets from tx and delivers packets to rx, each at most a queue
+   * size's worth (see take-chains.ts); what is left goes on in a later turn
+   * of the event loop, so a guest cannot keep the main thread here.
+   */
   private pump(): void {
     if (!this.live() || this.pumping) return;
     this.pumping = true;
     try {
-      for (;;) {
-        const txStalled = this.processTx();
-        this.fillRx();
-        // tx stops while unanswered control packets pile up; go on once rx took them.
-        if (!txStalled || this.controlBacklog.length >= MAX_CONTROL_BACKLOG || !this.live()) break;
-      }
+      const tx = this.processTx();
+      const rx = this.fillRx();
+      // tx pauses while unanswered control packets pile up; it goes on once rx took some.
+      const txMore = tx === "budget" || (tx === "paused" && this.controlBacklog.length < MAX_CONTROL_BACKLOG);
+      if (this.live() && (txMore || rx === "budget")) this.pumpSoon();
     } finally {
       this.pumping = false;
     }
   }
 
-  /** Handles available tx chains; true if it stopped because the control backlog is full. */
-  private processTx(): boolean {
+  /** Pumps on a later turn of the event loop (once, however often asked before). */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Handles available tx chains, pausing while the control backlog is full. */
+  private processTx(): TakeEnd {
     const ctx = this.context!;
     const tx = ctx.queues[TX_QUEUE];
-    let stalled = false;
-    do {
-      for (;;) {
-        if (this.controlBacklog.length >= MAX_CONTROL_BACKLOG) {
-          stalled = true;
-          break;
-        }
-        const chain = tx.pop();
-        if (chain === null) break;
-        if (!(chain instanceof DescriptorChain)) {
-          ctx.fail(chain.message);
-          return false;
-        }
-        this.guestPacket(chain);
-        tx.addUsed(chain.head, 0);
-      }
-    } while (!stalled && tx.enableNotification());
-    ctx.notifyDriver(tx);
-    return stalled;
+    const end = takeChains(ctx, tx, (chain) => {
+      this.guestPacket(chain);
+      tx.addUsed(chain.head, 0);
+    }, () => this.controlBacklog.length >= MAX_CONTROL_BACKLOG);
+    if (end !== "failed") ctx.notifyDriver(tx);
+    return end;
   }
 
   /** Parses one tx chain and hands it to its connection. */
@@ -284,32 +279,29 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   }
 
   /** Writes pending packets into the guest's rx buffers while both last. */
-  private fillRx(): void {
+  private fillRx(): TakeEnd {
     const ctx = this.context!;
-    if (!this.live()) return;
+    if (!this.live()) return "failed";
     const rx = ctx.queues[RX_QUEUE];
-    for (;;) {
-      if (this.controlBacklog.length === 0 && this.ready.size === 0) break;
-      const chain = rx.pop();
-      if (chain === null) {
-        if (rx.enableNotification()) continue; // buffers arrived meanwhile
-        break; // wait for the guest to give us buffers (an rx notification)
-      }
-      if (!(chain instanceof DescriptorChain)) return ctx.fail(chain.message);
+    let nothingToSend = false;
+    const end = takeChains(ctx, rx, (chain) => {
       if (chain.writableLength < VSOCK_HEADER_SIZE) {
         rx.addUsed(chain.head, 0); // not a usable rx buffer: give it back empty
-        continue;
+        return;
       }
       const packet = this.nextPacket(chain.writableLength - VSOCK_HEADER_SIZE);
       if (packet === null) {
         rx.undoPop();
-        break;
+        nothingToSend = true;
+        return;
       }
       chain.writeBytes(0, encodeHeader(packet.header));
       if (packet.payload) chain.writeBytes(VSOCK_HEADER_SIZE, packet.payload);
       rx.addUsed(chain.head, VSOCK_HEADER_SIZE + (packet.payload?.length ?? 0));
-    }
-    ctx.notifyDriver(rx);
+    }, () => nothingToSend || (this.controlBacklog.length === 0 && this.ready.size === 0));
+    // Without packets, rx waits for a wake(); without buffers, for an rx notification.
+    if (end !== "failed") ctx.notifyDriver(rx);
+    return end;
   }
 
   private nextPacket(maxPayload: number): OutgoingPacket | null {

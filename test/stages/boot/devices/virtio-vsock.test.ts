@@ -75,6 +75,33 @@ function readAll(s: net.Socket): { data: () => Buffer; closed: () => boolean } {
   return { data: () => Buffer.concat(chunks), closed: () => closed };
 }
 
+/**
+ * Calls `start`, which sets a guest going as a vCPU beside the device would,
+ * and returns how many ms a 0 ms timer set just before took to fire. The
+ * guest goes on while `going()`: until the timer fired (or we give up).
+ */
+async function timerDelayDuring(start: (going: () => boolean) => void): Promise<number> {
+  const GIVE_UP_MS = 2000;
+  const started = Date.now();
+  let fired = false;
+  const delay = new Promise<number>((resolve) => setTimeout(() => {
+    fired = true;
+    resolve(Date.now() - started);
+  }, 0));
+  start(() => !fired && Date.now() - started < GIVE_UP_MS);
+  return delay;
+}
+
+/** Chain `head` of queue `index` becomes available again each time the device returns it, while `going()`. */
+function addAgainWhenUsed(guest: VsockGuest, index: number, head: number, going: () => boolean): void {
+  const queue = guest.driver.transport.queues[index];
+  const addUsed = queue.addUsed.bind(queue);
+  queue.addUsed = (used, len) => {
+    addUsed(used, len);
+    if (going()) guest.driver.queues[index].publish(head);
+  };
+}
+
 test("config space holds the guest CID; bad CIDs and taken paths are refused", async () => {
   const { device, guest, uds } = await setup();
   assert.is(new DataView(readConfig(guest.driver.transport, 0, 8).buffer).getBigUint64(0, true), GUEST_CID);
@@ -324,6 +351,41 @@ test("packets wait for rx buffers and flow once the guest posts them", async () 
   guest.postRx(1);
   await guest.waitFor("RST", isOp(OP_RST, 1));
   await device.close();
+});
+
+test("a guest adding tx packets as fast as they are taken cannot hold the event loop: a timer still fires", async () => {
+  const { device, guest } = await setup();
+  try {
+    // Not for the host: each one is dropped, and the same buffer comes back.
+    const head = guest.queuePacket({ op: OP_RW, srcPort: 1, dstPort: 2, dstCid: 5n }, Buffer.from("x"));
+    const ms = await timerDelayDuring((going) => {
+      addAgainWhenUsed(guest, 1, head, going);
+      guest.driver.kick(1);
+    });
+    assert.ok(ms < 500, `the timer fired ${ms} ms after the notification (${device.malformedPackets} packets taken first)`);
+    await until("the packets made available meanwhile are taken", () => !guest.driver.transport.queues[1].hasAvailable());
+    assert.is(guest.driver.transport.needsResetReason, null);
+  } finally {
+    await device.close();
+  }
+});
+
+test("a guest adding unusable rx buffers as fast as they are returned cannot hold the event loop", async () => {
+  const uds = path.join(tmp, `v${n++}.sock`);
+  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds });
+  try {
+    const guest = new VsockGuest(device, { rxBuffers: 0 });
+    const tiny = guest.driver.queues[0].addChain([{ writable: 8 }]).head; // no room for a header
+    const ms = await timerDelayDuring((going) => {
+      addAgainWhenUsed(guest, 0, tiny, going);
+      guest.send({ op: OP_RW, srcPort: 7, dstPort: 8 }, Buffer.from("x")); // nobody there: a RST waits for an rx buffer
+    });
+    assert.ok(ms < 500, `the timer fired ${ms} ms after the notification`);
+    await until("the buffers made available meanwhile are returned", () => !guest.driver.transport.queues[0].hasAvailable());
+    assert.is(guest.driver.transport.needsResetReason, null);
+  } finally {
+    await device.close();
+  }
 });
 
 test("device reset closes host sockets", async () => {

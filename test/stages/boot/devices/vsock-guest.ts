@@ -26,6 +26,8 @@ export interface Received {
   payload: Buffer;
 }
 
+export type PacketFields = Partial<VsockHeader> & { op: number; srcPort: number; dstPort: number };
+
 export class VsockGuest {
   readonly driver: TestDriver;
   readonly received: Received[] = [];
@@ -48,7 +50,14 @@ export class VsockGuest {
   }
 
   /** Sends one packet: header and payload in two readable descriptors. */
-  send(fields: Partial<VsockHeader> & { op: number; srcPort: number; dstPort: number }, payload?: Uint8Array): void {
+  send(fields: PacketFields, payload?: Uint8Array): void {
+    this.queuePacket(fields, payload);
+    this.driver.kick(1);
+    this.driver.queues[1].takeUsed();
+  }
+
+  /** Makes one packet available on tx without notifying the device; returns its head. */
+  queuePacket(fields: PacketFields, payload?: Uint8Array): number {
     const header: VsockHeader = {
       srcCid: GUEST_CID,
       dstCid: HOST_CID,
@@ -61,10 +70,7 @@ export class VsockGuest {
     };
     const specs = [{ data: encodeHeader(header) }];
     if (payload && payload.length) specs.push({ data: payload });
-    const q = this.driver.queues[1];
-    q.addChain(specs);
-    this.driver.kick(1);
-    q.takeUsed();
+    return this.driver.queues[1].addChain(specs).head;
   }
 
   /** Collects rx packets the device delivered and re-posts their buffers. */
