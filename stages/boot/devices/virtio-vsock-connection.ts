@@ -35,6 +35,8 @@ export interface ConnectionOwner {
   wake(conn: VsockConnection): void;
   /** The connection is over; forget it. */
   forget(conn: VsockConnection): void;
+  /** Takes over a host socket the guest closed, to end it once its data is written. */
+  drain(socket: Socket): void;
 }
 
 export interface OutgoingPacket {
@@ -256,14 +258,19 @@ export class VsockConnection {
   }
 
   private destroySocket(): void {
+    this.detachSocket()?.destroy();
+  }
+
+  /** Stops listening to the host socket and lets go of it. */
+  private detachSocket(): Socket | null {
     const s = this.socket;
     this.socket = null;
     if (s) {
       s.removeAllListeners("data");
       s.removeAllListeners("end");
       s.removeAllListeners("close");
-      s.destroy();
     }
+    return s;
   }
 
   private clearTimer(): void {
@@ -390,15 +397,10 @@ export class VsockConnection {
     }
     if (flags & SHUTDOWN_SEND) this.socket?.end();
     if (this.guestShutdown === (SHUTDOWN_RCV | SHUTDOWN_SEND)) {
-      // Closed both ways by the guest: let pending writes drain, then answer RST.
-      const socket = this.socket;
-      this.socket = null;
-      if (socket) {
-        socket.removeAllListeners("data");
-        socket.removeAllListeners("end");
-        socket.removeAllListeners("close");
-        socket.end(() => socket.destroy());
-      }
+      // Closed both ways by the guest: answer RST; the device ends the socket
+      // once the data written to it has gone.
+      const socket = this.detachSocket();
+      if (socket) this.owner.drain(socket);
       this.state = "closing";
       this.sendRst = true;
       this.owner.wake(this);

@@ -5,6 +5,7 @@
 // Everything runs on the VMM's main thread: queue notifications arrive from
 // the transport, socket events from Node's event loop.
 
+import type { Socket } from "node:net";
 import type { DescriptorChain } from "../virtio/chain.js";
 import { DEVICE_ID_VSOCK, MAX_QUEUE_SIZE } from "../virtio/constants.js";
 import type { VirtioContext, VirtioDevice } from "../virtio/device.js";
@@ -23,6 +24,7 @@ import {
   type VsockHeader,
 } from "./virtio-vsock-packet.js";
 import { UnixBridge, connectToHostPort } from "./virtio-vsock-unix.js";
+import { DrainingSockets } from "./virtio-vsock-draining.js";
 
 const RX_QUEUE = 0;
 const TX_QUEUE = 1;
@@ -39,6 +41,10 @@ export interface VirtioVsockOptions {
   udsPath: string;
   /** How long a host client waits for the guest to accept (default 30 s). */
   connectTimeoutMs?: number;
+  /** Connections open at once, counting host sockets still draining (default 1024; tests use fewer). */
+  maxConnections?: number;
+  /** A draining host socket that writes nothing for this long is destroyed (default DRAIN_IDLE_MS). */
+  drainIdleMs?: number;
   name?: string;
   /** Why a guest's connection was refused (the guest only sees a reset). */
   log?: (message: string) => void;
@@ -64,6 +70,9 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   private nextHostPort = FIRST_HOST_PORT;
   private pumpScheduled = false;
   private pumping = false;
+  /** Host sockets of connections the guest closed, still writing its last data. */
+  private readonly draining: DrainingSockets;
+  private readonly maxConnections: number;
   private readonly connectTimeoutMs: number;
   private readonly udsPath: string;
   private readonly log: (message: string) => void;
@@ -76,6 +85,8 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
     this.guestCid = BigInt(cid);
     this.udsPath = options.udsPath;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+    this.draining = new DrainingSockets(options.drainIdleMs);
     this.name = options.name ?? "virtio-vsock";
     this.log = options.log ?? (() => {});
   }
@@ -96,6 +107,16 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Host sockets the guest closed that are still writing its data. */
+  get drainingCount(): number {
+    return this.draining.size;
+  }
+
+  /** What counts against maxConnections. */
+  private get openCount(): number {
+    return this.connections.size + this.draining.size;
   }
 
   // ---- VirtioDevice ----
@@ -122,6 +143,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
     this.context = null;
     for (const conn of this.connections.values()) conn.destroy();
     this.connections.clear();
+    this.draining.destroyAll();
     this.ready.clear();
     this.controlBacklog.length = 0;
   }
@@ -138,6 +160,10 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   forget(conn: VsockConnection): void {
     if (this.connections.get(conn.key) === conn) this.connections.delete(conn.key);
     this.ready.delete(conn);
+  }
+
+  drain(socket: Socket): void {
+    this.draining.add(socket);
   }
 
   // ---- the work ----
@@ -220,8 +246,8 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
 
   /** A guest connects to host port P: connect to the Unix socket `<path>_P`. */
   private guestConnect(h: VsockHeader): void {
-    if (this.connections.size >= MAX_CONNECTIONS) {
-      this.log(`guest connection to port ${h.dstPort} refused: ${MAX_CONNECTIONS} connections already open`);
+    if (this.openCount >= this.maxConnections) {
+      this.log(`guest connection to port ${h.dstPort} refused: ${this.maxConnections} connections already open (${this.draining.size} of them draining)`);
       return this.replyRst(h);
     }
     const conn = VsockConnection.fromGuestRequest(this, this.guestCid, h);
@@ -239,9 +265,9 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   }
 
   /** A host client asked for guest port `guestPort`. */
-  private hostClient(socket: import("node:net").Socket, guestPort: number, leftover: Buffer): void {
+  private hostClient(socket: Socket, guestPort: number, leftover: Buffer): void {
     const localPort = this.allocateHostPort(guestPort);
-    if (!this.live() || this.connections.size >= MAX_CONNECTIONS || localPort === null) {
+    if (!this.live() || this.openCount >= this.maxConnections || localPort === null) {
       socket.destroy();
       return;
     }
@@ -251,7 +277,7 @@ export class VirtioVsock implements VirtioDevice, ConnectionOwner {
   }
 
   private allocateHostPort(guestPort: number): number | null {
-    for (let tries = 0; tries < MAX_CONNECTIONS + 1; tries++) {
+    for (let tries = 0; tries < this.maxConnections + 1; tries++) {
       const port = this.nextHostPort;
       this.nextHostPort = port >= 0xffff_fffe ? FIRST_HOST_PORT : port + 1;
       if (!this.connections.has(connectionKey(port, guestPort))) return port;

@@ -56,6 +56,36 @@ async function until(what: string, cond: () => boolean, timeoutMs = 3000): Promi
   }
 }
 
+/** A host service on `<uds>_<port>` that accepts and never reads (until told to). */
+async function stuckService(uds: string, port: number) {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+    s.on("error", () => {});
+    accepted.push(s);
+  });
+  await new Promise<void>((r) => server.listen(`${uds}_${port}`, r));
+  return {
+    accepted,
+    close: () => {
+      for (const s of accepted) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * Connects, sends all its credit (256 KiB: more than the host's kernel
+ * buffers between two Unix sockets by default, wmem_default 212992), then
+ * shuts down both ways and waits for the RST.
+ */
+async function sendAndClose(guest: VsockGuest, srcPort: number, dstPort: number): Promise<void> {
+  guest.send({ op: OP_REQUEST, srcPort, dstPort });
+  await guest.waitFor("RESPONSE", isOp(OP_RESPONSE, srcPort));
+  for (let i = 0; i < 4; i++) guest.send({ op: OP_RW, srcPort, dstPort }, new Uint8Array(64 * 1024));
+  guest.send({ op: OP_SHUTDOWN, srcPort, dstPort, flags: SHUTDOWN_RCV | SHUTDOWN_SEND });
+  await guest.waitFor("RST", isOp(OP_RST, srcPort));
+}
+
 function connectClient(uds: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ path: uds, allowHalfOpen: true });
@@ -384,6 +414,70 @@ test("a guest adding unusable rx buffers as fast as they are returned cannot hol
     await until("the buffers made available meanwhile are returned", () => !guest.driver.transport.queues[0].hasAvailable());
     assert.is(guest.driver.transport.needsResetReason, null);
   } finally {
+    await device.close();
+  }
+});
+
+test("host sockets the guest closed while their service is not reading count against the limit and are destroyed on reset", async () => {
+  const uds = path.join(tmp, `v${n++}.sock`);
+  const logs: string[] = [];
+  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds, maxConnections: 2, log: (m) => logs.push(m) });
+  const service = await stuckService(uds, 90);
+  try {
+    const guest = new VsockGuest(device);
+    await sendAndClose(guest, 9000, 90);
+    await sendAndClose(guest, 9001, 90);
+    assert.is(device.connectionCount, 0, "the connections are over");
+    assert.is(device.drainingCount, 2, "their sockets still hold data the service has not read");
+    guest.send({ op: OP_REQUEST, srcPort: 9002, dstPort: 90 });
+    await guest.waitFor("RST", isOp(OP_RST, 9002));
+    assert.is(service.accepted.length, 2, "a third connection was refused");
+    assert.match(logs.join("\n"), "2 connections already open (2 of them draining)");
+    guest.driver.transport.reset();
+    // The service now reads: what reached its kernel buffer, then the end.
+    let ended = 0;
+    for (const s of service.accepted) s.once("end", () => ended++).resume();
+    await until("the service sees both sockets end", () => ended === 2);
+    assert.is(device.drainingCount, 0);
+  } finally {
+    await service.close();
+    await device.close();
+  }
+});
+
+test("a draining host socket whose service writes nothing for drainIdleMs is destroyed", async () => {
+  const uds = path.join(tmp, `v${n++}.sock`);
+  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds, drainIdleMs: 100 });
+  const service = await stuckService(uds, 91);
+  try {
+    const guest = new VsockGuest(device);
+    await sendAndClose(guest, 9100, 91);
+    assert.is(device.drainingCount, 1);
+    await until("destroyed", () => device.drainingCount === 0, 2000);
+    let ended = false;
+    service.accepted[0].once("end", () => (ended = true)).resume();
+    await until("the service sees the socket end", () => ended);
+  } finally {
+    await service.close();
+    await device.close();
+  }
+});
+
+test("a draining host socket whose service reads is ended once its data is written", async () => {
+  const uds = path.join(tmp, `v${n++}.sock`);
+  const device = await VirtioVsock.create({ guestCid: Number(GUEST_CID), udsPath: uds });
+  const service = await stuckService(uds, 92);
+  try {
+    const guest = new VsockGuest(device);
+    await sendAndClose(guest, 9200, 92);
+    const chunks: Buffer[] = [];
+    let ended = false;
+    service.accepted[0].on("data", (c) => chunks.push(c)).once("end", () => (ended = true)).resume();
+    await until("the service sees the socket end", () => ended);
+    assert.is(Buffer.concat(chunks).length, 256 * 1024, "all of the guest's data");
+    await until("forgotten", () => device.drainingCount === 0);
+  } finally {
+    await service.close();
     await device.close();
   }
 });
