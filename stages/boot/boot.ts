@@ -31,6 +31,8 @@ export interface BootResult {
   heldMs?: number;
   /** Path of the console log, if one was asked for. */
   consoleLog?: string;
+  /** The guest printed more than the console log keeps (CONSOLE_LOG_MAX_BYTES): the file stops there. */
+  consoleLogCut?: boolean;
   /** The console's last lines, when the VM did not end by the guest's own power-off or reset (or it reset because its kernel panicked). */
   consoleTail?: string;
   /** The guest kernel's panic message, when it panicked (it then resets: exitReason "reset"). */
@@ -113,6 +115,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
     ctx.log("info", `VM ended (${exit.exitReason}); serviced exits: ${m.topExits()}; doorbell writes caught by ioeventfds: ${m.notifyEvents.writesCaught}; reads answered on vCPU threads: ${exit.readsAnswered}; assists: ${JSON.stringify(exit.assists)}`);
     const wallMs = sinceStart();
     console.flush();
+    if (console.fileCut) ctx.log("warn", `the console log stopped at ${console.maxFileBytes} bytes; the guest printed ${console.bytesWritten}`);
     const panic = kernelPanicMessage(console.tailText(8192));
     const clean = CLEAN.includes(exit.exitReason) && panic === undefined;
     return {
@@ -123,6 +126,7 @@ export async function boot(req: BootRequest, ctx: StageContext): Promise<BootRes
       startupMs: Math.round(exit.startupMs),
       ...(hold ? { heldMs: Math.round(m.heldMs) } : {}),
       ...(req.consoleLog ? { consoleLog: req.consoleLog } : {}),
+      ...(console.fileCut ? { consoleLogCut: true } : {}),
       ...(clean ? {} : { consoleTail: console.tailText(4096) }),
       ...(panic !== undefined ? { panic } : {}),
       assists: exit.assists,
