@@ -132,6 +132,16 @@ function addAgainWhenUsed(guest: VsockGuest, index: number, head: number, going:
   };
 }
 
+/**
+ * The guest did not hold the event loop: the timer fired soon after the
+ * notification, and the device took the rest of queue `index` later, still working.
+ */
+async function assertLetGo(guest: VsockGuest, index: number, ms: number, detail = ""): Promise<void> {
+  assert.ok(ms < 500, `the timer fired ${ms} ms after the notification${detail}`);
+  await until("the chains made available meanwhile are taken", () => !guest.driver.transport.queues[index].hasAvailable());
+  assert.is(guest.driver.transport.needsResetReason, null);
+}
+
 test("config space holds the guest CID; bad CIDs and taken paths are refused", async () => {
   const { device, guest, uds } = await setup();
   assert.is(new DataView(readConfig(guest.driver.transport, 0, 8).buffer).getBigUint64(0, true), GUEST_CID);
@@ -392,9 +402,7 @@ test("a guest adding tx packets as fast as they are taken cannot hold the event 
       addAgainWhenUsed(guest, 1, head, going);
       guest.driver.kick(1);
     });
-    assert.ok(ms < 500, `the timer fired ${ms} ms after the notification (${device.malformedPackets} packets taken first)`);
-    await until("the packets made available meanwhile are taken", () => !guest.driver.transport.queues[1].hasAvailable());
-    assert.is(guest.driver.transport.needsResetReason, null);
+    await assertLetGo(guest, 1, ms, ` (${device.malformedPackets} packets taken first)`);
   } finally {
     await device.close();
   }
@@ -410,9 +418,7 @@ test("a guest adding unusable rx buffers as fast as they are returned cannot hol
       addAgainWhenUsed(guest, 0, tiny, going);
       guest.send({ op: OP_RW, srcPort: 7, dstPort: 8 }, Buffer.from("x")); // nobody there: a RST waits for an rx buffer
     });
-    assert.ok(ms < 500, `the timer fired ${ms} ms after the notification`);
-    await until("the buffers made available meanwhile are returned", () => !guest.driver.transport.queues[0].hasAvailable());
-    assert.is(guest.driver.transport.needsResetReason, null);
+    await assertLetGo(guest, 0, ms);
   } finally {
     await device.close();
   }
