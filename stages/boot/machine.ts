@@ -1,6 +1,7 @@
 // A virtual machine: KVM VM, guest RAM, vCPU worker threads, the port I/O and
 // MMIO buses with their devices, and the event loop that services exits until
 // the guest stops, the deadline passes or the caller aborts.
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Worker } from "node:worker_threads";
 import { Kvm, Vm } from "./kvm/kvm.js";
 import { Vcpu } from "./kvm/vcpu.js";
@@ -96,6 +97,15 @@ interface VcpuHandle {
 const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string };
 }).waitAsync;
+
+/**
+ * Exits a vCPU loop may service back to back before it gives way to the
+ * event loop. A vCPU that exits again before the loop reaches its wait (a
+ * guest reading a port in a tight loop: on hardware KVM an exit takes
+ * microseconds) would otherwise keep the main thread to itself, and the
+ * run's deadline, the other devices and the sockets would never run.
+ */
+const EXITS_BEFORE_YIELD = 256;
 
 let kickListeners = 0;
 const onKick = () => {};
@@ -356,7 +366,12 @@ export class Machine {
       });
     });
 
+    let backToBack = 0;
     for (;;) {
+      if (++backToBack > EXITS_BEFORE_YIELD) {
+        backToBack = 0;
+        await setImmediatePromise();
+      }
       // Read the doorbell first: anything posted after this wakes the wait below at once.
       const bell = Atomics.load(h.control, DOORBELL);
       try {
@@ -392,7 +407,10 @@ export class Machine {
         continue;
       }
       const waited = waitAsync(h.control, DOORBELL, bell);
-      if (waited.async) await waited.value;
+      if (waited.async) {
+        backToBack = 0;
+        await waited.value;
+      }
     }
     await exited;
   }

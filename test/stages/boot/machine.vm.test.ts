@@ -143,6 +143,12 @@ test("a guest that never stops is stopped at the deadline", async () => {
   assert.ok(run.wallMs < 5000, `stopped after ${run.wallMs} ms`);
 });
 
+test("a guest reading a port in a tight loop (an exit the main thread answers, each time) is still stopped at the deadline", async () => {
+  const run = await runGuest({ mode: "real", code: [0xe4, 0x99, 0xeb, 0xfc], timeoutMs: 300 }); // in al, 0x99; jmp back
+  assert.is(run.exit.exitReason, "timeout");
+  assert.ok(run.wallMs < 5000, `stopped after ${run.wallMs} ms`);
+});
+
 test("a triple fault ends the VM with that reason", async () => {
   // ud2 with an IDT too short for vector 6: #UD -> #GP -> #DF -> shutdown.
   const run = await runGuest({ mode: "long", code: [0x0f, 0x0b] });
