@@ -9,5 +9,9 @@
  * 3: device nodes and FIFOs keep the image's mtime (metadata.jsonl carries
  * it); before, mkrootfs stamped them with the build's clock, so one image
  * built twice gave two different root images.
+ * 4: a whiteout or opaque marker keeps what its own layer wrote below it
+ * (before, it removed it), and layers mkrootfs would refuse (an entry under
+ * a device node, a PAX sparse file, out-of-range owners or device numbers)
+ * are refused here.
  */
-export const UNPACK_VERSION = 3;
+export const UNPACK_VERSION = 4;
