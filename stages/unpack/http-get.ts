@@ -92,7 +92,7 @@ export async function httpGet(url: URL | string, agents: HttpAgents, options: Ht
     const res = await send(current, headers, agents, options.signal);
     const location = res.headers.location;
     if (!REDIRECT_STATUS.has(res.statusCode ?? 0) || !location) return toResponse(res, current);
-    res.resume();
+    res.destroy(); // a redirect's body is not wanted, and a hostile server's may never end
     if (redirects >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
     current = new URL(location, current);
   }
