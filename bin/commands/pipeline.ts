@@ -10,6 +10,7 @@ import { describeOptionError, optionsForRun, parsePipelineArgs, UsageError, type
 import { JSON_SCHEMA_VERSION, toJsonDocument } from "../pipeline/json-document.js";
 import { TerminalProgress } from "../pipeline/terminal-progress.js";
 import { CommandError } from "../cli/command-error.js";
+import { badPath } from "../cli/path-options.js";
 import { AUTHFILE_HELP } from "../../lib/oci/auth-file.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../../stages/collect/exit-status.js";
 import { MAX_MEMORY_MIB } from "../../stages/boot/limits.js";
@@ -66,39 +67,42 @@ async function runOnce(cli: PipelineCliArgs, run: number, progress: TerminalProg
   });
 }
 
+/** pipeline's options, for --help and the path checks its own parser (bin/pipeline/cli-args.ts) leaves to bin/cli/path-options.ts. */
+const PIPELINE_ARGS = {
+  image: { type: "string", description: "OCI layout dir, OCI/docker archive, or registry reference", valueHint: "image" },
+  timeout: { type: "string", description: "Stop the command after this many seconds (exit 124); boot does not count", valueHint: "s" },
+  "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300; 1200 on nested PVM hosts)", valueHint: "s" },
+  vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
+  cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
+  "quiet-cpus": { type: "boolean", description: "Steadier timings: vCPU 0 keeps the guest kernel's housekeeping, the command runs on the other vCPUs with no timer tick (needs --vcpus 2 or more; the command sees one CPU fewer)" },
+  memory: { type: "string", description: `Guest memory in MiB (default 256; up to ${MAX_MEMORY_MIB} and what the host has available)`, valueHint: "MiB" },
+  disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
+  env: { type: "string", description: "KEY=VALUE over the image's env; KEY alone passes ours, or removes the image's if we have none (repeatable; -e)", valueHint: "KEY[=VALUE]" },
+  workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
+  user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u; empty: the image's USER)", valueHint: "user" },
+  output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
+  "output-dir": { type: "string", description: "Where to save the --output files (created if missing; with --iter N, run i's in DIR/run-i)", valueHint: "dir" },
+  "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes; default and most 1G: results are held in memory); the rest is dropped", valueHint: "bytes" },
+  kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
+  "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
+  authfile: { type: "string", description: AUTHFILE_HELP, valueHint: "file" },
+  "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca); --no-plain-http: HTTPS even on loopback" },
+  rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
+  iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each (files: --output-dir/run-i/)", valueHint: "n" },
+  keep: { type: "boolean", description: "Keep the run directory (console log, overlay) for debugging" },
+  json: { type: "boolean", description: "Print one JSON document (stdout, stderr, exit status, outputs, metrics) instead of streaming" },
+  verbose: { type: "boolean", description: "Also print the stages' info logs on stderr" },
+  "work-root": { type: "string", description: "Root of the run directories (default: $BENCHER_RUN_WORKDIR or ~/.cache/bencher-run/runs)", valueHint: "dir" },
+  entrypoint: { type: "string", description: "ARG...: replaces the image's ENTRYPOINT (and its CMD; '' clears it); may be followed by --cmd ARG...", valueHint: "ARG..." },
+  cmd: { type: "string", description: "ARG...: replaces the image's CMD (also: -- ARG...)", valueHint: "ARG..." },
+} as const;
+
 export default defineCommand({
   meta: {
     name: "pipeline",
     description: "Run a benchmark image in a fresh VM like `docker run`: its output on stdout/stderr, its exit status as ours. Options go before --entrypoint/--cmd, which take the rest of the arguments",
   },
-  args: {
-    image: { type: "string", description: "OCI layout dir, OCI/docker archive, or registry reference", valueHint: "image" },
-    timeout: { type: "string", description: "Stop the command after this many seconds (exit 124); boot does not count", valueHint: "s" },
-    "boot-timeout": { type: "string", description: "Give up if the guest has not started the command after this many seconds (default 300; 1200 on nested PVM hosts)", valueHint: "s" },
-    vcpus: { type: "string", description: "Virtual CPUs (default 1)", valueHint: "n" },
-    cpus: { type: "string", description: "Pin vCPU i to host CPU LIST[i % n] (e.g. 1, 2-3, 1,3); the VMM's other threads keep off them", valueHint: "LIST" },
-    "quiet-cpus": { type: "boolean", description: "Steadier timings: vCPU 0 keeps the guest kernel's housekeeping, the command runs on the other vCPUs with no timer tick (needs --vcpus 2 or more; the command sees one CPU fewer)" },
-    memory: { type: "string", description: `Guest memory in MiB (default 256; up to ${MAX_MEMORY_MIB} and what the host has available)`, valueHint: "MiB" },
-    disk: { type: "string", description: "Root disk size in MiB (ext4; default: content plus headroom)", valueHint: "MiB" },
-    env: { type: "string", description: "KEY=VALUE over the image's env; KEY alone passes ours, or removes the image's if we have none (repeatable; -e)", valueHint: "KEY[=VALUE]" },
-    workdir: { type: "string", description: "Working directory in the guest (-w)", valueHint: "path" },
-    user: { type: "string", description: "User in the guest: name, uid, name:group, uid:gid (-u; empty: the image's USER)", valueHint: "user" },
-    output: { type: "string", description: "A file in the guest to bring back (repeatable)", valueHint: "path" },
-    "output-dir": { type: "string", description: "Where to save the --output files (created if missing; with --iter N, run i's in DIR/run-i)", valueHint: "dir" },
-    "max-output-size": { type: "string", description: "Bytes kept per stream and per output file (K, M, G suffixes; default and most 1G: results are held in memory); the rest is dropped", valueHint: "bytes" },
-    kernel: { type: "string", description: "Guest kernel (default: the built one)", valueHint: "file" },
-    "registry-ca": { type: "string", description: "PEM file of CA certificates to trust for the registry's HTTPS, besides the usual ones", valueHint: "file" },
-    authfile: { type: "string", description: AUTHFILE_HELP, valueHint: "file" },
-    "plain-http": { type: "boolean", description: "Talk plain HTTP to the registry (default: only to a loopback registry, and not with --registry-ca); --no-plain-http: HTTPS even on loopback" },
-    rootfs: { type: "string", description: "Root file system: ext4 (writable, default) or squashfs (read-only)", valueHint: "ext4|squashfs" },
-    iter: { type: "string", description: "Run the command N times, each in a fresh VM, and report each (files: --output-dir/run-i/)", valueHint: "n" },
-    keep: { type: "boolean", description: "Keep the run directory (console log, overlay) for debugging" },
-    json: { type: "boolean", description: "Print one JSON document (stdout, stderr, exit status, outputs, metrics) instead of streaming" },
-    verbose: { type: "boolean", description: "Also print the stages' info logs on stderr" },
-    "work-root": { type: "string", description: "Root of the run directories (default: $BENCHER_RUN_WORKDIR or ~/.cache/bencher-run/runs)", valueHint: "dir" },
-    entrypoint: { type: "string", description: "ARG...: replaces the image's ENTRYPOINT (and its CMD; '' clears it); may be followed by --cmd ARG...", valueHint: "ARG..." },
-    cmd: { type: "string", description: "ARG...: replaces the image's CMD (also: -- ARG...)", valueHint: "ARG..." },
-  },
+  args: PIPELINE_ARGS,
   async run({ rawArgs }) {
     let cli: PipelineCliArgs;
     try {
@@ -107,6 +111,9 @@ export default defineCommand({
       if (err instanceof UsageError) throw new CommandError(`${err.message} (see bencher-run pipeline --help)`, RUNNER_FAILURE_EXIT_STATUS);
       throw err;
     }
+    // Its paths as the other commands' are checked (bin/cli/path-options.ts): empty, or not UTF-8.
+    const pathProblem = badPath(PIPELINE_ARGS, Object.fromEntries(Object.entries(cli.typed).map(([flag, value]) => [flag.slice(2), value])));
+    if (pathProblem !== undefined) throw new CommandError(pathProblem, RUNNER_FAILURE_EXIT_STATUS);
     const progress = new TerminalProgress(process.stderr);
     const results: PipelineResult[] = [];
     let status = 0;

@@ -38,10 +38,14 @@ test("an empty path is refused, naming the option as the help does, before anyth
   assert.equal(readdirSync(work).sort(), ["image.json", "unpacked"], "no image, cache or output made");
 });
 
-test("collect, which exits 125 for its own failures, refuses an empty path the same way", async () => {
+test("collect and pipeline, which exit 125 for their own failures, refuse an empty path the same way", async () => {
   const r = await runCli(["collect", "--socket", "", "--job", description], env);
   assert.is(r.stderr, "bencher-run: --socket: empty path");
   assert.is(r.exitCode, 125);
+  for (const option of ["--kernel", "--output-dir", "--work-root", "--registry-ca", "--authfile"]) {
+    const p = await runCli(["pipeline", "--image", join(work, "layout"), option, "", "--output", "/x"], env);
+    assert.equal([p.exitCode, p.stderr], [125, `bencher-run: ${option}: empty path`], option);
+  }
 });
 
 /**
@@ -66,6 +70,10 @@ test("a path that is not UTF-8 is refused, not written or read under a changed n
   const image = runWithBadName(["unpack", "--image", "BAD", "--out", join(dir, "unpacked")], "\\376dir/x.oci");
   assert.is(image.stderr, said("--image", "\uFFFDdir/x.oci"));
   assert.is(image.status, 2);
+  assert.equal(readdirSync(dir), []);
+  const pipeline = runWithBadName(["pipeline", "--image", join(work, "layout"), "--output", "/x", "--output-dir", "BAD"], `${dir}/\\377results`);
+  assert.is(pipeline.stderr, said("--output-dir", `${dir}/�results`));
+  assert.is(pipeline.status, 125);
   assert.equal(readdirSync(dir), []);
 });
 
