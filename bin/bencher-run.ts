@@ -23,7 +23,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 // Help text without colour codes when it goes to a file or a pipe (citty reads NO_COLOR when loaded).
 if (!process.stdout.isTTY) process.env.NO_COLOR = "1";
-const { defineCommand, runCommand, runMain } = await import("citty");
+const { defineCommand, runCommand, runMain, showUsage } = await import("citty");
 
 const version = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
 const load = (name: string) => async () => (await import(`./commands/${name}.js`)).default as CommandDef;
@@ -46,7 +46,7 @@ export const main = defineCommand({
 // `bencher-run help [COMMAND]` is `bencher-run [COMMAND] --help`, as in git and npm.
 const rawArgs = process.argv[2] === "help" ? [...process.argv.slice(3, 4), "--help"] : process.argv.slice(2);
 const wantsHelp =
-  rawArgs.length === 0 || (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) || (rawArgs.some(isHelpFlag) && (await helpRequested(rawArgs)));
+  (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) || (rawArgs.some(isHelpFlag) && (await helpRequested(rawArgs)));
 
 /** Whether a --help or -h in `rawArgs` asks for help (not an option's value, nor part of pipeline's guest command). */
 async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
@@ -60,7 +60,12 @@ async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
   return asksForHelp(rest, (flag) => strings.has(flag.replace(/^--?/, "")));
 }
 
-if (wantsHelp) {
+if (rawArgs.length === 0) {
+  // No command is a usage error (exit 2, as the README says of those): the list of commands, then why.
+  await showUsage(main);
+  process.stderr.write("bencher-run: no command given (see the commands above)\n");
+  process.exitCode = USAGE_EXIT_STATUS;
+} else if (wantsHelp) {
   await runMain(main, { rawArgs });
 } else {
   try {

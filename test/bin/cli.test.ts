@@ -41,6 +41,13 @@ test("an option before any command is a one-line usage error naming it, exit 2",
   assert.is(r.stderr, "bencher-run: unknown option --bogus: a command comes first, its options after it (see bencher-run --help)");
 });
 
+test("no command at all is a usage error: the commands listed, one line why, exit 2", async () => {
+  const r = await runCli([]);
+  assert.is(r.exitCode, 2);
+  assert.match(r.stdout, /USAGE bencher-run pipeline\|unpack/);
+  assert.is(r.stderr, "bencher-run: no command given (see the commands above)");
+});
+
 test("help [COMMAND] is [COMMAND] --help", async () => {
   const boot = await runCli(["help", "boot"]);
   assert.is(boot.exitCode, 0);
