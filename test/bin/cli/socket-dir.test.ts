@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { removeSocketAndDir, socketPath } from "../../../bin/cli/paths.js";
+import { removeSocketAndDir, socketPath } from "../../../bin/cli/socket-dir.js";
 import { CommandError } from "../../../bin/cli/command-error.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-paths-"));
