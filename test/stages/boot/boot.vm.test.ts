@@ -127,7 +127,9 @@ test("the same kernel as a bzImage (payload extracted by the VMM) boots to /init
   assert.ok(logs.some((l) => /^bzImage kernel entry/.test(l)), `the boot log says it loaded a bzImage: ${logs.filter((l) => /kernel entry/.test(l)).join(" | ")}`);
   const log = readFileSync(consoleLog, "utf8");
   assertSyscallCheckPassed(log);
-  assert.match(log, /^ok vector-registers-across-cpus /m, "the check across CPUs ran");
+  // When it did not, the kernel's lines on bringing up CPUs say why (a vCPU that never came up).
+  const bringUp = log.split(/\r?\n/).filter((l) => /smp|CPU ?1|Booting|do_boot_cpu|failed to/i.test(l)).join("\n");
+  assert.match(log, /^ok vector-registers-across-cpus /m, `the check across CPUs ran; the kernel on its CPUs:\n${bringUp}`);
 });
 
 test("the kernel brings up every vCPU it is given (MP table, INIT/SIPI)", async () => {
