@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn, type ChildProcess } from "node:child_process";
+import { HARDWARE_KVM_BUNDLE_FILE, HARDWARE_KVM_SUITE_FILES } from "./stages/boot/hardware-kvm-suites.js";
 
 const testRoot = dirname(fileURLToPath(import.meta.url));
 const EMULATED_HOST_SUFFIX = ".emulated.vm.test.js";
@@ -135,6 +136,11 @@ async function main(): Promise<void> {
     vmFiles = vmFiles.filter((f) => f.endsWith(EMULATED_HOST_SUFFIX));
     if (!inEmulatedHost) console.log("test: /dev/kvm is not usable here, and CI requires the VM tests");
     console.log(`test: ${hostedFiles.length} VM test files run inside the emulated KVM host (QEMU's software CPU: slow)`);
+    // The bundle only runs boot-stage suites on that host: here each already runs there, by the same rules.
+    if (HARDWARE_KVM_SUITE_FILES.every((f) => hostedFiles.includes(f)) && vmFiles.includes(HARDWARE_KVM_BUNDLE_FILE)) {
+      vmFiles = vmFiles.filter((f) => f !== HARDWARE_KVM_BUNDLE_FILE);
+      console.log(`test: not running ${relative(testRoot, HARDWARE_KVM_BUNDLE_FILE)}: each of its suites runs in the emulated KVM host in this run already`);
+    }
   } else if (vmFiles.length && !kvmUsable()) {
     const emulated = vmFiles.filter((f) => f.endsWith(EMULATED_HOST_SUFFIX));
     console.log(`test: /dev/kvm is not usable here: skipping ${vmFiles.length - emulated.length} VM test files; running the ${emulated.length} whose VMs boot in the emulated KVM host`);
