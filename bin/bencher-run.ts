@@ -50,7 +50,8 @@ const wantsHelp =
 
 /** Whether a --help or -h in `rawArgs` asks for help (not an option's value, nor part of pipeline's guest command). */
 async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
-  if (name === undefined || !Object.hasOwn(main.subCommands ?? {}, name)) return true; // the top level's help
+  if (name === undefined || name.startsWith("-")) return true; // the top level's help
+  if (!Object.hasOwn(main.subCommands ?? {}, name)) return false; // an unknown command: its usage error, not help
   if (name === "pipeline") {
     const { pipelineFlagTakesValue, startsPipelineCommand } = await import("./pipeline/cli-args.js");
     return asksForHelp(rest, pipelineFlagTakesValue, startsPipelineCommand);
@@ -60,7 +61,10 @@ async function helpRequested([name, ...rest]: string[]): Promise<boolean> {
   return asksForHelp(rest, (flag) => strings.has(flag.replace(/^--?/, "")));
 }
 
-if (rawArgs.length === 0) {
+if (process.argv[2] === "help" && process.argv.length > 4) {
+  process.stderr.write(`bencher-run: help takes one command at most, not ${JSON.stringify(process.argv[4])} too (see bencher-run --help)\n`);
+  process.exitCode = USAGE_EXIT_STATUS;
+} else if (rawArgs.length === 0) {
   // No command is a usage error (exit 2, as the README says of those): the list of commands, then why.
   await showUsage(main);
   process.stderr.write("bencher-run: no command given (see the commands above)\n");

@@ -35,6 +35,18 @@ test("an unknown command is a one-line usage error, exit 2", async () => {
   assert.is(r.stderr, "bencher-run: Unknown command frobnicate (see bencher-run --help)");
 });
 
+test("help for a command that does not exist is the same usage error, not the top level's help", async () => {
+  for (const args of [["help", "frobnicate"], ["frobnicate", "--help"], ["frobnicate", "-h"]]) {
+    const r = await runCli(args);
+    assert.is(r.exitCode, 2, args.join(" "));
+    assert.is(r.stdout, "", args.join(" "));
+    assert.is(r.stderr, "bencher-run: Unknown command frobnicate (see bencher-run --help)", args.join(" "));
+  }
+  const extra = await runCli(["help", "boot", "pipeline"]);
+  assert.is(extra.exitCode, 2);
+  assert.is(extra.stderr, 'bencher-run: help takes one command at most, not "pipeline" too (see bencher-run --help)');
+});
+
 test("an option before any command is a one-line usage error naming it, exit 2", async () => {
   const r = await runCli(["--bogus", "pipeline"]);
   assert.is(r.exitCode, 2);
@@ -125,7 +137,7 @@ test("--help or -h asks for help only where an option may stand: not as an optio
   }
   const value = await runCli(["unpack", "--image", "-h"]);
   assert.equal([value.exitCode, value.stderr], [2, "bencher-run: Missing required argument: --out (see bencher-run unpack --help)"]);
-  for (const args of [["pipeline", "--image", "x", "-h"], ["unpack", "-h"], ["cache", "ls", "--help"], ["bogus", "-h"]]) {
+  for (const args of [["pipeline", "--image", "x", "-h"], ["unpack", "-h"], ["cache", "ls", "--help"]]) {
     const r = await runCli(args);
     assert.is(r.exitCode, 0, args.join(" "));
     assert.match(r.stdout, /USAGE/, args.join(" "));
