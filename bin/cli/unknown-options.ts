@@ -3,7 +3,7 @@
 // `--cpu 1` for `--cpus 1`) would run with the defaults, and `scenarios
 // basic_execution` would run every scenario: for a benchmark a wrong answer
 // rather than an error. This finds the first such argument before the
-// command runs.
+// command runs; and a value given to an option that takes none.
 import type { ArgsDef, CommandDef } from "citty";
 import { CommandLineError } from "./command-error.js";
 
@@ -22,7 +22,8 @@ export async function commandArgs(command: CommandDef): Promise<ArgsDef> {
  * What is wrong with the first argument in `rawArgs` (a subcommand's
  * arguments) that `args` has no place for: "unknown option --x" for an
  * option it does not declare, `unexpected argument "x"` for a positional
- * argument beyond those it declares. Undefined if there is none.
+ * argument beyond those it declares, "--x takes no value" for a value
+ * given to a boolean. Undefined if there is none.
  */
 export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): string | undefined {
   const { strings, booleans, positionals } = optionNames(args);
@@ -44,7 +45,11 @@ export function unknownArgument(rawArgs: readonly string[], args: ArgsDef): stri
       if (!named.includes("=")) i++; // its value, which may itself start with "-"
       continue;
     }
-    if (booleans.has(name) || (name.startsWith("no-") && booleans.has(name.slice(3)))) continue;
+    if (booleans.has(name) || (name.startsWith("no-") && booleans.has(name.slice(3)))) {
+      // citty would take any value as true (--force=no forces): only --x and --no-x say it, as in pipeline.
+      if (named.includes("=")) return `${arg.split("=", 1)[0]} takes no value`;
+      continue;
+    }
     return `unknown option ${arg.split("=", 1)[0]}`;
   }
   return undefined;

@@ -83,6 +83,13 @@ test("an option a subcommand does not have is a one-line usage error, exit 2, be
   assert.is(pipeline.stderr, "bencher-run: unknown option --bogus (see bencher-run pipeline --help)", "pipeline parses its own options");
 });
 
+test("a value given to an option that takes none is a usage error, before anything runs: --force=no does not force", async () => {
+  const r = await runCli(["image", "examples/hello-bench.json", "--out", "/no-such-dir/x.oci", "--force=no"]);
+  assert.equal([r.exitCode, r.stdout, r.stderr], [2, "", "bencher-run: --force takes no value (see bencher-run image --help)"]);
+  const json = await runCli(["cache", "ls", "--json=false"]);
+  assert.equal([json.exitCode, json.stderr], [2, "bencher-run: --json takes no value (see bencher-run cache --help)"]);
+});
+
 test("an argument a subcommand has no place for is a one-line usage error, exit 2, before anything runs", async () => {
   // citty alone ignored it: `scenarios run basic_execution` ran every scenario.
   const extra = await runCli(["scenarios", "run", "basic_execution"]);

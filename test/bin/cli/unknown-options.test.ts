@@ -32,6 +32,12 @@ test("the first undeclared option is named as typed", () => {
   assert.is(unknownArgument(["prune", "--max"], args), "unknown option --max");
 });
 
+test("a value given to an option that takes none is refused (citty would take --json=no as true)", () => {
+  assert.is(unknownArgument(["--json=no"], args), "--json takes no value");
+  assert.is(unknownArgument(["--kernel", "/k", "--no-plain-http=1"], args), "--no-plain-http takes no value");
+  assert.is(unknownArgument(["--", "--json=no"], args), undefined, "after --, it is a positional");
+});
+
 test("positional arguments beyond those declared are refused", () => {
   assert.is(unknownArgument(["prune", "now"], args), 'unexpected argument "now"');
   assert.is(unknownArgument(["--json", "prune", "--kernel", "/k", "extra"], args), 'unexpected argument "extra"');
