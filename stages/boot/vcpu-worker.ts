@@ -132,7 +132,7 @@ async function loop(): Promise<void> {
         return end("internal-error", `vCPU ${data.index}: KVM internal error (${what})${outcome ? `: ${outcome.why}` : describeRip()}`);
       }
       case exitReasons.SHUTDOWN:
-        return end("shutdown", `vCPU ${data.index}: triple fault (KVM_EXIT_SHUTDOWN)${describeRip()}`);
+        return end("shutdown", `vCPU ${data.index}: triple fault (KVM_EXIT_SHUTDOWN)${describeShutdownPlace()}`);
       case exitReasons.SYSTEM_EVENT: {
         const type = vcpu.runView.getUint32(runOffsets.systemEventType, true);
         if (type === systemEvents.SHUTDOWN) return end("power-off");
@@ -173,6 +173,21 @@ function sample(): void {
   const regs = vcpu.getRegs();
   const message: VcpuSample = { type: "sample", rip: regs.rip.toString(16), cpl: vcpu.getSregs().cs.dpl };
   parentPort!.postMessage(message);
+}
+
+/**
+ * Where the guest triple-faulted, when KVM still knows: on AMD it resets the
+ * vCPU before reporting the shutdown (the VMCB is undefined after one), so
+ * the registers then hold the reset vector, which would mislead.
+ */
+function describeShutdownPlace(): string {
+  try {
+    const cs = vcpu.getSregs().cs;
+    if (vcpu.getRegs().rip === 0xfff0n && cs.selector === 0xf000 && cs.base === 0xffff0000n) return "; where is unknown: KVM reset the vCPU's registers on this exit (as it does on AMD)";
+  } catch {
+    return "";
+  }
+  return describeRip();
 }
 
 function describeRip(): string {

@@ -153,6 +153,9 @@ test("a triple fault ends the VM with that reason", async () => {
   // ud2 with an IDT too short for vector 6: #UD -> #GP -> #DF -> shutdown.
   const run = await runGuest({ mode: "long", code: [0x0f, 0x0b] });
   assert.is(run.exit.exitReason, "triple-fault");
+  // Where it happened, or that it is not known (AMD), never the reset vector KVM left in its place there.
+  assert.match(run.exit.detail ?? "", /^vCPU 0: triple fault \(KVM_EXIT_SHUTDOWN\)( at rip 0x[0-9a-f]+|; where is unknown: .*)$/);
+  assert.not.match(run.exit.detail ?? "", /rip 0xfff0$/);
 });
 
 test("every console byte written just before a triple fault reaches the console", async () => {
