@@ -7,7 +7,7 @@
 // read and write host files).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isScriptSafe, splitParent } from "./image-path.js";
+import { isScriptSafe, splitParent } from "../../lib/rootfs-metadata/image-path.js";
 import type { EntryChange, RootfsPlan } from "./plan.js";
 import { S_IFDIR, S_IFLNK } from "./scan.js";
 

@@ -3,7 +3,7 @@
 // 0:0, and (ext4) sub-second mtimes that `mke2fs -d` drops.
 import type { MetadataEntry, SpecialKind } from "./metadata.js";
 import { scanRootfs, S_IFDIR, S_IFLNK, S_IFMT, type ScannedEntry, type TreeUsage } from "./scan.js";
-import { splitParent } from "./image-path.js";
+import { splitParent } from "../../lib/rootfs-metadata/image-path.js";
 
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;

@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isScriptSafe } from "./image-path.js";
+import { isScriptSafe } from "../../lib/rootfs-metadata/image-path.js";
 import type { EntryChange, RootfsPlan } from "./plan.js";
 import { S_IFLNK } from "./scan.js";
 import { lastLine, runTool } from "./tools.js";

@@ -13,9 +13,9 @@ import {
   readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync, type Stats,
 } from "node:fs";
 import { ImageRoot, UnpackError, imagePath, memberComponents } from "./image-root.js";
-import { MAX_MTIME, MetadataTable, type MetadataRecord } from "./metadata-table.js";
+import { MetadataTable, type MetadataRecord } from "./metadata-table.js";
 import type { MemberSink, TarMember } from "./tar-reader.js";
-import { checkEntry } from "../mkrootfs/metadata.js";
+import { checkEntry, MAX_MTIME } from "../../lib/rootfs-metadata/entry.js";
 
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";

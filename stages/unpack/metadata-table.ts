@@ -6,9 +6,6 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 
-/** The latest mtime a record carries: ext4's 256-byte inodes hold seconds up to 2^34 - 1 (the year 2514). */
-export const MAX_MTIME = 2 ** 34 - 1;
-
 export interface MetadataRecord {
   path: string;
   uid?: number;
