@@ -156,19 +156,27 @@ export class LayerApplier {
     const fd = openSync(host, OPEN_NEW_FILE, 0o600);
     this.openFd = fd;
     this.files++;
+    // A write that fails (a full disk) names the member as well as the layer.
+    const named = (step: () => void) => {
+      try {
+        step();
+      } catch (err) {
+        throw new UnpackError(`${this.layer}: member ${JSON.stringify(m.name)}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
     return {
-      write: (chunk) => {
+      write: (chunk) => named(() => {
         let at = 0;
         while (at < chunk.length) at += writeSync(fd, chunk, at, chunk.length - at);
         this.bytes += chunk.length;
-      },
-      end: () => {
+      }),
+      end: () => named(() => {
         // Mode after the data: setuid/setgid bits survive the writes.
         fchmodSync(fd, onDiskMode("file", m.mode));
         futimesSync(fd, m.mtime, m.mtime);
         this.openFd = null;
         closeSync(fd);
-      },
+      }),
     };
   }
 

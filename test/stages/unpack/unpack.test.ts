@@ -315,4 +315,18 @@ test("an existing non-empty output, a missing image and bad requests are refused
   assert.equal(parseUnpackRequest({ image: "x", out: "y", platform: "linux/arm64/v8" }), { image: "x", out: "y", platform: "linux/arm64/v8" });
 });
 
+test("a disk that fills partway through a file: the error names the layer and the member", async () => {
+  const image = join(work, "full-disk.oci");
+  const entries = [{ type: "file" as const, path: "/small", content: "s" }, { type: "file" as const, path: "/data/big", content: "x".repeat(1 << 20) }];
+  await buildImage({ base: "scratch", layers: [{ compression: "gzip", entries }] }, { format: "oci-dir", out: image });
+  // A 256 KiB tmpfs in a mount namespace of its own: it goes away with the process.
+  const disk = mkdtempSync(join(work, "disk-"));
+  const script = `const { unpack } = await import(${JSON.stringify(new URL("../../../stages/unpack/unpack.js", import.meta.url).href)});
+    await unpack({ image: ${JSON.stringify(image)}, out: ${JSON.stringify(join(disk, "out"))} }).then(() => console.log("unpacked"), (err) => console.log(err.message));`;
+  const r = await execa("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", 'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" --input-type=module -e "$3"', "sh", disk, process.execPath, script], { reject: false });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /^layer 1\/1 sha256:[0-9a-f]{64}: member "data\/big": ENOSPC: no space left on device, write$/);
+  assert.equal(readdirSync(disk), [], "nothing written beside the tmpfs");
+});
+
 test.run();
