@@ -25,6 +25,9 @@ function readExactly(fd: number, length: number, position: number, archive: stri
   return buf;
 }
 
+/** Hard and symbolic links, character and block devices, directories, FIFOs. */
+const HEADER_ONLY_FLAGS = new Set(["1", "2", "3", "4", "5", "6"]);
+
 /** Regular-file members by cleaned relative path ("blobs/sha256/ab…"). */
 export function indexArchive(archive: string): Map<string, ArchiveMember> {
   const members = new Map<string, ArchiveMember>();
@@ -50,7 +53,9 @@ export function indexArchive(archive: string): Map<string, ArchiveMember> {
       const paxSize = records?.get("size");
       const size = paxSize ? paxNumber(paxSize, "size") : parseNumber(block, 124, 12, "size");
       if (!Number.isSafeInteger(size)) throw new TarFormatError(`${archive}: member at offset ${position - BLOCK} has a bad size (${size})`);
-      const dataEnd = position + size;
+      // Only files (and types we do not know) carry data: like TarReader and
+      // Go's archive/tar, the size of a link, directory, device or FIFO is ignored.
+      const dataEnd = position + (HEADER_ONLY_FLAGS.has(flag) ? 0 : size);
       if (dataEnd > total) throw new TarFormatError(`${archive}: archive is truncated`);
       if (extended) {
         if (size > MAX_EXTENDED_HEADER) throw new TarFormatError(`${archive}: extended header too large`);
@@ -76,7 +81,7 @@ export function indexArchive(archive: string): Map<string, ArchiveMember> {
           if (key) members.set(key, { offset: position, size });
         }
       }
-      position = dataEnd + ((BLOCK - (size % BLOCK)) % BLOCK);
+      position = dataEnd + ((BLOCK - ((dataEnd - position) % BLOCK)) % BLOCK);
     }
   } finally {
     closeSync(fd);
