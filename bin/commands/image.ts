@@ -131,8 +131,9 @@ export default defineCommand({
       const notImage = whyNotAnImage(out, existing);
       if (notImage) throw new CommandError(`--out ${args.out}: ${notImage}, not replaced`);
     }
-    // A replaced image is built beside the old one and swapped in at the end: a failed build leaves the old one as it was.
-    const target = replacing ? join(dirname(out), `.${basename(out)}.new-${process.pid}`) : out;
+    // Built beside --out and put in place at the end: a build that fails, or
+    // is killed, never leaves a partial image at --out (nor spoils one being replaced).
+    const target = join(dirname(out), `.${basename(out)}.new-${process.pid}`);
     let built;
     let madeParents: string[] = [];
     try {
@@ -145,6 +146,7 @@ export default defineCommand({
       throw err;
     }
     if (replacing) swapIn(target, out);
+    else renameSync(target, out);
     // The image ID (config digest) is what bencher-run caches root images by, whatever the format;
     // the manifest digest differs between OCI and docker media types.
     const id = built.images[0]?.config.digest;

@@ -64,13 +64,16 @@ test("SIGINT during image: a new image, a new archive, a replacement", async () 
   const tmp = join(work, "tmp");
   mkdirSync(tmp);
 
+  // The build goes beside --out, to a hidden .NAME.new-PID, and is renamed to --out at the end.
+  const building = (dir: string, name: string) => () => existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(`.${name}.new-`));
   const dirOut = join(work, "img.oci");
-  await interruptedImage(["--out", dirOut], () => existsSync(join(dirOut, "blobs", "sha256")), tmp);
-  assert.not.ok(existsSync(dirOut), "the image directory it made is gone");
+  await interruptedImage(["--out", dirOut], building(work, "img.oci"), tmp);
+  assert.not.ok(existsSync(dirOut), "no image directory");
+  assert.equal(readdirSync(work).filter((n) => n.startsWith(".")), [], "what it built is gone");
 
   // Into directories that did not exist: they are made for the build, and go with it.
   const nested = join(work, "nest", "a", "img.oci");
-  await interruptedImage(["--out", nested], () => existsSync(join(nested, "blobs", "sha256")), tmp);
+  await interruptedImage(["--out", nested], building(join(work, "nest", "a"), "img.oci"), tmp);
   assert.not.ok(existsSync(join(work, "nest")), "the parent directories made for it are gone");
 
   // An archive is staged in a temporary directory first.
@@ -82,9 +85,21 @@ test("SIGINT during image: a new image, a new archive, a replacement", async () 
   // --force builds beside the old image and swaps at the end: stopped before, the old one stays.
   cpSync(layout, dirOut, { recursive: true });
   const before = readFileSync(join(dirOut, "index.json"), "utf8");
-  await interruptedImage(["--out", dirOut, "--force"], () => readdirSync(work).some((n) => n.startsWith(".img.oci.new-")), tmp);
+  await interruptedImage(["--out", dirOut, "--force"], building(work, "img.oci"), tmp);
   assert.is(readFileSync(join(dirOut, "index.json"), "utf8"), before, "the old image is untouched");
   assert.equal(readdirSync(work).filter((n) => n.startsWith(".")), [], "the new build is gone");
+  rmSync(dirOut, { recursive: true });
+
+  // SIGKILL: nothing can clean up, but --out never holds a partial image a later run would take for a whole one.
+  const killed = execa(cli, ["image", bigDescription, "--out", dirOut], { reject: false, env: { TMPDIR: tmp } });
+  const t0 = Date.now();
+  while (!building(work, "img.oci")() && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+  killed.kill("SIGKILL");
+  assert.is((await killed).signal, "SIGKILL");
+  assert.not.ok(existsSync(dirOut), "no partial image at --out");
+  for (const left of readdirSync(work).filter((n) => n.startsWith(".img.oci.new-"))) rmSync(join(work, left), { recursive: true });
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
 });
 
 test.run();
