@@ -11,6 +11,14 @@ import { isScriptSafe, splitParent } from "../../lib/rootfs-metadata/image-path.
 import type { EntryChange, RootfsPlan } from "./plan.js";
 import { S_IFDIR, S_IFLNK } from "./scan.js";
 
+/**
+ * The longest script line debugfs reads whole: it reads lines with fgets into
+ * a BUFSIZ (8192) buffer, so a longer line is cut and its rest read as a
+ * command of its own, where a leading "!" runs a shell. Quoting doubles every
+ * '"', so a 4 KiB path of quotes with a crafted xattr name could get there.
+ */
+export const MAX_DEBUGFS_LINE = 8190;
+
 export interface DebugfsScript {
   text: string;
   commands: number;
@@ -38,7 +46,14 @@ export function buildDebugfsScript(plan: RootfsPlan, valueDir: string): DebugfsS
   const lines: string[] = [];
   let skippedMtimes = 0;
   let valueFiles = 0;
-  const add = (...words: (string | number)[]) => lines.push(words.join(" "));
+  let current = "/";
+  const add = (...words: (string | number)[]) => {
+    const line = words.join(" ");
+    if (Buffer.byteLength(line) > MAX_DEBUGFS_LINE) {
+      throw new Error(`rootfs: cannot set the metadata of ${JSON.stringify(current.slice(0, 200))}${current.length > 200 ? "…" : ""}: its name and xattr names are too long for debugfs once quoted`);
+    }
+    lines.push(line);
+  };
 
   // mke2fs -d gives the root directory 0755 and the current time, whatever the source says.
   add("sif", '"/"', "mode", octal(S_IFDIR | plan.root.perm));
@@ -53,6 +68,7 @@ export function buildDebugfsScript(plan: RootfsPlan, valueDir: string): DebugfsS
       skippedMtimes++;
       continue;
     }
+    current = change.path;
     const path = debugfsQuote(change.path);
     if (change.create) {
       const [parent, name] = splitParent(change.path);

@@ -27,6 +27,25 @@ test("debugfs: quotes in a name cannot smuggle arguments", async () => {
   assert.equal([other.uid, other.perm.toString(8)], [0, "644"]);
 });
 
+test("debugfs: a path of quotes long enough to overflow debugfs's line buffer is refused before debugfs runs", async () => {
+  // Quoting doubles each '"': this 3966-byte path (short enough for the host to hold under a temp
+  // directory) makes an ea_set line of over 8 KiB, which debugfs would cut, reading the rest (from
+  // the xattr name) as a command of its own, where a leading "!" runs a shell.
+  const path = "/" + [...Array.from({ length: 15 }, () => '"'.repeat(250)), '"'.repeat(200)].join("/");
+  const pwned = join(work, "PWNED-by-long-line");
+  const input = makeUnpackedImage({
+    entries: [{ path, type: "file", content: "e" }],
+    metadata: [{ path, xattrs: { [`user.${"x".repeat(120)}!touch\${IFS}${pwned};#`]: Buffer.from("v").toString("base64") } }],
+  });
+  try {
+    await mkrootfs({ input, fs: "ext4", cache: true });
+    assert.unreachable("should fail");
+  } catch (err) {
+    assert.match((err as Error).message, /^rootfs: cannot set the metadata of "\/(\\")+"…: its name and xattr names are too long for debugfs once quoted$/);
+  }
+  assert.not.ok(existsSync(pwned), "debugfs ran a command from the cut line");
+});
+
 test("debugfs: a newline in a tree name never reaches the script (its sub-second mtime is dropped, with a warning)", async () => {
   // Would run a shell command and write a host file if it reached debugfs as lines (no "/": it is one name).
   const evil = "n\n!touch pwned-by-shell\ndump <2> pwned-by-dump\nx";
