@@ -9,11 +9,25 @@ export class FileTooLargeError extends Error {
   }
 }
 
-/** The file's bytes; throws FileTooLargeError beyond `maxBytes`, and ELOOP if `path` is a symlink. */
+export class NotRegularFileError extends Error {
+  override name = "NotRegularFileError";
+  constructor(readonly path: string) {
+    super(`${path} is not a regular file`);
+  }
+}
+
+/**
+ * The file's bytes; throws FileTooLargeError beyond `maxBytes`, ELOOP if
+ * `path` is a symlink, and NotRegularFileError for anything but a regular
+ * file (opened without blocking: a FIFO would otherwise wait for a writer
+ * forever, and a device such as /dev/zero never end).
+ */
 export function readSmallFile(path: string, maxBytes: number): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFileError(path);
+    const size = st.size;
     if (size > maxBytes) throw new FileTooLargeError(path, size, maxBytes);
     const buf = Buffer.alloc(size);
     let got = 0;

@@ -1,16 +1,21 @@
 // Reads metadata.jsonl (lib/rootfs-metadata/entry.ts): one JSON object per
 // line, each checked strictly, as the file is derived from a hostile image.
-import { readFileSync } from "node:fs";
+import { FileTooLargeError, readSmallFile } from "../../lib/fs/read-small-file.js";
 import { checkEntry, type MetadataEntry } from "../../lib/rootfs-metadata/entry.js";
 
 export type { MetadataEntry, SpecialKind } from "../../lib/rootfs-metadata/entry.js";
+
+/** Room for a few hundred thousand records with xattrs; far less than a Node string holds. */
+const MAX_METADATA_BYTES = 256 << 20;
 
 /** Reads and validates metadata.jsonl; a path listed twice gets the later line's fields on top. */
 export function readMetadata(file: string): Map<string, MetadataEntry> {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // Not following a symlink, nor blocking on a FIFO: the file comes from a hostile image's unpack.
+    text = readSmallFile(file, MAX_METADATA_BYTES).toString("utf8");
   } catch (err) {
+    if (err instanceof FileTooLargeError) throw new Error(`${file}: ${err.size} bytes, more than mkrootfs reads (${MAX_METADATA_BYTES})`);
     throw new Error(`${file}: cannot read: ${(err as Error).message}`);
   }
   return parseMetadata(text, file);

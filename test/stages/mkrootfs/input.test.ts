@@ -3,7 +3,8 @@
 // behind (no cache entry, no temp file or directory).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMkrootfsRequest } from "../../../stages/mkrootfs/request.js";
@@ -104,14 +105,31 @@ test("unpacked directory: missing pieces named", async () => {
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing metadata\.jsonl/);
   writeFileSync(join(dir, "metadata.jsonl"), "");
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: missing/);
-  // A read that fails is not a file that is not JSON (the stage's uid denied, here a directory in its place).
+  // Not a file that is not JSON: a directory in its place.
   mkdirSync(join(dir, "config.json"));
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: cannot be read: illegal operation on a directory$/);
+  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: not a regular file$/);
   rmSync(join(dir, "config.json"), { recursive: true });
   writeFileSync(join(dir, "config.json"), "{");
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: not valid JSON$/);
   writeFileSync(join(dir, "config.json"), "{}");
   assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /digest must be an OCI digest/);
+});
+
+test("an unpacked directory from a compromised unpack: symlinks, a FIFO, a device, a platform with escapes are refused in one line", async () => {
+  const refusedWith = async (change: (dir: string) => void, pattern: RegExp) => {
+    const dir = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
+    change(dir);
+    const started = Date.now();
+    assert.match(await failure({ input: dir, fs: "ext4", cache: true }), pattern);
+    assert.ok(Date.now() - started < 10_000, "refused at once, not after waiting on a FIFO");
+  };
+  // rootfs -> /etc/apt copied the host's /etc/apt into the image.
+  await refusedWith((dir) => (rmSync(join(dir, "rootfs"), { recursive: true }), symlinkSync("/etc/apt", join(dir, "rootfs"))), /rootfs is not a directory \(a symlink\)$/);
+  await refusedWith((dir) => (rmSync(join(dir, "metadata.jsonl")), symlinkSync("/etc/hostname", join(dir, "metadata.jsonl"))), /metadata\.jsonl: not a regular file \(a symlink\)$/);
+  // A FIFO blocked the stage in open() for good; /dev/zero grew its memory without end.
+  await refusedWith((dir) => (rmSync(join(dir, "config.json")), execFileSync("mkfifo", [join(dir, "config.json")])), /config\.json: not a regular file$/);
+  await refusedWith((dir) => (rmSync(join(dir, "config.json")), symlinkSync("/dev/zero", join(dir, "config.json"))), /config\.json: is a symlink, expected a regular file$/);
+  await refusedWith((dir) => writeFileSync(join(dir, "config.json"), JSON.stringify({ digest: `sha256:${"a".repeat(64)}`, platform: "x\n\x1b[2K\rbuilt ext4 image /fake" })), /config\.json: platform must be os\/architecture\[\/variant\] such as "linux\/amd64", not "x\\n\\u001b\[2K\\rbuilt ext4 image \/fake"$/);
 });
 
 test("out in a directory that does not exist is refused before any work", async () => {
