@@ -37,8 +37,13 @@ export interface RootfsPlan {
 const KIND_TYPE: Record<SpecialKind, number> = { chardev: S_IFCHR, blockdev: S_IFBLK, fifo: S_IFIFO };
 
 /** Scans `rootfs` and matches it against metadata.jsonl; throws a one-line error on contradictions. */
+/** The entry mke2fs makes in every root itself: a node created there would be a second entry of that name (a corrupt image). */
+const LOST_AND_FOUND = "/lost+found";
+
 export function planRootfs(rootfs: string, metadata: Map<string, MetadataEntry>): RootfsPlan {
   const changes: EntryChange[] = [];
+  const kept = metadata.get(LOST_AND_FOUND);
+  if (kept?.kind) throw new Error(`metadata.jsonl: ${JSON.stringify(LOST_AND_FOUND)} is a ${kept.kind}, but ext4 keeps that name for its own directory`);
   // The parents special nodes are created in must be real directories of the tree.
   const parentsNeeded = new Set<string>();
   for (const entry of metadata.values()) if (entry.kind) parentsNeeded.add(splitParent(entry.path)[0]);
@@ -48,6 +53,7 @@ export function planRootfs(rootfs: string, metadata: Map<string, MetadataEntry>)
 
   const visit = (entry: ScannedEntry): void => {
     const type = entry.mode & S_IFMT;
+    if (entry.path === LOST_AND_FOUND && type !== S_IFDIR) throw new Error(`rootfs: ${JSON.stringify(LOST_AND_FOUND)} is not a directory, but ext4 keeps that name for its own directory`);
     if (type === S_IFDIR && parentsNeeded.has(entry.path)) directories.add(entry.path);
     const listed = entry.exactName ? metadata.get(entry.path) : undefined;
     if (listed) {

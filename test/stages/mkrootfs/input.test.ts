@@ -132,6 +132,14 @@ test("an unpacked directory from a compromised unpack: symlinks, a FIFO, a devic
   await refusedWith((dir) => writeFileSync(join(dir, "config.json"), JSON.stringify({ digest: `sha256:${"a".repeat(64)}`, platform: "x\n\x1b[2K\rbuilt ext4 image /fake" })), /config\.json: platform must be os\/architecture\[\/variant\] such as "linux\/amd64", not "x\\n\\u001b\[2K\\rbuilt ext4 image \/fake"$/);
 });
 
+test("/lost+found, which mke2fs makes itself, cannot be a node from metadata.jsonl nor a file in the tree", async () => {
+  // A FIFO there was a second "lost+found" entry beside mke2fs's, whose directory inode it turned into a FIFO.
+  const fifo = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }], metadata: [{ path: "/lost+found", kind: "fifo", mode: 0o644 }] });
+  assert.match(await failure({ input: fifo, fs: "ext4", cache: true }), /^metadata\.jsonl: "\/lost\+found" is a fifo, but ext4 keeps that name for its own directory$/);
+  const file = makeUnpackedImage({ entries: [{ path: "/lost+found", type: "file", content: "a" }] });
+  assert.match(await failure({ input: file, fs: "ext4", cache: true }), /^rootfs: "\/lost\+found" is not a directory, but ext4 keeps that name for its own directory$/);
+});
+
 test("out in a directory that does not exist is refused before any work", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
   assert.match(await failure({ input, fs: "ext4", cache: false, out: join(work, "no/such/dir/x.ext4") }), /out: .*no\/such\/dir is not an existing directory/);
