@@ -79,7 +79,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
     if (protocolFailure instanceof StageError) throw protocolFailure;
     throw new StageError(stage, `protocol error: ${describeError(protocolFailure)}`, { cause: protocolFailure });
   }
-  if (final?.type === "error") throw fromWireError(final.error);
+  if (final?.type === "error") throw fromWireError(final.error, stage); // the stage called, whatever name it claims
   if (final?.type === "result") {
     if (!options.parseResult) return final.body as Res;
     try {

@@ -56,16 +56,30 @@ export function toWireError(err: unknown, stage: string, depth = 0): WireError {
   return wire;
 }
 
-/** Turns a validated WireError back into a StageError chain. */
-export function fromWireError(wire: WireError): StageError {
-  return new StageError(wire.stage, wire.message, {
+/**
+ * Turns a validated WireError back into a StageError chain. `calledStage` is
+ * the stage the coordinator called: the error is reported as that stage's,
+ * whatever name the (untrusted) stage put in it; a different claimed name is
+ * kept only as quoted text in the message.
+ */
+export function fromWireError(wire: WireError, calledStage?: string): StageError {
+  const stage = calledStage ?? wire.stage;
+  const message = calledStage !== undefined && wire.stage !== calledStage
+    ? `(error claims to be from stage ${JSON.stringify(wire.stage)}) ${wire.message}`
+    : wire.message;
+  return new StageError(stage, message, {
     code: wire.code,
     remoteName: wire.name,
-    cause: wire.cause ? fromWireError(wire.cause) : undefined,
+    cause: wire.cause ? fromWireError(wire.cause, calledStage) : undefined,
   });
 }
 
-/** Validates an untrusted value as a WireError; throws ProtocolError if it is not one. */
+/** Each string of an error from a stage is cut to this many characters (a stage must not make the coordinator print megabytes). */
+export const MAX_WIRE_TEXT = 4096;
+/** Causes of an error from a stage deeper than this are dropped. */
+export const MAX_WIRE_CAUSES = 8;
+
+/** Validates an untrusted value as a WireError; throws ProtocolError if it is not one. Strings are cut, control characters escaped, deep causes dropped. */
 export function parseWireError(raw: unknown, depth = 0): WireError {
   if (depth > MAX_CAUSE_DEPTH) throw new ProtocolError("invalid-message", "invalid error: cause chain too deep");
   if (!isPlainObject(raw)) throw new ProtocolError("invalid-message", "invalid error: not an object");
@@ -74,10 +88,29 @@ export function parseWireError(raw: unknown, depth = 0): WireError {
     throw new ProtocolError("invalid-message", "invalid error: stage, name and message must be strings");
   }
   if (code !== undefined && typeof code !== "string") throw new ProtocolError("invalid-message", "invalid error: code must be a string");
-  const wire: WireError = { stage, name, message };
-  if (code !== undefined) wire.code = code;
-  if (cause !== undefined && cause !== null) wire.cause = parseWireError(cause, depth + 1);
+  const wire: WireError = { stage: wireText(stage, 64), name: wireText(name, 128), message: wireText(message, MAX_WIRE_TEXT) };
+  if (code !== undefined) wire.code = wireText(code, 128);
+  if (cause !== undefined && cause !== null && depth < MAX_WIRE_CAUSES) wire.cause = parseWireError(cause, depth + 1);
+  else if (cause !== undefined && cause !== null) parseWireError(cause, depth + 1); // still refuse a chain that never ends
   return wire;
+}
+
+function wireText(text: string, max: number): string {
+  return escapeControls(text.length > max ? `${text.slice(0, max)}… (cut, ${text.length} characters)` : text);
+}
+
+// C0 and C1 control characters and DEL, except \t and \n.
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+const CONTROLS_AND_NEWLINE = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * Makes text from a stage safe to print on a terminal: every C0/C1 control
+ * character other than \t and \n (and \n too when `oneLine`) is shown as
+ * \xNN, so an escape sequence cannot move the cursor, clear the screen,
+ * recolour or retitle the terminal, yet is still visible.
+ */
+export function escapeControls(text: string, options: { oneLine?: boolean } = {}): string {
+  return text.replace(options.oneLine ? CONTROLS_AND_NEWLINE : CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** One line for a human: "unpack: image not found: ENOENT: no such file ..." (each cause appended). */
@@ -98,7 +131,7 @@ export function describeError(err: unknown): string {
   }
   // Node's own messages often repeat their cause; drop a part the previous one already contains.
   const deduped = parts.filter((part, i) => i === 0 || !parts[i - 1].includes(part));
-  return deduped.join(": ").replace(/\s*\n\s*/g, " ");
+  return escapeControls(deduped.join(": ").replace(/\s*\n\s*/g, " "), { oneLine: true });
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // The messages of the stage protocol, and their validation at the boundary.
 // Coordinator → stage: exactly one `request`.
 // Stage → coordinator: any number of `progress` and `log`, then one `result` or `error`.
-import { ProtocolError, isPlainObject, parseWireError, type WireError } from "./errors.js";
+import { ProtocolError, escapeControls, isPlainObject, parseWireError, type WireError } from "./errors.js";
 
 export type LogLevel = "debug" | "info" | "warn";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn"];
@@ -15,7 +15,7 @@ export interface ErrorMessage { type: "error"; error: WireError }
 
 export type StageMessage = ProgressMessage | LogMessage | ResultMessage | ErrorMessage;
 
-/** Longest progress/log text accepted; longer is cut, not refused (a chatty stage is not broken). */
+/** Longest progress/log text accepted; longer is cut, not refused (a chatty stage is not broken). Control characters other than \t and \n are escaped (\x1b), so the text is safe to print. */
 export const MAX_TEXT = 64 * 1024;
 
 /** Validates what a stage sent; throws ProtocolError naming what is wrong. */
@@ -54,7 +54,7 @@ export function parseRequestMessage(raw: unknown): RequestMessage {
 
 function text(value: unknown, what: string): string {
   if (typeof value !== "string") throw invalid(`${what} must be a string`);
-  return value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) + "…" : value;
+  return escapeControls(value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) + "…" : value);
 }
 
 function invalid(message: string): ProtocolError {
