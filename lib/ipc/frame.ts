@@ -29,8 +29,20 @@ export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffe
   return Buffer.concat([header, payload]);
 }
 
+/**
+ * Most msgpack values (maps, arrays, strings, numbers... each counts one) one
+ * payload may hold. Counted before decoding: a legal frame of millions of
+ * one-byte empty maps would otherwise become gigabytes of JavaScript objects
+ * (a 64 MiB one took the coordinator past 5 GB). No message needs nearly as
+ * many: results are metadata, bulk bytes travel as one binary value each.
+ */
+export const MAX_FRAME_VALUES = 100_000;
+
 /** Decodes one frame's payload; a payload that is not exactly one msgpack value is malformed. */
-export function decodePayload(payload: Buffer): unknown {
+export function decodePayload(payload: Buffer, maxValues = MAX_FRAME_VALUES): unknown {
+  if (countValues(payload, maxValues) > maxValues) {
+    throw new ProtocolError("malformed", `malformed frame payload: more than ${maxValues} values`);
+  }
   let value: unknown;
   try {
     value = packr.unpack(payload);
@@ -39,6 +51,52 @@ export function decodePayload(payload: Buffer): unknown {
   }
   checkPlainData(value, 0);
   return value;
+}
+
+/**
+ * Counts the msgpack values in `payload` by walking its headers, allocating
+ * nothing; stops once past `limit`. A payload cut short is counted as far as
+ * it goes (the decoder then reports it).
+ */
+export function countValues(payload: Buffer, limit: number): number {
+  let at = 0;
+  let pending = 1; // values still to read
+  let count = 0;
+  const end = payload.length;
+  while (pending > 0 && at < end) {
+    pending--;
+    if (++count > limit) return count;
+    const b = payload[at++]!;
+    if (b <= 0x7f || b >= 0xe0) continue; // fixint
+    if (b <= 0x8f) { pending += 2 * (b & 0x0f); continue; } // fixmap
+    if (b <= 0x9f) { pending += b & 0x0f; continue; } // fixarray
+    if (b <= 0xbf) { at += b & 0x1f; continue; } // fixstr
+    switch (b) {
+      case 0xc0: case 0xc1: case 0xc2: case 0xc3: break; // nil, (reserved), false, true
+      case 0xc4: case 0xd9: at += 1 + (at < end ? payload[at]! : 0); break; // bin8, str8
+      case 0xc5: case 0xda: at += 2 + (at + 2 <= end ? payload.readUInt16BE(at) : 0); break; // bin16, str16
+      case 0xc6: case 0xdb: at += 4 + (at + 4 <= end ? payload.readUInt32BE(at) : 0); break; // bin32, str32
+      case 0xc7: at += 2 + (at < end ? payload[at]! : 0); break; // ext8
+      case 0xc8: at += 3 + (at + 2 <= end ? payload.readUInt16BE(at) : 0); break; // ext16
+      case 0xc9: at += 5 + (at + 4 <= end ? payload.readUInt32BE(at) : 0); break; // ext32
+      case 0xca: at += 4; break; // float32
+      case 0xcb: at += 8; break; // float64
+      case 0xcc: case 0xd0: at += 1; break; // uint8, int8
+      case 0xcd: case 0xd1: at += 2; break;
+      case 0xce: case 0xd2: at += 4; break;
+      case 0xcf: case 0xd3: at += 8; break;
+      case 0xd4: at += 2; break; // fixext1..16: type byte + data
+      case 0xd5: at += 3; break;
+      case 0xd6: at += 5; break;
+      case 0xd7: at += 9; break;
+      case 0xd8: at += 17; break;
+      case 0xdc: pending += at + 2 <= end ? payload.readUInt16BE(at) : 0; at += 2; break; // array16
+      case 0xdd: pending += at + 4 <= end ? payload.readUInt32BE(at) : 0; at += 4; break; // array32
+      case 0xde: pending += 2 * (at + 2 <= end ? payload.readUInt16BE(at) : 0); at += 2; break; // map16
+      case 0xdf: pending += 2 * (at + 4 <= end ? payload.readUInt32BE(at) : 0); at += 4; break; // map32
+    }
+  }
+  return count;
 }
 
 const MAX_NESTING = 512;

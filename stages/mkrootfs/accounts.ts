@@ -17,6 +17,13 @@ export interface ImageAccounts {
 /** guest-init reads at most this much of each file (MAX_DB_FILE). */
 const MAX_DB_FILE = 4 << 20;
 
+/**
+ * More names than this in one file: unknown (null). The result travels to the
+ * coordinator in one frame, which refuses more than MAX_FRAME_VALUES values
+ * (lib/ipc/frame.ts); no real image defines nearly as many accounts.
+ */
+export const MAX_ACCOUNT_NAMES = 20_000;
+
 /** The accounts of the unpacked tree at `rootfs` (a directory unpack wrote). */
 export function readImageAccounts(rootfs: string): ImageAccounts {
   const etc = join(rootfs, "etc");
@@ -56,6 +63,7 @@ function namesIn(path: string, fields: number): string[] | null {
     // passwd: name:x:uid:gid:...; group: name:x:gid:members. Lines with a bad id are skipped, as the guest skips them.
     const ids = fields === 7 ? [f[2]!, f[3]!] : [f[2]!];
     if (ids.every(isAccountId)) names.push(f[0]!);
+    if (names.length > MAX_ACCOUNT_NAMES) return null;
   }
   return names;
 }

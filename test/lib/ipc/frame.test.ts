@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Readable } from "node:stream";
-import { encodeFrame, FrameDecoder, readFrames, MAX_FRAME_BYTES } from "../../../lib/ipc/frame.js";
+import { encodeFrame, FrameDecoder, readFrames, MAX_FRAME_BYTES, countValues, decodePayload } from "../../../lib/ipc/frame.js";
 import { ProtocolError } from "../../../lib/ipc/errors.js";
 
 async function collect(chunks: Buffer[], max?: number): Promise<unknown[]> {
@@ -90,6 +90,19 @@ test("a zero-length frame is malformed", async () => {
   } catch (err) {
     assert.is(kindOf(err), "malformed");
   }
+});
+
+test("values are counted before decoding, every msgpack type alike", () => {
+  const value = { a: [1, -1, 300, -300, 70000, 2 ** 40, 1.5, "s", "x".repeat(300), "y".repeat(70000), true, false, null], b: Buffer.alloc(5), c: new Map([["k", { d: [] }]]) };
+  const payload = encodeFrame(value).subarray(4);
+  // root map, 3 keys, a (1 array + 13 items), b, c (map, key, inner map, key d, empty array)
+  assert.is(countValues(payload, 1000), 1 + 3 + 14 + 1 + 5);
+  assert.is(countValues(payload, 10), 11, "stops once past the limit");
+  assert.throws(() => decodePayload(payload, 20), /more than 20 values/);
+  const maps = Buffer.alloc(5 + 200_000, 0x80);
+  maps[0] = 0xdd;
+  maps.writeUInt32BE(200_000, 1);
+  assert.throws(() => decodePayload(maps), /more than 100000 values/);
 });
 
 test.run();

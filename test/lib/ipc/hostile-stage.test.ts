@@ -54,4 +54,10 @@ test("control characters in logs and progress are escaped; \\n and \\t are kept"
   assert.equal(progress, ["step\\x0d\\x1b]0;title\\x07"]);
 });
 
+test("one legal frame of millions of tiny values is refused before it is decoded, naming the stage", async () => {
+  const err = await rejection(callStage(start(), { act: "many-values" }, { stage: "unpack" }));
+  assert.is(err.stage, "unpack");
+  assert.match(describeError(err), /^unpack: protocol error: malformed frame payload: more than 100000 values$/);
+});
+
 test.run();

@@ -5,7 +5,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readImageAccounts } from "../../../stages/mkrootfs/accounts.js";
+import { MAX_ACCOUNT_NAMES, readImageAccounts } from "../../../stages/mkrootfs/accounts.js";
+import { MAX_FRAME_VALUES, countValues, encodeFrame } from "../../../lib/ipc/frame.js";
 import { tempDir } from "./fixture.js";
 
 const work = tempDir();
@@ -49,6 +50,16 @@ test("what the guest resolves differently is unknown, never refused", () => {
   assert.equal(readImageAccounts(tree({ "etc/group": "g:x:1:\n" + "#".repeat(4 << 20) })).groups, null);
   // A directory where the file should be.
   assert.equal(readImageAccounts(tree({ "etc/passwd/x": "" })).users, null);
+});
+
+test("more names than one result frame may carry are unknown, so the result still reaches the coordinator", () => {
+  // 4 MiB of minimal lines (guest-init's limit) would be ~400,000 names.
+  const lines = (n: number, fields: string) => Array.from({ length: n }, (_, i) => `u${i}${fields}`).join("\n");
+  const many = readImageAccounts(tree({ "etc/passwd": lines(MAX_ACCOUNT_NAMES + 1, "::1:1:::"), "etc/group": lines(MAX_ACCOUNT_NAMES + 1, "::1:") }));
+  assert.equal(many, { users: null, groups: null });
+  const most = readImageAccounts(tree({ "etc/passwd": lines(MAX_ACCOUNT_NAMES, "::1:1:::"), "etc/group": lines(MAX_ACCOUNT_NAMES, "::1:") }));
+  assert.is(most.users?.length, MAX_ACCOUNT_NAMES);
+  assert.ok(countValues(encodeFrame({ type: "result", body: { accounts: most } }).subarray(4), MAX_FRAME_VALUES) <= MAX_FRAME_VALUES);
 });
 
 test.run();
