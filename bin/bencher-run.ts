@@ -5,12 +5,18 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { projectRoot } from "../lib/paths.js";
 import { describeError } from "../lib/ipc/errors.js";
+import { closeInheritedOnExec } from "../lib/native/cloexec.js";
 import { interruptedBy, interruptExitCode } from "../lib/workdir/interrupts.js";
 import { CommandError, CommandLineError, USAGE_EXIT_STATUS } from "./cli/command-error.js";
 import { commandArgs, optionNames, refuseUnknownOptions } from "./cli/unknown-options.js";
 import { asksForHelp, isHelpFlag } from "./cli/help-request.js";
 import { refuseBadPaths } from "./cli/path-options.js";
 import { RUNNER_FAILURE_EXIT_STATUS } from "../stages/collect/exit-status.js";
+
+// Descriptors inherited from whoever started us (a shell's `exec 200<file`)
+// are not close-on-exec: spawn, unshare, bwrap and setpriv would pass them on
+// to every sandboxed stage. Mark them all before anything runs.
+closeInheritedOnExec();
 
 // A reader that goes away early (`bencher-run cache ls | head`) is not an
 // error of ours: stop quietly, as other command-line tools do.

@@ -33,6 +33,7 @@ import { cacheRoot } from "../paths.js";
 import type { StageChild } from "../ipc/call.js";
 import { mkfsToolPaths } from "./blocked-tools.js";
 import { KVM_FD_ENV } from "./kvm-fd.js";
+import { closeInheritedOnExec } from "../native/cloexec.js";
 import { planMounts } from "./mount-plan.js";
 import { bwrapRootArgs } from "./bwrap-args.js";
 import { unprivilegedStageIds } from "./stage-identity.js";
@@ -121,6 +122,11 @@ export function startSandboxedStage(spec: SandboxSpec): SandboxedStage {
   const env: Record<string, string> = { PATH: STAGE_PATH, HOME: "/tmp", LANG: "C.UTF-8", BENCHER_RUN_CACHE: cacheRoot(), ...spec.env };
   if (spec.kvmFd !== undefined) env[KVM_FD_ENV] = String(KVM_CHILD_FD);
 
+  // Only what stdio names may reach the stage: every other descriptor of this
+  // process (inherited, or opened by an embedder without O_CLOEXEC) is marked
+  // close-on-exec. The /dev/kvm descriptor still arrives: spawn dup2()s it to
+  // fd 3 in the child, which clears the flag there.
+  closeInheritedOnExec();
   const subprocess = spawn(program, args, {
     stdio: ["pipe", "pipe", "pipe", ...(spec.kvmFd !== undefined ? [spec.kvmFd] : [])] as StdioOptions,
     env,
