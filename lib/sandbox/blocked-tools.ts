@@ -1,9 +1,15 @@
-// Filesystem creation tools that only the mkrootfs stage may run. Every other
+// Filesystem creation tools that only the mkrootfs stage may run (mke2fs for
+// ext4, mksquashfs for squashfs, and the rest no stage needs). Every other
 // stage sees /dev/null in their place (bound over them in its mount namespace).
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 
-const TOOL_NAMES = ["mke2fs", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "mkfs", "busybox"];
+const TOOL_NAMES = [
+  "mke2fs", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "mkfs", "busybox",
+  // Every other filesystem builder this kind of host ships (squashfs-tools, util-linux, ...).
+  "mksquashfs", "mkfs.minix", "mkfs.bfs", "mkfs.cramfs", "mkfs.fat", "mkfs.vfat", "mkfs.msdos", "mkdosfs",
+  "mkfs.xfs", "mkfs.btrfs", "mkfs.f2fs", "mkfs.erofs", "mkfs.exfat", "mkfs.ntfs", "mkntfs", "mkswap",
+];
 const TOOL_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 // The library behind every e2fsprogs tool: without it a copied mke2fs cannot run either.
 const LIBRARY_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu"];

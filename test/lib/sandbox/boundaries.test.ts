@@ -77,6 +77,25 @@ test("boot cannot run mkfs.ext4 or mke2fs, by name, path or busybox; mkrootfs ca
   assert.is(made.ok, true, `positive control: mkrootfs runs mkfs.ext4: ${made.value}`);
 });
 
+test("no stage but mkrootfs can run mksquashfs, mkfs.minix, mkfs.bfs or mkfs.cramfs; mkrootfs can", async () => {
+  const commands: Record<string, string> = {
+    "mksquashfs": "mksquashfs /tmp/src /tmp/img -quiet -noappend",
+    "mkfs.minix": "truncate -s 1M /tmp/img && mkfs.minix /tmp/img",
+    "mkfs.bfs": "truncate -s 1M /tmp/img && mkfs.bfs /tmp/img",
+    "mkfs.cramfs": "mkfs.cramfs /tmp/src /tmp/img",
+  };
+  const tools = Object.keys(commands).filter((tool) => ["/usr/bin", "/usr/sbin"].some((dir) => existsSync(join(dir, tool))));
+  const run = (tool: string) => ["sh", "-c", `mkdir -p /tmp/src && echo x > /tmp/src/f && ${commands[tool]} >/dev/null && echo made`];
+  for (const tool of tools) {
+    for (const stage of ["unpack", "collect"] as const) {
+      const r = await probeAs(stage, { act: "exec", argv: run(tool) });
+      assert.is(r.ok, false, `${stage} ran ${tool}: ${r.value}`);
+    }
+    const made = await probeAs("mkrootfs", { act: "exec", argv: run(tool) });
+    assert.is(made.ok, true, `positive control: mkrootfs runs ${tool}: ${made.value}`);
+  }
+});
+
 test("a stage cannot undo its sandbox (umount, new user namespace)", async () => {
   const umount = await probeAs("unpack", { act: "exec", argv: ["umount", "-l", "/usr/sbin/mke2fs"] });
   assert.is(umount.ok, false);
