@@ -32,6 +32,8 @@ export interface CallOptions<Res> {
 }
 
 const STDERR_TAIL_BYTES = 4096;
+/** How long a stage may live on after its final frame or the end of its stdout before it is killed. */
+export const EXIT_GRACE_MS = 2000;
 
 /** The signal that stops a stage: the user's Ctrl-C is passed on as such (the stage reports what stopped it), anything else is SIGTERM. */
 function forwardedSignal(reason: unknown): NodeJS.Signals {
@@ -56,6 +58,18 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
   child.stdin.on("error", () => {});
   child.stdin.end(encodeFrame({ type: "request", body: request }));
 
+  // Once the stage has said all it will say (its final frame, or the end of its stdout) it gets a short
+  // grace to exit; then its process (group) is killed, so that a stage that lingers cannot hang the caller.
+  let lingered = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const startGrace = () => {
+    graceTimer ??= setTimeout(() => {
+      lingered = true;
+      child.kill("SIGKILL");
+    }, EXIT_GRACE_MS);
+  };
+  void exited.then(() => clearTimeout(graceTimer));
+
   let final: { type: "result"; body: unknown } | { type: "error"; error: WireError } | null = null;
   let protocolFailure: unknown = null;
   try {
@@ -64,7 +78,10 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
       if (final) throw new StageError(stage, `protocol error: ${message.type} message after the final ${final.type}`);
       if (message.type === "progress") options.onProgress?.(message.fraction, message.message);
       else if (message.type === "log") options.onLog?.(message.level, message.message);
-      else final = message;
+      else {
+        final = message;
+        startGrace();
+      }
     }
   } catch (err) {
     protocolFailure = err;
@@ -74,7 +91,9 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
     options.signal?.removeEventListener("abort", stop);
   }
 
+  startGrace(); // stdout has ended (or broke): the stage has nothing more to say
   const { code, signal } = await exited;
+  clearTimeout(graceTimer);
   if (protocolFailure) {
     if (protocolFailure instanceof StageError) throw protocolFailure;
     throw new StageError(stage, `protocol error: ${describeError(protocolFailure)}`, { cause: protocolFailure });
@@ -88,6 +107,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
       throw new StageError(stage, `invalid result: ${describeError(err)}`, { cause: err });
     }
   }
+  if (lingered && !final) throw new StageError(stage, `stage closed its output without sending a result and did not exit within ${EXIT_GRACE_MS / 1000} s; killed it`);
   const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
   const tail = lastLine(stderrTail());
   throw new StageError(stage, `stage ${how} before sending a result${tail ? ` (stderr: ${tail})` : ""}`);

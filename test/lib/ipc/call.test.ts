@@ -116,4 +116,25 @@ test("a request frame that is truncated is reported by the stage", async () => {
   assert.match(Buffer.concat(out).toString("latin1"), /truncated frame/);
 });
 
+const lingering = fileURLToPath(new URL("./fixtures/lingering-stage.js", import.meta.url));
+
+test("a stage that sends its result and stays alive is killed after a short grace; the result stands", async () => {
+  const child = spawn(process.execPath, [lingering, "result"], { stdio: ["pipe", "pipe", "pipe"] });
+  const t0 = Date.now();
+  const result = await callStage(child, {}, { stage: "fixture" });
+  assert.equal(result, { ok: true });
+  assert.ok(Date.now() - t0 < 6000, "did not hang");
+  assert.is(child.signalCode, "SIGKILL");
+});
+
+test("a stage that closes its stdout without a result and stays alive is killed, and the error says so", async () => {
+  const child = spawn(process.execPath, [lingering, "silent"], { stdio: ["pipe", "pipe", "pipe"] });
+  const t0 = Date.now();
+  const err = await rejection(callStage(child, {}, { stage: "fixture" }));
+  assert.match(err.message, /closed its output without sending a result and did not exit within 2 s; killed it/);
+  assert.ok(!err.message.includes("\n"));
+  assert.ok(Date.now() - t0 < 6000, "did not hang");
+  assert.is(child.signalCode, "SIGKILL");
+});
+
 test.run();
