@@ -11,8 +11,15 @@ export interface StageCallOptions {
   interceptLog?: (level: LogLevel, message: string) => boolean;
 }
 
-export function callSandboxedStage<Res>(stage: StageName, request: unknown, paths: StagePaths, reporter: Reporter, options: StageCallOptions = {}): Promise<Res> {
+/**
+ * `parseResult` checks the stage's result (the stage may be compromised): a bad
+ * one is the stage's one-line error ("unpack: invalid result: ...").
+ */
+export function callSandboxedStage<Res>(
+  stage: StageName, request: unknown, paths: StagePaths, reporter: Reporter, parseResult: (raw: unknown) => Res, options: StageCallOptions = {},
+): Promise<Res> {
   return runSandboxed<Res>(stageSandboxSpec(stage, paths), request, {
+    parseResult,
     signal: interruptSignal(),
     onProgress: (fraction, message) => reporter.progress(stage, fraction, message),
     onLog: (level, message) => {

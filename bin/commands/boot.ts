@@ -7,6 +7,7 @@ import type { BootResult } from "../../stages/boot/boot.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
 import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
+import { parseBootResult } from "../../stages/boot/result.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, wholeNumberIn } from "../cli/paths.js";
@@ -129,7 +130,7 @@ export default defineCommand({
           readOnly: [kernel, ...(initramfs ? [initramfs] : []), ...(disk ? [disk] : []), ...(waited && waited.dir !== vsock?.dir ? [waited.dir] : [])],
           writable: [dir, ...(vsock ? [vsock.dir] : [])],
           kvmFd,
-        }, createReporter({ verbose: args.verbose }));
+        }, createReporter({ verbose: args.verbose }), (raw) => parseBootResult(raw, request.consoleLog));
         if (consoleOut && existsSync(join(dir, "console.log"))) {
           moveFile(join(dir, "console.log"), consoleOut, `--console-log ${args["console-log"]}`);
           returnFromStage(consoleOut); // the stage wrote it as its own uid

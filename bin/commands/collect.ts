@@ -9,6 +9,7 @@ import type { CollectResult } from "../../stages/collect/collect.js";
 import { parseStageEvent } from "../../stages/collect/stage-events.js";
 import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
+import { parseCollectResult } from "../../stages/collect/result.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir, releaseOutputDir, wholeNumberIn, type OutputDir } from "../cli/paths.js";
@@ -90,7 +91,10 @@ export default defineCommand({
       const result = await callSandboxedStage<CollectResult>("collect", request as unknown as CollectRequest, {
         readOnly: consoleDir ? [consoleDir] : [],
         writable: [sockets.dir, ...(out ? [join(out.path, "files")] : [])],
-      }, createReporter({ verbose: args.verbose }), {
+      }, createReporter({ verbose: args.verbose }), (raw) => parseCollectResult(raw, {
+        outputPaths: parseCollectJob(job).outputPaths,
+        ...(request.outputDir !== undefined ? { outputDir: request.outputDir as string } : {}),
+      }), {
         interceptLog: (level, message) => {
           const event = parseStageEvent(level, message);
           if (event?.kind === "output") sink[event.stream].write(event.data);

@@ -7,6 +7,7 @@ import { rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
 import { withRunWorkdir } from "../../lib/workdir/run-workdir.js";
 import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
+import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { inputPath, outputFile, stageMustRead, wholeNumberIn } from "../cli/paths.js";
@@ -48,7 +49,7 @@ export default defineCommand({
       const made = await callSandboxedStage<MkrootfsResult>("mkrootfs", request, {
         readOnly: [input],
         writable: [cacheDir, ...(staging ? [staging] : [])],
-      }, createReporter({ verbose: args.verbose }));
+      }, createReporter({ verbose: args.verbose }), (raw) => parseMkrootfsResult(raw, { cacheDir, fs, ...(request.out !== undefined ? { out: request.out } : {}) }));
       if (finalOut && request.out) {
         moveFile(request.out, finalOut, `--out ${args.out}`);
         returnFromStage(finalOut); // a copy of its own (never the cache's inode): the caller's

@@ -7,6 +7,7 @@ import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { UnpackResult } from "../../stages/unpack/unpack.js";
 import { commonArgs } from "../cli/common-args.js";
 import { callSandboxedStage } from "../cli/stage-call.js";
+import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { createReporter } from "../cli/progress.js";
 import { printResult } from "../cli/output.js";
 import { abandonOutputDir, inputPath, outputDir, stageMustRead } from "../cli/paths.js";
@@ -62,7 +63,7 @@ export default defineCommand({
         readOnly: [...(image.bind ? [image.bind] : []), ...(registryCa ? [registryCa] : [])],
         writable: [out.path],
         network: image.network,
-      }, createReporter({ verbose: args.verbose }));
+      }, createReporter({ verbose: args.verbose }), (raw) => parseUnpackResult(raw, out.path));
       printResult(args.json ?? false, { stage: "unpack", out: out.path, ...result }, [
         `unpacked ${result.digest} (${result.layers} layers, ${result.files} files, ${result.bytes} bytes) into ${out.path}`,
       ]);

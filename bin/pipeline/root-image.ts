@@ -3,7 +3,9 @@
 // image whose digest is already in the cache costs a few small reads; a
 // registry image is always unpacked (its digest needs the network), and
 // mkrootfs then finds the cached image without building it.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describeError } from "../../lib/ipc/errors.js";
 import { PipelineError, PipelineOptionError } from "./errors.js";
 import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
 import type { AuthLookup } from "../../lib/oci/auth-file.js";
@@ -20,6 +22,9 @@ import { peekLocalImage } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
+import { parseUnpackResult } from "../../stages/unpack/result.js";
+import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
+import { readRegularFile } from "../../lib/fs/read-small-file.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export interface RootImage {
@@ -76,25 +81,44 @@ export async function prepareRootImage(
   if (registry.ca !== undefined) stageMustRead("registryCa", registry.ca, registry.ca);
   const auth = registryAuth(local.request, local.bind === null, registry.authFile);
   if (auth.credentials) unpackRequest.auth = auth.credentials;
-  const unpacked = await runStage<UnpackResult>("unpack", unpackRequest, {
+  await runStage<UnpackResult>("unpack", unpackRequest, {
     readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
     writable: [out],
     network: local.bind === null,
-  }, hooks).catch((err: unknown) => {
+  }, hooks, (raw) => parseUnpackResult(raw, out)).catch((err: unknown) => {
     throw withAuthNote(err, auth);
   });
-  const runConfig = JSON.parse(readFileSync(unpacked.config, "utf8")) as RunConfig;
+  const runConfig = readRunConfig(join(out, "config.json"));
 
   const cacheDir = rootfsCacheDir();
   makeDirectory(cacheDir, 0o755);
   giveToStage(cacheDir);
   const mkrootfsRequest: MkrootfsRequest = { input: out, fs, cache: true };
   if (diskMiB !== undefined) mkrootfsRequest.diskMiB = diskMiB;
-  const made = await runStage<MkrootfsResult>("mkrootfs", mkrootfsRequest, { readOnly: [out], writable: [cacheDir] }, hooks);
+  const made = await runStage<MkrootfsResult>("mkrootfs", mkrootfsRequest, { readOnly: [out], writable: [cacheDir] }, hooks, (raw) => parseMkrootfsResult(raw, { cacheDir, fs }));
   return {
     path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started),
     ...(made.accounts ? { accounts: made.accounts } : {}),
   };
+}
+
+/** config.json beside the stage's output: at most this big. */
+export const MAX_CONFIG_BYTES = 4 << 20;
+
+/**
+ * The unpack stage's config.json, read by the coordinator (as root) from the
+ * directory it gave the stage: never through a symlink, never a FIFO or a
+ * device (no hang, no endless read), at most MAX_CONFIG_BYTES.
+ */
+export function readRunConfig(path: string): RunConfig {
+  let config: unknown;
+  try {
+    config = JSON.parse(readRegularFile(path, MAX_CONFIG_BYTES).toString("utf8"));
+  } catch (err) {
+    throw new PipelineError(`unpack: invalid result: ${path}: ${describeError(err)}`, { cause: err });
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new PipelineError(`unpack: invalid result: ${path} is not a JSON object`);
+  return config as RunConfig;
 }
 
 /** What the user's auth file has for a registry image (nothing for a local one). */

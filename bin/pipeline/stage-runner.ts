@@ -11,8 +11,10 @@ export interface StageHooks {
   onLog?(stage: StageName, level: LogLevel, message: string): boolean | void;
 }
 
-export function runStage<Res>(stage: StageName, request: unknown, paths: StagePaths, hooks: StageHooks): Promise<Res> {
+/** `parseResult` checks the stage's result (the stage may be compromised): a bad one is the stage's one-line error. */
+export function runStage<Res>(stage: StageName, request: unknown, paths: StagePaths, hooks: StageHooks, parseResult: (raw: unknown) => Res): Promise<Res> {
   return runSandboxed<Res>(stageSandboxSpec(stage, paths), request, {
+    parseResult,
     signal: hooks.signal,
     onProgress: (fraction, message) => hooks.onProgress?.(stage, fraction, message),
     onLog: (level, message) => void hooks.onLog?.(stage, level, message),

@@ -18,6 +18,8 @@ import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
 import { KVM_FD_IN_STAGE, openKvmDevice } from "./kvm-device.js";
 import { PipelineError } from "./errors.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
+import { parseCollectResult } from "../../stages/collect/result.js";
+import { parseBootResult } from "../../stages/boot/result.js";
 
 export interface VmRunRequest {
   kernel: string;
@@ -133,7 +135,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
       }
       return true;
     },
-  });
+  }, (raw) => parseCollectResult(raw, { outputPaths: req.job.outputPaths, outputDir }));
   // The vCPUs start only once collect's socket exists; a collect stage that fails before that stops the held VM.
   let collectSettled = false;
   const settled = collectDone.then(() => void (collectSettled = true), () => void (collectSettled = true));
@@ -154,7 +156,7 @@ export async function runVm(req: VmRunRequest, workdir: RunWorkdir, hooks: VmRun
           kvmFd,
           // The VMM's own diagnosis switch (RIP samples, busiest exits) passes through; the sandbox passes no other host env.
           ...(process.env.BENCHER_BOOT_DEBUG ? { env: { BENCHER_BOOT_DEBUG: process.env.BENCHER_BOOT_DEBUG } } : {}),
-        }, { ...hooks, signal: both(stopBoot) });
+        }, { ...hooks, signal: both(stopBoot) }, (raw) => parseBootResult(raw, consoleLog));
       } catch (err) {
         bootError = describeError(err);
       } finally {

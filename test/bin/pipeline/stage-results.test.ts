@@ -1,0 +1,174 @@
+// The coordinator treats what a stage sends back as hostile: a compromised
+// stage (a small program run through the real sandboxed call path, as the
+// pipeline runs its stages) cannot make it read, bind or print what it chose.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runStage } from "../../../bin/pipeline/stage-runner.js";
+import { readRunConfig } from "../../../bin/pipeline/root-image.js";
+import { describeError } from "../../../lib/ipc/errors.js";
+import { giveToStage } from "../../../lib/sandbox/stage-identity.js";
+import type { StageName } from "../../../lib/sandbox/stage-policy.js";
+import { parseUnpackResult } from "../../../stages/unpack/result.js";
+import { parseMkrootfsResult } from "../../../stages/mkrootfs/result.js";
+import { parseCollectResult, readCollectedFile } from "../../../stages/collect/result.js";
+import { parseBootResult } from "../../../stages/boot/result.js";
+
+const hostile = fileURLToPath(new URL("./fixtures/hostile-stage.js", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "stage-results-"));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A secret only the coordinator (root, in production) can read. */
+const secret = join(work, "secret.pem");
+writeFileSync(secret, "PRIVATE KEY\n", { mode: 0o600 });
+
+function dir(name: string): string {
+  const d = join(work, name);
+  mkdirSync(d, { recursive: true });
+  giveToStage(d);
+  return d;
+}
+
+/** Runs the compromised `stage` answering `body`, with the coordinator's check; resolves to the result or the error's one line. */
+async function call<Res>(stage: StageName, body: unknown, writable: string[], parse: (raw: unknown) => Res): Promise<Res | string> {
+  try {
+    return await runStage<Res>(stage, {}, { writable, command: [process.execPath, hostile, JSON.stringify(body)] }, {}, parse);
+  } catch (err) {
+    const line = describeError(err);
+    assert.not.ok(line.includes("\n"), "one line");
+    return line;
+  }
+}
+
+const digest = `sha256:${"a".repeat(64)}`;
+const unpackBody = (out: string, over: Record<string, unknown> = {}) => ({
+  rootfs: join(out, "rootfs"), metadata: join(out, "metadata.jsonl"), config: join(out, "config.json"), digest, layers: 1, files: 2, bytes: 3, ...over,
+});
+
+test("unpack: a result naming a config outside its out dir is refused", async () => {
+  const out = dir("unpack-config");
+  const r = await call("unpack", unpackBody(out, { config: secret }), [out], (raw) => parseUnpackResult(raw, out));
+  assert.is(r, `unpack: invalid result: config must be ${join(out, "config.json")}`);
+});
+
+test("unpack: a null result or fields of the wrong type are one-line errors, never a TypeError", async () => {
+  const out = dir("unpack-shape");
+  assert.is(await call("unpack", null, [out], (raw) => parseUnpackResult(raw, out)), "unpack: invalid result: result must be an object");
+  assert.is(await call("unpack", unpackBody(out, { layers: "many" }), [out], (raw) => parseUnpackResult(raw, out)),
+    "unpack: invalid result: layers must be a whole number from 0 to 9007199254740991");
+});
+
+test("unpack: escape sequences in a printed field are refused", async () => {
+  const out = dir("unpack-escape");
+  const r = await call("unpack", unpackBody(out, { digest: `${digest}\u001b[2J` }), [out], (raw) => parseUnpackResult(raw, out));
+  assert.is(r, "unpack: invalid result: digest must not contain control characters");
+});
+
+test("unpack: a well-formed result passes", async () => {
+  const out = dir("unpack-good");
+  assert.equal(await call("unpack", unpackBody(out), [out], (raw) => parseUnpackResult(raw, out)), unpackBody(out));
+});
+
+test("unpack's config.json: a symlink to a secret, a FIFO, or a huge file is refused, and nothing hangs", () => {
+  const out = dir("config-kinds");
+  const config = join(out, "config.json");
+  symlinkSync(secret, config);
+  assert.throws(() => readRunConfig(config), /unpack: invalid result: .*ELOOP/);
+  rmSync(config);
+  execFileSync("mkfifo", [config]);
+  assert.throws(() => readRunConfig(config), /unpack: invalid result: .*is not a regular file/);
+  rmSync(config);
+  writeFileSync(config, Buffer.alloc((4 << 20) + 1, 32));
+  assert.throws(() => readRunConfig(config), /unpack: invalid result: .*more than 4194304/);
+  writeFileSync(config, JSON.stringify({ digest, cmd: ["/bin/true"] }));
+  assert.equal(readRunConfig(config), { digest, cmd: ["/bin/true"] });
+});
+
+const key = "b".repeat(64);
+const mkrootfsBody = (image: string) => ({ image, fs: "ext4", bytes: 1, cacheKey: key, cached: true });
+
+test("mkrootfs: an image outside the cache (a file root can read) is refused", async () => {
+  const cacheDir = dir("cache-outside");
+  const r = await call("mkrootfs", mkrootfsBody(secret), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" }));
+  assert.is(r, `mkrootfs: invalid result: image must be ${join(cacheDir, `${key}.ext4`)}`);
+});
+
+test("mkrootfs: a symlink in the cache where the image should be is refused; a real image passes", async () => {
+  const cacheDir = dir("cache-symlink");
+  const image = join(cacheDir, `${key}.ext4`);
+  symlinkSync(secret, image);
+  const r = await call("mkrootfs", mkrootfsBody(image), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" }));
+  assert.is(r, `mkrootfs: invalid result: image ${image} is not a regular file (a symlink)`);
+  rmSync(image);
+  writeFileSync(image, "x");
+  assert.equal(await call("mkrootfs", mkrootfsBody(image), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" })), mkrootfsBody(image));
+});
+
+const collectBody = (files: unknown[]) => ({
+  complete: true, exitCode: 0, signal: null, timedOut: false, bootTimedOut: false,
+  stdout: { $bytes: "out" }, stderr: { $bytes: "" },
+  outputBytes: { stdout: 3, stderr: 0 }, truncated: { stdout: false, stderr: false },
+  outputs: {}, files,
+  metrics: {
+    wallMs: 5, connectedMs: 1, bootMs: 2, startedMs: 3, exitedMs: 4, runMs: 0.5, userMs: 0.1, sysMs: 0.2, maxRssKiB: 100,
+    transport: "vsock", streamFrames: 3, consoleFrames: 0, duplicateFrames: 0,
+  },
+  forgedFrames: 0, rejectedFrames: [], guestError: null, diagnostics: ["bencher-init: \u001b[31mred"],
+});
+const file = (hostPath: string | null) => ({ guestPath: "/bench/result.json", status: "present", size: 4, bytes: 4, truncated: false, hostPath, data: null });
+
+test("collect: a saved file's hostPath outside the output directory (a secret) is refused", async () => {
+  const outputDir = dir("collect-outside");
+  const r = await call("collect", collectBody([file(secret)]), [outputDir], (raw) => parseCollectResult(raw, { outputPaths: ["/bench/result.json"], outputDir }));
+  assert.is(r, `collect: invalid result: files[0].hostPath must be null or ${join(outputDir, "bench", "result.json")}`);
+});
+
+test("collect: a symlink planted where the file should be is an error naming the guest path, not the secret's contents", async () => {
+  const outputDir = dir("collect-symlink");
+  const hostPath = join(outputDir, "bench", "result.json");
+  mkdirSync(join(outputDir, "bench"));
+  symlinkSync(secret, hostPath);
+  const result = await call("collect", collectBody([file(hostPath)]), [outputDir], (raw) => parseCollectResult(raw, { outputPaths: ["/bench/result.json"], outputDir }));
+  assert.type(result, "object", String(result));
+  const collected = result as Exclude<typeof result, string>;
+  assert.is(collected.diagnostics[0], "bencher-init: \ufffd[31mred", "the guest's escape sequence does not reach a terminal");
+  assert.throws(() => readCollectedFile(collected.files[0]!, outputDir, 1 << 20), (err: Error) => err.message === "output /bench/result.json: the collect stage left a symlink, not the file");
+  // A symlinked directory on the way is refused as well.
+  rmSync(join(outputDir, "bench"), { recursive: true });
+  symlinkSync(work, join(outputDir, "bench"));
+  writeFileSync(join(work, "result.json"), "elsewhere");
+  assert.throws(() => readCollectedFile(collected.files[0]!, outputDir, 1 << 20), /output \/bench\/result.json: the collect stage left .*bench, which is not a directory/);
+  // The real thing is read.
+  rmSync(join(outputDir, "bench"));
+  mkdirSync(join(outputDir, "bench"));
+  writeFileSync(hostPath, "{}\n");
+  assert.is(readCollectedFile(collected.files[0]!, outputDir, 1 << 20).toString(), "{}\n");
+});
+
+test("boot: a console log it was not asked for, or a wrong exit reason, is refused", async () => {
+  const bootDir = dir("boot");
+  const body = { exitReason: "power-off", wallMs: 10, startupMs: 1, assists: {}, consoleLog: secret };
+  const r = await callBoot(body, bootDir);
+  assert.is(r, `boot: invalid result: consoleLog must be ${join(bootDir, "console.log")}`);
+  assert.match(String(await callBoot({ ...body, consoleLog: undefined, exitReason: "\u001b]0;owned\u0007" }, bootDir)), /^boot: invalid result: exitReason must be one of power-off, /);
+});
+
+/** boot needs a /dev/kvm descriptor to be started at all; any open fd stands in (the hostile stage never uses it). */
+async function callBoot(body: unknown, bootDir: string): Promise<unknown> {
+  const { openSync, closeSync } = await import("node:fs");
+  const fd = openSync("/dev/null", "r");
+  try {
+    return await runStage("boot", {}, { writable: [bootDir], kvmFd: fd, command: [process.execPath, hostile, JSON.stringify(body)] }, {},
+      (raw) => parseBootResult(raw, join(bootDir, "console.log")));
+  } catch (err) {
+    return describeError(err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test.run();
