@@ -5,7 +5,6 @@
 // image, no KVM, no kernel); once a VM ran it resolves, with `error` set when
 // the runner failed (status 125). The run directory is removed afterwards
 // unless `keep` is set.
-import { readFileSync } from "node:fs";
 import { locateKernel } from "../kernel/locate.js";
 import { isNestedPvmHost } from "../kernel/cmdline.js";
 import { newRunKey } from "../lib/guest-protocol/job.js";
@@ -23,6 +22,7 @@ import { runVm } from "./pipeline/vm-run.js";
 import { userSpecProblem } from "./pipeline/user-check.js";
 import { outputPlaceProblem, saveOutput } from "./pipeline/output-dir.js";
 import type { ImageAccounts } from "../stages/mkrootfs/accounts.js";
+import { readCollectedFile } from "../stages/collect/result.js";
 
 export type { PipelineOptions, PipelinePhase } from "./pipeline/options.js";
 export type { PipelineResult, PipelineMetrics } from "./pipeline/result.js";
@@ -109,8 +109,16 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     let saveFailure: string | undefined;
     const notReturned: Record<string, string> = {};
     for (const file of c.files) {
-      outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readFileSync(file.hostPath) : null;
-      if (outputs[file.guestPath] === null) notReturned[file.guestPath] = file.error ?? whyNotReturned(file.status);
+      // Read as root from the directory collect wrote: checked to be a regular file there, never a symlink's target.
+      let unreadable: string | undefined;
+      try {
+        outputs[file.guestPath] = file.status === "present" && file.hostPath !== null ? readCollectedFile(file, vm.outputDir, job.maxFileBytes) : null;
+      } catch (err) {
+        outputs[file.guestPath] = null;
+        unreadable = describeError(err);
+      }
+      if (outputs[file.guestPath] === null) notReturned[file.guestPath] = unreadable ?? file.error ?? whyNotReturned(file.status);
+      if (unreadable !== undefined) saveFailure ??= unreadable;
       if (file.error !== undefined) saveFailure ??= file.error;
     }
     for (const path of o.outputs) {
@@ -119,10 +127,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       notReturned[path] = whyNotReturned("not-received");
     }
     if (o.outputDir) {
-      const broughtBack = new Map(c.files.map((file) => [file.guestPath, file.hostPath]));
       for (const path of o.outputs) {
         try {
-          const saved = saveOutput(o.outputDir, path, outputs[path] === null ? null : broughtBack.get(path) ?? null);
+          const saved = saveOutput(o.outputDir, path, outputs[path] ?? null);
           if (saved !== null) savedOutputs[path] = saved;
         } catch (err) {
           saveFailure ??= (err as Error).message;

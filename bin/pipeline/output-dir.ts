@@ -2,7 +2,7 @@
 // earlier run's results: each file this run names there is replaced by this
 // run's, or removed when this run did not bring it back, so a stale result
 // never passes for a new one. Nothing else in the directory is touched.
-import { constants, copyFileSync, lstatSync, statSync, unlinkSync } from "node:fs";
+import { lstatSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 import { describeError } from "../../lib/ipc/errors.js";
@@ -40,21 +40,22 @@ export function outputPlaceProblem(outputDir: string, guestPath: string): string
 }
 
 /**
- * Saves the file collect brought back (`hostPath`), or removes what an
- * earlier run left at its place (`hostPath` null). Returns where it was
- * saved, or throws a one-line error naming both paths.
+ * Saves the file collect brought back (its bytes, `content`, already read
+ * safely from collect's output directory), or removes what an earlier run
+ * left at its place (`content` null). Returns where it was saved, or throws
+ * a one-line error naming both paths.
  */
-export function saveOutput(outputDir: string, guestPath: string, hostPath: string | null): string | null {
+export function saveOutput(outputDir: string, guestPath: string, content: Buffer | null): string | null {
   const target = savedOutputPath(outputDir, guestPath);
   try {
     removeEarlier(target);
-    if (hostPath === null) return null;
+    if (content === null) return null;
     makeDirectory(dirname(target));
     // Exclusive: a file or symlink put there meanwhile is refused, never written through.
-    copyFileSync(hostPath, target, constants.COPYFILE_EXCL);
+    writeFileSync(target, content, { flag: "wx", mode: 0o644 });
     return target;
   } catch (err) {
-    const what = hostPath === null ? `remove an earlier run's ${target}` : `save ${guestPath} as ${target}`;
+    const what = content === null ? `remove an earlier run's ${target}` : `save ${guestPath} as ${target}`;
     throw new Error(`output-dir: could not ${what}: ${describeError(err)}`);
   }
 }

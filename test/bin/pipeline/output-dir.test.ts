@@ -8,11 +8,8 @@ import { outputPlaceProblem, saveOutput, savedOutputPath } from "../../../bin/pi
 
 const work = mkdtempSync(join(tmpdir(), "output-dir-"));
 test.after(() => rmSync(work, { recursive: true, force: true }));
-const collected = (name: string, content: string) => {
-  const path = join(work, `collected-${name}`);
-  writeFileSync(path, content);
-  return path;
-};
+/** What collect brought back (its bytes; the coordinator has read them from collect's output directory). */
+const collected = (_name: string, content: string) => Buffer.from(content);
 
 test("a file is saved under its guest path, parents made", () => {
   const out = join(work, "fresh");
