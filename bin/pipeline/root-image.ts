@@ -24,7 +24,7 @@ import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
 import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
-import { readRegularFile } from "../../lib/fs/read-small-file.js";
+import { readSmallFile } from "../../lib/fs/read-small-file.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export interface RootImage {
@@ -113,7 +113,7 @@ export const MAX_CONFIG_BYTES = 4 << 20;
 export function readRunConfig(path: string): RunConfig {
   let config: unknown;
   try {
-    config = JSON.parse(readRegularFile(path, MAX_CONFIG_BYTES).toString("utf8"));
+    config = JSON.parse(readSmallFile(path, MAX_CONFIG_BYTES).toString("utf8"));
   } catch (err) {
     throw new PipelineError(`unpack: invalid result: ${path}: ${describeError(err)}`, { cause: err });
   }

@@ -41,29 +41,3 @@ export function readSmallFile(path: string, maxBytes: number): Buffer {
     closeSync(fd);
   }
 }
-
-/**
- * A regular file's bytes, at most `maxBytes`, from a place a hostile process
- * could have prepared: opened without following a symlink (ELOOP) and without
- * blocking (a FIFO does not hang), refused unless it is a regular file (not a
- * FIFO, device or directory), and never read beyond `maxBytes` even if it grows.
- */
-export function readRegularFile(path: string, maxBytes: number): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
-    if (st.size > maxBytes) throw new FileTooLargeError(path, st.size, maxBytes);
-    const buf = Buffer.alloc(maxBytes + 1 > st.size ? st.size + 1 : maxBytes + 1);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (got > maxBytes) throw new FileTooLargeError(path, got, maxBytes);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
