@@ -2,7 +2,8 @@
 // compromised (it talks to a hostile guest), so every field is checked, each
 // saved file must be the one the coordinator expects inside the output
 // directory it gave the stage, and reading one never follows a symlink.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
+import { lstatSync } from "node:fs";
+import { FileTooLargeError, NotRegularFileError, readSmallFile } from "../../lib/fs/read-small-file.js";
 import { join } from "node:path";
 import { FILE_STATUSES } from "../../lib/guest-protocol/messages.js";
 import {
@@ -123,26 +124,12 @@ export function readCollectedFile(file: CollectedFile, outputDir: string, maxByt
     dir = join(dir, part);
     if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) fail(`the collect stage left ${dir}, which is not a directory`);
   }
-  let fd: number;
   try {
-    fd = openSync(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return readSmallFile(hostPath, maxBytes);
   } catch (err) {
+    if (err instanceof NotRegularFileError) return fail("the collect stage left something other than a regular file");
+    if (err instanceof FileTooLargeError) return fail(`the saved file is ${err.size} bytes, more than the job's ${maxBytes}`);
     const code = (err as NodeJS.ErrnoException).code;
     return fail(code === "ELOOP" ? "the collect stage left a symlink, not the file" : `could not open the saved file: ${code ?? (err as Error).message}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) fail("the collect stage left something other than a regular file");
-    if (st.size > maxBytes) fail(`the saved file is ${st.size} bytes, more than the job's ${maxBytes}`);
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
   }
 }
