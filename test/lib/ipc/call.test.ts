@@ -4,21 +4,13 @@ import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { callStage } from "../../../lib/ipc/call.js";
+import { rejection } from "./stage-rejection.js";
 import { StageError, describeError } from "../../../lib/ipc/errors.js";
 import { InterruptedError } from "../../../lib/workdir/interrupts.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/behaving-stage.js", import.meta.url));
 const start = () => spawn(process.execPath, [fixture], { stdio: ["pipe", "pipe", "pipe"] });
 
-async function rejection(p: Promise<unknown>): Promise<StageError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, StageError);
-    return err as StageError;
-  }
-  throw new Error("expected a rejection");
-}
 
 test("result, progress and logs come through; console.log does not corrupt the stream", async () => {
   const progress: [number | null, string][] = [];

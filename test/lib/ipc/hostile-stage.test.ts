@@ -4,20 +4,12 @@ import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { callStage } from "../../../lib/ipc/call.js";
-import { StageError, describeError } from "../../../lib/ipc/errors.js";
+import { rejection } from "./stage-rejection.js";
+import { describeError } from "../../../lib/ipc/errors.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/hostile-stage.js", import.meta.url));
 const start = () => spawn(process.execPath, [fixture], { stdio: ["pipe", "pipe", "pipe"] });
 
-async function rejection(p: Promise<unknown>): Promise<StageError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, StageError);
-    return err as StageError;
-  }
-  throw new Error("expected a rejection");
-}
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
