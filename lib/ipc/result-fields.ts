@@ -3,6 +3,7 @@
 // is one line naming the field ("digest must be a string without control
 // characters"); callStage prefixes "<stage>: invalid result: ".
 import { isAbsolute, normalize } from "node:path";
+import { escapeControls } from "./errors.js";
 
 export type Raw = Record<string, unknown>;
 
@@ -50,14 +51,14 @@ export function text(raw: Raw, field: string, max = 65536): string {
  * Free text that comes from the guest through the stage (console tails, panic
  * messages, guest-init's diagnostics): a well-behaved guest may print escape
  * sequences, so they are not a reason to refuse the run; every control
- * character other than newline and tab is replaced with U+FFFD, so none
- * reaches a terminal.
+ * character other than newline and tab is shown as \xNN (escapeControls, as
+ * for a stage's own errors and logs), so none reaches a terminal.
  */
 export function guestText(raw: Raw, field: string, max = 65536): string {
   const v = raw[field];
   if (typeof v !== "string") fail(field, "must be a string");
   if ((v as string).length > max) fail(field, `must be at most ${max} characters`);
-  return (v as string).replace(new RegExp(CONTROL_IN_TEXT.source, "g"), "\ufffd");
+  return escapeControls(v as string);
 }
 
 export function optionalText(raw: Raw, field: string, max = 65536): string | undefined {

@@ -135,7 +135,7 @@ test("collect: a symlink planted where the file should be is an error naming the
   const result = await call("collect", collectBody([file(hostPath)]), [outputDir], (raw) => parseCollectResult(raw, { outputPaths: ["/bench/result.json"], outputDir }));
   assert.type(result, "object", String(result));
   const collected = result as Exclude<typeof result, string>;
-  assert.is(collected.diagnostics[0], "bencher-init: \ufffd[31mred", "the guest's escape sequence does not reach a terminal");
+  assert.is(collected.diagnostics[0], "bencher-init: \\x1b[31mred", "the guest's escape sequence does not reach a terminal");
   assert.throws(() => readCollectedFile(collected.files[0]!, outputDir, 1 << 20), (err: Error) => err.message === "output /bench/result.json: the collect stage left a symlink, not the file");
   // A symlinked directory on the way is refused as well.
   rmSync(join(outputDir, "bench"), { recursive: true });
