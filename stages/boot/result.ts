@@ -8,7 +8,10 @@ import type { ExitReason } from "./machine.js";
 const EXIT_REASONS: readonly ExitReason[] = ["power-off", "reset", "triple-fault", "timeout", "aborted", "internal-error", "vmm-error"];
 
 function cpuList(raw: Raw, field: string): number[] {
-  return array(raw, field, 4096).map((v, i) => wholeNumber({ [`${field}[${i}]`]: v }, `pinning.${field}[${i}]`, 0, 65535));
+  return array(raw, field, 4096).map((v, i) => {
+    const name = `pinning.${field}[${i}]`;
+    return wholeNumber({ [name]: v }, name, 0, 65535);
+  });
 }
 
 /** `consoleLog`: the console log the request named, if any: the result may name only that. */
