@@ -2,15 +2,12 @@
 // be compromised: its result is hostile input like any other. Every failure
 // is one line naming the field ("digest must be a string without control
 // characters"); callStage prefixes "<stage>: invalid result: ".
-import { isAbsolute, normalize } from "node:path";
 import { escapeControls } from "./errors.js";
 
 export type Raw = Record<string, unknown>;
 
 /** C0 and C1 controls (escape sequences, carriage returns, newlines, NUL). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** The same, except newline and tab: for multi-line text the guest wrote (console tails, diagnostics). */
-const CONTROL_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 function fail(field: string, why: string): never {
   throw new Error(`${field} ${why}`);
@@ -38,15 +35,6 @@ export function optionalLine(raw: Raw, field: string, max = 4096): string | unde
   return raw[field] === undefined ? undefined : oneLine(raw, field, max);
 }
 
-/** Multi-line text (newlines and tabs allowed, no other control characters). */
-export function text(raw: Raw, field: string, max = 65536): string {
-  const v = raw[field];
-  if (typeof v !== "string") fail(field, "must be a string");
-  if ((v as string).length > max) fail(field, `must be at most ${max} characters`);
-  if (CONTROL_IN_TEXT.test(v as string)) fail(field, "must not contain control characters other than newlines and tabs");
-  return v as string;
-}
-
 /**
  * Free text that comes from the guest through the stage (console tails, panic
  * messages, guest-init's diagnostics): a well-behaved guest may print escape
@@ -61,25 +49,10 @@ export function guestText(raw: Raw, field: string, max = 65536): string {
   return escapeControls(v as string);
 }
 
-export function optionalText(raw: Raw, field: string, max = 65536): string | undefined {
-  return raw[field] === undefined ? undefined : text(raw, field, max);
-}
-
-/** An absolute, normalized path without control characters. */
-export function absolutePath(raw: Raw, field: string): string {
-  const v = oneLine(raw, field);
-  if (!isAbsolute(v) || normalize(v) !== v) fail(field, `must be an absolute, normalized path, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 export function wholeNumber(raw: Raw, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const v = raw[field];
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) fail(field, `must be a whole number from ${min} to ${max}`);
   return v as number;
-}
-
-export function optionalWholeNumber(raw: Raw, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  return raw[field] === undefined ? undefined : wholeNumber(raw, field, min, max);
 }
 
 export function nullableWholeNumber(raw: Raw, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | null {
@@ -111,13 +84,6 @@ export function array(raw: Raw, field: string, max = 100_000): unknown[] {
   if (!Array.isArray(v)) fail(field, "must be an array");
   if ((v as unknown[]).length > max) fail(field, `must have at most ${max} entries`);
   return v as unknown[];
-}
-
-export function lineArray(raw: Raw, field: string, max = 1000): string[] {
-  return array(raw, field, max).map((v, i) => {
-    if (typeof v !== "string") fail(`${field}[${i}]`, "must be a string");
-    return checkLine(v as string, `${field}[${i}]`);
-  });
 }
 
 export { fail as resultFail };
