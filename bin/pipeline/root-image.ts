@@ -25,6 +25,7 @@ import { runStage, type StageHooks } from "./stage-runner.js";
 import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
 import { readSmallFile } from "../../lib/fs/read-small-file.js";
+import { MAX_CONFIG_BYTES } from "../../stages/mkrootfs/input.js";
 import { makeDirectory } from "../../lib/fs/make-directory.js";
 
 export interface RootImage {
@@ -101,9 +102,6 @@ export async function prepareRootImage(
     ...(made.accounts ? { accounts: made.accounts } : {}),
   };
 }
-
-/** config.json beside the stage's output: at most this big. */
-export const MAX_CONFIG_BYTES = 4 << 20;
 
 /**
  * The unpack stage's config.json, read by the coordinator (as root) from the

@@ -16,8 +16,8 @@ export interface UnpackedImage {
   platform?: string;
 }
 
-/** What config.json may hold: unpack writes a few hundred bytes. */
-const MAX_CONFIG_BYTES = 4 << 20;
+/** What config.json may hold: unpack writes a few hundred bytes. The coordinator reads it with the same bound. */
+export const MAX_CONFIG_BYTES = 4 << 20;
 /** An OCI platform as unpack writes it (stages/unpack/platform.ts): os/architecture[/variant]. */
 const PLATFORM = /^[a-z0-9_.-]{1,64}\/[a-z0-9_.-]{1,64}(?:\/[a-z0-9_.-]{1,64})?$/i;
 
