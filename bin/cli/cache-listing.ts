@@ -1,6 +1,6 @@
 // `bencher-run cache` for people: one line per cached root image, newest use
 // first, as `docker images` shows its images (--json keeps every field).
-import { STALE_TEMP_MS, type CachedImage, type PruneResult, type UnfinishedBuilds } from "../../stages/mkrootfs/cache.js";
+import { STALE_TEMP_MS, type CachedImage, type PruneResult, type UnfinishedBuilds } from "../../lib/rootfs-cache/cache.js";
 import { formatBytes } from "./format-bytes.js";
 
 /** How an image is named: its image ID (config digest) when the sidecar has it, else its cache key. */

@@ -1,6 +1,6 @@
 // bencher-run cache: what is cached (root images, stale run directories) and pruning it.
 import { defineCommand } from "citty";
-import { DEFAULT_CACHE_MAX_BYTES, listCache, pruneCache, unfinishedBuilds } from "../../stages/mkrootfs/cache.js";
+import { DEFAULT_CACHE_MAX_BYTES, listCache, pruneCache, unfinishedBuilds } from "../../lib/rootfs-cache/cache.js";
 import { sweepStaleRuns } from "../../lib/workdir/run-workdir.js";
 import { defaultWorkRoot } from "../../lib/workdir/work-root.js";
 import { cacheRoot } from "../../lib/paths.js";

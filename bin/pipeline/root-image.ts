@@ -1,8 +1,12 @@
 // The root image a run boots: the cached base image for (image, fs, disk
 // size), built through the unpack and mkrootfs stages on a miss. A local
 // image whose digest is already in the cache costs a few small reads; a
-// registry image is always unpacked (its digest needs the network), and
-// mkrootfs then finds the cached image without building it.
+// registry image is always unpacked (its digest needs the network), and its
+// root image then comes from the cache without mkrootfs.
+//
+// The cache key's digest is one the coordinator vouches for: a local image's
+// it read itself (and unpack must agree); a registry image's only unpack has
+// seen, so that entry is keyed by the reference as well (lib/rootfs-cache/).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describeError } from "../../lib/ipc/errors.js";
@@ -14,19 +18,18 @@ import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
-import { cacheKey, lookupCached, rootfsCacheDir } from "../../stages/mkrootfs/cache.js";
-import { giveToStage } from "../../lib/sandbox/stage-identity.js";
+import { cacheKey, lookupCached, type DigestOrigin } from "../../lib/rootfs-cache/cache.js";
+import { cachedRootImage } from "../../lib/rootfs-cache/cached-build.js";
 import { stageReadProblem } from "../../lib/sandbox/stage-readable.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
-import { peekLocalImage } from "./image-identity.js";
+import { peekLocalImage, type ImageIdentity } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
 import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
 import { readSmallFile } from "../../lib/fs/read-small-file.js";
-import { MAX_CONFIG_BYTES } from "../../stages/mkrootfs/input.js";
-import { makeDirectory } from "../../lib/fs/make-directory.js";
+import { isDigest, isPlatform, MAX_CONFIG_BYTES } from "../../stages/mkrootfs/input.js";
 
 export interface RootImage {
   /** The read-only base image in the cache. */
@@ -65,12 +68,10 @@ export async function prepareRootImage(
   registry: RegistryAccess = {},
 ): Promise<RootImage> {
   const local = locateImage(image);
-  if (local.bind) {
-    const identity = await peekLocalImage(local.request);
-    if (identity) {
-      const hit = lookupCached(cacheKey({ digest: identity.digest, fs, diskMiB }));
-      if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
-    }
+  const identity = local.bind ? await peekLocalImage(local.request) : null;
+  if (identity) {
+    const hit = lookupCached(cacheKey({ digest: identity.digest, origin: "checked", fs, diskMiB }));
+    if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
   }
   const started = performance.now();
   const out = workdir.stageDir("unpack");
@@ -90,13 +91,14 @@ export async function prepareRootImage(
     throw withAuthNote(err, auth);
   });
   const runConfig = readRunConfig(join(out, "config.json"));
+  const { digest, origin } = cacheIdentity(runConfig, identity, local.request, join(out, "config.json"));
 
-  const cacheDir = rootfsCacheDir();
-  makeDirectory(cacheDir, 0o755);
-  giveToStage(cacheDir);
-  const mkrootfsRequest: MkrootfsRequest = { input: out, fs, cache: true };
-  if (diskMiB !== undefined) mkrootfsRequest.diskMiB = diskMiB;
-  const made = await runStage<MkrootfsResult>("mkrootfs", mkrootfsRequest, { readOnly: [out], writable: [cacheDir] }, hooks, (raw) => parseMkrootfsResult(raw, { cacheDir, fs }));
+  const staging = workdir.stageDir("mkrootfs");
+  const made = await cachedRootImage({ digest, origin, fs, diskMiB, platform: runConfig.platform }, staging, (image) => {
+    const request: MkrootfsRequest = { input: out, out: image, fs };
+    if (diskMiB !== undefined) request.diskMiB = diskMiB;
+    return runStage<MkrootfsResult>("mkrootfs", request, { readOnly: [out], writable: [staging] }, hooks, (raw) => parseMkrootfsResult(raw, { fs, out: image }));
+  }, (count, bytes) => hooks.onLog?.("mkrootfs", "info", `cache: evicted ${count} least recently used images (${Math.round(bytes / 2 ** 20)} MiB)`));
   return {
     path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started),
     ...(made.accounts ? { accounts: made.accounts } : {}),
@@ -117,6 +119,25 @@ export function readRunConfig(path: string): RunConfig {
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw new PipelineError(`unpack: invalid result: ${path} is not a JSON object`);
   return config as RunConfig;
+}
+
+/**
+ * The digest that keys an unpacked image's root image, and who vouches for
+ * it. A local image's the coordinator read itself, and unpack must agree: a
+ * compromised unpack could otherwise claim another image's digest, to have
+ * its own tree cached and booted under that image's name. A registry
+ * image's digest only unpack has seen (it holds the network), so that entry
+ * is keyed by the reference as well: a claim can spoil only that reference's
+ * own entries.
+ */
+export function cacheIdentity(runConfig: RunConfig, identity: ImageIdentity | null, imageRequest: string, configPath: string): { digest: string; origin: DigestOrigin } {
+  if (!isDigest(runConfig.digest)) throw new PipelineError(`unpack: invalid result: ${configPath}: digest must be an OCI digest`);
+  if (!isPlatform(runConfig.platform)) throw new PipelineError(`unpack: invalid result: ${configPath}: platform must be os/architecture[/variant]`);
+  if (!identity) return { digest: runConfig.digest, origin: { claimedBy: imageRequest } };
+  if (runConfig.digest !== identity.digest) {
+    throw new PipelineError(`unpack: invalid result: ${configPath}: digest ${runConfig.digest} is not the image's ${identity.digest}`);
+  }
+  return { digest: identity.digest, origin: "checked" };
 }
 
 /** What the user's auth file has for a registry image (nothing for a local one). */

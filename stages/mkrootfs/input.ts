@@ -24,6 +24,10 @@ const PLATFORM = /^[a-z0-9_.-]{1,64}\/[a-z0-9_.-]{1,64}(?:\/[a-z0-9_.-]{1,64})?$
 /** OCI digest grammar: algorithm ":" encoded. */
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
+export function isPlatform(value: unknown): value is string {
+  return typeof value === "string" && PLATFORM.test(value);
+}
+
 export function isDigest(value: unknown): value is string {
   return typeof value === "string" && value.length <= 200 && DIGEST.test(value);
 }
@@ -67,7 +71,7 @@ export function openUnpackedImage(input: string): UnpackedImage {
     throw new Error(`${configFile}: digest must be an OCI digest such as "sha256:<hex>"`);
   }
   const { platform } = config;
-  if (platform !== undefined && (typeof platform !== "string" || !PLATFORM.test(platform))) {
+  if (platform !== undefined && !isPlatform(platform)) {
     throw new Error(`${configFile}: platform must be os/architecture[/variant] such as "linux/amd64", not ${JSON.stringify(String(platform).slice(0, 80))}`);
   }
   return { dir, rootfs, metadataFile, digest: config.digest, ...(platform !== undefined ? { platform } : {}) };

@@ -1,11 +1,11 @@
-// The mkrootfs stage: an unpacked image directory → a cached ext4 (or
-// squashfs) base image. Order of work: cache lookup (no scanning on a hit),
-// metadata and tree scan, size, build into a temp file, commit.
+// The mkrootfs stage: an unpacked image directory → an ext4 (or squashfs)
+// image at `out`. Order of work: metadata and tree scan, size, build into a
+// temp file beside `out`, rename. The stage never sees the root-image cache:
+// the coordinator looks up and fills it (lib/rootfs-cache/).
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, basename, resolve } from "node:path";
 import type { StageContext } from "../../lib/ipc/stage.js";
-import { cacheKey, commitToCache, createCacheTempFile, lookupCached, pruneAfterInsert } from "./cache.js";
 import { buildExt4 } from "./ext4.js";
 import { openUnpackedImage } from "./input.js";
 import { readMetadata } from "./metadata.js";
@@ -14,18 +14,14 @@ import { planRootfs } from "./plan.js";
 import type { MkrootfsRequest, RootfsType } from "./request.js";
 import { chooseExt4Geometry } from "./size.js";
 import { buildSquashfs } from "./squashfs.js";
-import { runTool, lastLine } from "./tools.js";
 
 export interface MkrootfsResult {
-  /** The image to boot: the cached base image (read-only), or `out` when the request named one. */
+  /** The image built: the request's `out`, as an absolute path. */
   image: string;
   fs: RootfsType;
   /** The image's size (for ext4, the disk size). */
   bytes: number;
-  cacheKey: string;
-  /** True when the image came from the cache without building. */
-  cached: boolean;
-  /** The image's user and group names, for the runner's --user check (absent for images cached before they were recorded). */
+  /** The image's user and group names, for the runner's --user check. */
   accounts?: ImageAccounts;
 }
 
@@ -40,19 +36,9 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
   if (input.platform !== undefined && !/^linux\/amd64(\/|$)/.test(input.platform)) {
     log("warn", `the image is for ${input.platform}: bencher-run's VMs are linux/amd64, where its programs cannot run`);
   }
-  if (req.out !== undefined && !statSync(dirname(resolve(req.out)), { throwIfNoEntry: false })?.isDirectory()) {
-    throw new Error(`out: ${dirname(resolve(req.out))} is not an existing directory`);
-  }
-  const key = cacheKey({ digest: input.digest, fs: req.fs, diskMiB: req.diskMiB });
-
-  if (req.cache) {
-    const hit = lookupCached(key);
-    if (hit) {
-      log("info", `cache hit ${key.slice(0, 12)} for ${input.digest}`);
-      const image = req.out ? await copyOut(hit.image, req.out, signal) : hit.image;
-      progress(1, "cached");
-      return { image, fs: req.fs, bytes: hit.bytes, cacheKey: key, cached: true, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
-    }
+  const out = resolve(req.out);
+  if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`out: ${dirname(out)} is not an existing directory`);
   }
 
   progress(0, "scanning rootfs");
@@ -60,28 +46,21 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
   const plan = planRootfs(input.rootfs, metadata);
   const accounts = readImageAccounts(input.rootfs);
   signal.throwIfAborted();
-  const target = req.cache ? createCacheTempFile(key) : createTempBeside(req.out!);
+  const target = createTempBeside(out);
   try {
     const warn = (message: string) => log("warn", message);
     if (req.fs === "ext4") {
       const geometry = chooseExt4Geometry(plan.usage, plan.changes, req.diskMiB);
       log("info", `${plan.usage.entries} entries, ${geometry.neededMiB} MiB needed, disk ${(geometry.blocks * 4096) / 2 ** 20} MiB, ${geometry.inodes} inodes, ${plan.changes.length} metadata changes`);
-      await buildExt4(plan, { rootfs: input.rootfs, target, geometry, uuid: uuidFrom(key), signal, progress, warn });
+      await buildExt4(plan, { rootfs: input.rootfs, target, geometry, uuid: uuidFor(input.digest, req.diskMiB), signal, progress, warn });
     } else {
       await buildSquashfs(plan, { rootfs: input.rootfs, target, signal, progress, warn });
     }
     signal.throwIfAborted();
     progress(0.95, "storing image");
-    if (!req.cache) {
-      renameSync(target, req.out!);
-      return { image: resolve(req.out!), fs: req.fs, bytes: statSync(req.out!).size, cacheKey: key, cached: false, accounts };
-    }
-    const entry = commitToCache(target, key, req.fs, { digest: input.digest, diskMiB: req.diskMiB, accounts, platform: input.platform });
-    const pruned = pruneAfterInsert(key);
-    if (pruned.removed.length > 0) log("info", `cache: evicted ${pruned.removed.length} least recently used images (${Math.round(pruned.freedBytes / 2 ** 20)} MiB)`);
-    const image = req.out ? await copyOut(entry.image, req.out, signal) : entry.image;
+    renameSync(target, out);
     progress(1, "done");
-    return { image, fs: req.fs, bytes: entry.bytes, cacheKey: key, cached: false, accounts };
+    return { image: out, fs: req.fs, bytes: statSync(out).size, accounts };
   } finally {
     rmSync(target, { force: true });
   }
@@ -94,22 +73,8 @@ function createTempBeside(out: string): string {
   return path;
 }
 
-/** Copies a cached image to `out` keeping it sparse (and reflinked where the file system can), writable for its owner. */
-async function copyOut(image: string, out: string, signal: AbortSignal): Promise<string> {
-  const temp = createTempBeside(out);
-  try {
-    const result = await runTool("cp", ["--sparse=always", "--reflink=auto", image, temp], signal);
-    if (result.exitCode !== 0) throw new Error(`copying the image to ${out} failed: ${lastLine(result.stderr)}`);
-    chmodSync(temp, 0o644);
-    renameSync(temp, out);
-  } finally {
-    rmSync(temp, { force: true });
-  }
-  return resolve(out);
-}
-
-/** A UUID derived from the cache key: equal inputs give byte-for-byte comparable images. */
-function uuidFrom(key: string): string {
-  const hex = createHash("sha256").update(`uuid:${key}`).digest("hex");
+/** A UUID derived from what shapes the image: equal inputs give byte-for-byte comparable images. */
+function uuidFor(digest: string, diskMiB: number | undefined): string {
+  const hex = createHash("sha256").update(`uuid:${digest}:${diskMiB ?? "auto"}`).digest("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -51,12 +51,12 @@ test("unpack → mkrootfs from the shell, with JSON manifests", async () => {
   assert.is(cached.cached, true);
   assert.ok(cached.image.startsWith(join(cache, "rootfs") + "/"), `cached image lands in the host's cache: ${cached.image}`);
   assert.ok(existsSync(cached.image));
-  // A cache hit copied to --out: the copy is the caller's, the cached image stays the stages'.
+  // A cache hit copied to --out: the copy is the caller's and writable; the cached image stays the runner's, read-only (no stage may change it).
   const copy = join(work, "copy.ext4");
   const hit = await runCli(["mkrootfs", "--input", unpacked, "--out", copy, "--json"], env);
   assert.is(JSON.parse(hit.stdout).cached, true, hit.stderr);
-  assert.is(statSync(copy).uid, process.getuid!());
-  if (process.getuid?.() === 0) assert.is(statSync(cached.image).uid, 65534, "the cache's own image is untouched");
+  assert.equal([statSync(copy).uid, statSync(copy).mode & 0o777], [process.getuid!(), 0o644]);
+  assert.equal([statSync(cached.image).uid, statSync(cached.image).mode & 0o777], [process.getuid!(), 0o444], "the cache's own image is untouched");
 });
 
 test("without --json and not on a terminal: one summary line, no progress noise", async () => {

@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { cacheListing, pruneReport } from "../../../bin/cli/cache-listing.js";
-import type { CachedImage } from "../../../stages/mkrootfs/cache.js";
+import type { CachedImage } from "../../../lib/rootfs-cache/cache.js";
 
 const image = (over: Partial<CachedImage>): CachedImage => ({
   key: "ab".repeat(32),

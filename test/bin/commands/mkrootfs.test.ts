@@ -2,11 +2,12 @@
 // names the option as typed, before the build, leaving nothing behind.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers.js";
 import { makeUnpackedImage } from "../../stages/mkrootfs/fixture.js";
+import { readImageFile } from "../../stages/mkrootfs/inspect.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-mkrootfs-test-"));
 const cache = join(work, "cache");
@@ -52,6 +53,23 @@ test("a --disk-mib beyond what the stage builds is the command line's error, in 
     assert.is(r.stderr, `bencher-run: --disk-mib ${value}: expected a whole number from 1 to 16777216`);
   }
   assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
+});
+
+test("two directories claiming one digest each get their own tree: a claim keys the cache by its directory", async () => {
+  const digest = `sha256:${"9".repeat(64)}`;
+  const first = makeUnpackedImage({ entries: [{ path: "/who", type: "file", content: "first\n" }], digest }, join(work, "claims-first"));
+  const second = makeUnpackedImage({ entries: [{ path: "/who", type: "file", content: "second\n" }], digest }, join(work, "claims-second"));
+  const a = await runCli(["mkrootfs", "--input", first, "--json"], env);
+  const b = await runCli(["mkrootfs", "--input", second, "--json"], env);
+  assert.is(a.exitCode, 0, a.stderr);
+  assert.is(b.exitCode, 0, b.stderr);
+  const [builtA, builtB] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+  assert.is(builtB.cached, false, "the second directory's tree is built, not the first's served");
+  assert.is.not(builtB.cacheKey, builtA.cacheKey);
+  assert.equal(readImageFile(builtB.image, "/who").toString(), "second\n");
+  assert.equal(readImageFile(builtA.image, "/who").toString(), "first\n");
+  // And under root the cache is the runner's alone: no stage uid may write it.
+  assert.equal([statSync(join(cache, "rootfs")).uid, statSync(builtA.image).uid], [process.getuid!(), process.getuid!()]);
 });
 
 test.run();

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runStage } from "../../../bin/pipeline/stage-runner.js";
-import { readRunConfig } from "../../../bin/pipeline/root-image.js";
+import { cacheIdentity, readRunConfig } from "../../../bin/pipeline/root-image.js";
 import { describeError } from "../../../lib/ipc/errors.js";
 import { giveToStage } from "../../../lib/sandbox/stage-identity.js";
 import type { StageName } from "../../../lib/sandbox/stage-policy.js";
@@ -88,24 +88,37 @@ test("unpack's config.json: a symlink to a secret, a FIFO, or a huge file is ref
   assert.equal(readRunConfig(config), { digest, cmd: ["/bin/true"] });
 });
 
-const key = "b".repeat(64);
-const mkrootfsBody = (image: string) => ({ image, fs: "ext4", bytes: 1, cacheKey: key, cached: true });
-
-test("mkrootfs: an image outside the cache (a file root can read) is refused", async () => {
-  const cacheDir = dir("cache-outside");
-  const r = await call("mkrootfs", mkrootfsBody(secret), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" }));
-  assert.is(r, `mkrootfs: invalid result: image must be ${join(cacheDir, `${key}.ext4`)}`);
+test("unpack: a config.json digest other than the local image's own is refused; a registry image's keys its entry by the reference", () => {
+  const runConfig = { digest, env: [], workingDir: "/", entrypoint: null, cmd: null, user: "", platform: "linux/amd64" };
+  const path = "/run/unpack/config.json";
+  const own = { digest, runConfig };
+  assert.equal(cacheIdentity(runConfig, own, "oci:/images/a", path), { digest, origin: "checked" });
+  const other = `sha256:${"c".repeat(64)}`;
+  assert.throws(() => cacheIdentity(runConfig, { digest: other, runConfig: { ...runConfig, digest: other } }, "oci:/images/a", path),
+    (err: Error) => err.message === `unpack: invalid result: ${path}: digest ${digest} is not the image's ${other}`);
+  assert.equal(cacheIdentity(runConfig, null, "registry.example/bench:1", path), { digest, origin: { claimedBy: "registry.example/bench:1" } });
+  assert.throws(() => cacheIdentity({ ...runConfig, digest: "../../x" }, null, "r/b:1", path), /digest must be an OCI digest/);
+  assert.throws(() => cacheIdentity({ ...runConfig, platform: "linux/\u001b[31m" }, null, "r/b:1", path), /platform must be os\/architecture/);
 });
 
-test("mkrootfs: a symlink in the cache where the image should be is refused; a real image passes", async () => {
-  const cacheDir = dir("cache-symlink");
-  const image = join(cacheDir, `${key}.ext4`);
+const mkrootfsBody = (image: string) => ({ image, fs: "ext4", bytes: 1 });
+
+test("mkrootfs: an image other than the out it was given (a file root can read) is refused", async () => {
+  const staging = dir("mkrootfs-outside");
+  const out = join(staging, "image.ext4");
+  const r = await call("mkrootfs", mkrootfsBody(secret), [staging], (raw) => parseMkrootfsResult(raw, { fs: "ext4", out }));
+  assert.is(r, `mkrootfs: invalid result: image must be ${out}`);
+});
+
+test("mkrootfs: a symlink where the image should be is refused; a real image passes", async () => {
+  const staging = dir("mkrootfs-symlink");
+  const image = join(staging, "image.ext4");
   symlinkSync(secret, image);
-  const r = await call("mkrootfs", mkrootfsBody(image), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" }));
+  const r = await call("mkrootfs", mkrootfsBody(image), [staging], (raw) => parseMkrootfsResult(raw, { fs: "ext4", out: image }));
   assert.is(r, `mkrootfs: invalid result: image ${image} is not a regular file (a symlink)`);
   rmSync(image);
   writeFileSync(image, "x");
-  assert.equal(await call("mkrootfs", mkrootfsBody(image), [cacheDir], (raw) => parseMkrootfsResult(raw, { cacheDir, fs: "ext4" })), mkrootfsBody(image));
+  assert.equal(await call("mkrootfs", mkrootfsBody(image), [staging], (raw) => parseMkrootfsResult(raw, { fs: "ext4", out: image })), mkrootfsBody(image));
 });
 
 const collectBody = (files: unknown[]) => ({

@@ -92,3 +92,8 @@ export function setTime(path: string, time: Time): void {
   const stamp = `@${time.sec}.${String(time.nsec ?? 0).padStart(9, "0")}`;
   execFileSync("touch", ["-h", "-m", "-d", stamp, path]);
 }
+
+/** Where a test's image goes: a new file in a directory of its own, removed with the test's temp dirs. */
+export function imageOut(): string {
+  return join(tempDir("mkrootfs-out-"), "image");
+}

@@ -7,11 +7,10 @@ import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
-import { makeUnpackedImage, tempDir } from "./fixture.js";
+import { imageOut, makeUnpackedImage, tempDir } from "./fixture.js";
 import { debugfs, debugfsPath, statPath } from "./inspect.js";
 
 const work = tempDir();
-process.env.BENCHER_RUN_CACHE = join(work, "cache");
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
 test("debugfs: quotes in a name cannot smuggle arguments", async () => {
@@ -20,7 +19,7 @@ test("debugfs: quotes in a name cannot smuggle arguments", async () => {
     entries: [{ path: `/srv/${evil}`, type: "file", content: "e", mode: 0o644 }, { path: "/srv/y", type: "file", content: "y", mode: 0o644 }],
     metadata: [{ path: `/srv/${evil}`, uid: 99 }],
   });
-  const { image } = await mkrootfs({ input, fs: "ext4", cache: true });
+  const { image } = await mkrootfs({ input, fs: "ext4", out: imageOut() });
   const target = statPath(image, `/srv/${evil}`);
   assert.equal([target.uid, target.perm.toString(8)], [99, "644"]);
   const other = statPath(image, "/srv/y");
@@ -38,7 +37,7 @@ test("debugfs: a path of quotes long enough to overflow debugfs's line buffer is
     metadata: [{ path, xattrs: { [`user.${"x".repeat(120)}!touch\${IFS}${pwned};#`]: Buffer.from("v").toString("base64") } }],
   });
   try {
-    await mkrootfs({ input, fs: "ext4", cache: true });
+    await mkrootfs({ input, fs: "ext4", out: imageOut() });
     assert.unreachable("should fail");
   } catch (err) {
     assert.match((err as Error).message, /^rootfs: cannot set the metadata of "\/(\\")+"…: its name and xattr names are too long for debugfs once quoted$/);
@@ -57,7 +56,7 @@ test("debugfs: a newline in a tree name never reaches the script (its sub-second
   process.chdir(cwd);
   let image: string;
   try {
-    ({ image } = await mkrootfs({ input, fs: "ext4", cache: true }, { log: (level, message) => level === "warn" && warnings.push(message) }));
+    ({ image } = await mkrootfs({ input, fs: "ext4", out: imageOut() }, { log: (level, message) => level === "warn" && warnings.push(message) }));
   } finally {
     process.chdir(previous);
     assert.equal(readdirSync(cwd), [], "debugfs ran an injected command");
@@ -73,7 +72,7 @@ test("debugfs: a newline in a name whose owner must change is refused, not half-
   const input = makeUnpackedImage({ entries: [{ path: "/srv/a\nb", type: "file", content: "e" }] });
   chownSync(join(input, "rootfs/srv/a\nb"), 1234, 1234);
   try {
-    await mkrootfs({ input, fs: "ext4", cache: true });
+    await mkrootfs({ input, fs: "ext4", out: imageOut() });
     assert.unreachable("should fail");
   } catch (err) {
     assert.match((err as Error).message, /cannot set owner, mode or xattrs of "\/srv\/a\\nb"/);
@@ -87,7 +86,7 @@ test("names that are not UTF-8 are copied byte for byte; metadata elsewhere stil
   });
   const latin1 = Buffer.concat([Buffer.from(join(input, "rootfs/srv/")), Buffer.from([0x63, 0x61, 0x66, 0xe9])]); // "café" in Latin-1
   writeFileSync(latin1, "latin1");
-  const { image } = await mkrootfs({ input, fs: "ext4", cache: true });
+  const { image } = await mkrootfs({ input, fs: "ext4", out: imageOut() });
   const listing = execFileSync(debugfsPath(), ["-R", 'ls -p "/srv"', image], { stdio: ["ignore", "pipe", "ignore"] });
   assert.ok(listing.includes(Buffer.from([0x2f, 0x63, 0x61, 0x66, 0xe9, 0x2f])), "raw name present");
   assert.is(statPath(image, "/srv/ok").uid, 12);
@@ -109,7 +108,7 @@ test("mksquashfs: spaces, quotes and backslashes in names cannot become a pseudo
   process.chdir(cwd);
   let image: string;
   try {
-    ({ image } = await mkrootfs({ input, fs: "squashfs", cache: true }));
+    ({ image } = await mkrootfs({ input, fs: "squashfs", out: imageOut() }));
   } finally {
     process.chdir(previous);
   }

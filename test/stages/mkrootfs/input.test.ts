@@ -1,38 +1,38 @@
 // Bad input: requests, metadata.jsonl lines and unpacked directories that
 // are wrong fail with one clear line naming what is wrong, and leave nothing
-// behind (no cache entry, no temp file or directory).
+// behind (no temp file or directory, nothing where the image was to go).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseMkrootfsRequest } from "../../../stages/mkrootfs/request.js";
 import { parseMetadata } from "../../../stages/mkrootfs/metadata.js";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
-import { listCache, rootfsCacheDir } from "../../../stages/mkrootfs/cache.js";
-import { makeUnpackedImage, tempDir } from "./fixture.js";
+import { imageOut, makeUnpackedImage, tempDir } from "./fixture.js";
 
 const work = tempDir();
-process.env.BENCHER_RUN_CACHE = join(work, "cache");
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
 test("request: defaults and every field checked", () => {
-  assert.equal(parseMkrootfsRequest({ input: "/x" }), { input: "/x", fs: "ext4", cache: true });
-  assert.equal(parseMkrootfsRequest({ input: "/x", fs: "squashfs", out: "/o", cache: false }), { input: "/x", fs: "squashfs", cache: false, out: "/o" });
-  assert.equal(parseMkrootfsRequest({ input: "/x", diskMiB: 512 }).diskMiB, 512);
+  assert.equal(parseMkrootfsRequest({ input: "/x", out: "/o" }), { input: "/x", out: "/o", fs: "ext4" });
+  assert.equal(parseMkrootfsRequest({ input: "/x", fs: "squashfs", out: "/o" }), { input: "/x", fs: "squashfs", out: "/o" });
+  assert.equal(parseMkrootfsRequest({ input: "/x", out: "/o", diskMiB: 512 }).diskMiB, 512);
   const bad: [unknown, RegExp][] = [
     [null, /expected an object/],
     [{}, /input must be/],
-    [{ input: "" }, /input must be/],
-    [{ input: "/x", extra: 1 }, /unknown field "extra"/],
-    [{ input: "/x", fs: "xfs" }, /fs must be "ext4" or "squashfs", not "xfs"/],
-    [{ input: "/x", diskMiB: 0 }, /diskMiB must be a whole number/],
-    [{ input: "/x", diskMiB: 1.5 }, /diskMiB must be a whole number/],
-    [{ input: "/x", diskMiB: "512" }, /diskMiB must be a whole number/],
-    [{ input: "/x", fs: "squashfs", diskMiB: 64 }, /diskMiB applies to ext4 only/],
-    [{ input: "/x", cache: "yes" }, /cache must be true or false/],
-    [{ input: "/x", cache: false }, /cache: false needs out/],
+    [{ input: "", out: "/o" }, /input must be/],
+    [{ input: "/x" }, /out must be a non-empty path/],
+    [{ input: "/x", out: "" }, /out must be a non-empty path/],
+    [{ input: "/x", out: "/o", extra: 1 }, /unknown field "extra"/],
+    [{ input: "/x", out: "/o", fs: "xfs" }, /fs must be "ext4" or "squashfs", not "xfs"/],
+    [{ input: "/x", out: "/o", diskMiB: 0 }, /diskMiB must be a whole number/],
+    [{ input: "/x", out: "/o", diskMiB: 1.5 }, /diskMiB must be a whole number/],
+    [{ input: "/x", out: "/o", diskMiB: "512" }, /diskMiB must be a whole number/],
+    [{ input: "/x", out: "/o", fs: "squashfs", diskMiB: 64 }, /diskMiB applies to ext4 only/],
+    // The stage never sees the cache: an old caller asking for it is told so.
+    [{ input: "/x", out: "/o", cache: true }, /cache is no longer a stage field: the stage builds into out, and the caller caches/],
   ];
   for (const [raw, message] of bad) assert.throws(() => parseMkrootfsRequest(raw), message);
 });
@@ -71,48 +71,43 @@ test("metadata.jsonl: blank lines skipped, a later line for one path adds to the
   assert.equal(entries.get("/a"), { path: "/a", uid: 1, gid: 2, mode: 0o755 });
 });
 
-function leftovers(): string[] {
-  const tmp = join(rootfsCacheDir(), "tmp");
-  let temps: string[] = [];
-  try {
-    temps = readdirSync(tmp);
-  } catch {
-    // no tmp dir: nothing left
-  }
+/** The stage's scratch directories, and what is beside `out` (its temp file, the image). */
+function leftovers(out: string): string[] {
   const scratch = readdirSync(tmpdir()).filter((name) => /^mkrootfs-(debugfs|squashfs)-/.test(name));
-  return [...temps, ...scratch, ...listCache().map((image) => image.key)];
+  const beside = existsSync(dirname(out)) ? readdirSync(dirname(out)) : [];
+  return [...scratch, ...beside];
 }
 
 async function failure(request: Parameters<typeof mkrootfs>[0]): Promise<string> {
-  const before = leftovers();
+  const before = leftovers(request.out);
   try {
     await mkrootfs(request);
   } catch (err) {
     const message = (err as Error).message;
     assert.not.match(message, /\n/, "one line");
-    assert.equal(leftovers(), before, "nothing left behind");
+    assert.equal(leftovers(request.out), before, "nothing left behind");
     return message;
   }
   throw new Error("expected mkrootfs to fail");
 }
 
 test("unpacked directory: missing pieces named", async () => {
-  assert.match(await failure({ input: join(work, "nope"), fs: "ext4", cache: true }), /no such unpacked image directory/);
+  assert.match(await failure({ input: join(work, "nope"), fs: "ext4", out: imageOut() }), /no such unpacked image directory/);
   const dir = join(work, "partial");
   mkdirSync(dir);
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing rootfs\//);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /missing rootfs\//);
   mkdirSync(join(dir, "rootfs"));
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /missing metadata\.jsonl/);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /missing metadata\.jsonl/);
   writeFileSync(join(dir, "metadata.jsonl"), "");
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: missing/);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /config\.json: missing/);
   // Not a file that is not JSON: a directory in its place.
   mkdirSync(join(dir, "config.json"));
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: not a regular file$/);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /config\.json: not a regular file$/);
   rmSync(join(dir, "config.json"), { recursive: true });
   writeFileSync(join(dir, "config.json"), "{");
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /config\.json: not valid JSON$/);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /config\.json: not valid JSON$/);
   writeFileSync(join(dir, "config.json"), "{}");
-  assert.match(await failure({ input: dir, fs: "ext4", cache: true }), /digest must be an OCI digest/);
+  assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), /digest must be an OCI digest/);
 });
 
 test("an unpacked directory from a compromised unpack: symlinks, a FIFO, a device, a platform with escapes are refused in one line", async () => {
@@ -120,7 +115,7 @@ test("an unpacked directory from a compromised unpack: symlinks, a FIFO, a devic
     const dir = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
     change(dir);
     const started = Date.now();
-    assert.match(await failure({ input: dir, fs: "ext4", cache: true }), pattern);
+    assert.match(await failure({ input: dir, fs: "ext4", out: imageOut() }), pattern);
     assert.ok(Date.now() - started < 10_000, "refused at once, not after waiting on a FIFO");
   };
   // rootfs -> /etc/apt copied the host's /etc/apt into the image.
@@ -135,14 +130,14 @@ test("an unpacked directory from a compromised unpack: symlinks, a FIFO, a devic
 test("/lost+found, which mke2fs makes itself, cannot be a node from metadata.jsonl nor a file in the tree", async () => {
   // A FIFO there was a second "lost+found" entry beside mke2fs's, whose directory inode it turned into a FIFO.
   const fifo = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }], metadata: [{ path: "/lost+found", kind: "fifo", mode: 0o644 }] });
-  assert.match(await failure({ input: fifo, fs: "ext4", cache: true }), /^metadata\.jsonl: "\/lost\+found" is a fifo, but ext4 keeps that name for its own directory$/);
+  assert.match(await failure({ input: fifo, fs: "ext4", out: imageOut() }), /^metadata\.jsonl: "\/lost\+found" is a fifo, but ext4 keeps that name for its own directory$/);
   const file = makeUnpackedImage({ entries: [{ path: "/lost+found", type: "file", content: "a" }] });
-  assert.match(await failure({ input: file, fs: "ext4", cache: true }), /^rootfs: "\/lost\+found" is not a directory, but ext4 keeps that name for its own directory$/);
+  assert.match(await failure({ input: file, fs: "ext4", out: imageOut() }), /^rootfs: "\/lost\+found" is not a directory, but ext4 keeps that name for its own directory$/);
 });
 
 test("out in a directory that does not exist is refused before any work", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
-  assert.match(await failure({ input, fs: "ext4", cache: false, out: join(work, "no/such/dir/x.ext4") }), /out: .*no\/such\/dir is not an existing directory/);
+  assert.match(await failure({ input, fs: "ext4", out: join(work, "no/such/dir/x.ext4") }), /out: .*no\/such\/dir is not an existing directory/);
 });
 
 test("metadata that contradicts the tree is refused", async () => {
@@ -157,16 +152,16 @@ test("metadata that contradicts the tree is refused", async () => {
   ];
   for (const [line, message] of cases) {
     const input = makeUnpackedImage({ entries, metadata: [line] });
-    assert.match(await failure({ input, fs: "ext4", cache: true }), message);
+    assert.match(await failure({ input, fs: "ext4", out: imageOut() }), message);
   }
 });
 
-test("--disk smaller than the content: one clear line, nothing cached", async () => {
+test("--disk smaller than the content: one clear line, nothing left", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/big", type: "file", content: Buffer.alloc(20 * 1024 * 1024, 1) }] });
-  const message = await failure({ input, fs: "ext4", cache: true, diskMiB: 8 });
+  const message = await failure({ input, fs: "ext4", out: imageOut(), diskMiB: 8 });
   assert.match(message, /^disk of 8 MiB is too small: the image's \d+ files need at least \d+ MiB$/);
   const out = join(work, "small.ext4");
-  await failure({ input, fs: "ext4", cache: false, out, diskMiB: 8 });
+  await failure({ input, fs: "ext4", out, diskMiB: 8 });
   assert.equal(readdirSync(work).filter((name) => name.includes("small.ext4")), []);
 });
 

@@ -10,12 +10,11 @@ import { openUnpackedImage } from "../../../stages/mkrootfs/input.js";
 import { readMetadata } from "../../../stages/mkrootfs/metadata.js";
 import { planRootfs } from "../../../stages/mkrootfs/plan.js";
 import { chooseExt4Geometry } from "../../../stages/mkrootfs/size.js";
-import { makeUnpackedImage, tempDir, type FixtureEntry } from "./fixture.js";
+import { imageOut, makeUnpackedImage, tempDir, type FixtureEntry } from "./fixture.js";
 import { fsck } from "./inspect.js";
 import { noise } from "./rich-image.js";
 
 const work = tempDir();
-process.env.BENCHER_RUN_CACHE = join(work, "cache");
 test.after(() => rmSync(work, { recursive: true, force: true }));
 const MIB = 1024 * 1024;
 
@@ -33,7 +32,7 @@ function neededMiB(input: string): number {
 
 test("default size: content plus at least 1 GiB and 16384 inodes free, and the file stays sparse", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/data", type: "file", content: noise(30 * MIB, "d") }] });
-  const result = await mkrootfs({ input, fs: "ext4", cache: true });
+  const result = await mkrootfs({ input, fs: "ext4", out: imageOut() });
   const sb = superblock(result.image);
   assert.ok(sb.free * 4096 >= 1024 * MIB, `only ${(sb.free * 4096) / MIB} MiB free`);
   assert.ok(sb.freeInodes >= 16384);
@@ -43,7 +42,7 @@ test("default size: content plus at least 1 GiB and 16384 inodes free, and the f
 
 test("diskMiB sets the size exactly", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
-  const result = await mkrootfs({ input, fs: "ext4", cache: true, diskMiB: 300 });
+  const result = await mkrootfs({ input, fs: "ext4", out: imageOut(), diskMiB: 300 });
   assert.is(result.bytes, 300 * MIB);
   assert.is(superblock(result.image).blocks * 4096, 300 * MIB);
 });
@@ -60,7 +59,7 @@ for (const [name, entries] of Object.entries(shapes)) {
     const input = makeUnpackedImage({ entries: entries() });
     const needed = neededMiB(input);
     const out = join(work, "fit.ext4");
-    const result = await mkrootfs({ input, fs: "ext4", cache: false, out, diskMiB: needed });
+    const result = await mkrootfs({ input, fs: "ext4", out, diskMiB: needed });
     assert.ok(fsck(result.image).clean);
     const sb = superblock(out);
     const usedMiB = ((sb.blocks - sb.free) * 4096) / MIB;
@@ -68,7 +67,7 @@ for (const [name, entries] of Object.entries(shapes)) {
     assert.ok(needed <= usedMiB * 1.25 + 8, `needed ${needed} MiB for ${usedMiB.toFixed(1)} MiB used`);
     rmSync(out);
     try {
-      await mkrootfs({ input, fs: "ext4", cache: false, out, diskMiB: needed - 1 });
+      await mkrootfs({ input, fs: "ext4", out, diskMiB: needed - 1 });
       assert.unreachable("one MiB less should be refused");
     } catch (err) {
       assert.match((err as Error).message, /too small/);

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { callStage } from "../../../lib/ipc/call.js";
@@ -13,30 +13,27 @@ import { fsck } from "./inspect.js";
 import { noise } from "./rich-image.js";
 
 const work = tempDir();
-const cacheDir = join(work, "cache");
 const main = fileURLToPath(new URL("../../../stages/mkrootfs/main.js", import.meta.url));
-const start = () => spawn(process.execPath, [main], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, BENCHER_RUN_CACHE: cacheDir } });
+const start = () => spawn(process.execPath, [main], { stdio: ["pipe", "pipe", "pipe"] });
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
-test("request → progress → result; the second call is a cache hit", async () => {
+test("request → progress → result: the image at out", async () => {
   const input = makeUnpackedImage({ entries: [{ path: "/bin/sh", type: "file", content: "#!", mode: 0o755 }], metadata: [{ path: "/bin/sh", uid: 3 }] });
+  const out = join(work, "first.ext4");
   const progress: string[] = [];
-  const result = await callStage<{ image: string; fs: string; bytes: number; cacheKey: string; cached: boolean }>(start(), { input }, {
+  const result = await callStage<{ image: string; fs: string; bytes: number }>(start(), { input, out }, {
     stage: "mkrootfs",
     onProgress: (_fraction, message) => progress.push(message),
   });
-  assert.is(result.cached, false);
-  assert.is(result.fs, "ext4");
-  assert.ok(result.image.startsWith(join(cacheDir, "rootfs")));
+  assert.equal([result.image, result.fs, result.bytes], [out, "ext4", statSync(out).size]);
   assert.ok(fsck(result.image).clean);
   assert.ok(progress.includes("mkfs.ext4 -d"), progress.join(", "));
-  const again = await callStage<{ cached: boolean; image: string }>(start(), { input }, { stage: "mkrootfs" });
-  assert.equal([again.cached, again.image], [true, result.image]);
+  assert.equal(readdirSync(work).filter((name) => name.includes("first.ext4")), ["first.ext4"], "no temp file left beside it");
 });
 
 test("a bad request comes back as a StageError naming the field", async () => {
   try {
-    await callStage(start(), { input: "/x", fs: "btrfs" }, { stage: "mkrootfs" });
+    await callStage(start(), { input: "/x", out: join(work, "x"), fs: "btrfs" }, { stage: "mkrootfs" });
     assert.unreachable();
   } catch (err) {
     assert.instance(err, StageError);
@@ -45,12 +42,13 @@ test("a bad request comes back as a StageError naming the field", async () => {
   }
 });
 
-test("aborting mid-build stops the stage and leaves no cache entry", async () => {
+test("aborting mid-build stops the stage and leaves no image and no temp file", async () => {
   const entries: FixtureEntry[] = Array.from({ length: 200 }, (_, i) => ({ path: `/d/f${i}`, type: "file" as const, content: noise(512 * 1024, `a${i}`) }));
   const input = makeUnpackedImage({ entries });
   const controller = new AbortController();
   const child = start();
-  const call = callStage(child, { input }, {
+  const out = join(work, "aborted.ext4");
+  const call = callStage(child, { input, out }, {
     stage: "mkrootfs",
     signal: controller.signal,
     onProgress: (_fraction, message) => message === "mkfs.ext4 -d" && setTimeout(() => controller.abort(), 50),
@@ -62,10 +60,8 @@ test("aborting mid-build stops the stage and leaves no cache entry", async () =>
     assert.instance(err, StageError);
   }
   await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
-  const rootfsCache = join(cacheDir, "rootfs");
-  assert.equal(readdirSync(rootfsCache).filter((name) => /\.(ext4|squashfs)$/.test(name) && !name.startsWith("tmp")).length, 1, "only the first test's image");
-  const tmp = join(rootfsCache, "tmp");
-  assert.equal(existsSync(tmp) ? readdirSync(tmp) : [], []);
+  assert.not.ok(existsSync(out));
+  assert.equal(readdirSync(work).filter((name) => name.includes("aborted.ext4")), []);
 });
 
 test.run();

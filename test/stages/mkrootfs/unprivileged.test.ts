@@ -5,6 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { chownSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "./fixture.js";
 import { richImage } from "./rich-image.js";
@@ -16,7 +17,7 @@ const child = fileURLToPath(new URL("./fixtures/unprivileged-run.js", import.met
 const isRoot = process.getuid!() === 0;
 
 interface ChildReport {
-  result: { image: string; cached: boolean };
+  result: { image: string; fs: string };
   uid: number;
   uidMap: number[];
 }
@@ -41,7 +42,7 @@ test("as nobody inside a user namespace (uid 0 mapped to nobody): owners and dev
     assert.is(report.uid, 0);
     // Exactly one uid mapped, and it is not host root.
     assert.equal(report.uidMap, [0, isRoot ? NOBODY : process.getuid!(), 1]);
-    assert.is(report.result.cached, false);
+    assert.is(report.result.image, join(work, "image.ext4"));
     assertExt4Matches(report.result.image, richImage().expected);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -1,31 +1,34 @@
-// The content-addressed cache of base images, under cacheRoot()/rootfs:
-//   <key>.ext4 | <key>.squashfs   the image, read-only (0444)
+// The content-addressed cache of base images, under cacheRoot()/rootfs, kept
+// by the coordinator alone (no stage is ever given it):
+//   <key>.ext4 | <key>.squashfs   the image, read-only (0444), the runner's
 //   <key>.json                    what it was built from, for `cache ls`
-//   tmp/                          images being built
+//   tmp/                          finished builds on their way in
 // An image enters the cache only by link(2) from tmp/ once it is complete,
-// so a build killed mid-way or failing on a full disk leaves at most a file
-// in tmp/, never a cache entry; link never replaces an existing entry, so
-// concurrent builds of one key cannot corrupt each other (the first wins).
+// so a build killed mid-way or failing on a full disk is never a cache
+// entry; link never replaces an existing entry, so concurrent builds of one
+// key cannot corrupt each other (the first wins).
 // An image's mtime is its last use: lookups touch it, eviction takes the
 // oldest first.
 import { createHash, randomBytes } from "node:crypto";
 import {
-  chmodSync, closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync,
+  chmodSync, chownSync, closeSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, renameSync,
   rmSync, statSync, unlinkSync, utimesSync, writeFileSync, type Stats,
 } from "node:fs";
 import { join } from "node:path";
-import { cacheRoot } from "../../lib/paths.js";
-import { MKE2FS_OPTIONS } from "./ext4.js";
-import { isDigest } from "./input.js";
-import type { RootfsType } from "./request.js";
-import { MKSQUASHFS_OPTIONS } from "./squashfs.js";
-import { buildToolIdentity } from "./tool-identity.js";
-import { UNPACK_VERSION } from "../unpack/version.js";
-import { makeDirectory } from "../../lib/fs/make-directory.js";
-import type { ImageAccounts } from "./accounts.js";
+import { cacheRoot } from "../paths.js";
+import { MKE2FS_OPTIONS } from "../../stages/mkrootfs/ext4.js";
+import { isDigest } from "../../stages/mkrootfs/input.js";
+import type { RootfsType } from "../../stages/mkrootfs/request.js";
+import { MKSQUASHFS_OPTIONS } from "../../stages/mkrootfs/squashfs.js";
+import { buildToolIdentity } from "../../stages/mkrootfs/tool-identity.js";
+import { UNPACK_VERSION } from "../../stages/unpack/version.js";
+import { makeDirectory } from "../fs/make-directory.js";
+import { copySparse } from "../fs/copy-sparse.js";
+import { returnFromStage, unprivilegedStageIds } from "../sandbox/stage-identity.js";
+import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 
-/** Bump when the stage's output changes for the same input (new options, fixes in the plan). 2: squashfs without the build's clock. */
-export const MKROOTFS_VERSION = 2;
+/** Bump when the stage's output changes for the same input (new options, fixes in the plan). 2: squashfs without the build's clock. 3: the ext4 UUID from the digest, not the key. */
+export const MKROOTFS_VERSION = 3;
 
 /** The cache's default size limit (bytes of disk actually used; images are sparse). */
 export const DEFAULT_CACHE_MAX_BYTES = 20 * 1024 ** 3;
@@ -41,9 +44,27 @@ const RECENT_USE_MS = 10 * 60 * 1000;
 const KEY = /^[0-9a-f]{64}$/;
 const IMAGE_NAME = /^([0-9a-f]{64})\.(ext4|squashfs)$/;
 
+/**
+ * Who vouches that `digest` names the tree being built. "checked": the
+ * coordinator read it from the image itself (documents verified against
+ * their digests, and the config's diff_ids pin every layer), so any honest
+ * build of it is the same tree. Otherwise only an unpacked directory's
+ * config.json says so (a registry image, whose digest only the networked
+ * unpack learns, or `mkrootfs --input DIR`): such an entry is keyed apart,
+ * by where the claim came from, so a compromised unpack can spoil only
+ * entries of its own image source, never one a checked run boots.
+ */
+export type DigestOrigin = "checked" | { claimedBy: string };
+
+/** The origin of a digest an unpacked directory's config.json names, handed to `mkrootfs --input` by hand: claimed by that directory. */
+export function claimedByDirectory(dir: string): DigestOrigin {
+  return { claimedBy: `mkrootfs --input ${realpathSync(dir)}` };
+}
+
 export interface CacheKeyInput {
-  /** The image digest, exactly as config.json's `digest`. */
+  /** The image digest (the config digest, config.json's `digest`). */
   digest: string;
+  origin: DigestOrigin;
   fs: RootfsType;
   /** ext4 disk size; undefined is "content plus default headroom". */
   diskMiB?: number;
@@ -79,6 +100,7 @@ export function cacheKey(input: CacheKeyInput): string {
     stage: "mkrootfs",
     version: MKROOTFS_VERSION,
     digest: input.digest,
+    origin: input.origin,
     fs: input.fs,
     diskMiB: input.fs === "ext4" ? input.diskMiB ?? null : null,
     options: input.fs === "ext4" ? MKE2FS_OPTIONS : MKSQUASHFS_OPTIONS,
@@ -116,50 +138,89 @@ export function lookupCached(key: string): CachedImage | null {
   return null;
 }
 
-/** A fresh, empty file in the cache's tmp/ to build `key` into. */
-export function createCacheTempFile(key: string): string {
-  const dir = join(rootfsCacheDir(), "tmp");
-  makeDirectory(dir);
-  const path = join(dir, `${key}.${process.pid}.${randomBytes(6).toString("hex")}.partial`);
-  closeSync(openSync(path, "wx", 0o644));
-  return path;
+/** What a cache entry's sidecar records about it. */
+export interface CacheEntryAbout {
+  digest: string;
+  origin: DigestOrigin;
+  diskMiB?: number;
+  accounts?: ImageAccounts;
+  platform?: string;
 }
 
 /**
- * Moves a finished image from tmp/ into the cache. If another build of the
- * same key got there first, keeps theirs and drops ours. Removes `temp`.
+ * The cache directory, made if need be and the runner's own. Caches from
+ * before the stage stopped writing here were handed to the stage uid: taken
+ * back (directory and what the stage uid made in it), so neither a stage nor
+ * anything else running as that uid can change an entry.
  */
-export function commitToCache(temp: string, key: string, fs: RootfsType, about: { digest: string; diskMiB?: number; accounts?: ImageAccounts; platform?: string }): CachedImage {
-  const final = imagePath(key, fs);
-  const sidecar = join(rootfsCacheDir(), `${key}.json`);
+export function ownCacheDir(): string {
+  const dir = rootfsCacheDir();
+  makeDirectory(dir, 0o755);
+  if (process.getuid?.() === 0 && statSync(dir).uid === unprivilegedStageIds().uid) returnFromStage(dir);
+  return dir;
+}
+
+/**
+ * Takes a finished image a stage built (in the run's work directory) into
+ * the cache under `key`: moved (or copied, from another file system) into
+ * tmp/, made the runner's and read-only, then linked into place. Call it
+ * only once the stage has ended: its sandbox's processes are gone with it,
+ * so nothing of the stage holds the file open. If another build of the key
+ * got there first, keeps theirs. `file` is gone afterwards either way.
+ */
+export function adoptIntoCache(file: string, key: string, fs: RootfsType, about: CacheEntryAbout): CachedImage {
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (!st?.isFile()) throw new Error(`${file}: the built image is not a regular file${st?.isSymbolicLink() ? " (a symlink)" : ""}`);
+  // Another name would outlive the run (a kept work directory) and reach the entry.
+  if (st.nlink !== 1) throw new Error(`${file}: the built image has ${st.nlink} names; a cache entry may have no other`);
+  const dir = join(ownCacheDir(), "tmp");
+  makeDirectory(dir);
+  const temp = join(dir, `${key}.${process.pid}.${randomBytes(6).toString("hex")}.partial`);
   try {
-    // On disk before it is visible (the tools sync on close, so this is cheap),
-    // and read-only: boot overlays each run's writes (docs/architecture.md).
-    const fd = openSync(temp, "r");
     try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(temp, 0o444);
-    const sidecarTemp = `${temp}.json`;
-    const sidecarContent: Sidecar = {
-      key, fs, digest: about.digest, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString(),
-      ...(about.accounts ? { accounts: about.accounts } : {}),
-      ...(about.platform ? { platform: about.platform } : {}),
-    };
-    writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
-    renameSync(sidecarTemp, sidecar);
-    try {
-      linkSync(temp, final);
+      renameSync(file, temp);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A file system without hard links: rename is atomic too (the last writer wins).
-      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") renameSync(temp, final);
-      else if (code !== "EEXIST") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      const why = copySparse(file, temp);
+      if (why !== undefined) throw new Error(`copying the built image into the cache: ${why}`);
+      rmSync(file, { force: true });
     }
+    if (process.getuid?.() === 0) chownSync(temp, 0, 0);
+    return commit(temp, key, fs, about);
   } finally {
     rmSync(temp, { force: true });
+    rmSync(file, { force: true });
+  }
+}
+
+/** Links a finished image from tmp/ into place, with its sidecar, read-only and on disk. */
+function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbout): CachedImage {
+  const final = imagePath(key, fs);
+  const sidecar = join(rootfsCacheDir(), `${key}.json`);
+  // On disk before it is visible (the tools sync on close, so this is cheap),
+  // and read-only: boot overlays each run's writes (docs/architecture.md).
+  const fd = openSync(temp, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(temp, 0o444);
+  const sidecarTemp = `${temp}.json`;
+  const sidecarContent: Sidecar = {
+    key, fs, digest: about.digest, origin: about.origin, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString(),
+    ...(about.accounts ? { accounts: about.accounts } : {}),
+    ...(about.platform ? { platform: about.platform } : {}),
+  };
+  writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
+  renameSync(sidecarTemp, sidecar);
+  try {
+    linkSync(temp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A file system without hard links: rename is atomic too (the last writer wins).
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") renameSync(temp, final);
+    else if (code !== "EEXIST") throw err;
   }
   const now = new Date();
   utimesSync(final, now, now);
@@ -211,6 +272,7 @@ interface Sidecar {
   key: string;
   fs: RootfsType;
   digest: string;
+  origin: DigestOrigin;
   diskMiB: number | null;
   version: number;
   created: string;
