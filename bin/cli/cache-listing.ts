@@ -1,11 +1,18 @@
 // `bencher-run cache` for people: one line per cached root image, newest use
 // first, as `docker images` shows its images (--json keeps every field).
 import { STALE_TEMP_MS, type CachedImage, type PruneResult, type UnfinishedBuilds } from "../../lib/rootfs-cache/cache.js";
+import { escapeControls } from "../../lib/ipc/errors.js";
 import { formatBytes } from "./format-bytes.js";
 
 /** How an image is named: its image ID (config digest) when the sidecar has it, else its cache key. */
 function imageName(image: CachedImage): string {
   return image.digest !== undefined ? image.digest.slice(0, 19) : `key ${image.key.slice(0, 12)}`;
+}
+
+/** Who vouched for the image ID: the image itself, or whoever claimed it (a registry reference, a directory given to mkrootfs). */
+function source(image: CachedImage): string {
+  if (image.origin === undefined) return "-";
+  return image.origin === "checked" ? "image" : `claimed: ${escapeControls(image.origin.claimedBy)}`;
 }
 
 /** "2026-12-06 17:51" (UTC): minutes are enough to tell uses apart. */
@@ -24,8 +31,10 @@ export function cacheListing(cacheRoot: string, images: CachedImage[], unfinishe
   if (unfinished && unfinished.count > 0) lines.push(unfinishedLine(unfinished));
   if (images.length === 0) return [...lines, "no root images cached"];
   lines.push(`${images.length} root image${images.length === 1 ? "" : "s"}, ${formatBytes(onDisk)} on disk (bencher-run cache prune --max-mib N keeps N MiB)`);
-  const rows = [["IMAGE ID", "PLATFORM", "FS", "SIZE", "ON DISK", "LAST USED (UTC)"]];
-  for (const image of images) rows.push([imageName(image), image.platform ?? "-", image.fs, formatBytes(image.bytes), formatBytes(image.diskBytes), when(image.lastUsed)]);
+  const rows = [["IMAGE ID", "PLATFORM", "FS", "SIZE", "ON DISK", "LAST USED (UTC)", "SOURCE"]];
+  for (const image of images) {
+    rows.push([imageName(image), image.platform ?? "-", image.fs, formatBytes(image.bytes), formatBytes(image.diskBytes), when(image.lastUsed), source(image)]);
+  }
   return [...lines, ...table(rows)];
 }
 

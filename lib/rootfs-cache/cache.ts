@@ -33,9 +33,9 @@ export const MKROOTFS_VERSION = 3;
 /** The cache's default size limit (bytes of disk actually used; images are sparse). */
 export const DEFAULT_CACHE_MAX_BYTES = 20 * 1024 ** 3;
 /**
- * A build's temp file unchanged this long is a killed build's leftover: a
- * live build writes its image all along (mkfs, then debugfs), and its temp
- * file's name cannot say whose it is (the stage's pid is its sandbox's).
+ * A file in tmp/ unchanged this long was left by a coordinator killed while
+ * moving an image in: a rename is instant and a copy (from another file
+ * system) writes all along.
  */
 export const STALE_TEMP_MS = 10 * 60 * 1000;
 /** Automatic eviction spares images used this recently: a run may be about to open one. */
@@ -87,6 +87,8 @@ export interface CachedImage {
   platform?: string;
   /** The image's user and group names (from the sidecar; images cached before they were recorded have none). */
   accounts?: ImageAccounts;
+  /** Who vouched for the digest (from the sidecar; images cached before it was recorded have none). */
+  origin?: DigestOrigin;
 }
 
 export function rootfsCacheDir(): string {
@@ -262,6 +264,7 @@ export function listCache(): CachedImage[] {
     const sidecar = readSidecar(join(dir, `${match[1]}.json`));
     if (sidecar?.digest) image.digest = sidecar.digest;
     if (sidecar?.platform) image.platform = sidecar.platform;
+    if (sidecar?.origin) image.origin = sidecar.origin;
     images.push(image);
   }
   return images.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
@@ -282,7 +285,7 @@ interface Sidecar {
 }
 
 /** The sidecar's fields that are well-formed; undefined if it is missing or unreadable. */
-function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts; platform?: string } | undefined {
+function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts; platform?: string; origin?: DigestOrigin } | undefined {
   let about: Partial<Record<keyof Sidecar, unknown>>;
   try {
     about = JSON.parse(readFileSync(path, "utf8")) as typeof about;
@@ -291,7 +294,10 @@ function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts;
   }
   const names = (v: unknown): v is string[] | null => v === null || (Array.isArray(v) && v.every((n) => typeof n === "string"));
   const a = about.accounts as Partial<ImageAccounts> | undefined;
+  const o = about.origin as { claimedBy?: unknown } | string | undefined;
+  const origin: DigestOrigin | undefined = o === "checked" ? "checked" : typeof o === "object" && o !== null && typeof o.claimedBy === "string" ? { claimedBy: o.claimedBy } : undefined;
   return {
+    ...(origin ? { origin } : {}),
     ...(typeof about.digest === "string" ? { digest: about.digest } : {}),
     ...(typeof about.platform === "string" ? { platform: about.platform } : {}),
     ...(a && typeof a === "object" && names(a.users) && names(a.groups) ? { accounts: { users: a.users, groups: a.groups } } : {}),

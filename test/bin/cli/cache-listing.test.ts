@@ -18,17 +18,19 @@ test("an empty cache says so", () => {
   assert.equal(cacheListing("/c", []), ["cache: /c", "no root images cached"]);
 });
 
-test("one row per image, aligned, named by image ID or else by cache key; its platform, or - when not recorded", () => {
+test("one row per image, aligned, named by image ID or else by cache key; its platform and source, or - when not recorded", () => {
   const lines = cacheListing("/c", [
-    image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64" }),
+    image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64", origin: "checked" }),
+    image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64", origin: { claimedBy: "registry.example/b:1\u001b[2J" } }),
     image({ key: "cd".repeat(32), fs: "squashfs", bytes: 5 * 1024 ** 2, diskBytes: 5 * 1024 ** 2, lastUsed: new Date("2026-12-05T09:00:00Z") }),
   ]);
   assert.equal(lines, [
     "cache: /c",
-    "2 root images, 8.0 MiB on disk (bencher-run cache prune --max-mib N keeps N MiB)",
-    "IMAGE ID             PLATFORM     FS        SIZE     ON DISK  LAST USED (UTC)",
-    "sha256:777777777777  linux/amd64  ext4      1.0 GiB  3.0 MiB  2026-12-06 17:51",
-    "key cdcdcdcdcdcd     -            squashfs  5.0 MiB  5.0 MiB  2026-12-05 09:00",
+    "3 root images, 11.0 MiB on disk (bencher-run cache prune --max-mib N keeps N MiB)",
+    "IMAGE ID             PLATFORM     FS        SIZE     ON DISK  LAST USED (UTC)   SOURCE",
+    "sha256:777777777777  linux/amd64  ext4      1.0 GiB  3.0 MiB  2026-12-06 17:51  image",
+    "sha256:777777777777  linux/amd64  ext4      1.0 GiB  3.0 MiB  2026-12-06 17:51  claimed: registry.example/b:1\\x1b[2J",
+    "key cdcdcdcdcdcd     -            squashfs  5.0 MiB  5.0 MiB  2026-12-05 09:00  -",
   ]);
 });
 

@@ -28,12 +28,13 @@ test("ls shows an image mkrootfs cached; prune --max-mib 0 removes it", async ()
   const lines = ls.stdout.trimEnd().split("\n");
   assert.is(lines[0], `cache: ${cache}`);
   assert.match(lines[1]!, /^1 root image, [\d.]+ [KM]iB on disk/);
-  assert.match(lines[2]!, /^IMAGE ID\s+PLATFORM\s+FS\s+SIZE\s+ON DISK\s+LAST USED \(UTC\)$/);
-  assert.match(lines[3]!, new RegExp(`^${id.slice(0, 19)}\\s+linux/amd64\\s+ext4\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KM]iB\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d$`));
+  assert.match(lines[2]!, /^IMAGE ID\s+PLATFORM\s+FS\s+SIZE\s+ON DISK\s+LAST USED \(UTC\)\s+SOURCE$/);
+  assert.match(lines[3]!, new RegExp(`^${id.slice(0, 19)}\\s+linux/amd64\\s+ext4\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KM]iB\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d  claimed: mkrootfs --input ${join(work, "unpacked")}$`));
   const json = JSON.parse((await runCli(["cache", "ls", "--json"], env)).stdout);
   assert.is(json.images.length, 1);
   assert.is(json.images[0].digest, id);
   assert.is(json.images[0].platform, "linux/amd64", "from config.json, kept in the cache's sidecar");
+  assert.equal(json.images[0].origin, { claimedBy: `mkrootfs --input ${join(work, "unpacked")}` }, "a directory's word, not a checked image's");
 
   const pruned = await runCli(["cache", "prune", "--max-mib", "0"], env);
   assert.is(pruned.exitCode, 0, pruned.stderr);
