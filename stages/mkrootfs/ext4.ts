@@ -39,7 +39,7 @@ export async function buildExt4(plan: RootfsPlan, options: Ext4BuildOptions): Pr
   const { rootfs, target, geometry, uuid, signal } = options;
   const root = plan.root;
   options.progress?.(0.1, "mkfs.ext4 -d");
-  truncateSync(target, geometry.blocks * BLOCK);
+  sizeDisk(target, geometry);
   // libext2fs's clock: mke2fs stamps the root directory (and the superblock) with it,
   // so the root's mtime needs no debugfs pass, and equal inputs give equal images.
   const clock: Record<string, string> = root.mtime.sec > 0 ? { E2FSPROGS_FAKE_TIME: String(root.mtime.sec) } : {};
@@ -86,5 +86,21 @@ export async function buildExt4(plan: RootfsPlan, options: Ext4BuildOptions): Pr
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The sparse disk file at its full size. A size the file system (or the
+ * process's file-size limit) refuses is named with what the content needs,
+ * the one line a user can act on: Node's "EFBIG: file too large, ftruncate"
+ * named neither.
+ */
+function sizeDisk(target: string, geometry: Ext4Geometry): void {
+  try {
+    truncateSync(target, geometry.blocks * BLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EFBIG") throw err;
+    const diskMiB = (geometry.blocks * BLOCK) / 2 ** 20;
+    throw new Error(`disk of ${diskMiB} MiB is larger than one file may be where the image is built (EFBIG); the content needs ${geometry.neededMiB} MiB`);
   }
 }

@@ -7,12 +7,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseMkrootfsRequest } from "../../../stages/mkrootfs/request.js";
 import { parseMetadata } from "../../../stages/mkrootfs/metadata.js";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { imageOut, makeUnpackedImage, tempDir } from "./fixture.js";
 
 const work = tempDir();
+const buildRun = fileURLToPath(new URL("./fixtures/build-run.js", import.meta.url));
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
 test("request: defaults and every field checked", () => {
@@ -163,6 +165,16 @@ test("--disk smaller than the content: one clear line, nothing left", async () =
   const out = join(work, "small.ext4");
   await failure({ input, fs: "ext4", out, diskMiB: 8 });
   assert.equal(readdirSync(work).filter((name) => name.includes("small.ext4")), []);
+});
+
+test("a disk larger than one file may be where it is built: one line naming the size and what the content needs, nothing left", () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
+  const out = imageOut();
+  // A file-size limit of 64 MiB stands in for a file system that refuses a file that large.
+  const said = execFileSync("sh", ["-c", 'ulimit -f 131072 && exec "$@"', "sh", process.execPath, buildRun, input, out, "1024"], { encoding: "utf8" });
+  const report = JSON.parse(said.trim().split("\n").pop()!) as { error?: string };
+  assert.match(report.error ?? "", /^disk of 1024 MiB is larger than one file may be where the image is built \(EFBIG\); the content needs \d+ MiB$/);
+  assert.equal(readdirSync(dirname(out)), []);
 });
 
 test.run();
