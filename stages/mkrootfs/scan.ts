@@ -90,9 +90,9 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
   while (stack.length > 0) {
     const dir = stack.pop()!;
     let dirBytes = direntBytes(1) + direntBytes(2);
-    for (const child of readChildren(dir)) {
+    for (const child of withinPathMax(dir, () => readChildren(dir))) {
       dirBytes += child.nameBytes;
-      const st = lstatSync(child.host, { bigint: true });
+      const st = withinPathMax(child, () => lstatSync(child.host, { bigint: true }));
       record(child.image, child.exact, st);
       if (st.isDirectory()) stack.push(child);
     }
@@ -101,6 +101,22 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
     usage.dirBlocks += leafBlocks === 1 ? 1 : Math.ceil(leafBlocks * 1.5) + 1;
   }
   return usage;
+}
+
+/**
+ * Runs a file-system call on `entry`, turning ENAMETOOLONG (a path past
+ * PATH_MAX, 4096 bytes) into one short line: Node's message holds the whole
+ * path, 4 KB and more.
+ */
+function withinPathMax<T>(entry: Directory, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw err;
+    const path = entry.image;
+    const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
+    throw new Error(`rootfs: ${JSON.stringify(shown)} (${Buffer.byteLength(path)} bytes) is too long a path: with rootfs/ it passes PATH_MAX (4096 bytes)`);
+  }
 }
 
 interface Directory {

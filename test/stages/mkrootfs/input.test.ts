@@ -167,6 +167,21 @@ test("--disk smaller than the content: one clear line, nothing left", async () =
   assert.equal(readdirSync(work).filter((name) => name.includes("small.ext4")), []);
 });
 
+test("a tree deeper than PATH_MAX: one short line naming the path inside the image, not Node's 4 KB message", async () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
+  const name = "d".repeat(200);
+  // Deeper than any one path may be: made a step at a time with relative chdir, as a tar could.
+  const dig = `process.chdir(process.argv[1]); for (let i = 0; i < 25; i++) { fs.mkdirSync(${JSON.stringify(name)}); process.chdir(${JSON.stringify(name)}); } fs.writeFileSync("leaf", "x");`;
+  execFileSync(process.execPath, ["-e", dig, join(input, "rootfs")]);
+  try {
+    const message = await failure({ input, fs: "ext4", out: imageOut() });
+    assert.match(message, /^rootfs: "\/d{59}…d{40}" \(\d+ bytes\) is too long a path: with rootfs\/ it passes PATH_MAX \(4096 bytes\)$/);
+    assert.ok(message.length < 250, `${message.length} characters`);
+  } finally {
+    execFileSync("rm", ["-rf", join(input, "rootfs", name)]); // Node's rmSync cannot remove a tree this deep
+  }
+});
+
 test("a disk larger than one file may be where it is built: one line naming the size and what the content needs, nothing left", () => {
   const input = makeUnpackedImage({ entries: [{ path: "/a", type: "file", content: "a" }] });
   const out = imageOut();
