@@ -11,6 +11,7 @@ import { openUnpackedImage } from "./input.js";
 import { readMetadata } from "./metadata.js";
 import { readImageAccounts, type ImageAccounts } from "./accounts.js";
 import { planRootfs } from "./plan.js";
+import { discountHoles } from "./scan.js";
 import type { MkrootfsRequest, RootfsType } from "./request.js";
 import { chooseExt4Geometry } from "./size.js";
 import { buildSquashfs } from "./squashfs.js";
@@ -44,6 +45,8 @@ export async function mkrootfs(req: MkrootfsRequest, ctx: Partial<MkrootfsContex
   progress(0, "scanning rootfs");
   const metadata = readMetadata(input.metadataFile);
   const plan = planRootfs(input.rootfs, metadata);
+  // Rare (a sparse file, or inline data): the FFI that tells them apart loads only then.
+  if (plan.usage.unallocated.length > 0) discountHoles(plan.usage, (await import("../../lib/fs/holds-data.js")).holdsData);
   const accounts = readImageAccounts(input.rootfs);
   signal.throwIfAborted();
   const target = createTempBeside(out);

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { rmSync, statSync } from "node:fs";
+import { rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkrootfs } from "../../../stages/mkrootfs/mkrootfs.js";
 import { openUnpackedImage } from "../../../stages/mkrootfs/input.js";
@@ -11,7 +11,7 @@ import { readMetadata } from "../../../stages/mkrootfs/metadata.js";
 import { planRootfs } from "../../../stages/mkrootfs/plan.js";
 import { chooseExt4Geometry } from "../../../stages/mkrootfs/size.js";
 import { imageOut, makeUnpackedImage, tempDir, type FixtureEntry } from "./fixture.js";
-import { fsck } from "./inspect.js";
+import { fsck, statPath } from "./inspect.js";
 import { noise } from "./rich-image.js";
 
 const work = tempDir();
@@ -74,5 +74,15 @@ for (const [name, entries] of Object.entries(shapes)) {
     }
   });
 }
+
+test("a sparse file costs the disk only its data: a 1 TiB hole does not ask for a 1 TiB disk", async () => {
+  const input = makeUnpackedImage({ entries: [{ path: "/small", type: "file", content: "x" }] });
+  writeFileSync(join(input, "rootfs", "hole"), "");
+  truncateSync(join(input, "rootfs", "hole"), 2 ** 40);
+  const result = await mkrootfs({ input, fs: "ext4", out: imageOut() });
+  assert.ok(result.bytes < 2 * 1024 * MIB, `a ${result.bytes}-byte disk`);
+  assert.ok(fsck(result.image).clean);
+  assert.is(statPath(result.image, "/hole").size, 2 ** 40, "the file keeps its size, as holes");
+});
 
 test.run();
