@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cacheRoot } from "../lib/paths.js";
-import { lookupCached } from "../lib/rootfs-cache/cache.js";
+import { claimedByDirectory, lookupCached } from "../lib/rootfs-cache/cache.js";
 import { MKE2FS_OPTIONS } from "../stages/mkrootfs/ext4.js";
 import { cachedRootImageInProcess } from "../lib/rootfs-cache/in-process.js";
 import { findTool } from "../stages/mkrootfs/tools.js";
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     console.log(`tree: ${input} (${files} entries, ${(bytes / 2 ** 20).toFixed(0)} MiB)`);
 
     // Warm the page cache once so no contestant pays for the first read of the tree.
-    const build = () => cachedRootImageInProcess(input, mkdtempSync(join(work, "staging-")), { origin: "checked" });
+    const build = () => cachedRootImageInProcess(input, mkdtempSync(join(work, "staging-")), { origin: claimedByDirectory(input) });
     const first = await build();
     // The plain runs get a file of our disk size: without -b, mke2fs would read a bare block count as KiB.
     const sizedImage = () => {

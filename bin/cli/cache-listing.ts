@@ -12,7 +12,7 @@ function imageName(image: CachedImage): string {
 /** Who vouched for the image ID: the image itself, or whoever claimed it (a registry reference, a directory given to mkrootfs). */
 function source(image: CachedImage): string {
   if (image.origin === undefined) return "-";
-  return image.origin === "checked" ? "image" : `claimed: ${escapeControls(image.origin.claimedBy)}`;
+  return "claimedBy" in image.origin ? `claimed: ${escapeControls(image.origin.claimedBy)}` : "image";
 }
 
 /** "2026-12-06 17:51" (UTC): minutes are enough to tell uses apart. */

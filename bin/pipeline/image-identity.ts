@@ -6,9 +6,16 @@
 //
 // These are the unpack stage's own readers (same code, same answer), run in
 // the coordinator: they parse JSON from the image, checked field by field,
-// and touch no layer content. Anything unusual returns null and the run
+// and never parse layer content. Anything unusual returns null and the run
 // falls back to the sandboxed unpack stage, which reports real errors.
+//
+// The layers are only hashed, never decompressed or parsed (verifyLayers):
+// on a cache miss, so that the root image unpack builds can be cached under
+// layer digests the coordinator checked itself (lib/rootfs-cache/cache.ts).
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { parseLocalImage } from "../../stages/unpack/local-image.js";
+import { VerifyingStream } from "../../stages/unpack/digest.js";
 import { resolveImage } from "../../stages/unpack/image-source.js";
 import { DEFAULT_PLATFORM, formatPlatform, parsePlatform } from "../../stages/unpack/platform.js";
 import type { RunConfig } from "../../stages/unpack/unpack.js";
@@ -18,6 +25,10 @@ export interface ImageIdentity {
   digest: string;
   /** What unpack would write to config.json. */
   runConfig: RunConfig;
+  /** Each layer blob's digest as the manifest names it (the diff_id for a legacy docker-save layer), in order. */
+  layerDigests: string[];
+  /** Hashes every layer blob against layerDigests; rejects naming the first that differs. */
+  verifyLayers(signal?: AbortSignal): Promise<void>;
 }
 
 /** True when `image` names a file or directory on this host (else it is a registry reference). */
@@ -42,6 +53,13 @@ export async function peekLocalImage(image: string): Promise<ImageIdentity | nul
         cmd: c.cmd,
         user: c.user,
         platform: formatPlatform(platform),
+      },
+      layerDigests: resolved.layers.map((layer) => layer.expected.digest),
+      async verifyLayers(signal?: AbortSignal): Promise<void> {
+        for (const layer of resolved.layers) {
+          const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+          await pipeline(await layer.open(), new VerifyingStream(layer.expected, layer.what), discard, ...(signal ? [{ signal }] : []));
+        }
       },
     };
   } catch {

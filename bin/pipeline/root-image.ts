@@ -70,7 +70,7 @@ export async function prepareRootImage(
   const local = locateImage(image);
   const identity = local.bind ? await peekLocalImage(local.request) : null;
   if (identity) {
-    const hit = lookupCached(cacheKey({ digest: identity.digest, origin: "checked", fs, diskMiB }));
+    const hit = lookupCached(cacheKey({ digest: identity.digest, origin: { verifiedLayers: identity.layerDigests }, fs, diskMiB }));
     if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
   }
   const started = performance.now();
@@ -83,13 +83,23 @@ export async function prepareRootImage(
   if (registry.ca !== undefined) stageMustRead("registryCa", registry.ca, registry.ca);
   const auth = registryAuth(local.request, local.bind === null, registry.authFile);
   if (auth.credentials) unpackRequest.auth = auth.credentials;
-  await runStage<UnpackResult>("unpack", unpackRequest, {
+  const unpacking = runStage<UnpackResult>("unpack", unpackRequest, {
     readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
     writable: [out],
     network: local.bind === null,
   }, hooks, (raw) => parseUnpackResult(raw, out)).catch((err: unknown) => {
     throw withAuthNote(err, auth);
   });
+  // Meanwhile the layers the cache key names are hashed here: only bytes, never parsed.
+  const stopVerifying = new AbortController();
+  unpacking.catch(() => stopVerifying.abort());
+  const verifySignal = hooks.signal ? AbortSignal.any([hooks.signal, stopVerifying.signal]) : stopVerifying.signal;
+  const verifying = identity ? identity.verifyLayers(verifySignal) : Promise.resolve();
+  const [unpacked, verified] = await Promise.allSettled([unpacking, verifying]);
+  if (unpacked.status === "rejected") throw unpacked.reason; // what unpack said is the clearer account of a bad image
+  if (verified.status === "rejected") {
+    throw new PipelineError(`unpack: invalid result: the image's layers are not the ones its manifest names: ${describeError(verified.reason)}`);
+  }
   const runConfig = readRunConfig(join(out, "config.json"));
   const { digest, origin } = cacheIdentity(runConfig, identity, local.request, join(out, "config.json"));
 
@@ -123,21 +133,21 @@ export function readRunConfig(path: string): RunConfig {
 
 /**
  * The digest that keys an unpacked image's root image, and who vouches for
- * it. A local image's the coordinator read itself, and unpack must agree: a
- * compromised unpack could otherwise claim another image's digest, to have
- * its own tree cached and booted under that image's name. A registry
- * image's digest only unpack has seen (it holds the network), so that entry
- * is keyed by the reference as well: a claim can spoil only that reference's
- * own entries.
+ * it. A local image's the coordinator read itself, with its layer digests
+ * (each blob hashed here too), and unpack must agree: a compromised unpack
+ * could otherwise claim another image's digest, to have its own tree cached
+ * and booted under that image's name. A registry image's digest only unpack
+ * has seen (it holds the network), so that entry is keyed by the reference
+ * as well: a claim can spoil only that reference's own entries.
  */
-export function cacheIdentity(runConfig: RunConfig, identity: ImageIdentity | null, imageRequest: string, configPath: string): { digest: string; origin: DigestOrigin } {
+export function cacheIdentity(runConfig: RunConfig, identity: Pick<ImageIdentity, "digest" | "layerDigests"> | null, imageRequest: string, configPath: string): { digest: string; origin: DigestOrigin } {
   if (!isDigest(runConfig.digest)) throw new PipelineError(`unpack: invalid result: ${configPath}: digest must be an OCI digest`);
   if (!isPlatform(runConfig.platform)) throw new PipelineError(`unpack: invalid result: ${configPath}: platform must be os/architecture[/variant]`);
   if (!identity) return { digest: runConfig.digest, origin: { claimedBy: imageRequest } };
   if (runConfig.digest !== identity.digest) {
     throw new PipelineError(`unpack: invalid result: ${configPath}: digest ${runConfig.digest} is not the image's ${identity.digest}`);
   }
-  return { digest: identity.digest, origin: "checked" };
+  return { digest: identity.digest, origin: { verifiedLayers: identity.layerDigests } };
 }
 
 /** What the user's auth file has for a registry image (nothing for a local one). */

@@ -45,16 +45,19 @@ const KEY = /^[0-9a-f]{64}$/;
 const IMAGE_NAME = /^([0-9a-f]{64})\.(ext4|squashfs)$/;
 
 /**
- * Who vouches that `digest` names the tree being built. "checked": the
- * coordinator read it from the image itself (documents verified against
- * their digests, and the config's diff_ids pin every layer), so any honest
- * build of it is the same tree. Otherwise only an unpacked directory's
- * config.json says so (a registry image, whose digest only the networked
- * unpack learns, or `mkrootfs --input DIR`): such an entry is keyed apart,
- * by where the claim came from, so a compromised unpack can spoil only
- * entries of its own image source, never one a checked run boots.
+ * Who vouches that `digest` names the tree being built. `verifiedLayers`:
+ * the coordinator read the digest from the image itself (its documents
+ * checked against their digests) and hashed every layer blob against these
+ * digests, so the bytes unpack read are exactly these, and any build from
+ * them is the same tree: a compromised unpack can spoil only the entry of
+ * the very bytes that compromised it. (The config digest alone would not
+ * do: another image can carry the same config over other layers, which
+ * only unpack, decompressing them, would find out.) Otherwise only an
+ * unpacked directory's config.json says so (a registry image, whose digest
+ * only the networked unpack learns, or `mkrootfs --input DIR`): such an
+ * entry is keyed apart, by where the claim came from.
  */
-export type DigestOrigin = "checked" | { claimedBy: string };
+export type DigestOrigin = { verifiedLayers: string[] } | { claimedBy: string };
 
 /** The origin of a digest an unpacked directory's config.json names, handed to `mkrootfs --input` by hand: claimed by that directory. */
 export function claimedByDirectory(dir: string): DigestOrigin {
@@ -294,8 +297,11 @@ function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts;
   }
   const names = (v: unknown): v is string[] | null => v === null || (Array.isArray(v) && v.every((n) => typeof n === "string"));
   const a = about.accounts as Partial<ImageAccounts> | undefined;
-  const o = about.origin as { claimedBy?: unknown } | string | undefined;
-  const origin: DigestOrigin | undefined = o === "checked" ? "checked" : typeof o === "object" && o !== null && typeof o.claimedBy === "string" ? { claimedBy: o.claimedBy } : undefined;
+  const o = about.origin as { claimedBy?: unknown; verifiedLayers?: unknown } | undefined;
+  const origin: DigestOrigin | undefined =
+    typeof o?.claimedBy === "string" ? { claimedBy: o.claimedBy }
+    : Array.isArray(o?.verifiedLayers) && o.verifiedLayers.every((d) => typeof d === "string") ? { verifiedLayers: o.verifiedLayers as string[] }
+    : undefined;
   return {
     ...(origin ? { origin } : {}),
     ...(typeof about.digest === "string" ? { digest: about.digest } : {}),

@@ -20,7 +20,7 @@ test("an empty cache says so", () => {
 
 test("one row per image, aligned, named by image ID or else by cache key; its platform and source, or - when not recorded", () => {
   const lines = cacheListing("/c", [
-    image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64", origin: "checked" }),
+    image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64", origin: { verifiedLayers: [`sha256:${"8".repeat(64)}`] } }),
     image({ digest: `sha256:${"7".repeat(64)}`, platform: "linux/amd64", origin: { claimedBy: "registry.example/b:1\u001b[2J" } }),
     image({ key: "cd".repeat(32), fs: "squashfs", bytes: 5 * 1024 ** 2, diskBytes: 5 * 1024 ** 2, lastUsed: new Date("2026-12-05T09:00:00Z") }),
   ]);

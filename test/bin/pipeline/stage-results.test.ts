@@ -88,13 +88,13 @@ test("unpack's config.json: a symlink to a secret, a FIFO, or a huge file is ref
   assert.equal(readRunConfig(config), { digest, cmd: ["/bin/true"] });
 });
 
-test("unpack: a config.json digest other than the local image's own is refused; a registry image's keys its entry by the reference", () => {
+test("unpack: a config.json digest other than the local image's own is refused; a local image's entry is keyed by its verified layers, a registry image's by the reference", () => {
   const runConfig = { digest, env: [], workingDir: "/", entrypoint: null, cmd: null, user: "", platform: "linux/amd64" };
   const path = "/run/unpack/config.json";
-  const own = { digest, runConfig };
-  assert.equal(cacheIdentity(runConfig, own, "oci:/images/a", path), { digest, origin: "checked" });
+  const layerDigests = [`sha256:${"d".repeat(64)}`];
+  assert.equal(cacheIdentity(runConfig, { digest, layerDigests }, "oci:/images/a", path), { digest, origin: { verifiedLayers: layerDigests } });
   const other = `sha256:${"c".repeat(64)}`;
-  assert.throws(() => cacheIdentity(runConfig, { digest: other, runConfig: { ...runConfig, digest: other } }, "oci:/images/a", path),
+  assert.throws(() => cacheIdentity(runConfig, { digest: other, layerDigests }, "oci:/images/a", path),
     (err: Error) => err.message === `unpack: invalid result: ${path}: digest ${digest} is not the image's ${other}`);
   assert.equal(cacheIdentity(runConfig, null, "registry.example/bench:1", path), { digest, origin: { claimedBy: "registry.example/bench:1" } });
   assert.throws(() => cacheIdentity({ ...runConfig, digest: "../../x" }, null, "r/b:1", path), /digest must be an OCI digest/);

@@ -8,10 +8,13 @@ import type { DigestOrigin } from "../../../lib/rootfs-cache/cache.js";
 import { cachedRootImageInProcess } from "../../../lib/rootfs-cache/in-process.js";
 import type { RootfsType } from "../../../stages/mkrootfs/request.js";
 
+/** The origin tests use for a checked image: a fixture directory has no layers to verify. */
+export const VERIFIED: DigestOrigin = { verifiedLayers: [] };
+
 export interface BuildOptions {
   fs?: RootfsType;
   diskMiB?: number;
-  /** Default "checked", as for a local image the pipeline read itself. */
+  /** Default: verified layers (none here), as for a local image the pipeline read and hashed itself. */
   origin?: DigestOrigin;
   /** Where the stage writes (default: a new directory under `work`). */
   staging?: string;
@@ -24,5 +27,5 @@ export function configDigest(input: string): string {
 
 export function buildCached(input: string, work: string, options: BuildOptions = {}): Promise<CachedRootImage> {
   const staging = options.staging ?? mkdtempSync(join(work, "staging-"));
-  return cachedRootImageInProcess(input, staging, { fs: options.fs ?? "ext4", diskMiB: options.diskMiB, origin: options.origin ?? "checked" });
+  return cachedRootImageInProcess(input, staging, { fs: options.fs ?? "ext4", diskMiB: options.diskMiB, origin: options.origin ?? VERIFIED });
 }

@@ -16,7 +16,7 @@ import { buildToolIdentity } from "../../../stages/mkrootfs/tool-identity.js";
 import { makeUnpackedImage, tempDir, type FixtureEntry } from "../../stages/mkrootfs/fixture.js";
 import { fsck, listDir, readImageFile } from "../../stages/mkrootfs/inspect.js";
 import { noise } from "../../stages/mkrootfs/rich-image.js";
-import { buildCached, configDigest } from "./build.js";
+import { buildCached, configDigest, VERIFIED } from "./build.js";
 
 const work = tempDir();
 const cacheDir = join(work, "cache");
@@ -54,7 +54,7 @@ test("a second run of the same image is a cache hit that skips scanning and mkfs
 
 test("the coordinator can check the cache before unpacking: cacheKey + lookupCached", async () => {
   const input = small("b");
-  const key = cacheKey({ digest: `sha256:${"b".repeat(64)}`, origin: "checked", fs: "ext4" });
+  const key = cacheKey({ digest: `sha256:${"b".repeat(64)}`, origin: VERIFIED, fs: "ext4" });
   assert.is(lookupCached(key), null);
   const built = await buildCached(input, work);
   assert.is(built.cacheKey, key);
@@ -81,7 +81,7 @@ test("the image's user and group names are recorded with it, and come back on a 
 });
 
 test("the key changes with digest, its origin, file system type, disk size and build tool, and nothing else", () => {
-  const base = { digest: `sha256:${"c".repeat(64)}`, origin: "checked" as const, fs: "ext4" as const };
+  const base = { digest: `sha256:${"c".repeat(64)}`, origin: VERIFIED, fs: "ext4" as const };
   const key = cacheKey(base);
   assert.match(key, /^[0-9a-f]{64}$/);
   assert.is(cacheKey({ ...base }), key);
@@ -90,6 +90,10 @@ test("the key changes with digest, its origin, file system type, disk size and b
   assert.is.not(claimed, key);
   assert.is.not(cacheKey({ ...base, origin: { claimedBy: "registry.example/b:1" } }), claimed);
   assert.is(cacheKey({ ...base, origin: { claimedBy: "registry.example/a:1" } }), claimed);
+  // One config over other layers (the config digest alone would not tell): another key.
+  const layers = (byte: string) => ({ verifiedLayers: [`sha256:${byte.repeat(64)}`] });
+  assert.is.not(cacheKey({ ...base, origin: layers("1") }), cacheKey({ ...base, origin: layers("2") }));
+  assert.is(cacheKey({ ...base, origin: layers("1") }), cacheKey({ ...base, origin: layers("1") }));
   assert.is.not(cacheKey({ ...base, digest: `sha256:${"d".repeat(64)}` }), key);
   assert.is.not(cacheKey({ ...base, fs: "squashfs" }), key);
   assert.is.not(cacheKey({ ...base, diskMiB: 512 }), key);
@@ -162,7 +166,7 @@ test("a build killed mid-way never becomes a cache entry; the next run builds a 
   process.kill(-proc.pid!, "SIGKILL");
   await new Promise((resolve) => proc.once("exit", resolve));
   assert.ok(partial, "the build never got going");
-  assert.is(lookupCached(cacheKey({ digest: configDigest(input), origin: "checked", fs: "ext4" })), null);
+  assert.is(lookupCached(cacheKey({ digest: configDigest(input), origin: VERIFIED, fs: "ext4" })), null);
   assert.equal(listCache(), []);
   assert.equal(unfinishedBuilds().count, 0, "the cache never saw the unfinished image (the work directory holds it)");
   const again = await buildCached(input, work);
@@ -222,7 +226,7 @@ test("a directory that claims a digest cannot put its tree under the image a che
   const forged = makeUnpackedImage({ entries: [{ path: "/who", type: "file", content: "forged\n" }], digest });
   const genuine = makeUnpackedImage({ entries: [{ path: "/who", type: "file", content: "genuine\n" }], digest });
   const claimed = await buildCached(forged, work, { origin: { claimedBy: "registry.example/evil:latest" } });
-  assert.is(lookupCached(cacheKey({ digest, origin: "checked", fs: "ext4" })), null, "the forged tree is not the checked image's entry");
+  assert.is(lookupCached(cacheKey({ digest, origin: VERIFIED, fs: "ext4" })), null, "the forged tree is not the checked image's entry");
   const checked = await buildCached(genuine, work);
   assert.is(checked.cached, false);
   assert.equal(readImageFile(checked.image, "/who").toString(), "genuine\n");
@@ -236,7 +240,7 @@ test("adopting refuses a symlink or a file with another name, and leaves the cac
   writeFileSync(target, "x");
   const link = join(dir, "symlink");
   symlinkSync(target, link);
-  const about = { digest: `sha256:${"1".repeat(64)}`, origin: "checked" as const };
+  const about = { digest: `sha256:${"1".repeat(64)}`, origin: VERIFIED };
   assert.throws(() => adoptIntoCache(link, "1".repeat(64), "ext4", about), (err: Error) => err.message === `${link}: the built image is not a regular file (a symlink)`);
   const built = join(dir, "image.ext4");
   writeFileSync(built, "image");
@@ -253,7 +257,7 @@ test("under root: an image the stage uid made is the runner's once cached, and a
   const built = join(dir, "image.ext4");
   writeFileSync(built, "image");
   chownSync(built, 65534, 65534);
-  const adopted = adoptIntoCache(built, "2".repeat(64), "ext4", { digest: `sha256:${"2".repeat(64)}`, origin: "checked" });
+  const adopted = adoptIntoCache(built, "2".repeat(64), "ext4", { digest: `sha256:${"2".repeat(64)}`, origin: VERIFIED });
   const st = statSync(adopted.image);
   assert.equal([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o444]);
   // How the stage used to be given the cache: the directory, tmp/ and an entry its own.
