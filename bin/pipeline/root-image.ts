@@ -18,7 +18,7 @@ import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
-import { cacheKey, lookupCached, type DigestOrigin } from "../../lib/rootfs-cache/cache.js";
+import { cacheKey, lookupCached, ownCacheDir, type DigestOrigin } from "../../lib/rootfs-cache/cache.js";
 import { cachedRootImage } from "../../lib/rootfs-cache/cached-build.js";
 import { stageReadProblem } from "../../lib/sandbox/stage-readable.js";
 import type { RunWorkdir } from "../../lib/workdir/run-workdir.js";
@@ -70,6 +70,7 @@ export async function prepareRootImage(
   const local = locateImage(image);
   const identity = local.bind ? await peekLocalImage(local.request) : null;
   if (identity) {
+    ownCacheDir();
     const hit = lookupCached(cacheKey({ digest: identity.digest, origin: { verifiedLayers: identity.layerDigests }, fs, diskMiB }));
     if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
   }

@@ -24,7 +24,7 @@ import { buildToolIdentity } from "../../stages/mkrootfs/tool-identity.js";
 import { UNPACK_VERSION } from "../../stages/unpack/version.js";
 import { makeDirectory } from "../fs/make-directory.js";
 import { copySparse } from "../fs/copy-sparse.js";
-import { returnFromStage, unprivilegedStageIds } from "../sandbox/stage-identity.js";
+import { unprivilegedStageIds } from "../sandbox/stage-identity.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 
 /** Bump when the stage's output changes for the same input (new options, fixes in the plan). 2: squashfs without the build's clock. 3: the ext4 UUID from the digest, not the key. */
@@ -128,8 +128,8 @@ export function lookupCached(key: string): CachedImage | null {
   if (!KEY.test(key)) throw new Error(`cache lookup: ${JSON.stringify(key)} is not a cache key`);
   for (const fs of ["ext4", "squashfs"] as const) {
     const path = imagePath(key, fs);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st) continue;
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st || !isSoundEntry(st)) continue;
     const now = new Date();
     try {
       utimesSync(path, now, now);
@@ -143,6 +143,16 @@ export function lookupCached(key: string): CachedImage | null {
   return null;
 }
 
+/**
+ * Only an entry as commit() leaves it is booted: a regular file, the
+ * runner's (or root's, in a cache shared read-only), writable by no one and
+ * with no other name. Anything else was not put there by bencher-run
+ * (a stage given the cache by an older version, say) and counts as absent.
+ */
+function isSoundEntry(st: Stats): boolean {
+  return st.isFile() && (st.uid === process.getuid?.() || st.uid === 0) && (st.mode & 0o222) === 0 && st.nlink === 1;
+}
+
 /** What a cache entry's sidecar records about it. */
 export interface CacheEntryAbout {
   digest: string;
@@ -153,15 +163,20 @@ export interface CacheEntryAbout {
 }
 
 /**
- * The cache directory, made if need be and the runner's own. Caches from
- * before the stage stopped writing here were handed to the stage uid: taken
- * back (directory and what the stage uid made in it), so neither a stage nor
- * anything else running as that uid can change an entry.
+ * The cache directory, made if need be and the runner's own. A cache from
+ * before the stage stopped writing here belonged to the stage uid, so
+ * anything in it may have been planted (keys are computable): it is
+ * emptied, not just taken back (its entries' keys are all stale anyway).
+ * Call it before the first lookup.
  */
 export function ownCacheDir(): string {
   const dir = rootfsCacheDir();
   makeDirectory(dir, 0o755);
-  if (process.getuid?.() === 0 && statSync(dir).uid === unprivilegedStageIds().uid) returnFromStage(dir);
+  if (process.getuid?.() === 0 && statSync(dir).uid === unprivilegedStageIds().uid) {
+    chownSync(dir, 0, 0); // first: from here on the stage uid cannot add anything
+    chmodSync(dir, 0o755);
+    for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  }
   return dir;
 }
 
@@ -218,20 +233,25 @@ function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbou
     ...(about.platform ? { platform: about.platform } : {}),
   };
   writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
-  renameSync(sidecarTemp, sidecar);
+  let won = true;
   try {
     linkSync(temp, final);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A file system without hard links: rename is atomic too (the last writer wins).
     if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") renameSync(temp, final);
-    else if (code !== "EEXIST") throw err;
+    else if (code === "EEXIST") won = false;
+    else throw err;
   }
+  // The sidecar describes the image in place: ours only if ours went in (another build's won a race).
+  if (won) renameSync(sidecarTemp, sidecar);
+  else rmSync(sidecarTemp, { force: true });
   const now = new Date();
   utimesSync(final, now, now);
   const st = statSync(final);
   syncDir(rootfsCacheDir());
-  return describe(key, fs, final, st);
+  const accounts = readSidecar(sidecar)?.accounts;
+  return { ...describe(key, fs, final, st), ...(accounts ? { accounts } : {}) };
 }
 
 function syncDir(dir: string): void {

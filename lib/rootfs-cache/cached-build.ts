@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import type { RootfsType } from "../../stages/mkrootfs/request.js";
-import { adoptIntoCache, cacheKey, lookupCached, pruneAfterInsert, type DigestOrigin } from "./cache.js";
+import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, type DigestOrigin } from "./cache.js";
 
 export interface WantedRootImage {
   digest: string;
@@ -47,6 +47,7 @@ export async function cachedRootImage(
   onEvicted: (count: number, bytes: number) => void = () => {},
 ): Promise<CachedRootImage> {
   const key = cacheKey(wanted);
+  ownCacheDir(); // before the lookup: a cache an older version gave the stage uid is emptied first
   const hit = lookupCached(key);
   if (hit) return { image: hit.image, fs: wanted.fs, bytes: hit.bytes, cacheKey: key, cached: true, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
   const out = join(stagingDir, `image.${wanted.fs}`);
@@ -59,5 +60,6 @@ export async function cachedRootImage(
   });
   const pruned = pruneAfterInsert(key);
   if (pruned.removed.length > 0) onEvicted(pruned.removed.length, pruned.freedBytes);
-  return { image: entry.image, fs: wanted.fs, bytes: entry.bytes, cacheKey: key, cached: false, ...(made.accounts ? { accounts: made.accounts } : {}) };
+  // The entry's own accounts: another build of the key may have won the race in.
+  return { image: entry.image, fs: wanted.fs, bytes: entry.bytes, cacheKey: key, cached: false, ...(entry.accounts ? { accounts: entry.accounts } : {}) };
 }

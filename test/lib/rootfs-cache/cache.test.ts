@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync, spawn } from "node:child_process";
-import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -251,7 +251,7 @@ test("adopting refuses a symlink or a file with another name, and leaves the cac
   assert.ok(existsSync(target), "a symlink's target is never touched");
 });
 
-test("under root: an image the stage uid made is the runner's once cached, and a cache once given to that uid is taken back", () => {
+test("under root: an image the stage uid made is the runner's once cached, and a cache once given to that uid is emptied and taken back", async () => {
   if (process.getuid?.() !== 0) return; // stages are the caller then: nothing changes hands
   const dir = mkdtempSync(join(work, "owned-"));
   const built = join(dir, "image.ext4");
@@ -260,12 +260,56 @@ test("under root: an image the stage uid made is the runner's once cached, and a
   const adopted = adoptIntoCache(built, "2".repeat(64), "ext4", { digest: `sha256:${"2".repeat(64)}`, origin: VERIFIED });
   const st = statSync(adopted.image);
   assert.equal([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o444]);
-  // How the stage used to be given the cache: the directory, tmp/ and an entry its own.
+  // How the stage used to be given the cache: the directory, tmp/ and an entry its own,
+  // and a planted entry under a key a later build will compute, sound in every other way.
   const rootfs = rootfsCacheDir();
   mkdirSync(join(rootfs, "tmp"), { recursive: true });
   for (const path of [rootfs, join(rootfs, "tmp"), adopted.image]) chownSync(path, 65534, 65534);
-  ownCacheDir();
-  for (const path of [rootfs, join(rootfs, "tmp"), adopted.image]) assert.is(statSync(path).uid, 0, path);
+  const input = small("p");
+  const planted = join(rootfs, `${cacheKey({ digest: configDigest(input), origin: VERIFIED, fs: "ext4" })}.ext4`);
+  writeFileSync(planted, "EVIL", { mode: 0o444 });
+  chownSync(planted, 0, 0);
+  const built2 = await buildCached(input, work);
+  assert.is(built2.cached, false, "the planted entry is gone, not booted");
+  assert.is(statSync(rootfs).uid, 0);
+  assert.equal(readdirSync(rootfs).filter((name) => name.endsWith(".ext4")), [`${built2.cacheKey}.ext4`], "everything from the stage uid's time is gone");
+  assert.ok(fsck(built2.image).clean);
+});
+
+test("a lookup boots only an entry as the cache leaves it: not writable, not a symlink, no other name, the runner's or root's", () => {
+  const key = "3".repeat(64);
+  const entry = join(ownCacheDir(), `${key}.ext4`);
+  const elsewhere = join(work, "elsewhere.ext4");
+  writeFileSync(elsewhere, "image", { mode: 0o444 });
+  const unsound: [string, () => void][] = [
+    ["writable", () => writeFileSync(entry, "image", { mode: 0o644 })],
+    ["a symlink", () => symlinkSync(elsewhere, entry)],
+    ["a second name", () => linkSync(elsewhere, entry)],
+  ];
+  if (process.getuid?.() === 0) unsound.push(["another user's", () => { writeFileSync(entry, "image", { mode: 0o444 }); chownSync(entry, 65534, 65534); }]);
+  for (const [what, make] of unsound) {
+    make();
+    assert.is(lookupCached(key), null, what);
+    rmSync(entry, { force: true });
+  }
+  writeFileSync(entry, "image", { mode: 0o444 });
+  assert.ok(lookupCached(key), "a sound entry is a hit");
+  rmSync(entry);
+});
+
+test("two builds of one key racing in: the image and its recorded names are the winner's", () => {
+  const dir = mkdtempSync(join(work, "race-"));
+  const key = "4".repeat(64);
+  const about = (users: string[]) => ({ digest: `sha256:${"4".repeat(64)}`, origin: VERIFIED, accounts: { users, groups: [] } });
+  writeFileSync(join(dir, "winner"), "winner");
+  writeFileSync(join(dir, "loser"), "loser");
+  const first = adoptIntoCache(join(dir, "winner"), key, "ext4", about(["root"]));
+  const second = adoptIntoCache(join(dir, "loser"), key, "ext4", about(["root", "bench"]));
+  assert.is(second.image, first.image);
+  assert.is(readFileSync(first.image, "utf8"), "winner");
+  assert.equal(second.accounts, { users: ["root"], groups: [] });
+  assert.equal(lookupCached(key)!.accounts, { users: ["root"], groups: [] });
+  assert.equal(readdirSync(dir), []);
 });
 
 test.run();
