@@ -201,8 +201,13 @@ export function adoptIntoCache(file: string, key: string, fs: RootfsType, about:
       renameSync(file, temp);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-      const why = copySparse(file, temp);
-      if (why !== undefined) throw new Error(`copying the built image into the cache: ${why}`);
+      const fd = openSync(temp, "wx", 0o600);
+      try {
+        const why = copySparse(file, fd);
+        if (why !== undefined) throw new Error(`copying the built image into the cache (${dir}): ${why}`);
+      } finally {
+        closeSync(fd);
+      }
       rmSync(file, { force: true });
     }
     if (process.getuid?.() === 0) chownSync(temp, 0, 0);

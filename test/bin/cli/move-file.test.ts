@@ -1,9 +1,12 @@
 // A file moved to another file system (--out, --console-log on a tmpfs)
-// keeps its holes, and a copy that fails leaves nothing at the target.
+// keeps its holes, and a copy that fails leaves nothing at the target. A
+// file a stage left is taken only as a regular file with no other name, with
+// the caller's mode; nothing is ever written through a symlink at the target.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, ftruncateSync } from "node:fs";
+import { chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, ftruncateSync, lstatSync } from "node:fs";
+import { copyFile, moveFile } from "../../../bin/cli/move-file.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +59,35 @@ test("a copy that does not fit leaves nothing at the target, and says why naming
   assert.equal(report.targetDir, [], "neither the target nor a temporary file");
   assert.is(report.sourceLeft, true, "the source stays for its owner to remove");
   assert.is(readFileSync(from).length, 8 * MiB);
+});
+
+test("a stage's file with another name is refused; one with the stage's mode gets the caller's (0644)", () => {
+  const dir = mkdtempSync(join(work, "stage-"));
+  const linked = join(dir, "linked.ext4");
+  writeFileSync(linked, "image");
+  linkSync(linked, join(dir, "kept"));
+  assert.throws(() => moveFile(linked, join(dir, "out1.ext4"), "--out out1.ext4"), (err: Error) => err.message === "--out out1.ext4: the stage's file has 2 names; it may have no other");
+  const open = join(dir, "open.ext4");
+  writeFileSync(open, "image");
+  chmodSync(open, 0o2666);
+  moveFile(open, join(dir, "out2.ext4"), "--out out2.ext4");
+  assert.is(statSync(join(dir, "out2.ext4")).mode & 0o7777, 0o644);
+  symlinkSync("/etc/hostname", join(dir, "symlink"));
+  assert.throws(() => moveFile(join(dir, "symlink"), join(dir, "out3"), "--out out3"), (err: Error) => err.message === "--out out3: the stage left no regular file to put there");
+});
+
+test("a copy replaces a symlink at the target, never writes through it", () => {
+  const dir = mkdtempSync(join(work, "copy-"));
+  const victim = join(dir, "victim");
+  writeFileSync(victim, "precious");
+  const image = join(dir, "image.ext4");
+  writeFileSync(image, "image", { mode: 0o444 });
+  symlinkSync(victim, join(dir, "out.ext4"));
+  copyFile(image, join(dir, "out.ext4"), "--out out.ext4");
+  assert.is(readFileSync(victim, "utf8"), "precious");
+  assert.ok(lstatSync(join(dir, "out.ext4")).isFile());
+  assert.is(readFileSync(join(dir, "out.ext4"), "utf8"), "image");
+  assert.is(statSync(join(dir, "out.ext4")).mode & 0o777, 0o644, "writable for its owner, though the cache's copy is read-only");
 });
 
 test.run();
