@@ -177,6 +177,7 @@ export function ownCacheDir(): string {
     chmodSync(dir, 0o755);
     for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
   }
+  makeDirectory(join(dir, "tmp")); // now: a cache that cannot take an image fails before the build, not after
   return dir;
 }
 
@@ -194,7 +195,6 @@ export function adoptIntoCache(file: string, key: string, fs: RootfsType, about:
   // Another name would outlive the run (a kept work directory) and reach the entry.
   if (st.nlink !== 1) throw new Error(`${file}: the built image has ${st.nlink} names; a cache entry may have no other`);
   const dir = join(ownCacheDir(), "tmp");
-  makeDirectory(dir);
   const temp = join(dir, `${key}.${process.pid}.${randomBytes(6).toString("hex")}.partial`);
   try {
     try {

@@ -2,7 +2,7 @@
 // names the option as typed, before the build, leaving nothing behind.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers.js";
@@ -53,6 +53,15 @@ test("a --disk-mib beyond what the stage builds is the command line's error, in 
     assert.is(r.stderr, `bencher-run: --disk-mib ${value}: expected a whole number from 1 to 16777216`);
   }
   assert.not.ok(existsSync(join(cache, "rootfs")), "refused before anything was built");
+});
+
+test("a cache that cannot take an image fails before the build, in one line naming the path", async () => {
+  const broken = join(work, "broken-cache");
+  mkdirSync(join(broken, "rootfs"), { recursive: true });
+  writeFileSync(join(broken, "rootfs", "tmp"), "");
+  const r = await runCli(["mkrootfs", "--input", input, "--verbose"], { BENCHER_RUN_CACHE: broken });
+  assert.is(r.exitCode, 1);
+  assert.is(r.stderr, `bencher-run: ${join(broken, "rootfs", "tmp")} exists and is not a directory`, "no build ran first (--verbose shows its logs)");
 });
 
 test("two directories claiming one digest each get their own tree: a claim keys the cache by its directory", async () => {
