@@ -11,6 +11,7 @@ import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, 
 
 export interface WantedRootImage {
   digest: string;
+  /** `{verifiedLayers}` only for layer blobs the caller hashed itself; anything else is `{claimedBy}` (cache.ts). */
   origin: DigestOrigin;
   fs: RootfsType;
   diskMiB?: number | undefined;
