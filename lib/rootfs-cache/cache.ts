@@ -238,19 +238,30 @@ function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbou
     ...(about.platform ? { platform: about.platform } : {}),
   };
   writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
-  let won = true;
   try {
-    linkSync(temp, final);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // A file system without hard links: rename is atomic too (the last writer wins).
-    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") renameSync(temp, final);
-    else if (code === "EEXIST") won = false;
-    else throw err;
+    let won = true;
+    try {
+      linkSync(temp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        // Another build of the key won the race, keep theirs; but an entry
+        // lookups skip as unsound (planted, or changed since) is replaced,
+        // never handed back to be booted. rename replaces even a symlink itself.
+        const there = lstatSync(final, { throwIfNoEntry: false });
+        if (there && isSoundEntry(there)) won = false;
+        else renameSync(temp, final);
+      } else if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") {
+        renameSync(temp, final); // a file system without hard links: rename is atomic too (the last writer wins)
+      } else {
+        throw err;
+      }
+    }
+    // The sidecar describes the image in place: ours only if ours went in.
+    if (won) renameSync(sidecarTemp, sidecar);
+  } finally {
+    rmSync(sidecarTemp, { force: true });
   }
-  // The sidecar describes the image in place: ours only if ours went in (another build's won a race).
-  if (won) renameSync(sidecarTemp, sidecar);
-  else rmSync(sidecarTemp, { force: true });
   const now = new Date();
   utimesSync(final, now, now);
   const st = statSync(final);

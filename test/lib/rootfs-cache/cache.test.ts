@@ -297,6 +297,19 @@ test("a lookup boots only an entry as the cache leaves it: not writable, not a s
   rmSync(entry);
 });
 
+test("an unsound file already at the key is replaced by the build, never handed back to be booted", async () => {
+  const input = small("u");
+  const key = cacheKey({ digest: configDigest(input), origin: VERIFIED, fs: "ext4" });
+  const planted = join(ownCacheDir(), `${key}.ext4`);
+  writeFileSync(planted, "EVIL", { mode: 0o666 });
+  const built = await buildCached(input, work);
+  assert.is(built.cached, false);
+  assert.is(built.image, planted);
+  assert.ok(fsck(built.image).clean, "the build's image, not the planted file");
+  assert.is(statSync(built.image).mode & 0o777, 0o444);
+  assert.equal(readdirSync(join(rootfsCacheDir(), "tmp")), [], "no image or sidecar left on its way in");
+});
+
 test("two builds of one key racing in: the image and its recorded names are the winner's", () => {
   const dir = mkdtempSync(join(work, "race-"));
   const key = "4".repeat(64);
