@@ -95,18 +95,24 @@ export function scanRootfs(rootfs: string, visit: (entry: ScannedEntry) => void)
   // Names are read as strings (fast); a directory holding a name that is not
   // UTF-8 (decoded with U+FFFD) is read again as bytes so lstat finds it.
   const stack: Directory[] = [{ host: rootfs, image: "", exact: true }];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let dirBytes = direntBytes(1) + direntBytes(2);
-    for (const child of withinPathMax(dir, () => readChildren(dir))) {
-      dirBytes += child.nameBytes;
-      const st = withinPathMax(child, () => lstatSync(child.host, { bigint: true }));
-      record(child.image, child.exact, st, child.host);
-      if (st.isDirectory()) stack.push(child);
+  let current = stack[0]!; // the entry being read, for an error's message
+  try {
+    while (stack.length > 0) {
+      const dir = (current = stack.pop()!);
+      let dirBytes = direntBytes(1) + direntBytes(2);
+      for (const child of readChildren(dir)) {
+        dirBytes += child.nameBytes;
+        current = child;
+        const st = lstatSync(child.host, { bigint: true });
+        record(child.image, child.exact, st, child.host);
+        if (st.isDirectory()) stack.push(child);
+      }
+      // Large directories get an htree: index blocks plus half-full leaves in the worst case.
+      const leafBlocks = Math.ceil(dirBytes / DIR_BLOCK_BYTES);
+      usage.dirBlocks += leafBlocks === 1 ? 1 : Math.ceil(leafBlocks * 1.5) + 1;
     }
-    // Large directories get an htree: index blocks plus half-full leaves in the worst case.
-    const leafBlocks = Math.ceil(dirBytes / DIR_BLOCK_BYTES);
-    usage.dirBlocks += leafBlocks === 1 ? 1 : Math.ceil(leafBlocks * 1.5) + 1;
+  } catch (err) {
+    throw pathTooLong(err, current) ?? err;
   }
   return usage;
 }
@@ -125,19 +131,15 @@ export function discountHoles(usage: TreeUsage, holdsData: (host: string | Buffe
 }
 
 /**
- * Runs a file-system call on `entry`, turning ENAMETOOLONG (a path past
- * PATH_MAX, 4096 bytes) into one short line: Node's message holds the whole
- * path, 4 KB and more.
+ * ENAMETOOLONG (a path past PATH_MAX, 4096 bytes) reading `entry`, as one
+ * short line: Node's message holds the whole path, 4 KB and more. Undefined
+ * for any other error.
  */
-function withinPathMax<T>(entry: Directory, call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw err;
-    const path = entry.image;
-    const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
-    throw new Error(`rootfs: ${JSON.stringify(shown)} (${Buffer.byteLength(path)} bytes) is too long a path: with rootfs/ it passes PATH_MAX (4096 bytes)`);
-  }
+function pathTooLong(err: unknown, entry: Directory): Error | undefined {
+  if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") return undefined;
+  const path = entry.image;
+  const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
+  return new Error(`rootfs: ${JSON.stringify(shown)} (${Buffer.byteLength(path)} bytes) is too long a path: with rootfs/ it passes PATH_MAX (4096 bytes)`);
 }
 
 interface Directory {
