@@ -5,8 +5,9 @@
 // root image then comes from the cache without mkrootfs.
 //
 // The cache key's digest is one the coordinator vouches for: a local image's
-// it read itself (and unpack must agree); a registry image's only unpack has
-// seen, so that entry is keyed by the reference as well (lib/rootfs-cache/).
+// it read itself, with its layer digests (each blob hashed here on a miss;
+// unpack must agree); a registry image's only unpack has seen, so that entry
+// is keyed by the reference as well (lib/rootfs-cache/).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describeError } from "../../lib/ipc/errors.js";
