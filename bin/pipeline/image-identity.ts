@@ -40,7 +40,7 @@ export function isLocalImage(image: string): boolean {
 export async function peekLocalImage(image: string): Promise<ImageIdentity | null> {
   try {
     const platform = parsePlatform(DEFAULT_PLATFORM);
-    const resolved = await resolveImage({ image, out: "/nonexistent" }, platform);
+    const resolved = await resolveImage({ image }, platform);
     const c = resolved.config;
     return {
       digest: resolved.configDigest,

@@ -9,7 +9,9 @@ import { resolveDockerSave } from "./docker-save-source.js";
 import { parseLocalImage } from "./local-image.js";
 import type { Platform } from "./platform.js";
 import type { ResolvedImage } from "./resolved-image.js";
-import type { UnpackRequest } from "./request.js";
+import type { ImageRequest } from "./request.js";
+import type { Reference } from "./reference.js";
+import type { RegistryOptions } from "./registry-client.js";
 
 function localFiles(path: string): ImageFiles {
   const st = statSync(path);
@@ -19,7 +21,7 @@ function localFiles(path: string): ImageFiles {
 }
 
 /** `onRetry` hears of each registry request tried again (why, and what), so a slow registry is not silent. */
-export async function resolveImage(req: UnpackRequest, platform: Platform, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<ResolvedImage> {
+export async function resolveImage(req: ImageRequest, platform: Platform, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<ResolvedImage> {
   const local = parseLocalImage(req.image);
   if (local) {
     if (!existsSync(local.path)) throw new UnpackError(`image ${req.image}: no such file or directory`);
@@ -35,11 +37,16 @@ export async function resolveImage(req: UnpackRequest, platform: Platform, signa
     if (local.prefix !== "") throw new UnpackError(`image ${req.image}: not an OCI layout (no index.json)`);
     throw new UnpackError(`image ${req.image}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
   }
+  const { ref, options } = await registryTarget(req, signal, onRetry);
+  const { resolveRegistryImage } = await import("./registry-source.js");
+  return resolveRegistryImage(ref, { ...options, platform });
+}
+
+/** A registry reference's parts and how to reach its registry (its CA read, its credentials). */
+export async function registryTarget(req: ImageRequest, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<{ ref: Reference; options: RegistryOptions }> {
   // Loaded only for a registry: the HTTP client and TLS would cost every local run ~5 ms (the pipeline's coordinator resolves images too).
-  const [{ parseReference }, { readRegistryCa }, { resolveRegistryImage }] = await Promise.all([
-    import("./reference.js"), import("./registry-ca.js"), import("./registry-source.js"),
-  ]);
+  const [{ parseReference }, { readRegistryCa }] = await Promise.all([import("./reference.js"), import("./registry-ca.js")]);
   const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
   const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
-  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, signal, onRetry });
+  return { ref, options: { auth: req.auth, plainHttp: req.plainHttp, ca, signal, onRetry } };
 }

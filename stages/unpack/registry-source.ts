@@ -1,5 +1,5 @@
 // Resolves an image in a registry: the tag or digest's manifest (or index),
-// then config and layers as verified streams.
+// then config and layers as verified streams; or only the digest a tag names.
 
 import { UnpackError } from "./image-root.js";
 import { DIGEST, digestOf, verifyBuffer } from "./digest.js";
@@ -24,35 +24,58 @@ async function readLimited(response: Response, what: string): Promise<Buffer> {
   return bytes;
 }
 
+/** A registry's top document (manifest or index) for a reference, checked, with the digest that names it. */
+interface TopDocument {
+  bytes: Buffer;
+  mediaType: string | undefined;
+  digest: string;
+}
+
+async function fetchManifest(client: RegistryClient, reference: string, what: string) {
+  const response = await client.get(`manifests/${reference}`, { Accept: ACCEPT }, what);
+  const bytes = await readLimited(response, what);
+  return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim(), servedDigest: response.headers.get("docker-content-digest") };
+}
+
+async function fetchTopDocument(client: RegistryClient, ref: Reference): Promise<TopDocument> {
+  const name = formatReference(ref);
+  // By digest it is checked against it; by tag, against the digest the registry
+  // says it serves (Docker-Content-Digest, as containerd checks it), so that its digest, which
+  // unpack reports and a later pull by digest uses, names these bytes.
+  const top = await fetchManifest(client, ref.digest ?? ref.tag!, `manifest ${name}`);
+  if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest ${name}`);
+  else if (top.servedDigest && DIGEST.test(top.servedDigest)) verifyBuffer(top.bytes, { digest: top.servedDigest }, `manifest ${name} (against the registry's Docker-Content-Digest)`);
+  return { bytes: top.bytes, mediaType: top.mediaType, digest: ref.digest ?? digestOf(top.bytes) };
+}
+
+/**
+ * The digest a tag names now (that of its manifest or index), read from the
+ * registry; a reference by digest is its own answer. Only the top document
+ * is fetched, and only hashed: the coordinator pins the reference to this
+ * digest before anything is unpacked.
+ */
+export async function resolveRegistryDigest(ref: Reference, options: RegistryOptions): Promise<string> {
+  if (ref.digest) return ref.digest;
+  // Not parsed here: the unpack of the pinned reference reads and checks it.
+  return (await fetchTopDocument(new RegistryClient(ref, options), ref)).digest;
+}
+
 export async function resolveRegistryImage(
   ref: Reference,
   options: RegistryOptions & { platform: Platform },
 ): Promise<ResolvedImage> {
   const client = new RegistryClient(ref, options);
   const name = formatReference(ref);
-
-  const fetchManifest = async (reference: string, what: string) => {
-    const response = await client.get(`manifests/${reference}`, { Accept: ACCEPT }, what);
-    const bytes = await readLimited(response, what);
-    return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim(), servedDigest: response.headers.get("docker-content-digest") };
-  };
-
-  // The top document: by digest it is checked against it; by tag, against the digest the registry
-  // says it serves (Docker-Content-Digest, as containerd checks it), so that its digest, which
-  // unpack reports and a later pull by digest uses, names these bytes.
-  const top = await fetchManifest(ref.digest ?? ref.tag!, `manifest ${name}`);
-  if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest ${name}`);
-  else if (top.servedDigest && DIGEST.test(top.servedDigest)) verifyBuffer(top.bytes, { digest: top.servedDigest }, `manifest ${name} (against the registry's Docker-Content-Digest)`);
-  const topDigest = ref.digest ?? digestOf(top.bytes);
+  const top = await fetchTopDocument(client, ref);
 
   const fetchDocument = async (desc: Descriptor, what: string) => {
     if (desc.size > MAX_JSON_BYTES) throw new UnpackError(`${what} claims ${desc.size} bytes, too large for a JSON document`);
-    const { bytes } = await fetchManifest(desc.digest, what);
+    const { bytes } = await fetchManifest(client, desc.digest, what);
     verifyBuffer(bytes, desc, what);
     return bytes;
   };
   const { manifest, digest } = await resolveManifest(
-    { doc: parseJson(top.bytes, `manifest ${name}`), mediaType: top.mediaType, digest: topDigest, what: `manifest ${name}` },
+    { doc: parseJson(top.bytes, `manifest ${name}`), mediaType: top.mediaType, digest: top.digest, what: `manifest ${name}` },
     fetchDocument,
     options.platform,
   );

@@ -1,4 +1,5 @@
-// The unpack stage's request: what to unpack and where.
+// The unpack stage's request: what to unpack and where; or, with
+// resolveOnly, which digest a registry reference names now.
 
 export interface RegistryAuth {
   username?: string;
@@ -7,15 +8,14 @@ export interface RegistryAuth {
   token?: string;
 }
 
-export interface UnpackRequest {
+/** The image and how to reach it: what both of the stage's requests have. */
+export interface ImageRequest {
   /**
    * An OCI layout directory, an OCI archive, a docker-save tar or directory
    * (optionally prefixed "oci:", "oci-archive:", "docker-archive:"), or a
    * registry reference "host[:port]/name[:tag|@sha256:…]" (optionally "docker://…").
    */
   image: string;
-  /** Directory to create (or an empty one) for rootfs/, metadata.jsonl, config.json. */
-  out: string;
   /** "os/arch[/variant]"; default linux/amd64. */
   platform?: string;
   auth?: RegistryAuth;
@@ -26,6 +26,17 @@ export interface UnpackRequest {
   plainHttp?: boolean;
   /** A PEM file of CA certificates to trust for the registry's HTTPS, besides the usual roots. */
   registryCa?: string;
+}
+
+export interface UnpackRequest extends ImageRequest {
+  /** Directory to create (or an empty one) for rootfs/, metadata.jsonl, config.json. */
+  out: string;
+  resolveOnly?: false;
+}
+
+/** Unpack nothing, only say which digest a registry reference names now (resolve-digest.ts). */
+export interface ResolveRequest extends ImageRequest {
+  resolveOnly: true;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -39,15 +50,18 @@ function optionalString(raw: Record<string, unknown>, key: string, where = "unpa
   return v;
 }
 
-export function parseUnpackRequest(raw: unknown): UnpackRequest {
+export function parseUnpackRequest(raw: unknown): UnpackRequest | ResolveRequest {
   if (!isObject(raw)) throw new Error("unpack request: expected an object");
-  const known = new Set(["image", "out", "platform", "auth", "plainHttp", "registryCa"]);
+  const known = new Set(["image", "out", "platform", "auth", "plainHttp", "registryCa", "resolveOnly"]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`unpack request: unknown field "${key}"`);
   const image = optionalString(raw, "image");
   const out = optionalString(raw, "out");
   if (!image) throw new Error('unpack request: "image" is required');
-  if (!out) throw new Error('unpack request: "out" is required');
-  const req: UnpackRequest = { image, out };
+  if (raw.resolveOnly !== undefined && typeof raw.resolveOnly !== "boolean") throw new Error('unpack request: "resolveOnly" must be a boolean');
+  const resolveOnly = raw.resolveOnly === true;
+  if (resolveOnly && out !== undefined) throw new Error('unpack request: "out" has no place with "resolveOnly": nothing is written');
+  if (!resolveOnly && !out) throw new Error('unpack request: "out" is required');
+  const req: UnpackRequest | ResolveRequest = resolveOnly ? { image, resolveOnly: true } : { image, out: out! };
   const platform = optionalString(raw, "platform");
   if (platform !== undefined) {
     if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(platform)) {

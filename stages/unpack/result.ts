@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { checkLine, optionalLine, resultFail, resultObject, wholeNumber, type Raw } from "../../lib/ipc/result-fields.js";
 import type { UnpackResult } from "./unpack.js";
+import type { ResolveResult } from "./resolve-digest.js";
 
 /** An OCI digest: algorithm:encoded (e.g. sha256:<64 hex>). */
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}$/;
@@ -30,4 +31,9 @@ export function parseUnpackResult(raw: unknown, out: string): UnpackResult {
   };
   if (optionalLine(r, "manifestDigest") !== undefined) result.manifestDigest = digest(r, "manifestDigest");
   return result;
+}
+
+/** A `resolveOnly` request's result: the digest the reference names now. */
+export function parseResolveResult(raw: unknown): ResolveResult {
+  return { digest: digest(resultObject(raw), "digest") };
 }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
+import { resolveDigest } from "../../../stages/unpack/resolve-digest.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
 import { describeErrorBody, RegistryClient } from "../../../stages/unpack/registry-client.js";
 import { rejects, snapshot } from "./helpers.js";
@@ -92,6 +93,17 @@ test("a multi-platform index pushed with --all serves each platform", async () =
   assert.is(readFileSync(join(a.rootfs, "arch"), "utf8"), "amd64");
   const b = await unpack({ image: `${anonymous.host}/bench/multi:v1`, out: freshOut(), platform: "linux/arm64" });
   assert.is(readFileSync(join(b.rootfs, "arch"), "utf8"), "arm64");
+});
+
+test("resolveOnly: a tag's digest is the one the registry serves (an index's for a multi-platform tag); a digest is its own answer, with no request", async () => {
+  const { stdout } = await execa("skopeo", ["inspect", "--tls-verify=false", `docker://${anonymous.host}/bench/img:v1`]);
+  assert.equal(await resolveDigest({ image: `${anonymous.host}/bench/img:v1`, resolveOnly: true }), { digest: JSON.parse(stdout).Digest });
+  const { stdout: raw } = await execa("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${anonymous.host}/bench/multi:v1`]);
+  assert.equal(await resolveDigest({ image: `docker://${anonymous.host}/bench/multi:v1`, resolveOnly: true }), { digest: `sha256:${createHash("sha256").update(raw).digest("hex")}` });
+  assert.match(raw, /manifests/, "an index");
+  const pin = `sha256:${"0".repeat(64)}`;
+  assert.equal(await resolveDigest({ image: `127.0.0.1:1/nowhere@${pin}`, resolveOnly: true }), { digest: pin });
+  await rejects(() => resolveDigest({ image: `${anonymous.host}/bench/img:nope`, resolveOnly: true }), /manifest .*bench\/img:nope: HTTP 404: MANIFEST_UNKNOWN/);
 });
 
 test("unknown tags, unreachable registries and corrupted blobs fail cleanly", async () => {
