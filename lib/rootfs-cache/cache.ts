@@ -26,6 +26,7 @@ import { makeDirectory } from "../fs/make-directory.js";
 import { copySparse } from "../fs/copy-sparse.js";
 import { unprivilegedStageIds } from "../sandbox/stage-identity.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
+import type { RunConfig } from "../../stages/unpack/unpack.js";
 
 /** Bump when the stage's output changes for the same input (new options, fixes in the plan). 2: squashfs without the build's clock. 3: the ext4 UUID from the digest, not the key. */
 export const MKROOTFS_VERSION = 3;
@@ -52,10 +53,11 @@ const IMAGE_NAME = /^([0-9a-f]{64})\.(ext4|squashfs)$/;
  * them is the same tree: a compromised unpack can spoil only the entry of
  * the very bytes that compromised it. (The config digest alone would not
  * do: another image can carry the same config over other layers, which
- * only unpack, decompressing them, would find out.) Otherwise only an
- * unpacked directory's config.json says so (a registry image, whose digest
- * only the networked unpack learns, or `mkrootfs --input DIR`): such an
- * entry is keyed apart, by where the claim came from.
+ * only unpack, decompressing them, would find out.) Otherwise only a
+ * stage's word vouches for the tree: `claimedBy` keys such an entry apart,
+ * by what the stage was given (a registry reference pinned to a digest by
+ * the coordinator before unpack ran, `host/name@sha256:…`, whose `digest`
+ * is that pin; or `mkrootfs --input DIR`).
  */
 export type DigestOrigin = { verifiedLayers: string[] } | { claimedBy: string };
 
@@ -65,7 +67,7 @@ export function claimedByDirectory(dir: string): DigestOrigin {
 }
 
 export interface CacheKeyInput {
-  /** The image digest (the config digest, config.json's `digest`). */
+  /** The image digest (the config digest, config.json's `digest`; a pinned registry reference's own digest). */
   digest: string;
   origin: DigestOrigin;
   fs: RootfsType;
@@ -92,6 +94,8 @@ export interface CachedImage {
   accounts?: ImageAccounts;
   /** Who vouched for the digest (from the sidecar; images cached before it was recorded have none). */
   origin?: DigestOrigin;
+  /** How to run the image, when the sidecar records it (a registry image's: its hit comes before any unpack). */
+  runConfig?: RunConfig;
 }
 
 export function rootfsCacheDir(): string {
@@ -137,8 +141,7 @@ export function lookupCached(key: string): CachedImage | null {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // evicted this instant
       // A cache we may read but not write (shared, read-only): still a hit.
     }
-    const accounts = readSidecar(join(rootfsCacheDir(), `${key}.json`))?.accounts;
-    return { ...describe(key, fs, path, st), lastUsed: now, ...(accounts ? { accounts } : {}) };
+    return { ...describe(key, fs, path, st), lastUsed: now, ...runDetails(join(rootfsCacheDir(), `${key}.json`)) };
   }
   return null;
 }
@@ -160,6 +163,7 @@ export interface CacheEntryAbout {
   diskMiB?: number;
   accounts?: ImageAccounts;
   platform?: string;
+  runConfig?: RunConfig;
 }
 
 /**
@@ -236,6 +240,7 @@ function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbou
     key, fs, digest: about.digest, origin: about.origin, diskMiB: about.diskMiB ?? null, version: MKROOTFS_VERSION, created: new Date().toISOString(),
     ...(about.accounts ? { accounts: about.accounts } : {}),
     ...(about.platform ? { platform: about.platform } : {}),
+    ...(about.runConfig ? { runConfig: about.runConfig } : {}),
   };
   writeFileSync(sidecarTemp, JSON.stringify(sidecarContent) + "\n");
   try {
@@ -266,8 +271,13 @@ function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbou
   utimesSync(final, now, now);
   const st = statSync(final);
   syncDir(rootfsCacheDir());
-  const accounts = readSidecar(sidecar)?.accounts;
-  return { ...describe(key, fs, final, st), ...(accounts ? { accounts } : {}) };
+  return { ...describe(key, fs, final, st), ...runDetails(sidecar) };
+}
+
+/** What a run of a cached image needs from its sidecar besides the image: the image's names, and how to run it if recorded. */
+function runDetails(sidecar: string): Pick<CachedImage, "accounts" | "runConfig"> {
+  const about = readSidecar(sidecar);
+  return { ...(about?.accounts ? { accounts: about.accounts } : {}), ...(about?.runConfig ? { runConfig: about.runConfig } : {}) };
 }
 
 function syncDir(dir: string): void {
@@ -321,10 +331,12 @@ interface Sidecar {
   accounts?: ImageAccounts;
   /** config.json's platform; images cached before it was recorded have none. */
   platform?: string;
+  /** config.json itself, for an image found in the cache before it is unpacked (a registry image's). */
+  runConfig?: RunConfig;
 }
 
 /** The sidecar's fields that are well-formed; undefined if it is missing or unreadable. */
-function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts; platform?: string; origin?: DigestOrigin } | undefined {
+function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts; platform?: string; origin?: DigestOrigin; runConfig?: RunConfig } | undefined {
   let about: Partial<Record<keyof Sidecar, unknown>>;
   try {
     about = JSON.parse(readFileSync(path, "utf8")) as typeof about;
@@ -343,6 +355,8 @@ function readSidecar(path: string): { digest?: string; accounts?: ImageAccounts;
     ...(typeof about.digest === "string" ? { digest: about.digest } : {}),
     ...(typeof about.platform === "string" ? { platform: about.platform } : {}),
     ...(a && typeof a === "object" && names(a.users) && names(a.groups) ? { accounts: { users: a.users, groups: a.groups } } : {}),
+    // Its fields are checked where it is used, as config.json's are (bin/pipeline/root-image.ts).
+    ...(typeof about.runConfig === "object" && about.runConfig !== null && !Array.isArray(about.runConfig) ? { runConfig: about.runConfig as RunConfig } : {}),
   };
 }
 

@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import type { RootfsType } from "../../stages/mkrootfs/request.js";
-import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, type DigestOrigin } from "./cache.js";
+import type { RunConfig } from "../../stages/unpack/unpack.js";
+import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, type CachedImage, type DigestOrigin } from "./cache.js";
 
 export interface WantedRootImage {
   digest: string;
@@ -17,6 +18,12 @@ export interface WantedRootImage {
   diskMiB?: number | undefined;
   /** config.json's platform, recorded for `cache ls`. */
   platform?: string | undefined;
+  /**
+   * config.json, recorded when a later run must find the image before it
+   * unpacks anything (a registry image's, keyed by its pinned reference);
+   * its digest (the image ID) is then the one `cache ls` shows.
+   */
+  runConfig?: RunConfig | undefined;
 }
 
 export interface CachedRootImage {
@@ -28,6 +35,7 @@ export interface CachedRootImage {
   /** True when it was in the cache already. */
   cached: boolean;
   accounts?: ImageAccounts;
+  runConfig?: RunConfig;
 }
 
 /** What the build callback's stage made: the file it was told to write, and the image's names. */
@@ -50,17 +58,22 @@ export async function cachedRootImage(
   const key = cacheKey(wanted);
   ownCacheDir(); // before the lookup: a cache an older version gave the stage uid is emptied first
   const hit = lookupCached(key);
-  if (hit) return { image: hit.image, fs: wanted.fs, bytes: hit.bytes, cacheKey: key, cached: true, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
+  if (hit) return { image: hit.image, fs: wanted.fs, bytes: hit.bytes, cacheKey: key, cached: true, ...runDetails(hit) };
   const out = join(stagingDir, `image.${wanted.fs}`);
   const made = await build(out);
   const entry = adoptIntoCache(out, key, wanted.fs, {
-    digest: wanted.digest, origin: wanted.origin,
+    digest: wanted.runConfig?.digest ?? wanted.digest, origin: wanted.origin,
     ...(wanted.diskMiB !== undefined ? { diskMiB: wanted.diskMiB } : {}),
     ...(made.accounts ? { accounts: made.accounts } : {}),
     ...(wanted.platform !== undefined ? { platform: wanted.platform } : {}),
+    ...(wanted.runConfig !== undefined ? { runConfig: wanted.runConfig } : {}),
   });
   const pruned = pruneAfterInsert(key);
   if (pruned.removed.length > 0) onEvicted(pruned.removed.length, pruned.freedBytes);
-  // The entry's own accounts: another build of the key may have won the race in.
-  return { image: entry.image, fs: wanted.fs, bytes: entry.bytes, cacheKey: key, cached: false, ...(entry.accounts ? { accounts: entry.accounts } : {}) };
+  // The entry's own details: another build of the key may have won the race in.
+  return { image: entry.image, fs: wanted.fs, bytes: entry.bytes, cacheKey: key, cached: false, ...runDetails(entry) };
+}
+
+function runDetails(entry: CachedImage): Pick<CachedRootImage, "accounts" | "runConfig"> {
+  return { ...(entry.accounts ? { accounts: entry.accounts } : {}), ...(entry.runConfig ? { runConfig: entry.runConfig } : {}) };
 }
