@@ -161,7 +161,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         kernelBootMs: vm.boot?.bootMs ?? null,
         vmMs: vm.boot?.wallMs ?? null,
       },
-      image: { digest: root.runConfig.digest, cached: root.cached },
+      image: { digest: root.runConfig.digest, cached: root.cached, ...(root.reference ? { reference: root.reference } : {}) },
       guestError: c.guestError,
       forgedFrames: c.forgedFrames,
       vm: vm.boot ? vmEnding(vm.boot, vm.stoppedAfterCollect, vmFailure) : null,

@@ -25,7 +25,7 @@ export interface PipelineJsonDocument {
   /** Guest path → why an --output is null ("no such file in the guest", …). */
   outputsNotReturned?: Record<string, string>;
   metrics: PipelineMetrics;
-  image: { digest: string; cached: boolean };
+  image: { digest: string; cached: boolean; reference?: string };
   error?: string;
   guestError?: string;
   forgedFrames: number;

@@ -46,7 +46,8 @@ export interface PipelineResult {
   /** Guest path → host path, for files saved to the output directory. */
   savedOutputs: Record<string, string>;
   metrics: PipelineMetrics;
-  image: { digest: string; cached: boolean };
+  /** The image ID; whether its root image came from the cache; a registry image's reference pinned to the digest it was run at. */
+  image: { digest: string; cached: boolean; reference?: string };
   /** Set when the runner failed (status 125): why, in one line. */
   error?: string;
   /** Why the guest could not run the command (its ERROR message): status 126/127/125. */

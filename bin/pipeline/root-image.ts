@@ -1,13 +1,14 @@
 // The root image a run boots: the cached base image for (image, fs, disk
 // size), built through the unpack and mkrootfs stages on a miss. A local
 // image whose digest is already in the cache costs a few small reads; a
-// registry image is always unpacked (its digest needs the network), and its
-// root image then comes from the cache without mkrootfs.
+// registry image pinned by digest costs nothing more, and one by tag a
+// sandboxed fetch of its manifest (registry-pin.ts): no layer is fetched.
 //
 // The cache key's digest is one the coordinator vouches for: a local image's
 // it read itself, with its layer digests (each blob hashed here on a miss;
-// unpack must agree); a registry image's only unpack has seen, so that entry
-// is keyed by the reference as well (lib/rootfs-cache/).
+// unpack must agree); a registry image's is the digest the coordinator
+// pinned its reference to before unpack ran, with that reference
+// (lib/rootfs-cache/).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describeError } from "../../lib/ipc/errors.js";
@@ -15,7 +16,7 @@ import { PipelineError, PipelineOptionError } from "./errors.js";
 import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
 import type { AuthLookup } from "../../lib/oci/auth-file.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
-import type { UnpackRequest } from "../../stages/unpack/request.js";
+import type { ImageRequest, UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
@@ -27,6 +28,7 @@ import { peekLocalImage, type ImageIdentity } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
+import { pinRegistryImage, type PinnedImage } from "./registry-pin.js";
 import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
 import { readSmallFile } from "../../lib/fs/read-small-file.js";
@@ -39,10 +41,12 @@ export interface RootImage {
   runConfig: RunConfig;
   /** True when neither unpack nor mkrootfs had to build anything. */
   cached: boolean;
-  /** Time spent in unpack and mkrootfs (0 on a cache hit). */
+  /** Time spent in unpack and mkrootfs (0 on a cache hit, but for the resolving of a registry tag). */
   prepareMs: number;
   /** The image's user and group names, when mkrootfs recorded them. */
   accounts?: ImageAccounts;
+  /** A registry image's reference pinned to the digest it was run at: `host/repo@sha256:…`. */
+  reference?: string;
 }
 
 /** The image string for unpack (local paths made absolute) and the host path to bind read-only, if local. */
@@ -71,22 +75,36 @@ export async function prepareRootImage(
   const local = locateImage(image);
   const identity = local.bind ? await peekLocalImage(local.request) : null;
   if (identity) {
-    ownCacheDir();
-    const hit = lookupCached(cacheKey({ digest: identity.digest, origin: { verifiedLayers: identity.layerDigests }, fs, diskMiB }));
-    if (hit) return { path: hit.image, fs, runConfig: identity.runConfig, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
+    const hit = lookupRootImage(identity.digest, { verifiedLayers: identity.layerDigests }, fs, diskMiB, identity.runConfig);
+    if (hit) return hit;
   }
-  const started = performance.now();
-  const out = workdir.stageDir("unpack");
-  const unpackRequest: UnpackRequest = { image: local.request, out };
-  if (registry.ca !== undefined) unpackRequest.registryCa = registry.ca;
-  if (registry.plainHttp !== undefined) unpackRequest.plainHttp = registry.plainHttp;
-  // Checked only now: a cache hit never needs the stage to read them.
+  // The stage's request, but for where it writes: a registry image is
+  // resolved with it first (a CA file and credentials checked only now: a
+  // local image's cache hit never needs them).
+  const access: ImageRequest = { image: local.request };
+  if (registry.ca !== undefined) access.registryCa = registry.ca;
+  if (registry.plainHttp !== undefined) access.plainHttp = registry.plainHttp;
   if (local.bind) stageMustRead("image", image, local.bind);
   if (registry.ca !== undefined) stageMustRead("registryCa", registry.ca, registry.ca);
   const auth = registryAuth(local.request, local.bind === null, registry.authFile);
-  if (auth.credentials) unpackRequest.auth = auth.credentials;
+  if (auth.credentials) access.auth = auth.credentials;
+  const readOnly = [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])];
+
+  const started = performance.now();
+  const pinned = local.bind ? null : await pinRegistryImage(access, readOnly, hooks).catch((err: unknown) => {
+    throw withAuthNote(err, auth);
+  });
+  if (pinned) {
+    // Its run config is the sidecar's: without it (an entry from another version), unpack again.
+    const hit = lookupRootImage(pinned.digest, { claimedBy: pinned.reference }, fs, diskMiB, null);
+    if (hit) return { ...hit, prepareMs: Math.round(performance.now() - started), reference: pinned.reference };
+    access.image = pinned.reference;
+  }
+
+  const out = workdir.stageDir("unpack");
+  const unpackRequest: UnpackRequest = { ...access, out };
   const unpacking = runStage<UnpackResult>("unpack", unpackRequest, {
-    readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
+    readOnly,
     writable: [out],
     network: local.bind === null,
   }, hooks, (raw) => parseUnpackResult(raw, out)).catch((err: unknown) => {
@@ -103,10 +121,10 @@ export async function prepareRootImage(
     throw new PipelineError(`unpack: invalid result: the image's layers are not the ones its manifest names: ${describeError(verified.reason)}`);
   }
   const runConfig = readRunConfig(join(out, "config.json"));
-  const { digest, origin } = cacheIdentity(runConfig, identity, local.request, join(out, "config.json"));
+  const { digest, origin } = cacheIdentity(runConfig, identity, pinned, join(out, "config.json"));
 
   const staging = workdir.stageDir("mkrootfs");
-  const made = await cachedRootImage({ digest, origin, fs, diskMiB, platform: runConfig.platform }, staging, (image) => {
+  const made = await cachedRootImage({ digest, origin, fs, diskMiB, platform: runConfig.platform, ...(pinned ? { runConfig } : {}) }, staging, (image) => {
     const request: MkrootfsRequest = { input: out, out: image, fs };
     if (diskMiB !== undefined) request.diskMiB = diskMiB;
     return runStage<MkrootfsResult>("mkrootfs", request, { readOnly: [out], writable: [staging] }, hooks, (raw) => parseMkrootfsResult(raw, { fs, out: image }));
@@ -114,7 +132,23 @@ export async function prepareRootImage(
   return {
     path: made.image, fs, runConfig, cached: made.cached, prepareMs: Math.round(performance.now() - started),
     ...(made.accounts ? { accounts: made.accounts } : {}),
+    ...(pinned ? { reference: pinned.reference } : {}),
   };
+}
+
+/**
+ * The cached root image for a digest and its origin, or null. `runConfig`:
+ * how to run it, when the coordinator knows (a local image's); else the
+ * sidecar's, checked as config.json is, and an entry without a sound one
+ * is not a hit.
+ */
+function lookupRootImage(digest: string, origin: DigestOrigin, fs: RootfsKind, diskMiB: number | undefined, runConfig: RunConfig | null): RootImage | null {
+  ownCacheDir();
+  const hit = lookupCached(cacheKey({ digest, origin, fs, diskMiB }));
+  if (!hit) return null;
+  const config = runConfig ?? (hit.runConfig && runConfigProblem(hit.runConfig) === undefined ? hit.runConfig : null);
+  if (!config) return null;
+  return { path: hit.image, fs, runConfig: config, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
 }
 
 /**
@@ -138,18 +172,29 @@ export function readRunConfig(path: string): RunConfig {
  * it. A local image's the coordinator read itself, with its layer digests
  * (each blob hashed here too), and unpack must agree: a compromised unpack
  * could otherwise claim another image's digest, to have its own tree cached
- * and booted under that image's name. A registry image's digest only unpack
- * has seen (it holds the network), so that entry is keyed by the reference
- * as well: a claim can spoil only that reference's own entries.
+ * and booted under that image's name. A registry image is keyed by its
+ * pinned reference (registry-pin.ts), which the coordinator chose before
+ * unpack ran: whatever unpack claims, it can spoil only that reference's
+ * own entry.
  */
-export function cacheIdentity(runConfig: RunConfig, identity: Pick<ImageIdentity, "digest" | "layerDigests"> | null, imageRequest: string, configPath: string): { digest: string; origin: DigestOrigin } {
-  if (!isDigest(runConfig.digest)) throw new PipelineError(`unpack: invalid result: ${configPath}: digest must be an OCI digest`);
-  if (!isPlatform(runConfig.platform)) throw new PipelineError(`unpack: invalid result: ${configPath}: platform must be os/architecture[/variant]`);
-  if (!identity) return { digest: runConfig.digest, origin: { claimedBy: imageRequest } };
+export function cacheIdentity(runConfig: RunConfig, identity: Pick<ImageIdentity, "digest" | "layerDigests"> | null, pinned: PinnedImage | null, configPath: string): { digest: string; origin: DigestOrigin } {
+  const problem = runConfigProblem(runConfig);
+  if (problem) throw new PipelineError(`unpack: invalid result: ${configPath}: ${problem}`);
+  if (!identity) {
+    if (!pinned) throw new Error("cacheIdentity: an image neither local nor pinned");
+    return { digest: pinned.digest, origin: { claimedBy: pinned.reference } };
+  }
   if (runConfig.digest !== identity.digest) {
     throw new PipelineError(`unpack: invalid result: ${configPath}: digest ${runConfig.digest} is not the image's ${identity.digest}`);
   }
   return { digest: identity.digest, origin: { verifiedLayers: identity.layerDigests } };
+}
+
+/** What is wrong with a run config's fields the cache relies on (its digest and platform), if anything. */
+function runConfigProblem(runConfig: RunConfig): string | undefined {
+  if (!isDigest(runConfig.digest)) return "digest must be an OCI digest";
+  if (!isPlatform(runConfig.platform)) return "platform must be os/architecture[/variant]";
+  return undefined;
 }
 
 /** What the user's auth file has for a registry image (nothing for a local one). */

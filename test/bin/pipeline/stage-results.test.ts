@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runStage } from "../../../bin/pipeline/stage-runner.js";
 import { cacheIdentity, readRunConfig } from "../../../bin/pipeline/root-image.js";
+import { pinnedReference } from "../../../bin/pipeline/registry-pin.js";
+import { parseReference } from "../../../stages/unpack/reference.js";
+import { parseResolveResult } from "../../../stages/unpack/result.js";
 import { describeError } from "../../../lib/ipc/errors.js";
 import { giveToStage } from "../../../lib/sandbox/stage-identity.js";
 import type { StageName } from "../../../lib/sandbox/stage-policy.js";
@@ -88,17 +91,30 @@ test("unpack's config.json: a symlink to a secret, a FIFO, or a huge file is ref
   assert.equal(readRunConfig(config), { digest, cmd: ["/bin/true"] });
 });
 
-test("unpack: a config.json digest other than the local image's own is refused; a local image's entry is keyed by its verified layers, a registry image's by the reference", () => {
+test("unpack: a config.json digest other than the local image's own is refused; a local image's entry is keyed by its verified layers, a registry image's by its pinned reference, whatever unpack claims", () => {
   const runConfig = { digest, env: [], workingDir: "/", entrypoint: null, cmd: null, user: "", platform: "linux/amd64" };
   const path = "/run/unpack/config.json";
   const layerDigests = [`sha256:${"d".repeat(64)}`];
-  assert.equal(cacheIdentity(runConfig, { digest, layerDigests }, "oci:/images/a", path), { digest, origin: { verifiedLayers: layerDigests } });
+  assert.equal(cacheIdentity(runConfig, { digest, layerDigests }, null, path), { digest, origin: { verifiedLayers: layerDigests } });
   const other = `sha256:${"c".repeat(64)}`;
-  assert.throws(() => cacheIdentity(runConfig, { digest: other, layerDigests }, "oci:/images/a", path),
+  assert.throws(() => cacheIdentity(runConfig, { digest: other, layerDigests }, null, path),
     (err: Error) => err.message === `unpack: invalid result: ${path}: digest ${digest} is not the image's ${other}`);
-  assert.equal(cacheIdentity(runConfig, null, "registry.example/bench:1", path), { digest, origin: { claimedBy: "registry.example/bench:1" } });
-  assert.throws(() => cacheIdentity({ ...runConfig, digest: "../../x" }, null, "r/b:1", path), /digest must be an OCI digest/);
-  assert.throws(() => cacheIdentity({ ...runConfig, platform: "linux/\u001b[31m" }, null, "r/b:1", path), /platform must be os\/architecture/);
+  const pin = `sha256:${"e".repeat(64)}`;
+  const pinned = pinnedReference(parseReference("registry.example/bench:1"), pin);
+  assert.equal(pinned, { reference: `registry.example/bench@${pin}`, digest: pin }, "the tag is dropped: the digest names the image");
+  assert.equal(cacheIdentity(runConfig, null, pinned, path), { digest: pin, origin: { claimedBy: `registry.example/bench@${pin}` } });
+  assert.throws(() => cacheIdentity({ ...runConfig, digest: "../../x" }, null, pinned, path), /digest must be an OCI digest/);
+  assert.throws(() => cacheIdentity({ ...runConfig, platform: "linux/\u001b[31m" }, null, pinned, path), /platform must be os\/architecture/);
+});
+
+test("unpack: a resolveOnly result is a digest a reference can hold, and nothing else is taken from it", () => {
+  const pin = `sha256:${"e".repeat(64)}`;
+  assert.equal(parseResolveResult({ digest: pin, extra: "ignored" }), { digest: pin });
+  assert.throws(() => parseResolveResult({ digest: "sha256:../../x" }), /^digest must be a digest/);
+  assert.throws(() => parseResolveResult({}), /^digest must be a digest/);
+  assert.throws(() => parseResolveResult("sha256:x"), /^result must be an object/);
+  // A well-formed digest of an algorithm a reference cannot name is refused when pinning.
+  assert.throws(() => pinnedReference(parseReference("registry.example/bench:1"), `md5:${"a".repeat(32)}`), /not a sha256\/sha512 digest/);
 });
 
 const mkrootfsBody = (image: string) => ({ image, fs: "ext4", bytes: 1 });
