@@ -9,6 +9,8 @@ export interface StageHooks {
   onProgress?(stage: StageName, fraction: number | null, message: string): void;
   /** Sees each log line; returns true when it consumed it (collect's output events). */
   onLog?(stage: StageName, level: LogLevel, message: string): boolean | void;
+  /** Hears a stage's events (`body` unchecked: the stage may be compromised). */
+  onEvent?(stage: StageName, name: string, body: unknown): void;
 }
 
 /** `parseResult` checks the stage's result (the stage may be compromised): a bad one is the stage's one-line error. */
@@ -18,5 +20,6 @@ export function runStage<Res>(stage: StageName, request: unknown, paths: StagePa
     signal: hooks.signal,
     onProgress: (fraction, message) => hooks.onProgress?.(stage, fraction, message),
     onLog: (level, message) => void hooks.onLog?.(stage, level, message),
+    onEvent: (name, body) => hooks.onEvent?.(stage, name, body),
   });
 }

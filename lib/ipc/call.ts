@@ -1,5 +1,5 @@
 // The coordinator side of the protocol: send one request to a running stage
-// process, relay its progress and logs, and resolve with its result or reject
+// process, relay its progress, logs and events, and resolve with its result or reject
 // with a StageError. Never hangs on a broken stage: a bad frame kills it, an
 // exit without a result is an error that says so.
 import type { Readable, Writable } from "node:stream";
@@ -24,6 +24,8 @@ export interface CallOptions<Res> {
   stage: string;
   onProgress?: (fraction: number | null, message: string) => void;
   onLog?: (level: LogLevel, message: string) => void;
+  /** Hears each event (a fact the stage tells before its result); `body` is the stage's, unchecked. */
+  onEvent?: (name: string, body: unknown) => void;
   /** Validates the result body; throw a plain Error to refuse it. */
   parseResult?: (raw: unknown) => Res;
   /** Aborting asks the stage to stop (SIGTERM, or SIGINT if that is what interrupted the caller; SIGKILL after `killAfterMs`). */
@@ -78,6 +80,7 @@ export async function callStage<Res = unknown>(child: StageChild, request: unkno
       if (final) throw new StageError(stage, `protocol error: ${message.type} message after the final ${final.type}`);
       if (message.type === "progress") options.onProgress?.(message.fraction, message.message);
       else if (message.type === "log") options.onLog?.(message.level, message.message);
+      else if (message.type === "event") options.onEvent?.(message.name, message.body);
       else {
         final = message;
         startGrace();

@@ -12,6 +12,8 @@ export interface StageContext {
   /** Reports how far along the stage is; fraction in [0, 1] or null when unknown. */
   progress(fraction: number | null, message: string): void;
   log(level: "debug" | "info" | "warn", message: string): void;
+  /** Tells the coordinator a fact before the result, for it to act on at once (`body`: plain data). Optional for handlers called in process. */
+  event?(name: string, body: unknown): void;
   /** Aborted when the coordinator asks the stage to stop (SIGTERM/SIGINT). */
   signal: AbortSignal;
 }
@@ -111,6 +113,9 @@ export async function serveStage<Req, Res>(options: ServeOptions<Req, Res>): Pro
     },
     log(level: LogLevel, message) {
       send({ type: "log", level: level === "debug" || level === "warn" ? level : "info", message: String(message) });
+    },
+    event(name, body) {
+      send({ type: "event", name, body: body === undefined ? null : body });
     },
     signal,
   };

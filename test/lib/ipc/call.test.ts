@@ -12,18 +12,21 @@ const fixture = fileURLToPath(new URL("./fixtures/behaving-stage.js", import.met
 const start = () => spawn(process.execPath, [fixture], { stdio: ["pipe", "pipe", "pipe"] });
 
 
-test("result, progress and logs come through; console.log does not corrupt the stream", async () => {
+test("result, progress, logs and events come through; console.log does not corrupt the stream", async () => {
   const progress: [number | null, string][] = [];
   const logs: string[] = [];
+  const events: unknown[] = [];
   const child = start();
   const result = await callStage(child, { act: "echo", value: { a: [1, "b"] } }, {
     stage: "fixture",
     onProgress: (f, m) => progress.push([f, m]),
     onLog: (l, m) => logs.push(`${l}:${m}`),
+    onEvent: (name, body) => events.push([name, body]),
   });
   assert.equal(result, { echoed: { a: [1, "b"] } });
   assert.equal(progress, [[0.5, "half way"], [1, "done"]]);
   assert.equal(logs, ["info:echoing"]);
+  assert.equal(events, [["echoing", { value: { a: [1, "b"] } }]]);
   assert.is(child.exitCode, 0);
 });
 

@@ -11,6 +11,7 @@ test("accepts each well-formed stage message", () => {
   assert.equal(parseStageMessage({ type: "progress", fraction: null, message: "x" }).type, "progress");
   assert.equal(parseStageMessage({ type: "log", level: "warn", message: "w" }), { type: "log", level: "warn", message: "w" });
   assert.equal(parseStageMessage({ type: "result", body: null }), { type: "result", body: null });
+  assert.equal(parseStageMessage({ type: "event", name: "resolved", body: { digest: "d" } }), { type: "event", name: "resolved", body: { digest: "d" } });
   const err = parseStageMessage({ type: "error", error: { stage: "s", name: "Error", message: "m", cause: { stage: "s", name: "Error", message: "c", code: "EIO" } } });
   assert.equal(err, { type: "error", error: { stage: "s", name: "Error", message: "m", cause: { stage: "s", name: "Error", message: "c", code: "EIO" } } });
 });
@@ -26,6 +27,10 @@ test("refuses messages of the wrong shape", () => {
   bad({ type: "log", level: "error", message: "x" });
   bad({ type: "log", level: "info", message: 5 });
   bad({ type: "result" });
+  bad({ type: "event", name: "resolved" });
+  bad({ type: "event", name: "Resolved\u001b[31m", body: null });
+  bad({ type: "event", name: "x".repeat(33), body: null });
+  bad({ type: "event", name: 5, body: null });
   bad({ type: "error", error: "boom" });
   bad({ type: "error", error: { stage: "s", name: "Error" } });
   bad({ type: "error", error: { stage: "s", name: "E", message: "m", code: 5 } });
