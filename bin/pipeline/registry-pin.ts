@@ -1,19 +1,19 @@
-// A registry image pinned to a digest: `host/repo@sha256:…`, the name its
-// root image is cached under. A reference by digest is pinned already (no
-// stage, no network); a tag is pinned to the digest it names now by the
-// unpack stage with `resolveOnly`, which fetches and hashes only the top
-// manifest. So a run of a cached registry image fetches no layer, and the
-// unpack that builds one is given the pinned reference: it checks the
-// manifest against that digest before it reads a layer.
+// A registry image pinned to a digest: `host/name@sha256:…`, the name its
+// root image is cached under. A reference by digest is pinned as given. For
+// a tag, unpack tells the digest the tag names now (its `resolved` event) as
+// soon as it has fetched and hashed the manifest, before it reads anything
+// else; the first such event pins the reference, and nothing unpack says
+// later can change it. So a cached image is found before any layer is
+// fetched (the stage is stopped then), and an unpack compromised by an
+// image's layers can spoil only the entry of the pinned reference it was
+// unpacking.
 import { PipelineError } from "./errors.js";
 import { parseReference, formatReference, type Reference } from "../../stages/unpack/reference.js";
-import { parseResolveResult } from "../../stages/unpack/result.js";
-import type { ResolveResult } from "../../stages/unpack/resolve-digest.js";
-import type { ImageRequest, ResolveRequest } from "../../stages/unpack/request.js";
-import { runStage, type StageHooks } from "./stage-runner.js";
+import { parseResolvedEvent } from "../../stages/unpack/result.js";
+import { describeError } from "../../lib/ipc/errors.js";
 
 export interface PinnedImage {
-  /** `host/repo@digest`: what unpack is given, and who vouches for the cached tree. */
+  /** `host/name@digest`: who vouches for the cached tree. */
   reference: string;
   /** The manifest's (or index's) digest. */
   digest: string;
@@ -26,24 +26,59 @@ export function pinnedReference(ref: Reference, digest: string): PinnedImage {
   return { reference, digest };
 }
 
-/**
- * Pins `access.image` (a registry reference, with the registry options and
- * credentials of the unpack request to come). `readOnly`: the files the
- * stage must read (a CA file).
- */
-export async function pinRegistryImage(access: ImageRequest, readOnly: string[], hooks: StageHooks): Promise<PinnedImage> {
-  let ref: Reference;
-  try {
-    ref = parseReference(access.image.startsWith("docker://") ? access.image.slice("docker://".length) : access.image);
-  } catch (err) {
-    throw new PipelineError(`unpack: ${(err as Error).message}`);
+/** Follows one unpack of a registry image to the digest it is pinned to. */
+export class RegistryPin {
+  readonly ref: Reference;
+  /** Set from the start for a reference by digest, else by unpack's first `resolved` event. */
+  pinned: PinnedImage | null;
+  /** What was wrong with the stage's events: the run fails with it. */
+  problem: string | null = null;
+  private told = false;
+
+  constructor(image: string) {
+    try {
+      this.ref = parseReference(image.startsWith("docker://") ? image.slice("docker://".length) : image);
+    } catch (err) {
+      throw new PipelineError(`unpack: ${(err as Error).message}`);
+    }
+    this.pinned = this.ref.digest ? pinnedReference(this.ref, this.ref.digest) : null;
   }
-  if (ref.digest) return pinnedReference(ref, ref.digest);
-  const request: ResolveRequest = { ...access, resolveOnly: true };
-  const { digest } = await runStage<ResolveResult>("unpack", request, { readOnly, network: true }, hooks, parseResolveResult);
-  try {
-    return pinnedReference(ref, digest);
-  } catch (err) {
-    throw new PipelineError(`unpack: invalid result: ${(err as Error).message}`);
+
+  /**
+   * Takes the body of a `resolved` event. Returns the image it pinned (a tag
+   * newly pinned), or null; a problem (a second event, a bad digest, another
+   * digest than the reference's own) is kept for `checked()`.
+   */
+  resolved(body: unknown): PinnedImage | null {
+    if (this.problem) return null;
+    if (this.told) {
+      this.problem = "it told the digest the reference names twice";
+      return null;
+    }
+    this.told = true;
+    let pinned: PinnedImage;
+    try {
+      pinned = pinnedReference(this.ref, parseResolvedEvent(body).digest);
+    } catch (err) {
+      this.problem = describeError(err);
+      return null;
+    }
+    if (this.pinned) {
+      if (pinned.digest !== this.pinned.digest) this.problem = `it resolved ${this.pinned.reference} to ${pinned.digest}`;
+      return null;
+    }
+    this.pinned = pinned;
+    return pinned;
+  }
+
+  /** The pinned image once unpack has succeeded: it must have told the digest, once, before its result. */
+  checked(): PinnedImage {
+    if (this.problem) throw this.problemError();
+    if (!this.told || !this.pinned) throw new PipelineError("unpack: invalid result: it did not tell the digest the reference names before unpacking it");
+    return this.pinned;
+  }
+
+  problemError(): PipelineError {
+    return new PipelineError(`unpack: invalid result: ${this.problem}`);
   }
 }

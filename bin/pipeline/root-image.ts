@@ -1,13 +1,14 @@
 // The root image a run boots: the cached base image for (image, fs, disk
 // size), built through the unpack and mkrootfs stages on a miss. A local
 // image whose digest is already in the cache costs a few small reads; a
-// registry image pinned by digest costs nothing more, and one by tag a
-// sandboxed fetch of its manifest (registry-pin.ts): no layer is fetched.
+// registry image pinned by digest costs nothing more, and one by tag the
+// start of unpack, stopped once it has told the digest the tag names
+// (registry-pin.ts), before it fetches a layer.
 //
 // The cache key's digest is one the coordinator vouches for: a local image's
 // it read itself, with its layer digests (each blob hashed here on a miss;
-// unpack must agree); a registry image's is the digest the coordinator
-// pinned its reference to before unpack ran, with that reference
+// unpack must agree); a registry image's is the digest its reference was
+// pinned to before unpack read a layer, with that reference
 // (lib/rootfs-cache/).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,7 @@ import { PipelineError, PipelineOptionError } from "./errors.js";
 import { AuthFileError, credentialsForImage, withAuthNote } from "../cli/registry-credentials.js";
 import type { AuthLookup } from "../../lib/oci/auth-file.js";
 import type { RunConfig, UnpackResult } from "../../stages/unpack/unpack.js";
-import type { ImageRequest, UnpackRequest } from "../../stages/unpack/request.js";
+import type { UnpackRequest } from "../../stages/unpack/request.js";
 import type { MkrootfsRequest } from "../../stages/mkrootfs/request.js";
 import type { MkrootfsResult } from "../../stages/mkrootfs/mkrootfs.js";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
@@ -28,7 +29,7 @@ import { peekLocalImage, type ImageIdentity } from "./image-identity.js";
 import { formatLocalImage, parseLocalImage } from "../../stages/unpack/local-image.js";
 import type { RootfsKind } from "./options.js";
 import { runStage, type StageHooks } from "./stage-runner.js";
-import { pinRegistryImage, type PinnedImage } from "./registry-pin.js";
+import { RegistryPin, type PinnedImage } from "./registry-pin.js";
 import { parseUnpackResult } from "../../stages/unpack/result.js";
 import { parseMkrootfsResult } from "../../stages/mkrootfs/result.js";
 import { readSmallFile } from "../../lib/fs/read-small-file.js";
@@ -78,36 +79,46 @@ export async function prepareRootImage(
     const hit = lookupRootImage(identity.digest, { verifiedLayers: identity.layerDigests }, fs, diskMiB, identity.runConfig);
     if (hit) return hit;
   }
-  // The stage's request, but for where it writes: a registry image is
-  // resolved with it first (a CA file and credentials checked only now: a
-  // local image's cache hit never needs them).
-  const access: ImageRequest = { image: local.request };
-  if (registry.ca !== undefined) access.registryCa = registry.ca;
-  if (registry.plainHttp !== undefined) access.plainHttp = registry.plainHttp;
+  const pin = local.bind ? null : new RegistryPin(local.request);
+  if (pin?.pinned) {
+    const hit = lookupRegistryImage(pin.pinned, fs, diskMiB);
+    if (hit) return hit;
+  }
+  const started = performance.now();
+  const out = workdir.stageDir("unpack");
+  const unpackRequest: UnpackRequest = { image: local.request, out };
+  if (registry.ca !== undefined) unpackRequest.registryCa = registry.ca;
+  if (registry.plainHttp !== undefined) unpackRequest.plainHttp = registry.plainHttp;
+  // Checked only now: a cache hit never needs the stage to read them.
   if (local.bind) stageMustRead("image", image, local.bind);
   if (registry.ca !== undefined) stageMustRead("registryCa", registry.ca, registry.ca);
   const auth = registryAuth(local.request, local.bind === null, registry.authFile);
-  if (auth.credentials) access.auth = auth.credentials;
-  const readOnly = [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])];
+  if (auth.credentials) unpackRequest.auth = auth.credentials;
 
-  const started = performance.now();
-  const pinned = local.bind ? null : await pinRegistryImage(access, readOnly, hooks).catch((err: unknown) => {
-    throw withAuthNote(err, auth);
-  });
-  if (pinned) {
-    // Its run config is the sidecar's: without it (an entry from another version), unpack again.
-    const hit = lookupRootImage(pinned.digest, { claimedBy: pinned.reference }, fs, diskMiB, null);
-    if (hit) return { ...hit, prepareMs: Math.round(performance.now() - started), reference: pinned.reference };
-    access.image = pinned.reference;
-  }
-
-  const out = workdir.stageDir("unpack");
-  const unpackRequest: UnpackRequest = { ...access, out };
+  // A registry image's tag is pinned by unpack's first event; if that image
+  // is cached, the stage is stopped then, before it fetches a layer.
+  const meanwhile: { cached: RootImage | null; lookupError?: unknown } = { cached: null };
+  const stopUnpack = new AbortController();
+  const unpackHooks: StageHooks = {
+    ...hooks,
+    signal: hooks.signal ? AbortSignal.any([hooks.signal, stopUnpack.signal]) : stopUnpack.signal,
+    onEvent: (_stage, name, body) => {
+      if (!pin || name !== "resolved") return;
+      const pinned = pin.resolved(body);
+      try {
+        if (pinned) meanwhile.cached = lookupRegistryImage(pinned, fs, diskMiB);
+      } catch (err) {
+        meanwhile.lookupError = err; // the cache's error, not the stage's: said as such below
+      }
+      if (meanwhile.cached) stopUnpack.abort(new Error("unpack stopped: its image is cached"));
+      else if (pin.problem || meanwhile.lookupError !== undefined) stopUnpack.abort(new Error("unpack stopped"));
+    },
+  };
   const unpacking = runStage<UnpackResult>("unpack", unpackRequest, {
-    readOnly,
+    readOnly: [...(local.bind ? [local.bind] : []), ...(registry.ca !== undefined ? [registry.ca] : [])],
     writable: [out],
     network: local.bind === null,
-  }, hooks, (raw) => parseUnpackResult(raw, out)).catch((err: unknown) => {
+  }, unpackHooks, (raw) => parseUnpackResult(raw, out)).catch((err: unknown) => {
     throw withAuthNote(err, auth);
   });
   // Meanwhile the layers the cache key names are hashed here: only bytes, never parsed.
@@ -116,10 +127,16 @@ export async function prepareRootImage(
   const verifySignal = hooks.signal ? AbortSignal.any([hooks.signal, stopVerifying.signal]) : stopVerifying.signal;
   const verifying = identity ? identity.verifyLayers(verifySignal) : Promise.resolve();
   const [unpacked, verified] = await Promise.allSettled([unpacking, verifying]);
+  // Only now, the stage (stopped or not) gone with every process of its sandbox.
+  if (meanwhile.cached) return { ...meanwhile.cached, prepareMs: Math.round(performance.now() - started) };
+  // Before unpack's error: stopping it made that.
+  if (meanwhile.lookupError !== undefined) throw meanwhile.lookupError;
+  if (pin?.problem) throw pin.problemError();
   if (unpacked.status === "rejected") throw unpacked.reason; // what unpack said is the clearer account of a bad image
   if (verified.status === "rejected") {
     throw new PipelineError(`unpack: invalid result: the image's layers are not the ones its manifest names: ${describeError(verified.reason)}`);
   }
+  const pinned = pin ? pin.checked() : null;
   const runConfig = readRunConfig(join(out, "config.json"));
   const { digest, origin } = cacheIdentity(runConfig, identity, pinned, join(out, "config.json"));
 
@@ -151,6 +168,12 @@ function lookupRootImage(digest: string, origin: DigestOrigin, fs: RootfsKind, d
   return { path: hit.image, fs, runConfig: config, cached: true, prepareMs: 0, ...(hit.accounts ? { accounts: hit.accounts } : {}) };
 }
 
+/** A registry image's cached root image, keyed by its pinned reference; how to run it is the sidecar's. */
+function lookupRegistryImage(pinned: PinnedImage, fs: RootfsKind, diskMiB: number | undefined): RootImage | null {
+  const hit = lookupRootImage(pinned.digest, { claimedBy: pinned.reference }, fs, diskMiB, null);
+  return hit ? { ...hit, reference: pinned.reference } : null;
+}
+
 /**
  * The unpack stage's config.json, read by the coordinator (as root) from the
  * directory it gave the stage: never through a symlink, never a FIFO or a
@@ -173,9 +196,9 @@ export function readRunConfig(path: string): RunConfig {
  * (each blob hashed here too), and unpack must agree: a compromised unpack
  * could otherwise claim another image's digest, to have its own tree cached
  * and booted under that image's name. A registry image is keyed by its
- * pinned reference (registry-pin.ts), which the coordinator chose before
- * unpack ran: whatever unpack claims, it can spoil only that reference's
- * own entry.
+ * pinned reference (registry-pin.ts), fixed by unpack's first word, before
+ * it read a layer: whatever it claims after, it can spoil only that
+ * reference's own entry.
  */
 export function cacheIdentity(runConfig: RunConfig, identity: Pick<ImageIdentity, "digest" | "layerDigests"> | null, pinned: PinnedImage | null, configPath: string): { digest: string; origin: DigestOrigin } {
   const problem = runConfigProblem(runConfig);

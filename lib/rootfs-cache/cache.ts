@@ -55,9 +55,9 @@ const IMAGE_NAME = /^([0-9a-f]{64})\.(ext4|squashfs)$/;
  * do: another image can carry the same config over other layers, which
  * only unpack, decompressing them, would find out.) Otherwise only a
  * stage's word vouches for the tree: `claimedBy` keys such an entry apart,
- * by what the stage was given (a registry reference pinned to a digest by
- * the coordinator before unpack ran, `host/name@sha256:…`, whose `digest`
- * is that pin; or `mkrootfs --input DIR`).
+ * by what the stage was given (a registry reference pinned to a digest
+ * before unpack read a layer, `host/name@sha256:…`, whose `digest` is that
+ * pin: bin/pipeline/registry-pin.ts; or `mkrootfs --input DIR`).
  */
 export type DigestOrigin = { verifiedLayers: string[] } | { claimedBy: string };
 

@@ -20,7 +20,7 @@ export interface WantedRootImage {
   platform?: string | undefined;
   /**
    * config.json, recorded when a later run must find the image before it
-   * unpacks anything (a registry image's, keyed by its pinned reference);
+   * unpacks it (a registry image's, keyed by its pinned reference);
    * its digest (the image ID) is then the one `cache ls` shows.
    */
   runConfig?: RunConfig | undefined;

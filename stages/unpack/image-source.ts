@@ -10,8 +10,6 @@ import { parseLocalImage } from "./local-image.js";
 import type { Platform } from "./platform.js";
 import type { ResolvedImage } from "./resolved-image.js";
 import type { ImageRequest } from "./request.js";
-import type { Reference } from "./reference.js";
-import type { RegistryOptions } from "./registry-client.js";
 
 function localFiles(path: string): ImageFiles {
   const st = statSync(path);
@@ -20,8 +18,15 @@ function localFiles(path: string): ImageFiles {
   throw new UnpackError(`${path} is neither a directory nor a file`);
 }
 
-/** `onRetry` hears of each registry request tried again (why, and what), so a slow registry is not silent. */
-export async function resolveImage(req: ImageRequest, platform: Platform, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<ResolvedImage> {
+export interface ResolveHooks {
+  signal?: AbortSignal | undefined;
+  /** Hears of each registry request tried again (why, and what), so a slow registry is not silent. */
+  onRetry?: ((message: string) => void) | undefined;
+  /** Hears the digest a registry reference names (its manifest's or index's) before anything else is fetched. */
+  onResolved?: ((digest: string) => void) | undefined;
+}
+
+export async function resolveImage(req: ImageRequest, platform: Platform, hooks: ResolveHooks = {}): Promise<ResolvedImage> {
   const local = parseLocalImage(req.image);
   if (local) {
     if (!existsSync(local.path)) throw new UnpackError(`image ${req.image}: no such file or directory`);
@@ -37,16 +42,11 @@ export async function resolveImage(req: ImageRequest, platform: Platform, signal
     if (local.prefix !== "") throw new UnpackError(`image ${req.image}: not an OCI layout (no index.json)`);
     throw new UnpackError(`image ${req.image}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
   }
-  const { ref, options } = await registryTarget(req, signal, onRetry);
-  const { resolveRegistryImage } = await import("./registry-source.js");
-  return resolveRegistryImage(ref, { ...options, platform });
-}
-
-/** A registry reference's parts and how to reach its registry (its CA read, its credentials). */
-export async function registryTarget(req: ImageRequest, signal?: AbortSignal, onRetry?: (message: string) => void): Promise<{ ref: Reference; options: RegistryOptions }> {
   // Loaded only for a registry: the HTTP client and TLS would cost every local run ~5 ms (the pipeline's coordinator resolves images too).
-  const [{ parseReference }, { readRegistryCa }] = await Promise.all([import("./reference.js"), import("./registry-ca.js")]);
+  const [{ parseReference }, { readRegistryCa }, { resolveRegistryImage }] = await Promise.all([
+    import("./reference.js"), import("./registry-ca.js"), import("./registry-source.js"),
+  ]);
   const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
   const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
-  return { ref, options: { auth: req.auth, plainHttp: req.plainHttp, ca, signal, onRetry } };
+  return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, ...hooks });
 }

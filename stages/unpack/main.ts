@@ -1,7 +1,6 @@
 // The unpack stage executable: one request in, one result out (lib/ipc).
 import { runStage } from "../../lib/ipc/stage.js";
 import { parseUnpackRequest } from "./request.js";
-import { resolveDigest } from "./resolve-digest.js";
 import { unpack } from "./unpack.js";
 
-runStage("unpack", parseUnpackRequest, (req, ctx) => (req.resolveOnly ? resolveDigest(req, ctx) : unpack(req, ctx)));
+runStage("unpack", parseUnpackRequest, unpack);

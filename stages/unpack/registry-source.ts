@@ -1,5 +1,5 @@
 // Resolves an image in a registry: the tag or digest's manifest (or index),
-// then config and layers as verified streams; or only the digest a tag names.
+// then config and layers as verified streams.
 
 import { UnpackError } from "./image-root.js";
 import { DIGEST, digestOf, verifyBuffer } from "./digest.js";
@@ -48,25 +48,15 @@ async function fetchTopDocument(client: RegistryClient, ref: Reference): Promise
   return { bytes: top.bytes, mediaType: top.mediaType, digest: ref.digest ?? digestOf(top.bytes) };
 }
 
-/**
- * The digest a tag names now (that of its manifest or index), read from the
- * registry; a reference by digest is its own answer. Only the top document
- * is fetched, and only hashed: the coordinator pins the reference to this
- * digest before anything is unpacked.
- */
-export async function resolveRegistryDigest(ref: Reference, options: RegistryOptions): Promise<string> {
-  if (ref.digest) return ref.digest;
-  // Not parsed here: the unpack of the pinned reference reads and checks it.
-  return (await fetchTopDocument(new RegistryClient(ref, options), ref)).digest;
-}
-
+/** `onResolved` hears the top document's digest (what a tag names now) before anything else is fetched. */
 export async function resolveRegistryImage(
   ref: Reference,
-  options: RegistryOptions & { platform: Platform },
+  options: RegistryOptions & { platform: Platform; onResolved?: ((digest: string) => void) | undefined },
 ): Promise<ResolvedImage> {
   const client = new RegistryClient(ref, options);
   const name = formatReference(ref);
   const top = await fetchTopDocument(client, ref);
+  options.onResolved?.(top.digest);
 
   const fetchDocument = async (desc: Descriptor, what: string) => {
     if (desc.size > MAX_JSON_BYTES) throw new UnpackError(`${what} claims ${desc.size} bytes, too large for a JSON document`);

@@ -1,5 +1,4 @@
-// The unpack stage's request: what to unpack and where; or, with
-// resolveOnly, which digest a registry reference names now.
+// The unpack stage's request: what to unpack and where.
 
 export interface RegistryAuth {
   username?: string;
@@ -8,7 +7,7 @@ export interface RegistryAuth {
   token?: string;
 }
 
-/** The image and how to reach it: what both of the stage's requests have. */
+/** The image and how to reach it. */
 export interface ImageRequest {
   /**
    * An OCI layout directory, an OCI archive, a docker-save tar or directory
@@ -31,12 +30,6 @@ export interface ImageRequest {
 export interface UnpackRequest extends ImageRequest {
   /** Directory to create (or an empty one) for rootfs/, metadata.jsonl, config.json. */
   out: string;
-  resolveOnly?: false;
-}
-
-/** Unpack nothing, only say which digest a registry reference names now (resolve-digest.ts). */
-export interface ResolveRequest extends ImageRequest {
-  resolveOnly: true;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -50,18 +43,15 @@ function optionalString(raw: Record<string, unknown>, key: string, where = "unpa
   return v;
 }
 
-export function parseUnpackRequest(raw: unknown): UnpackRequest | ResolveRequest {
+export function parseUnpackRequest(raw: unknown): UnpackRequest {
   if (!isObject(raw)) throw new Error("unpack request: expected an object");
-  const known = new Set(["image", "out", "platform", "auth", "plainHttp", "registryCa", "resolveOnly"]);
+  const known = new Set(["image", "out", "platform", "auth", "plainHttp", "registryCa"]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new Error(`unpack request: unknown field "${key}"`);
   const image = optionalString(raw, "image");
   const out = optionalString(raw, "out");
   if (!image) throw new Error('unpack request: "image" is required');
-  if (raw.resolveOnly !== undefined && typeof raw.resolveOnly !== "boolean") throw new Error('unpack request: "resolveOnly" must be a boolean');
-  const resolveOnly = raw.resolveOnly === true;
-  if (resolveOnly && out !== undefined) throw new Error('unpack request: "out" has no place with "resolveOnly": nothing is written');
-  if (!resolveOnly && !out) throw new Error('unpack request: "out" is required');
-  const req: UnpackRequest | ResolveRequest = resolveOnly ? { image, resolveOnly: true } : { image, out: out! };
+  if (!out) throw new Error('unpack request: "out" is required');
+  const req: UnpackRequest = { image, out };
   const platform = optionalString(raw, "platform");
   if (platform !== undefined) {
     if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(platform)) {

@@ -4,7 +4,6 @@
 import { join } from "node:path";
 import { checkLine, optionalLine, resultFail, resultObject, wholeNumber, type Raw } from "../../lib/ipc/result-fields.js";
 import type { UnpackResult } from "./unpack.js";
-import type { ResolveResult } from "./resolve-digest.js";
 
 /** An OCI digest: algorithm:encoded (e.g. sha256:<64 hex>). */
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}$/;
@@ -33,7 +32,7 @@ export function parseUnpackResult(raw: unknown, out: string): UnpackResult {
   return result;
 }
 
-/** A `resolveOnly` request's result: the digest the reference names now. */
-export function parseResolveResult(raw: unknown): ResolveResult {
-  return { digest: digest(resultObject(raw), "digest") };
+/** The body of unpack's `resolved` event: the digest a registry reference names (its manifest's or index's). */
+export function parseResolvedEvent(raw: unknown): { digest: string } {
+  return { digest: digest(resultObject(raw, "resolved event"), "digest") };
 }

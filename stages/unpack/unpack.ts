@@ -45,7 +45,7 @@ export interface RunConfig {
   platform: string;
 }
 
-type Context = Partial<Pick<StageContext, "progress" | "log" | "signal">>;
+type Context = Partial<Pick<StageContext, "progress" | "log" | "event" | "signal">>;
 
 /** Runs a step of the tar parser: its format errors get the layer's name (the applier's errors have it already). */
 function inLayer(what: string, step: () => void): void {
@@ -114,7 +114,12 @@ export async function unpack(req: UnpackRequest, ctx: Context = {}): Promise<Unp
   const platform = parsePlatform(req.platform ?? DEFAULT_PLATFORM);
   const progress = ctx.progress ?? (() => {});
   progress(null, `resolving ${req.image}`);
-  const image = await resolveImage(req, platform, ctx.signal, (message) => ctx.log?.("warn", message));
+  const image = await resolveImage(req, platform, {
+    signal: ctx.signal,
+    onRetry: (message) => ctx.log?.("warn", message),
+    // Told before any layer is read: the coordinator keys the root image by it (bin/pipeline/registry-pin.ts).
+    onResolved: (digest) => ctx.event?.("resolved", { digest }),
+  });
 
   const undo = prepareOut(out);
   try {

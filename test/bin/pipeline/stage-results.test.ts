@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runStage } from "../../../bin/pipeline/stage-runner.js";
 import { cacheIdentity, readRunConfig } from "../../../bin/pipeline/root-image.js";
-import { pinnedReference } from "../../../bin/pipeline/registry-pin.js";
+import { RegistryPin, pinnedReference } from "../../../bin/pipeline/registry-pin.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
-import { parseResolveResult } from "../../../stages/unpack/result.js";
 import { describeError } from "../../../lib/ipc/errors.js";
 import { giveToStage } from "../../../lib/sandbox/stage-identity.js";
 import type { StageName } from "../../../lib/sandbox/stage-policy.js";
@@ -107,14 +106,35 @@ test("unpack: a config.json digest other than the local image's own is refused; 
   assert.throws(() => cacheIdentity({ ...runConfig, platform: "linux/\u001b[31m" }, null, pinned, path), /platform must be os\/architecture/);
 });
 
-test("unpack: a resolveOnly result is a digest a reference can hold, and nothing else is taken from it", () => {
+test("unpack: a registry reference is pinned by the first `resolved` event; a second one, a bad digest or another digest than a reference's own fails the run", () => {
   const pin = `sha256:${"e".repeat(64)}`;
-  assert.equal(parseResolveResult({ digest: pin, extra: "ignored" }), { digest: pin });
-  assert.throws(() => parseResolveResult({ digest: "sha256:../../x" }), /^digest must be a digest/);
-  assert.throws(() => parseResolveResult({}), /^digest must be a digest/);
-  assert.throws(() => parseResolveResult("sha256:x"), /^result must be an object/);
-  // A well-formed digest of an algorithm a reference cannot name is refused when pinning.
-  assert.throws(() => pinnedReference(parseReference("registry.example/bench:1"), `md5:${"a".repeat(32)}`), /not a sha256\/sha512 digest/);
+  const tag = new RegistryPin("docker://registry.example/bench:1");
+  assert.is(tag.pinned, null);
+  assert.equal(tag.resolved({ digest: pin, extra: "ignored" }), { reference: `registry.example/bench@${pin}`, digest: pin });
+  assert.equal(tag.checked(), { reference: `registry.example/bench@${pin}`, digest: pin });
+  // What a compromised unpack says after its first word changes nothing.
+  assert.is(tag.resolved({ digest: `sha256:${"f".repeat(64)}` }), null);
+  assert.is(tag.pinned?.digest, pin);
+  assert.throws(() => tag.checked(), (err: Error) => err.message === "unpack: invalid result: it told the digest the reference names twice");
+
+  const problem = (body: unknown, image = "registry.example/bench:1") => {
+    const p = new RegistryPin(image);
+    assert.is(p.resolved(body), null);
+    assert.throws(() => p.checked());
+    return p.problem ?? "";
+  };
+  assert.match(problem({ digest: "sha256:../../x" }), /^digest must be a digest/);
+  assert.match(problem("sha256:x"), /^resolved event must be an object/);
+  // A well-formed digest of an algorithm a reference cannot name.
+  assert.match(problem({ digest: `md5:${"a".repeat(32)}` }), /not a sha256\/sha512 digest/);
+  assert.is(problem({ digest: `sha256:${"f".repeat(64)}` }, `registry.example/bench@${pin}`), `it resolved registry.example/bench@${pin} to sha256:${"f".repeat(64)}`);
+
+  const byDigest = new RegistryPin(`registry.example/bench:1@${pin}`);
+  assert.equal(byDigest.pinned, { reference: `registry.example/bench@${pin}`, digest: pin }, "pinned from the start, the tag dropped");
+  assert.is(byDigest.resolved({ digest: pin }), null, "nothing newly pinned");
+  assert.equal(byDigest.checked(), byDigest.pinned);
+  assert.throws(() => new RegistryPin("registry.example/bench:1").checked(), /did not tell the digest the reference names before unpacking it/);
+  assert.throws(() => new RegistryPin("registry.example/UPPER"), /^unpack: image reference .*not a valid repository name/);
 });
 
 const mkrootfsBody = (image: string) => ({ image, fs: "ext4", bytes: 1 });

@@ -15,7 +15,6 @@ import { join } from "node:path";
 import { buildImage, type BuildResult } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
-import { resolveDigest } from "../../../stages/unpack/resolve-digest.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
 import { describeErrorBody, RegistryClient } from "../../../stages/unpack/registry-client.js";
 import { rejects, snapshot } from "./helpers.js";
@@ -95,15 +94,31 @@ test("a multi-platform index pushed with --all serves each platform", async () =
   assert.is(readFileSync(join(b.rootfs, "arch"), "utf8"), "arm64");
 });
 
-test("resolveOnly: a tag's digest is the one the registry serves (an index's for a multi-platform tag); a digest is its own answer, with no request", async () => {
+test("the digest a reference names is told (a `resolved` event) before anything else is fetched: a tag's is the one the registry serves, an index's for a multi-platform tag", async () => {
+  const told: string[] = [];
+  const events = (what: string) => ({
+    event: (name: string, body: unknown) => told.push(`${what} ${name} ${JSON.stringify(body)}`),
+    progress: (_fraction: number | null, message: string) => told.push(`${what} progress ${message}`),
+  });
+  await unpack({ image: `${anonymous.host}/bench/img:v1`, out: freshOut() }, events("img"));
   const { stdout } = await execa("skopeo", ["inspect", "--tls-verify=false", `docker://${anonymous.host}/bench/img:v1`]);
-  assert.equal(await resolveDigest({ image: `${anonymous.host}/bench/img:v1`, resolveOnly: true }), { digest: JSON.parse(stdout).Digest });
+  const served = JSON.parse(stdout).Digest;
+  assert.equal(told.slice(0, 2), [`img progress resolving ${anonymous.host}/bench/img:v1`, `img resolved {"digest":"${served}"}`]);
+  assert.match(told[2], /^img progress unpacking layer 1\//, told[2]);
+  assert.is(told.filter((line) => line.includes(" resolved ")).length, 1, "told once");
+  // An index: its own digest (the reference a pull by digest would use), not the platform's manifest's.
+  told.length = 0;
+  await unpack({ image: `docker://${anonymous.host}/bench/multi:v1`, out: freshOut() }, events("multi"));
   const { stdout: raw } = await execa("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${anonymous.host}/bench/multi:v1`]);
-  assert.equal(await resolveDigest({ image: `docker://${anonymous.host}/bench/multi:v1`, resolveOnly: true }), { digest: `sha256:${createHash("sha256").update(raw).digest("hex")}` });
-  assert.match(raw, /manifests/, "an index");
-  const pin = `sha256:${"0".repeat(64)}`;
-  assert.equal(await resolveDigest({ image: `127.0.0.1:1/nowhere@${pin}`, resolveOnly: true }), { digest: pin });
-  await rejects(() => resolveDigest({ image: `${anonymous.host}/bench/img:nope`, resolveOnly: true }), /manifest .*bench\/img:nope: HTTP 404: MANIFEST_UNKNOWN/);
+  assert.match(raw, /"manifests"/, "an index");
+  assert.is(told[1], `multi resolved {"digest":"sha256:${createHash("sha256").update(raw).digest("hex")}"}`);
+  // By digest, the same digest; a local image tells nothing.
+  told.length = 0;
+  await unpack({ image: `${anonymous.host}/bench/img@${served}`, out: freshOut() }, events("pinned"));
+  assert.is(told[1], `pinned resolved {"digest":"${served}"}`);
+  told.length = 0;
+  await unpack({ image: layout, out: freshOut() }, events("local"));
+  assert.equal(told.filter((line) => line.includes(" resolved ")), []);
 });
 
 test("unknown tags, unreachable registries and corrupted blobs fail cleanly", async () => {

@@ -11,7 +11,6 @@ import { buildImage, type BuildOptions } from "../../../lib/oci/build-image.js";
 import type { ImageDescription } from "../../../lib/oci/description.js";
 import { unpack } from "../../../stages/unpack/unpack.js";
 import { parseUnpackRequest } from "../../../stages/unpack/request.js";
-import { resolveDigest } from "../../../stages/unpack/resolve-digest.js";
 import { imageView, readMetadata, rejects, snapshot } from "./helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "unpack-test-"));
@@ -314,12 +313,6 @@ test("an existing non-empty output, a missing image and bad requests are refused
   assert.throws(() => parseUnpackRequest({ image: "x", out: "y", extra: 1 }), /unknown field "extra"/);
   assert.throws(() => parseUnpackRequest({ image: "x", out: "y", platform: "linux" }), /not os\/arch/);
   assert.equal(parseUnpackRequest({ image: "x", out: "y", platform: "linux/arm64/v8" }), { image: "x", out: "y", platform: "linux/arm64/v8" });
-  // resolveOnly writes nothing: an out would be ignored, so it is refused.
-  assert.equal(parseUnpackRequest({ image: "r.io/x:1", resolveOnly: true }), { image: "r.io/x:1", resolveOnly: true });
-  assert.throws(() => parseUnpackRequest({ image: "r.io/x:1", out: "y", resolveOnly: true }), /"out" has no place with "resolveOnly"/);
-  assert.throws(() => parseUnpackRequest({ image: "r.io/x:1", resolveOnly: "yes" }), /"resolveOnly" must be a boolean/);
-  assert.throws(() => parseUnpackRequest({ image: "r.io/x:1", resolveOnly: false }), /"out" is required/);
-  await rejects(() => resolveDigest({ image, resolveOnly: true }), /resolveOnly is for a registry reference, and this is a local image/);
 });
 
 test("a disk that fills partway through a file: the error names the layer and the member", async () => {
