@@ -7,7 +7,7 @@
 //            the benchmarks cannot rot (they never fail on a number)
 // --boots N  the guest-boot budget (default: unlimited, --quick: 2); a
 //            benchmark that would exceed it prints a "skipped" row
-// --only     suites to run: stages, vmm, boot, end-to-end, steadiness, growth
+// --only     suites to run: stages, registry, vmm, boot, end-to-end, steadiness, growth
 // --json     one JSON document on stdout instead of the tables
 // --keep     keep the scratch directory
 // Progress goes to stderr. Exit status is 0 whatever the numbers; 1 only for
@@ -24,6 +24,7 @@ import { describeMachine, machineLine } from "./lib/machine.js";
 import { formatMainTable, formatSmallTable, summarizeRow } from "./lib/report.js";
 import type { BenchContext, Suite, SuiteResult } from "./lib/suite.js";
 import { stagesSuite } from "./suites/stages.js";
+import { registrySuite } from "./suites/registry.js";
 import { bootSuite } from "./suites/boot.js";
 import { vmmCostSuite } from "./suites/vmm-cost.js";
 import { endToEndSuite } from "./suites/end-to-end.js";
@@ -31,7 +32,7 @@ import { steadinessSuite } from "./suites/steadiness.js";
 import { growthSuite } from "./suites/growth.js";
 
 /** In this order: later suites reuse what earlier ones measured (QEMU's boot time, the cached root image). */
-const SUITES: Suite[] = [stagesSuite, vmmCostSuite, bootSuite, endToEndSuite, steadinessSuite, growthSuite];
+const SUITES: Suite[] = [stagesSuite, registrySuite, vmmCostSuite, bootSuite, endToEndSuite, steadinessSuite, growthSuite];
 
 const QUICK_BOOTS = 2;
 /** Skip reasons longer than this are printed under the tables. */

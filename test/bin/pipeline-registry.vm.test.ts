@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../lib/oci/build-image.js";
 import { runCli } from "./helpers.js";
-import { pushWithSkopeo, startRegistry, type Registry } from "../stages/unpack/registry-server.js";
+import { pushWithSkopeo, startRegistry, type Registry } from "../../lib/reference/registry-server.js";
 import { issueServerCert, makeTestCa, type TestCa } from "../stages/unpack/test-certs.js";
 
 const work = mkdtempSync(join(tmpdir(), "pipeline-registry-test-"));

@@ -12,7 +12,7 @@ import { tarDirectory } from "../../../lib/oci/tar-directory.js";
 import { classifyImage } from "../../../bin/commands/unpack.js";
 import { runCli } from "../helpers.js";
 import { mergeDockerSaves } from "../../stages/unpack/helpers.js";
-import { pushWithSkopeo, startRegistry, type Registry } from "../../stages/unpack/registry-server.js";
+import { pushWithSkopeo, startRegistry, type Registry } from "../../../lib/reference/registry-server.js";
 import { issueServerCert, makeTestCa, type TestCa } from "../../stages/unpack/test-certs.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-unpack-test-"));

@@ -16,7 +16,7 @@ import { RunWorkdir } from "../../../lib/workdir/run-workdir.js";
 import { prepareRootImage, type RootImage } from "../../../bin/pipeline/root-image.js";
 import type { StageName } from "../../../lib/sandbox/stage-policy.js";
 import { listCache } from "../../../lib/rootfs-cache/cache.js";
-import { pushWithSkopeo, startRegistry, type Registry } from "../../stages/unpack/registry-server.js";
+import { pushWithSkopeo, startRegistry, type Registry } from "../../../lib/reference/registry-server.js";
 
 const work = mkdtempSync(join(tmpdir(), "pipeline-registry-root-"));
 const savedCache = process.env.BENCHER_RUN_CACHE;

@@ -11,7 +11,7 @@ import { unpack } from "../../../stages/unpack/unpack.js";
 import { registryScheme } from "../../../stages/unpack/registry-client.js";
 import { parseUnpackRequest } from "../../../stages/unpack/request.js";
 import { rejects, snapshot } from "./helpers.js";
-import { pushWithSkopeo, startRegistry, type Registry } from "./registry-server.js";
+import { pushWithSkopeo, startRegistry, type Registry } from "../../../lib/reference/registry-server.js";
 import { issueServerCert, makeTestCa, type TestCa } from "./test-certs.js";
 
 const work = mkdtempSync(join(tmpdir(), "unpack-registry-tls-"));

@@ -18,7 +18,7 @@ import { unpack } from "../../../stages/unpack/unpack.js";
 import { parseReference } from "../../../stages/unpack/reference.js";
 import { describeErrorBody, RegistryClient } from "../../../stages/unpack/registry-client.js";
 import { rejects, snapshot } from "./helpers.js";
-import { pushWithSkopeo, startFaultyProxy, startRegistry, startTokenService, freePort, type Registry } from "./registry-server.js";
+import { pushWithSkopeo, startFaultyProxy, startRegistry, startTokenService, freePort, type Registry } from "../../../lib/reference/registry-server.js";
 
 const work = mkdtempSync(join(tmpdir(), "unpack-registry-"));
 const description: ImageDescription = {

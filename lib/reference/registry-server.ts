@@ -1,6 +1,7 @@
 // A real registry (Debian's docker-registry, distribution 2.8) on loopback for
-// tests, optionally serving HTTPS and behind htpasswd or token auth, plus a token service and a
-// misbehaving TCP proxy to exercise retries. Everything stops in stop().
+// tests and benchmarks, optionally serving HTTPS and behind htpasswd or token
+// auth, plus a token service and a misbehaving TCP proxy to exercise retries.
+// Everything stops in stop(). Not used by the product itself.
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket, type AddressInfo } from "node:net";
 import { createSign, randomBytes, X509Certificate } from "node:crypto";
