@@ -110,7 +110,8 @@ export async function prepareRootImage(
       } catch (err) {
         meanwhile.lookupError = err; // the cache's error, not the stage's: said as such below
       }
-      if (meanwhile.cached) stopUnpack.abort(new Error("unpack stopped: its image is cached"));
+      // Killed outright: nothing it would still say or write is wanted.
+      if (meanwhile.cached) stopUnpack.abort(Object.assign(new Error("unpack stopped: its image is cached"), { signal: "SIGKILL" }));
       else if (pin.problem || meanwhile.lookupError !== undefined) stopUnpack.abort(new Error("unpack stopped"));
     },
   };

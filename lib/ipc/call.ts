@@ -28,7 +28,7 @@ export interface CallOptions<Res> {
   onEvent?: (name: string, body: unknown) => void;
   /** Validates the result body; throw a plain Error to refuse it. */
   parseResult?: (raw: unknown) => Res;
-  /** Aborting asks the stage to stop (SIGTERM, or SIGINT if that is what interrupted the caller; SIGKILL after `killAfterMs`). */
+  /** Aborting asks the stage to stop (SIGTERM, or the reason's `signal` if SIGINT or SIGKILL: forwardedSignal; SIGKILL after `killAfterMs`). */
   signal?: AbortSignal;
   killAfterMs?: number;
 }
@@ -37,9 +37,15 @@ const STDERR_TAIL_BYTES = 4096;
 /** How long a stage may live on after its final frame or the end of its stdout before it is killed. */
 export const EXIT_GRACE_MS = 2000;
 
-/** The signal that stops a stage: the user's Ctrl-C is passed on as such (the stage reports what stopped it), anything else is SIGTERM. */
+/**
+ * The signal that stops a stage: the user's Ctrl-C is passed on as such (the
+ * stage reports what stopped it); a reason with `signal: "SIGKILL"` (a caller
+ * that wants nothing more from the stage, not even its account) ends it at
+ * once; anything else is SIGTERM.
+ */
 function forwardedSignal(reason: unknown): NodeJS.Signals {
-  return (reason as { signal?: unknown } | undefined)?.signal === "SIGINT" ? "SIGINT" : "SIGTERM";
+  const signal = (reason as { signal?: unknown } | undefined)?.signal;
+  return signal === "SIGINT" || signal === "SIGKILL" ? signal : "SIGTERM";
 }
 
 export async function callStage<Res = unknown>(child: StageChild, request: unknown, options: CallOptions<Res>): Promise<Res> {

@@ -90,6 +90,19 @@ test("aborting for the user's Ctrl-C passes SIGINT on, so the stage reports what
   assert.match(err.message, /stopped by SIGINT/);
 });
 
+test("aborting with a reason that says SIGKILL ends the stage at once, even one that would ignore the abort", async () => {
+  const child = start();
+  const controller = new AbortController();
+  const t0 = Date.now();
+  const err = await rejection(callStage(child, { act: "ignore-abort" }, {
+    stage: "fixture", signal: controller.signal, killAfterMs: 10_000,
+    onProgress: () => controller.abort(Object.assign(new Error("not wanted any more"), { signal: "SIGKILL" })),
+  }));
+  assert.match(err.message, /stage was killed by SIGKILL before sending a result/);
+  assert.is(child.signalCode, "SIGKILL");
+  assert.ok(Date.now() - t0 < 2000, "not after the stage's grace period");
+});
+
 test("a stage ignoring the abort still ends within the grace period", async () => {
   const child = start();
   const controller = new AbortController();
