@@ -2,8 +2,7 @@
 // an unprivileged uid before it creates its user namespace, so root inside
 // the sandbox is never root outside it. Run as an ordinary user, the stage is
 // that user (a user namespace cannot map anyone else without privilege).
-import { chownSync, lchownSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { chownSync, closeSync, constants, lchownSync, lstatSync, openSync, readdirSync } from "node:fs";
 
 /** The host uid/gid stages run as when the runner is root ("nobody" unless overridden). */
 export function unprivilegedStageIds(): { uid: number; gid: number } {
@@ -29,16 +28,58 @@ export function giveToStage(path: string): void {
  * once the stage has ended: under a root runner the stage wrote it as its
  * own uid. Symlinks are changed themselves, never followed; only entries the
  * stage uid owns change hands.
+ *
+ * Any process of the stage uid (on many hosts, "nobody" is shared) may
+ * change the tree while this walks it, say swap a directory for a symlink
+ * to elsewhere. So every directory is opened without following a symlink
+ * and read, and its entries changed, through that descriptor
+ * (/proc/self/fd/N/name): nothing outside the tree is ever reached, and an
+ * entry that changes meanwhile is skipped. `beforeListing` (tests) runs
+ * once a directory is found, before it is opened and listed.
  */
-export function returnFromStage(path: string): void {
+export function returnFromStage(path: string, beforeListing: (dir: string) => void = () => {}): void {
   if (process.getuid?.() !== 0) return;
-  const { uid } = unprivilegedStageIds();
-  const visit = (entry: string): void => {
-    const st = lstatSync(entry);
-    if (st.uid === uid) lchownSync(entry, 0, process.getgid!());
-    if (st.isDirectory()) for (const name of readdirSync(entry)) visit(join(entry, name));
-  };
-  visit(path);
+  const owner = { stage: unprivilegedStageIds().uid, gid: process.getgid!() };
+  // The top is the caller's own path (its parents are not the stage's to change).
+  if (returnEntry(path, owner)) returnDirectory(path, owner, beforeListing);
+}
+
+const DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+/** A directory, or an entry, that changed while it was being walked: left as it is. */
+const CHANGED = new Set(["ENOENT", "ELOOP", "ENOTDIR"]);
+
+/** Changes one entry's owner if the stage's; true if it is a directory to descend into. */
+function returnEntry(path: string, owner: { stage: number; gid: number }): boolean {
+  const st = lstatSync(path);
+  if (st.uid === owner.stage) lchownSync(path, 0, owner.gid);
+  return st.isDirectory();
+}
+
+function returnDirectory(path: string, owner: { stage: number; gid: number }, beforeListing: (dir: string) => void): void {
+  beforeListing(path);
+  let fd: number;
+  try {
+    fd = openSync(path, DIRECTORY_FLAGS);
+  } catch (err) {
+    if (CHANGED.has((err as NodeJS.ErrnoException).code ?? "")) return;
+    throw err;
+  }
+  try {
+    const here = `/proc/self/fd/${fd}`;
+    for (const name of readdirSync(here)) {
+      const entry = `${here}/${name}`;
+      let isDirectory: boolean;
+      try {
+        isDirectory = returnEntry(entry, owner);
+      } catch (err) {
+        if (CHANGED.has((err as NodeJS.ErrnoException).code ?? "")) continue;
+        throw err;
+      }
+      if (isDirectory) returnDirectory(entry, owner, beforeListing);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function parseId(text: string | undefined, fallback: number): number {
