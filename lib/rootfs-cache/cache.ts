@@ -141,7 +141,7 @@ export function lookupCached(key: string): CachedImage | null {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // evicted this instant
       // A cache we may read but not write (shared, read-only): still a hit.
     }
-    return { ...describe(key, fs, path, st), lastUsed: now, ...runDetails(join(rootfsCacheDir(), `${key}.json`)) };
+    return { ...describe(key, fs, path, st), lastUsed: now, ...runDetails(readSidecar(join(rootfsCacheDir(), `${key}.json`))) };
   }
   return null;
 }
@@ -271,12 +271,11 @@ function commit(temp: string, key: string, fs: RootfsType, about: CacheEntryAbou
   utimesSync(final, now, now);
   const st = statSync(final);
   syncDir(rootfsCacheDir());
-  return { ...describe(key, fs, final, st), ...runDetails(sidecar) };
+  return { ...describe(key, fs, final, st), ...runDetails(readSidecar(sidecar)) };
 }
 
-/** What a run of a cached image needs from its sidecar besides the image: the image's names, and how to run it if recorded. */
-function runDetails(sidecar: string): Pick<CachedImage, "accounts" | "runConfig"> {
-  const about = readSidecar(sidecar);
+/** What a run of a cached image needs besides the image (from its sidecar): the image's names, and how to run it if recorded. */
+export function runDetails(about: Pick<CachedImage, "accounts" | "runConfig"> | undefined): Pick<CachedImage, "accounts" | "runConfig"> {
   return { ...(about?.accounts ? { accounts: about.accounts } : {}), ...(about?.runConfig ? { runConfig: about.runConfig } : {}) };
 }
 

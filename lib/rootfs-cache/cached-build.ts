@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { ImageAccounts } from "../../stages/mkrootfs/accounts.js";
 import type { RootfsType } from "../../stages/mkrootfs/request.js";
 import type { RunConfig } from "../../stages/unpack/unpack.js";
-import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, type CachedImage, type DigestOrigin } from "./cache.js";
+import { adoptIntoCache, cacheKey, lookupCached, ownCacheDir, pruneAfterInsert, runDetails, type DigestOrigin } from "./cache.js";
 
 export interface WantedRootImage {
   digest: string;
@@ -72,8 +72,4 @@ export async function cachedRootImage(
   if (pruned.removed.length > 0) onEvicted(pruned.removed.length, pruned.freedBytes);
   // The entry's own details: another build of the key may have won the race in.
   return { image: entry.image, fs: wanted.fs, bytes: entry.bytes, cacheKey: key, cached: false, ...runDetails(entry) };
-}
-
-function runDetails(entry: CachedImage): Pick<CachedRootImage, "accounts" | "runConfig"> {
-  return { ...(entry.accounts ? { accounts: entry.accounts } : {}), ...(entry.runConfig ? { runConfig: entry.runConfig } : {}) };
 }

@@ -24,30 +24,6 @@ async function readLimited(response: Response, what: string): Promise<Buffer> {
   return bytes;
 }
 
-/** A registry's top document (manifest or index) for a reference, checked, with the digest that names it. */
-interface TopDocument {
-  bytes: Buffer;
-  mediaType: string | undefined;
-  digest: string;
-}
-
-async function fetchManifest(client: RegistryClient, reference: string, what: string) {
-  const response = await client.get(`manifests/${reference}`, { Accept: ACCEPT }, what);
-  const bytes = await readLimited(response, what);
-  return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim(), servedDigest: response.headers.get("docker-content-digest") };
-}
-
-async function fetchTopDocument(client: RegistryClient, ref: Reference): Promise<TopDocument> {
-  const name = formatReference(ref);
-  // By digest it is checked against it; by tag, against the digest the registry
-  // says it serves (Docker-Content-Digest, as containerd checks it), so that its digest, which
-  // unpack reports and a later pull by digest uses, names these bytes.
-  const top = await fetchManifest(client, ref.digest ?? ref.tag!, `manifest ${name}`);
-  if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest ${name}`);
-  else if (top.servedDigest && DIGEST.test(top.servedDigest)) verifyBuffer(top.bytes, { digest: top.servedDigest }, `manifest ${name} (against the registry's Docker-Content-Digest)`);
-  return { bytes: top.bytes, mediaType: top.mediaType, digest: ref.digest ?? digestOf(top.bytes) };
-}
-
 /** `onResolved` hears the top document's digest (what a tag names now) before anything else is fetched. */
 export async function resolveRegistryImage(
   ref: Reference,
@@ -55,17 +31,30 @@ export async function resolveRegistryImage(
 ): Promise<ResolvedImage> {
   const client = new RegistryClient(ref, options);
   const name = formatReference(ref);
-  const top = await fetchTopDocument(client, ref);
-  options.onResolved?.(top.digest);
+
+  const fetchManifest = async (reference: string, what: string) => {
+    const response = await client.get(`manifests/${reference}`, { Accept: ACCEPT }, what);
+    const bytes = await readLimited(response, what);
+    return { bytes, mediaType: response.headers.get("content-type")?.split(";")[0].trim(), servedDigest: response.headers.get("docker-content-digest") };
+  };
+
+  // The top document: by digest it is checked against it; by tag, against the digest the registry
+  // says it serves (Docker-Content-Digest, as containerd checks it), so that its digest, which
+  // unpack reports and a later pull by digest uses, names these bytes.
+  const top = await fetchManifest(ref.digest ?? ref.tag!, `manifest ${name}`);
+  if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest ${name}`);
+  else if (top.servedDigest && DIGEST.test(top.servedDigest)) verifyBuffer(top.bytes, { digest: top.servedDigest }, `manifest ${name} (against the registry's Docker-Content-Digest)`);
+  const topDigest = ref.digest ?? digestOf(top.bytes);
+  options.onResolved?.(topDigest);
 
   const fetchDocument = async (desc: Descriptor, what: string) => {
     if (desc.size > MAX_JSON_BYTES) throw new UnpackError(`${what} claims ${desc.size} bytes, too large for a JSON document`);
-    const { bytes } = await fetchManifest(client, desc.digest, what);
+    const { bytes } = await fetchManifest(desc.digest, what);
     verifyBuffer(bytes, desc, what);
     return bytes;
   };
   const { manifest, digest } = await resolveManifest(
-    { doc: parseJson(top.bytes, `manifest ${name}`), mediaType: top.mediaType, digest: top.digest, what: `manifest ${name}` },
+    { doc: parseJson(top.bytes, `manifest ${name}`), mediaType: top.mediaType, digest: topDigest, what: `manifest ${name}` },
     fetchDocument,
     options.platform,
   );
