@@ -57,28 +57,26 @@ function returnEntry(path: string, owner: { stage: number; gid: number }): boole
 
 function returnDirectory(path: string, owner: { stage: number; gid: number }, beforeListing: (dir: string) => void): void {
   beforeListing(path);
-  let fd: number;
-  try {
-    fd = openSync(path, DIRECTORY_FLAGS);
-  } catch (err) {
-    if (CHANGED.has((err as NodeJS.ErrnoException).code ?? "")) return;
-    throw err;
-  }
+  const fd = unlessChanged(() => openSync(path, DIRECTORY_FLAGS));
+  if (fd === undefined) return;
   try {
     const here = `/proc/self/fd/${fd}`;
     for (const name of readdirSync(here)) {
       const entry = `${here}/${name}`;
-      let isDirectory: boolean;
-      try {
-        isDirectory = returnEntry(entry, owner);
-      } catch (err) {
-        if (CHANGED.has((err as NodeJS.ErrnoException).code ?? "")) continue;
-        throw err;
-      }
-      if (isDirectory) returnDirectory(entry, owner, beforeListing);
+      if (unlessChanged(() => returnEntry(entry, owner))) returnDirectory(entry, owner, beforeListing);
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** `step`'s answer, or undefined when what it touched changed meanwhile (gone, or swapped for a symlink or a file). */
+function unlessChanged<T>(step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (err) {
+    if (CHANGED.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+    throw err;
   }
 }
 
