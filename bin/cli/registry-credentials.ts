@@ -14,7 +14,7 @@ export function credentialsForImage(image: string, authFile?: string): AuthLooku
   if (parseLocalImage(image)) return {};
   let ref;
   try {
-    ref = parseReference(image.startsWith("docker://") ? image.slice("docker://".length) : image);
+    ref = parseReference(image);
   } catch {
     return {};
   }

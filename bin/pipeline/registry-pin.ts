@@ -37,7 +37,7 @@ export class RegistryPin {
 
   constructor(image: string) {
     try {
-      this.ref = parseReference(image.startsWith("docker://") ? image.slice("docker://".length) : image);
+      this.ref = parseReference(image);
     } catch (err) {
       throw new PipelineError(`unpack: ${(err as Error).message}`);
     }

@@ -46,7 +46,7 @@ export async function resolveImage(req: ImageRequest, platform: Platform, hooks:
   const [{ parseReference }, { readRegistryCa }, { resolveRegistryImage }] = await Promise.all([
     import("./reference.js"), import("./registry-ca.js"), import("./registry-source.js"),
   ]);
-  const ref = parseReference(req.image.startsWith("docker://") ? req.image.slice("docker://".length) : req.image);
+  const ref = parseReference(req.image);
   const ca = req.registryCa !== undefined ? readRegistryCa(req.registryCa) : undefined;
   return resolveRegistryImage(ref, { auth: req.auth, plainHttp: req.plainHttp, ca, platform, ...hooks });
 }

@@ -17,9 +17,10 @@ const NAME_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
 
+/** Parses `host[:port]/name[:tag|@digest]`, optionally written `docker://…` (as skopeo takes it). */
 export function parseReference(text: string): Reference {
   const bad = (why: string) => new UnpackError(`image reference ${JSON.stringify(text)}: ${why}`);
-  let rest = text;
+  let rest = text.startsWith("docker://") ? text.slice("docker://".length) : text;
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {

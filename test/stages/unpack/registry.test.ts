@@ -58,6 +58,7 @@ test("references parse; bad ones are named", () => {
   assert.throws(() => parseReference("results/my-bench.oci:v1"), (e: Error) => e.message === 'image reference "results/my-bench.oci:v1": no such local file or directory, and "results" is not a registry host (a host has a "." or a ":port", or is localhost)');
   assert.equal(parseReference("localhost/x").registry, "localhost");
   assert.equal(parseReference("LOCALHOST/x").registry, "LOCALHOST");
+  assert.equal(parseReference("docker://127.0.0.1:5000/a/b:v1"), parseReference("127.0.0.1:5000/a/b:v1"), "skopeo's prefix is allowed");
   // Refused at once, not looked up five times as an invalid URL.
   assert.throws(() => parseReference("127.0.0.1:99999/x"), (e: Error) => e.message === 'image reference "127.0.0.1:99999/x": port 99999 is out of range (1 to 65535)');
   assert.throws(() => parseReference("127.0.0.1:0/x"), /port 0 is out of range/);
